@@ -1,0 +1,1 @@
+//! folio-contract (work in progress)

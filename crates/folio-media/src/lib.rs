@@ -1,0 +1,1 @@
+//! folio-media (work in progress)

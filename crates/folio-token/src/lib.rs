@@ -1,0 +1,1 @@
+//! folio-token (work in progress)
