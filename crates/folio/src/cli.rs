@@ -1,0 +1,201 @@
+//! The `folio` command line: `serve`, `keys`, `token`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "folio",
+    version,
+    about = "Self-hosted media library with an ImageKit-compatible upload API"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct GlobalArgs {
+    /// Configuration file (TOML); see folio.example.toml.
+    #[arg(long, global = true, env = "FOLIO_CONFIG")]
+    config: Option<PathBuf>,
+    /// Folder for the embedded catalog and blobs (overrides `data_dir`).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve {
+        /// Address to listen on (overrides `listen`).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Manage API key pairs.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Mint a v2 upload token (JWT) for the given parameters.
+    Token(TokenArgs),
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Create a new key pair for the default account and print it.
+    Create,
+    /// List key pairs (public keys only).
+    List,
+    /// Revoke a key pair by its public key.
+    Revoke { public_key: String },
+}
+
+#[derive(Args)]
+struct TokenArgs {
+    /// An upload parameter as NAME=VALUE (repeatable); the browser must send exactly these.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// Lifetime in seconds (at most 3600).
+    #[arg(long, default_value_t = 600)]
+    expire: i64,
+    /// Public key (kid); default: the first live key of the catalog.
+    #[arg(long, env = "FOLIO_PUBLIC_KEY")]
+    public_key: Option<String>,
+    /// Private key; default: the one paired with the public key in the catalog.
+    #[arg(long, env = "FOLIO_PRIVATE_KEY", hide_env_values = true)]
+    private_key: Option<String>,
+    /// Print `{"token": "..."}` instead of the bare token.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::telemetry::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(global: &GlobalArgs) -> anyhow::Result<Config> {
+    let mut config = Config::load(global.config.as_deref(), std::env::vars())?;
+    if let Some(dir) = &global.data_dir {
+        config.data_dir = dir.clone();
+    }
+    Ok(config)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut config = load_config(&cli.global)?;
+    match cli.command {
+        Command::Serve { listen } => {
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            serve(config).await
+        }
+        Command::Keys { action } => keys(config, action).await,
+        Command::Token(args) => token(config, args).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let (state, created) = crate::server::open_state(config).await?;
+    let (state, listener) = crate::server::bind(state).await?;
+    let addr = listener.local_addr()?;
+    if let Some(key) = created {
+        // Shown once, on the terminal only: never through the logger.
+        println!(
+            "Created the default account. Keep the private key secret; it is not shown again."
+        );
+        println!("  public key:  {}", key.public_key);
+        println!("  private key: {}", key.private_key);
+    }
+    println!(
+        "Folio listening on http://{addr} (upload: POST http://{addr}/api/v2/files/upload, files at {}/default/…)",
+        state.config.public_url()
+    );
+    tracing::info!(listen = %addr, data_dir = %state.config.data_dir.display(), "serving");
+    crate::server::serve(state, listener, crate::server::shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
+    let (state, created) = crate::server::open_state(config).await?;
+    if created.is_some() {
+        println!("(created the default account)");
+    }
+    match action {
+        KeysAction::Create => {
+            let key = state.catalog.create_key(None).await?;
+            println!("public key:  {}", key.public_key);
+            println!("private key: {}", key.private_key);
+        }
+        KeysAction::List => {
+            for key in state.catalog.list_keys().await? {
+                let status = if key.revoked { "revoked" } else { "active" };
+                println!("{}\t{status}", key.public_key);
+            }
+        }
+        KeysAction::Revoke { public_key } => {
+            if state.catalog.revoke_key(&public_key).await? {
+                println!("revoked {public_key}");
+            } else {
+                anyhow::bail!("no active key {public_key}");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn token(config: Config, args: TokenArgs) -> anyhow::Result<()> {
+    let (public_key, private_key) = match (args.public_key, args.private_key) {
+        (Some(public), Some(private)) => (public, private),
+        (public, _) => {
+            let (state, _) = crate::server::open_state(config).await?;
+            let keys = state.catalog.list_keys().await?;
+            let key = keys
+                .into_iter()
+                .find(|k| !k.revoked && public.as_ref().is_none_or(|p| *p == k.public_key))
+                .context("no matching active key in the catalog (or pass --public-key and --private-key)")?;
+            (key.public_key, key.private_key)
+        }
+    };
+    let mut builder =
+        folio_token::UploadToken::new(public_key, private_key).expires_in(args.expire);
+    for param in &args.params {
+        let (name, value) = param
+            .split_once('=')
+            .with_context(|| format!("--param {param}: expected NAME=VALUE"))?;
+        builder = builder.param(name, value);
+    }
+    let token = builder.sign().context("cannot mint the token")?;
+    if args.json {
+        println!("{}", serde_json::json!({ "token": token }));
+    } else {
+        println!("{token}");
+    }
+    Ok(())
+}

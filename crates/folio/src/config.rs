@@ -1,0 +1,293 @@
+//! One typed configuration, layered: built-in defaults, then a TOML file, then `FOLIO_*`
+//! environment variables, then command-line flags (applied by `cli`).
+//!
+//! Every key is documented in `folio.example.toml` at the repository root. Environment
+//! variables name a key by its path: `FOLIO_LISTEN` sets `listen`, `FOLIO_LIMITS__MAX_FILE_SIZE`
+//! sets `limits.max_file_size` (sections are separated by a double underscore).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+/// Environment variables with the `FOLIO_` prefix that are not configuration keys.
+const NON_KEY_VARS: &[&str] = &["FOLIO_CONFIG", "FOLIO_LOG", "FOLIO_LOG_FORMAT"];
+
+const MIB: u64 = 1024 * 1024;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server binds to.
+    pub listen: SocketAddr,
+    /// Folder for the embedded catalog and the local blob store.
+    pub data_dir: PathBuf,
+    /// Public base of delivery URLs (no trailing slash). Empty: `http://<listen>`.
+    pub public_url: String,
+    /// Catalog URL. Empty: `sqlite://<data_dir>/folio.db`.
+    pub catalog: String,
+    /// Blob store URL. Empty: `file://<data_dir>/blobs`.
+    pub blobs: String,
+    /// The `help` member of every error body.
+    pub help_text: String,
+    pub limits: Limits,
+    pub auth: AuthConfig,
+    pub storage: StorageConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest accepted file that is not a video, in bytes.
+    pub max_file_size: u64,
+    /// Largest accepted video (detected MIME type `video/*`), in bytes.
+    pub max_video_size: u64,
+    /// Versions a file may have (current and non-current).
+    pub max_versions_per_file: u32,
+    /// Text fields one upload request may carry.
+    pub max_text_fields: usize,
+    /// Largest text field other than `file`, in bytes.
+    pub max_text_field_bytes: u64,
+    /// An upload whose body sends nothing for this long is abandoned.
+    pub idle_body_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Tolerance for a JWT `iat` in the future (clock skew between the minting backend and us).
+    pub clock_leeway_secs: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// fsync every blob (and its directory) before the catalog commit, and run the embedded
+    /// catalog with `synchronous=FULL`. Off, an acknowledged upload still survives a crash of
+    /// the process, but not of the machine.
+    pub fsync: bool,
+    /// How often unreferenced blobs (crash leftovers) are looked for.
+    pub sweep_interval_secs: u64,
+    /// A blob younger than this is never swept: it may belong to an upload in flight.
+    pub orphan_grace_secs: u64,
+    /// Bytes buffered per upload before they are handed to the blob store.
+    pub write_buffer_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            public_url: String::new(),
+            catalog: String::new(),
+            blobs: String::new(),
+            help_text: "For support, contact the administrator of this server.".to_owned(),
+            limits: Limits::default(),
+            auth: AuthConfig::default(),
+            storage: StorageConfig::default(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_size: 25 * MIB,
+            max_video_size: 300 * MIB,
+            max_versions_per_file: 100,
+            max_text_fields: 100,
+            max_text_field_bytes: MIB,
+            idle_body_timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            clock_leeway_secs: 60,
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            fsync: true,
+            sweep_interval_secs: 600,
+            orphan_grace_secs: 3600,
+            write_buffer_bytes: MIB as usize,
+        }
+    }
+}
+
+impl Limits {
+    /// The transport cap (spec §6): the largest limit with room for base64 inflation.
+    pub fn hard_cap(&self) -> u64 {
+        self.max_file_size.max(self.max_video_size) / 3 * 4 + MIB
+    }
+
+    pub fn idle_body_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_body_timeout_secs)
+    }
+}
+
+impl Config {
+    /// Defaults, then the TOML file (if any), then `FOLIO_*` variables from `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Config> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config file {}", path.display()))?;
+                text.parse::<toml::Table>()
+                    .with_context(|| format!("parsing config file {}", path.display()))?
+            }
+            None => toml::Table::new(),
+        };
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix("FOLIO_") else {
+                continue;
+            };
+            if NON_KEY_VARS.contains(&name.as_str()) {
+                continue;
+            }
+            set_path(&mut table, &key.to_ascii_lowercase(), &value)
+                .with_context(|| format!("environment variable {name}"))?;
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .context("invalid configuration")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.limits.max_file_size == 0 || self.limits.max_video_size == 0 {
+            bail!("limits.max_file_size and limits.max_video_size must be positive");
+        }
+        if self.limits.max_versions_per_file == 0 {
+            bail!("limits.max_versions_per_file must be positive");
+        }
+        if self.storage.write_buffer_bytes < 64 * 1024 {
+            bail!("storage.write_buffer_bytes must be at least 65536");
+        }
+        Ok(())
+    }
+
+    pub fn public_url(&self) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{}", self.listen)
+        } else {
+            self.public_url.trim_end_matches('/').to_owned()
+        }
+    }
+
+    pub fn catalog_url(&self) -> String {
+        if self.catalog.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("folio.db").display())
+        } else {
+            self.catalog.clone()
+        }
+    }
+
+    pub fn blobs_url(&self) -> String {
+        if self.blobs.is_empty() {
+            format!("file://{}", self.data_dir.join("blobs").display())
+        } else {
+            self.blobs.clone()
+        }
+    }
+}
+
+/// Sets `a__b` (already lower-cased) in the table. The value is read as a TOML scalar when it
+/// is one (`42`, `true`), else kept as a string, so `FOLIO_LISTEN=0.0.0.0:80` needs no quotes.
+fn set_path(table: &mut toml::Table, key: &str, raw: &str) -> anyhow::Result<()> {
+    let mut parts: Vec<&str> = key.split("__").collect();
+    let Some(last) = parts.pop() else {
+        bail!("empty key");
+    };
+    let mut current = table;
+    for part in parts {
+        let entry = current
+            .entry(part.to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = match entry {
+            toml::Value::Table(t) => t,
+            _ => bail!("{part} is not a section"),
+        };
+    }
+    let value = format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .filter(|v| !v.is_table() && !v.is_array())
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()));
+    current.insert(last.to_owned(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_match_the_spec() {
+        let c = Config::load(None, env(&[])).expect("defaults load");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.limits.max_file_size, 25 * MIB);
+        assert_eq!(c.limits.max_video_size, 300 * MIB);
+        assert_eq!(c.limits.max_versions_per_file, 100);
+        assert_eq!(c.public_url(), "http://127.0.0.1:8080");
+        assert!(c.catalog_url().starts_with("sqlite://"));
+        assert_eq!(c.limits.hard_cap(), 300 * MIB / 3 * 4 + MIB);
+    }
+
+    #[test]
+    fn environment_overrides_file_and_reads_scalars() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("folio.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\n[limits]\nmax_file_size = 10\n",
+        )
+        .expect("write");
+        let c = Config::load(
+            Some(&path),
+            env(&[
+                ("FOLIO_LISTEN", "0.0.0.0:7000"),
+                ("FOLIO_LIMITS__MAX_VIDEO_SIZE", "20"),
+                ("FOLIO_STORAGE__FSYNC", "false"),
+                ("FOLIO_HELP_TEXT", "Ask Ann."),
+                ("FOLIO_LOG", "debug"),
+                ("OTHER", "x"),
+            ]),
+        )
+        .expect("load");
+        assert_eq!(c.listen.to_string(), "0.0.0.0:7000");
+        assert_eq!(c.limits.max_file_size, 10);
+        assert_eq!(c.limits.max_video_size, 20);
+        assert!(!c.storage.fsync);
+        assert_eq!(c.help_text, "Ask Ann.");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = Config::load(None, env(&[("FOLIO_LIMTS__MAX_FILE_SIZE", "1")]));
+        assert!(err.is_err());
+        let err = Config::load(None, env(&[("FOLIO_LIMITS__MAX_FILE_SIZE", "big")]));
+        assert!(err.is_err());
+    }
+}

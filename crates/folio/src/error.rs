@@ -1,0 +1,231 @@
+//! The one error type of the HTTP API and its mapping to the wire.
+//!
+//! Every variant maps to exactly one (status, message) pair of `spec/upload-api.md` §5.2; all
+//! wire strings of the error catalogue live in [`AppError::status_and_message`]. Internal
+//! failures are never described to the client: their cause rides in a response extension and
+//! is logged once by the request-log middleware.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    // Phase M: mode selection.
+    #[error("basic auth together with a token")]
+    BothTokenAndBasic,
+    #[error("basic auth together with v1 signature fields")]
+    BothSignatureAndBasic,
+    #[error("no credentials (v1)")]
+    NoPrivateKey,
+    #[error("no token (v2)")]
+    MissingToken,
+
+    // Phase A / key lookup.
+    #[error("unknown key")]
+    CannotAuthenticate,
+    #[error("expired private key")]
+    ExpiredPrivateKey,
+    #[error("disabled account")]
+    AccountDisabled,
+
+    // Phase S: v1 signature.
+    #[error("v1 without publicKey")]
+    MissingPublicKey,
+    #[error("v1 without signature")]
+    MissingSignature,
+    #[error("v1 expire out of range")]
+    InvalidExpire,
+    #[error("v1 signature mismatch")]
+    InvalidSignature,
+
+    // Phase J: v2 JWT.
+    #[error("invalid token: {0}")]
+    InvalidToken(String),
+    #[error("expired token")]
+    ExpiredToken,
+    #[error("token replayed")]
+    TokenReused,
+    #[error("payload mismatch")]
+    PayloadMismatch,
+
+    // Phases T, P, F.
+    #[error("missing file")]
+    MissingFile,
+    #[error("invalid file: {0}")]
+    InvalidFile(&'static str),
+    #[error("file too large")]
+    FileTooLarge,
+    /// `file` given as a URL: fetching is a later feature, and a silent ignore would be worse.
+    #[error("file as URL")]
+    UrlFileUnsupported,
+    #[error("{}", .0.message())]
+    Param(#[from] folio_contract::ParamError),
+    /// A field the contract does not name: repeated, too long, or not UTF-8.
+    #[error("bad field {0}")]
+    InvalidField(String),
+
+    // Phase E.
+    #[error("path exists and overwriteFile=false")]
+    FileExists,
+    #[error("version cap reached")]
+    TooManyVersions,
+
+    // Delivery and routing.
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("signature required")]
+    Unauthorized,
+    #[error("transformation not supported")]
+    UnsupportedTransformation,
+    #[error("unsatisfiable range")]
+    RangeNotSatisfiable { size: u64 },
+
+    /// A dependency (catalog, blob store) failed; the detail stays on the server.
+    #[error(transparent)]
+    Internal(Arc<anyhow::Error>),
+}
+
+/// The JSON error body of spec §5.1.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    message: &'a str,
+    help: &'a str,
+}
+
+/// The message of an error response, kept so that the edge can re-render the body with the
+/// configured `help` text (`IntoResponse` has no access to configuration).
+#[derive(Clone)]
+pub struct ErrorMessage(pub String);
+
+/// The cause of a 5xx, attached to the response for the request-log middleware.
+#[derive(Clone)]
+pub struct InternalCause(pub Arc<anyhow::Error>);
+
+/// The `help` text of error bodies unless configured otherwise (spec §0.3).
+pub const DEFAULT_HELP: &str = "For support, contact the administrator of this server.";
+
+impl AppError {
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        AppError::Internal(Arc::new(err.into()))
+    }
+
+    pub fn status_and_message(&self) -> (StatusCode, String) {
+        use AppError::*;
+        let bad = StatusCode::BAD_REQUEST;
+        let (status, message) = match self {
+            BothTokenAndBasic => (bad, "Your request contains both token and basic auth parameter. Use only one method, you might be exposing your private API key."),
+            BothSignatureAndBasic => (bad, "Your request contains both signature and basic auth parameter. Use only one method, you might be exposing your private API key."),
+            NoPrivateKey => (StatusCode::UNAUTHORIZED, "Your request does not contain private API key."),
+            MissingToken => (bad, "Your request is missing token parameter."),
+            CannotAuthenticate => (StatusCode::FORBIDDEN, "Your account cannot be authenticated."),
+            ExpiredPrivateKey => (StatusCode::FORBIDDEN, "Your request contains expired private API key."),
+            AccountDisabled => (StatusCode::FORBIDDEN, "Your account is disabled."),
+            MissingPublicKey => (bad, "Your request is missing publicKey parameter."),
+            MissingSignature => (bad, "Your request is missing signature parameter."),
+            InvalidExpire => (bad, "Your request contains invalid expire parameter. Expire parameter should be a Unix time in less than 1 hour into the future."),
+            InvalidSignature => (bad, "Your request contains invalid signature parameter."),
+            InvalidToken(_) => (bad, "Your request has invalid token."),
+            ExpiredToken => (bad, "Your request contains expired token."),
+            TokenReused => (bad, "Your request contains a token that has already been used."),
+            PayloadMismatch => (bad, "Your request contains invalid payload. It does not match with the payload used to generate token."),
+            MissingFile => (bad, "Your request is missing file parameter."),
+            InvalidFile(_) => (bad, "Your request contains invalid file parameter."),
+            FileTooLarge => (bad, "Your request contains invalid file parameter. The file size exceeds limits."),
+            UrlFileUnsupported => (bad, "The file parameter as a URL is not supported by this server yet."),
+            Param(e) => return (bad, e.message()),
+            InvalidField(name) => return (bad, format!("Your request contains invalid {name} parameter.")),
+            FileExists => (bad, "A file with the same name already exists at the exact location. We could not overwrite it because both overwriteFile and useUniqueFileName are set to false."),
+            TooManyVersions => (bad, "The file could not be uploaded because it has reached the maximum of 100 versions."),
+            NotFound => (StatusCode::NOT_FOUND, "Not found."),
+            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed."),
+            Unauthorized => (StatusCode::UNAUTHORIZED, "Your request is not authorized to access this file."),
+            UnsupportedTransformation => (bad, "The requested transformation is not supported by this server yet."),
+            RangeNotSatisfiable { .. } => (StatusCode::RANGE_NOT_SATISFIABLE, "The requested range is not satisfiable."),
+            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error."),
+        };
+        (status, message.to_owned())
+    }
+}
+
+/// Wraps an error message and `help` into the wire body.
+pub fn error_response(status: StatusCode, message: &str, help: &str) -> Response {
+    let body = serde_json::to_vec(&ErrorBody { message, help }).unwrap_or_default();
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, message) = self.status_and_message();
+        let mut response = error_response(status, &message, DEFAULT_HELP);
+        response.extensions_mut().insert(ErrorMessage(message));
+        if let AppError::RangeNotSatisfiable { size } = &self {
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                response
+                    .headers_mut()
+                    .insert(http::header::CONTENT_RANGE, v);
+            }
+        }
+        if let AppError::Internal(cause) = self {
+            response.extensions_mut().insert(InternalCause(cause));
+        }
+        response
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_its_status() {
+        use AppError::*;
+        let cases: Vec<(AppError, u16)> = vec![
+            (BothTokenAndBasic, 400),
+            (BothSignatureAndBasic, 400),
+            (NoPrivateKey, 401),
+            (MissingToken, 400),
+            (CannotAuthenticate, 403),
+            (ExpiredPrivateKey, 403),
+            (AccountDisabled, 403),
+            (MissingPublicKey, 400),
+            (MissingSignature, 400),
+            (InvalidExpire, 400),
+            (InvalidSignature, 400),
+            (InvalidToken("x".into()), 400),
+            (ExpiredToken, 400),
+            (TokenReused, 400),
+            (PayloadMismatch, 400),
+            (MissingFile, 400),
+            (InvalidFile("x"), 400),
+            (FileTooLarge, 400),
+            (UrlFileUnsupported, 400),
+            (InvalidField("x".into()), 400),
+            (FileExists, 400),
+            (TooManyVersions, 400),
+            (NotFound, 404),
+            (MethodNotAllowed, 405),
+            (Unauthorized, 401),
+            (RangeNotSatisfiable { size: 1 }, 416),
+            (UnsupportedTransformation, 400),
+            (AppError::internal(anyhow::anyhow!("disk on fire")), 500),
+        ];
+        for (err, status) in cases {
+            let (s, message) = err.status_and_message();
+            assert_eq!(s.as_u16(), status, "{err:?}");
+            assert!(message.ends_with('.'), "{message}");
+            assert!(!message.contains("fire"));
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! The HTTP surface: routes, and the edge every request passes (request id, CORS, JSON errors
+//! for routing failures and panics, one log line per request).
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::delivery;
+use crate::error::{error_response, AppError, ErrorMessage, InternalCause, DEFAULT_HELP};
+use crate::state::AppState;
+use crate::upload;
+
+const EXPOSED_HEADERS: &str =
+    "x-ik-requestId, x-request-id, X-RateLimit-Limit, X-RateLimit-Reset, X-RateLimit-Interval";
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/files/upload", post(upload::upload_v1))
+        .route("/api/v2/files/upload", post(upload::upload_v2))
+        // Delivery: `{url_endpoint}/{filePath}` with url_endpoint = public URL + account id.
+        // `get` answers HEAD too.
+        .route("/{url_id}/{*path}", get(delivery::serve))
+        .fallback(|| async { AppError::NotFound })
+        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+        .layer(CatchPanicLayer::custom(|_| {
+            AppError::internal(anyhow::anyhow!("a handler panicked")).into_response()
+        }))
+        .layer(middleware::from_fn_with_state(state.clone(), edge))
+        .with_state(state)
+}
+
+/// Spec §5.3 and §5.4: every response carries the request id and CORS headers; `OPTIONS`
+/// is answered here for every route.
+async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| request.uri().path().to_owned());
+
+    let mut response = if method == Method::OPTIONS {
+        preflight()
+    } else {
+        next.run(request).await
+    };
+
+    if state.config.help_text != DEFAULT_HELP {
+        if let Some(ErrorMessage(message)) = response.extensions_mut().remove::<ErrorMessage>() {
+            let status = response.status();
+            let extensions = std::mem::take(response.extensions_mut());
+            let headers = std::mem::take(response.headers_mut());
+            response = error_response(status, &message, &state.config.help_text);
+            *response.extensions_mut() = extensions;
+            for (name, value) in headers.iter() {
+                if name != http::header::CONTENT_LENGTH {
+                    response.headers_mut().insert(name.clone(), value.clone());
+                }
+            }
+        }
+    }
+
+    let headers = response.headers_mut();
+    if let Ok(id) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-ik-requestId", id.clone());
+        headers.insert("x-request-id", id);
+    }
+    headers.insert(
+        http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(EXPOSED_HEADERS),
+    );
+
+    let status = response.status().as_u16();
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
+        tracing::error!(
+            http.method = %method, http.route = %route, http.status = status,
+            duration_ms = elapsed_ms, request_id = %request_id, error = ?cause,
+            "request failed"
+        );
+    } else {
+        tracing::debug!(
+            http.method = %method, http.route = %route, http.status = status,
+            duration_ms = elapsed_ms, request_id = %request_id,
+            "request"
+        );
+    }
+    response
+}
+
+fn preflight() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        http::header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, OPTIONS"),
+    );
+    h.insert(
+        http::header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Authorization, Content-Type, X-Requested-With"),
+    );
+    h.insert(
+        http::header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    response
+}

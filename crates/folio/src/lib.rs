@@ -1,0 +1,16 @@
+//! Folio: a self-hosted media library whose upload API is wire-compatible with ImageKit's
+//! Upload API V2. The binary (`src/main.rs`) is thin glue over this library; integration
+//! tests start the same server through [`server::start`].
+
+pub mod cli;
+pub mod config;
+pub mod delivery;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod server;
+pub mod state;
+pub mod store;
+pub mod sweeper;
+pub mod telemetry;
+pub mod upload;

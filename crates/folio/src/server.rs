@@ -1,0 +1,115 @@
+//! Starting and stopping the server.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::state::AppState;
+use crate::store::blob::BlobStore;
+use crate::store::{open_catalog, ApiKey};
+
+/// Opens the catalog and the blob store named by the configuration, creating the default
+/// account on first start (its key pair is returned so the caller can show it once).
+pub async fn open_state(config: Config) -> anyhow::Result<(AppState, Option<ApiKey>)> {
+    let catalog = open_catalog(&config.catalog_url(), config.storage.fsync).await?;
+    let blobs = BlobStore::open(
+        &config.blobs_url(),
+        config.storage.fsync,
+        config.storage.write_buffer_bytes,
+    )?;
+    let created = catalog.bootstrap().await?;
+    Ok((AppState::new(config, catalog, blobs), created))
+}
+
+/// A server running in the background (used by tests and by `serve`).
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets requests in flight finish, and waits.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        (&mut self.task).await.context("server task")??;
+        Ok(())
+    }
+}
+
+/// Binds `listener` and serves until `shutdown` resolves.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let sweeper = crate::sweeper::spawn(state.clone());
+    let app = crate::http::router(state);
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    sweeper.abort();
+    result
+}
+
+/// Binds `config.listen`. With port 0 the system picks a port, and the configuration is updated
+/// to the real address so that delivery URLs point at it.
+pub async fn bind(mut state: AppState) -> anyhow::Result<(AppState, TcpListener)> {
+    let listener = TcpListener::bind(state.config.listen)
+        .await
+        .with_context(|| format!("binding {}", state.config.listen))?;
+    let addr = listener.local_addr()?;
+    if addr != state.config.listen {
+        let mut config = (*state.config).clone();
+        config.listen = addr;
+        state.config = std::sync::Arc::new(config);
+    }
+    Ok((state, listener))
+}
+
+/// Starts a server on `state.config.listen` (port 0 picks a free port) in the background.
+pub async fn start(state: AppState) -> anyhow::Result<RunningServer> {
+    let (state, listener) = bind(state).await?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(serve(state.clone(), listener, async {
+        let _ = rx.await;
+    }));
+    Ok(RunningServer {
+        addr,
+        state,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

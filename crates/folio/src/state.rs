@@ -1,0 +1,53 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use crate::config::Config;
+use crate::store::blob::BlobStore;
+use crate::store::DynCatalog;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub catalog: DynCatalog,
+    pub blobs: BlobStore,
+    /// Bounds the CPU spent decoding images for thumbnails at once.
+    pub renders: Arc<Semaphore>,
+    pub clock: Clock,
+}
+
+/// The time token checks run against. Tests pin it to replay the spec's test vectors, whose
+/// timestamps are in the past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    System,
+    Fixed(i64),
+}
+
+impl Clock {
+    pub fn now_secs(self) -> i64 {
+        match self {
+            Clock::System => crate::ids::now_secs(),
+            Clock::Fixed(t) => t,
+        }
+    }
+}
+
+impl AppState {
+    pub fn new(config: Config, catalog: DynCatalog, blobs: BlobStore) -> Self {
+        AppState {
+            config: Arc::new(config),
+            catalog,
+            blobs,
+            renders: Arc::new(Semaphore::new(2)),
+            clock: Clock::System,
+        }
+    }
+
+    /// `url_endpoint` of an account (spec §0.3): the public base plus the account's URL id.
+    pub fn url_endpoint(&self, url_id: &str) -> String {
+        format!("{}/{}", self.config.public_url(), url_id)
+    }
+}

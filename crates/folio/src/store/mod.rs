@@ -1,0 +1,197 @@
+//! Persistence: the catalog (accounts, keys, files, versions, folders, the token ledger) and
+//! the blob store.
+//!
+//! The catalog is one object-safe trait, [`Catalog`], so that the embedded SQLite default and
+//! a shared PostgreSQL can sit behind it; blobs go through `object_store` ([`blob`]).
+//! Expected outcomes (a path that is taken, a token already burned) are values, not errors:
+//! an `Err` from here is always an internal failure.
+
+pub mod blob;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    /// First path segment of the account's delivery URLs.
+    pub url_id: String,
+    pub disabled: bool,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub public_key: String,
+    pub private_key: String,
+    pub account_id: String,
+    pub revoked: bool,
+    /// Unix seconds after which the key stops working, if any.
+    pub expires_at: Option<i64>,
+    pub created_at_ms: i64,
+}
+
+impl std::fmt::Debug for ApiKey {
+    // The private key must never reach a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKey")
+            .field("public_key", &self.public_key)
+            .field("account_id", &self.account_id)
+            .field("revoked", &self.revoked)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct KeyWithAccount {
+    pub key: ApiKey,
+    pub account: Account,
+}
+
+/// What the bytes said about a version (spec §4.2's media keys), kept as one JSON document.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaInfo {
+    pub mime: String,
+    pub file_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orientation: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_alpha: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bit_rate: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video_codec: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_codec: Option<String>,
+    /// Consolidated EXIF/IPTC/XMP (`embeddedMetadata`).
+    #[serde(default)]
+    pub embedded: serde_json::Map<String, Value>,
+    /// The legacy `metadata` object of spec §4.7.
+    #[serde(default)]
+    pub legacy: Value,
+}
+
+/// The attributes an upload sets on the version it creates (spec §3.10).
+#[derive(Debug, Clone)]
+pub struct NewUpload {
+    pub account_id: String,
+    /// Allocated before the first byte was written; names the blob. Becomes the file id too
+    /// when the upload creates a new file.
+    pub version_id: String,
+    pub blob_key: String,
+    /// Folder path in canonical form (`/` or `/a/b/`) and its ancestors from the top.
+    pub folder_path: String,
+    pub folder_ancestors: Vec<String>,
+    /// Sanitised name without the unique suffix.
+    pub base_name: String,
+    pub use_unique_file_name: bool,
+    pub overwrite_file: bool,
+    pub overwrite_tags: bool,
+    pub overwrite_ai_tags: bool,
+    pub overwrite_custom_metadata: bool,
+    pub tags: Option<Vec<String>>,
+    pub custom_metadata: Option<serde_json::Map<String, Value>>,
+    pub custom_coordinates: Option<String>,
+    pub is_private_file: bool,
+    pub is_published: bool,
+    pub description: Option<String>,
+    pub size: u64,
+    pub media: MediaInfo,
+    pub max_versions: u32,
+}
+
+/// One version of a file as the catalog holds it.
+#[derive(Debug, Clone)]
+pub struct StoredVersion {
+    pub file_id: String,
+    pub version_id: String,
+    pub version_number: u32,
+    pub name: String,
+    pub file_path: String,
+    pub blob_key: String,
+    pub size: u64,
+    pub tags: Option<Vec<String>>,
+    pub ai_tags: Option<Value>,
+    pub custom_metadata: serde_json::Map<String, Value>,
+    pub custom_coordinates: Option<String>,
+    pub is_private_file: bool,
+    pub is_published: bool,
+    pub description: Option<String>,
+    pub media: MediaInfo,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug)]
+pub enum CommitOutcome {
+    Committed(Box<StoredVersion>),
+    /// A current file holds the path and the request said `overwriteFile=false`.
+    PathTaken,
+    /// The file already has the maximum number of versions.
+    TooManyVersions,
+}
+
+#[async_trait]
+pub trait Catalog: Send + Sync + 'static {
+    /// Creates an account with one key pair when the catalog has no account yet; returns that
+    /// pair so that it can be shown once.
+    async fn bootstrap(&self) -> anyhow::Result<Option<ApiKey>>;
+
+    async fn create_key(&self, account_id: Option<&str>) -> anyhow::Result<ApiKey>;
+    /// Adds a given key pair to the default account (keys moved from another installation).
+    async fn import_key(&self, public_key: &str, private_key: &str) -> anyhow::Result<ApiKey>;
+    async fn list_keys(&self) -> anyhow::Result<Vec<ApiKey>>;
+    /// Revokes a key by its public part; false when no such live key exists.
+    async fn revoke_key(&self, public_key: &str) -> anyhow::Result<bool>;
+
+    async fn key_by_private(&self, private_key: &str) -> anyhow::Result<Option<KeyWithAccount>>;
+    async fn key_by_public(&self, public_key: &str) -> anyhow::Result<Option<KeyWithAccount>>;
+    async fn account_by_url_id(&self, url_id: &str) -> anyhow::Result<Option<Account>>;
+
+    /// Records a token as used: one atomic insert-if-absent. `Ok(false)` means it was used
+    /// before.
+    async fn burn_token(
+        &self,
+        account_id: &str,
+        token_hash: &[u8; 32],
+        expires_at: i64,
+    ) -> anyhow::Result<bool>;
+    /// Drops ledger entries whose token has expired (they would fail the time checks anyway).
+    async fn purge_burned_tokens(&self, now: i64) -> anyhow::Result<u64>;
+
+    /// Resolves the final path and writes the file and version rows in one transaction.
+    async fn commit_upload(&self, upload: &NewUpload) -> anyhow::Result<CommitOutcome>;
+
+    /// The current version of the file at `file_path`.
+    async fn current_by_path(
+        &self,
+        account_id: &str,
+        file_path: &str,
+    ) -> anyhow::Result<Option<StoredVersion>>;
+
+    /// Whether any version row points at this blob.
+    async fn blob_is_referenced(&self, blob_key: &str) -> anyhow::Result<bool>;
+}
+
+pub type DynCatalog = Arc<dyn Catalog>;
+
+/// Opens the catalog named by `url` and brings its schema up to date.
+pub async fn open_catalog(url: &str, fsync: bool) -> anyhow::Result<DynCatalog> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteCatalog::open(url, fsync).await?))
+    } else {
+        anyhow::bail!("unsupported catalog URL (expected sqlite://…): {url}")
+    }
+}

@@ -1,0 +1,513 @@
+//! The embedded catalog: one SQLite file in WAL mode.
+//!
+//! Writes go through a pool of exactly one connection, so transactions never fight over the
+//! write lock (no `SQLITE_BUSY` on lock upgrade) and the single writer serialises overwrites of
+//! one path, which keeps version numbers free of gaps and duplicates. Reads use their own pool
+//! and see the last committed state.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+use subtle::ConstantTimeEq;
+
+use super::{
+    Account, ApiKey, Catalog, CommitOutcome, KeyWithAccount, MediaInfo, NewUpload, StoredVersion,
+};
+use crate::ids;
+
+pub struct SqliteCatalog {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+/// Columns of `file_versions v JOIN files f` read by [`version_from_row`].
+const VERSION_COLUMNS: &str = "f.file_id, v.version_id, v.version_number, f.name, f.file_path, \
+    v.blob_key, v.size, v.tags, v.ai_tags, v.custom_metadata, v.custom_coordinates, \
+    v.is_private_file, v.is_published, v.description, v.media, v.created_at";
+
+const KEY_COLUMNS: &str = "k.public_key, k.private_key, k.account_id, k.revoked, k.expires_at, \
+    k.created_at, a.url_id, a.disabled";
+
+impl SqliteCatalog {
+    /// `url` is `sqlite://PATH` (or `sqlite:PATH`); the file and its folder are created.
+    pub async fn open(url: &str, fsync: bool) -> anyhow::Result<Self> {
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .context("catalog URL must start with sqlite://")?;
+        let path = PathBuf::from(path);
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(if fsync {
+                SqliteSynchronous::Full
+            } else {
+                SqliteSynchronous::Normal
+            })
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .with_context(|| format!("opening {}", path.display()))?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&writer)
+            .await
+            .context("migrating the SQLite catalog")?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(SqliteCatalog { writer, reader })
+    }
+
+    async fn insert_key(
+        tx: &mut Transaction<'_, Sqlite>,
+        account_id: &str,
+    ) -> anyhow::Result<ApiKey> {
+        let public = ids::api_key("public_");
+        let private = ids::api_key("private_");
+        Self::insert_given_key(tx, account_id, &public, &private).await
+    }
+
+    async fn insert_given_key(
+        tx: &mut Transaction<'_, Sqlite>,
+        account_id: &str,
+        public_key: &str,
+        private_key: &str,
+    ) -> anyhow::Result<ApiKey> {
+        let key = ApiKey {
+            public_key: public_key.to_owned(),
+            private_key: private_key.to_owned(),
+            account_id: account_id.to_owned(),
+            revoked: false,
+            expires_at: None,
+            created_at_ms: ids::now_millis(),
+        };
+        sqlx::query(
+            "INSERT INTO api_keys (public_key, private_key, private_key_hash, account_id, created_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&key.public_key)
+        .bind(&key.private_key)
+        .bind(Sha256::digest(key.private_key.as_bytes()).to_vec())
+        .bind(account_id)
+        .bind(key.created_at_ms)
+        .execute(&mut **tx)
+        .await?;
+        Ok(key)
+    }
+}
+
+fn key_from_row(row: &SqliteRow) -> anyhow::Result<KeyWithAccount> {
+    let account_id: String = row.try_get("account_id")?;
+    Ok(KeyWithAccount {
+        key: ApiKey {
+            public_key: row.try_get("public_key")?,
+            private_key: row.try_get("private_key")?,
+            account_id: account_id.clone(),
+            revoked: row.try_get("revoked")?,
+            expires_at: row.try_get("expires_at")?,
+            created_at_ms: row.try_get("created_at")?,
+        },
+        account: Account {
+            id: account_id,
+            url_id: row.try_get("url_id")?,
+            disabled: row.try_get("disabled")?,
+        },
+    })
+}
+
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &SqliteRow,
+    column: &str,
+) -> anyhow::Result<Option<T>> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| serde_json::from_str(&t).with_context(|| format!("column {column}")))
+        .transpose()
+}
+
+fn version_from_row(row: &SqliteRow) -> anyhow::Result<StoredVersion> {
+    let size: i64 = row.try_get("size")?;
+    let number: i64 = row.try_get("version_number")?;
+    Ok(StoredVersion {
+        file_id: row.try_get("file_id")?,
+        version_id: row.try_get("version_id")?,
+        version_number: u32::try_from(number)?,
+        name: row.try_get("name")?,
+        file_path: row.try_get("file_path")?,
+        blob_key: row.try_get("blob_key")?,
+        size: u64::try_from(size)?,
+        tags: json_column(row, "tags")?,
+        ai_tags: json_column(row, "ai_tags")?,
+        custom_metadata: json_column(row, "custom_metadata")?.unwrap_or_default(),
+        custom_coordinates: row.try_get("custom_coordinates")?,
+        is_private_file: row.try_get("is_private_file")?,
+        is_published: row.try_get("is_published")?,
+        description: row.try_get("description")?,
+        media: json_column::<MediaInfo>(row, "media")?.unwrap_or_default(),
+        created_at_ms: row.try_get("created_at")?,
+    })
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
+    Ok(serde_json::to_string(value)?)
+}
+
+#[async_trait]
+impl Catalog for SqliteCatalog {
+    async fn bootstrap(&self) -> anyhow::Result<Option<ApiKey>> {
+        let mut tx = self.writer.begin().await?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+            .fetch_one(&mut *tx)
+            .await?;
+        if count > 0 {
+            return Ok(None);
+        }
+        let account_id = ids::object_id();
+        sqlx::query("INSERT INTO accounts (id, url_id, created_at) VALUES (?, ?, ?)")
+            .bind(&account_id)
+            .bind("default")
+            .bind(ids::now_millis())
+            .execute(&mut *tx)
+            .await?;
+        let key = Self::insert_key(&mut tx, &account_id).await?;
+        tx.commit().await?;
+        Ok(Some(key))
+    }
+
+    async fn create_key(&self, account_id: Option<&str>) -> anyhow::Result<ApiKey> {
+        let mut tx = self.writer.begin().await?;
+        let account_id: String = match account_id {
+            Some(id) => sqlx::query_scalar("SELECT id FROM accounts WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .with_context(|| format!("no account {id}"))?,
+            None => sqlx::query_scalar("SELECT id FROM accounts ORDER BY created_at LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?
+                .context("no account yet: run `folio serve` once")?,
+        };
+        let key = Self::insert_key(&mut tx, &account_id).await?;
+        tx.commit().await?;
+        Ok(key)
+    }
+
+    async fn import_key(&self, public_key: &str, private_key: &str) -> anyhow::Result<ApiKey> {
+        let mut tx = self.writer.begin().await?;
+        let account_id: String =
+            sqlx::query_scalar("SELECT id FROM accounts ORDER BY created_at LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?
+                .context("no account yet: run `folio serve` once")?;
+        let key = Self::insert_given_key(&mut tx, &account_id, public_key, private_key).await?;
+        tx.commit().await?;
+        Ok(key)
+    }
+
+    async fn list_keys(&self) -> anyhow::Result<Vec<ApiKey>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys k JOIN accounts a ON a.id = k.account_id \
+             ORDER BY k.created_at"
+        ))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| key_from_row(r).map(|k| k.key))
+            .collect()
+    }
+
+    async fn revoke_key(&self, public_key: &str) -> anyhow::Result<bool> {
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked = 1 WHERE public_key = ? AND revoked = 0")
+                .bind(public_key)
+                .execute(&self.writer)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn key_by_private(&self, private_key: &str) -> anyhow::Result<Option<KeyWithAccount>> {
+        let hash = Sha256::digest(private_key.as_bytes()).to_vec();
+        let row = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys k JOIN accounts a ON a.id = k.account_id \
+             WHERE k.private_key_hash = ?"
+        ))
+        .bind(hash)
+        .fetch_optional(&self.reader)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let found = key_from_row(&row)?;
+        // The hash matched; compare the key itself too, in constant time, so that a hash
+        // collision could never authenticate.
+        let same: bool = found
+            .key
+            .private_key
+            .as_bytes()
+            .ct_eq(private_key.as_bytes())
+            .into();
+        Ok(same.then_some(found))
+    }
+
+    async fn key_by_public(&self, public_key: &str) -> anyhow::Result<Option<KeyWithAccount>> {
+        let row = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys k JOIN accounts a ON a.id = k.account_id \
+             WHERE k.public_key = ?"
+        ))
+        .bind(public_key)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(key_from_row).transpose()
+    }
+
+    async fn account_by_url_id(&self, url_id: &str) -> anyhow::Result<Option<Account>> {
+        let row = sqlx::query("SELECT id, url_id, disabled FROM accounts WHERE url_id = ?")
+            .bind(url_id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|r| {
+            Ok(Account {
+                id: r.try_get("id")?,
+                url_id: r.try_get("url_id")?,
+                disabled: r.try_get("disabled")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn burn_token(
+        &self,
+        account_id: &str,
+        token_hash: &[u8; 32],
+        expires_at: i64,
+    ) -> anyhow::Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO burned_tokens (account_id, token_hash, expires_at) VALUES (?, ?, ?) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(account_id)
+        .bind(&token_hash[..])
+        .bind(expires_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn purge_burned_tokens(&self, now: i64) -> anyhow::Result<u64> {
+        let done = sqlx::query("DELETE FROM burned_tokens WHERE expires_at < ?")
+            .bind(now)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn commit_upload(&self, up: &NewUpload) -> anyhow::Result<CommitOutcome> {
+        let now = ids::now_millis();
+        let mut tx = self.writer.begin().await?;
+        for folder in &up.folder_ancestors {
+            sqlx::query(
+                "INSERT INTO folders (account_id, path, folder_id, created_at) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&up.account_id)
+            .bind(folder)
+            .bind(ids::object_id())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+
+        let (name, existing) = if up.use_unique_file_name {
+            (unused_unique_name(&mut tx, up).await?, None)
+        } else {
+            let path = format!("{}{}", up.folder_path, up.base_name);
+            let existing = sqlx::query(
+                "SELECT file_id, current_version_id, last_version_number FROM files \
+                 WHERE account_id = ? AND file_path = ?",
+            )
+            .bind(&up.account_id)
+            .bind(&path)
+            .fetch_optional(&mut *tx)
+            .await?;
+            (up.base_name.clone(), existing)
+        };
+        let file_path = format!("{}{}", up.folder_path, name);
+
+        let mut tags = up.tags.clone().filter(|t| !t.is_empty());
+        let mut custom_metadata = up.custom_metadata.clone();
+        let mut ai_tags = None;
+        let (file_id, number) = match existing {
+            None => {
+                sqlx::query(
+                    "INSERT INTO files (file_id, account_id, file_path, folder_path, name, \
+                     current_version_id, last_version_number, created_at, updated_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
+                )
+                .bind(&up.version_id)
+                .bind(&up.account_id)
+                .bind(&file_path)
+                .bind(&up.folder_path)
+                .bind(&name)
+                .bind(&up.version_id)
+                .bind(now)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                (up.version_id.clone(), 1)
+            }
+            Some(row) => {
+                if !up.overwrite_file {
+                    return Ok(CommitOutcome::PathTaken);
+                }
+                let file_id: String = row.try_get("file_id")?;
+                let current: String = row.try_get("current_version_id")?;
+                let last: i64 = row.try_get("last_version_number")?;
+                let count: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM file_versions WHERE file_id = ?")
+                        .bind(&file_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if count >= i64::from(up.max_versions) {
+                    return Ok(CommitOutcome::TooManyVersions);
+                }
+                let prev = sqlx::query(
+                    "SELECT tags, ai_tags, custom_metadata FROM file_versions WHERE version_id = ?",
+                )
+                .bind(&current)
+                .fetch_one(&mut *tx)
+                .await?;
+                if up.tags.is_none() && !up.overwrite_tags {
+                    tags = json_column(&prev, "tags")?;
+                }
+                if up.custom_metadata.is_none() && !up.overwrite_custom_metadata {
+                    custom_metadata = json_column(&prev, "custom_metadata")?;
+                }
+                if !up.overwrite_ai_tags {
+                    ai_tags = json_column::<serde_json::Value>(&prev, "ai_tags")?;
+                }
+                let number = last + 1;
+                sqlx::query(
+                    "UPDATE files SET current_version_id = ?, last_version_number = ?, updated_at = ? \
+                     WHERE file_id = ?",
+                )
+                .bind(&up.version_id)
+                .bind(number)
+                .bind(now)
+                .bind(&file_id)
+                .execute(&mut *tx)
+                .await?;
+                (file_id, number)
+            }
+        };
+
+        let custom_metadata = custom_metadata.unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO file_versions (version_id, file_id, version_number, blob_key, size, mime, \
+             file_type, width, height, tags, ai_tags, custom_metadata, custom_coordinates, \
+             is_private_file, is_published, description, media, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&up.version_id)
+        .bind(&file_id)
+        .bind(number)
+        .bind(&up.blob_key)
+        .bind(i64::try_from(up.size)?)
+        .bind(&up.media.mime)
+        .bind(&up.media.file_type)
+        .bind(up.media.width.map(i64::from))
+        .bind(up.media.height.map(i64::from))
+        .bind(tags.as_ref().map(to_json).transpose()?)
+        .bind(ai_tags.as_ref().map(to_json).transpose()?)
+        .bind(to_json(&custom_metadata)?)
+        .bind(&up.custom_coordinates)
+        .bind(up.is_private_file)
+        .bind(up.is_published)
+        .bind(&up.description)
+        .bind(to_json(&up.media)?)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+
+        Ok(CommitOutcome::Committed(Box::new(StoredVersion {
+            file_id,
+            version_id: up.version_id.clone(),
+            version_number: u32::try_from(number)?,
+            name,
+            file_path,
+            blob_key: up.blob_key.clone(),
+            size: up.size,
+            tags,
+            ai_tags,
+            custom_metadata,
+            custom_coordinates: up.custom_coordinates.clone(),
+            is_private_file: up.is_private_file,
+            is_published: up.is_published,
+            description: up.description.clone(),
+            media: up.media.clone(),
+            created_at_ms: now,
+        })))
+    }
+
+    async fn current_by_path(
+        &self,
+        account_id: &str,
+        file_path: &str,
+    ) -> anyhow::Result<Option<StoredVersion>> {
+        let row = sqlx::query(&format!(
+            "SELECT {VERSION_COLUMNS} FROM files f \
+             JOIN file_versions v ON v.version_id = f.current_version_id \
+             WHERE f.account_id = ? AND f.file_path = ?"
+        ))
+        .bind(account_id)
+        .bind(file_path)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(version_from_row).transpose()
+    }
+
+    async fn blob_is_referenced(&self, blob_key: &str) -> anyhow::Result<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM file_versions WHERE blob_key = ?")
+                .bind(blob_key)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(found.is_some())
+    }
+}
+
+/// A unique-suffixed name not taken at the upload's folder; a clash of 9 random characters is
+/// unlikely, but it is looked for rather than assumed away.
+async fn unused_unique_name(
+    tx: &mut Transaction<'_, Sqlite>,
+    up: &NewUpload,
+) -> anyhow::Result<String> {
+    for _ in 0..16 {
+        let name = folio_contract::unique_name(&up.base_name, &mut rand::rng());
+        let taken: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM files WHERE account_id = ? AND file_path = ?")
+                .bind(&up.account_id)
+                .bind(format!("{}{}", up.folder_path, name))
+                .fetch_optional(&mut **tx)
+                .await?;
+        if taken.is_none() {
+            return Ok(name);
+        }
+    }
+    anyhow::bail!("no free unique name after 16 attempts")
+}

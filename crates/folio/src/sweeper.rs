@@ -1,0 +1,66 @@
+//! Background housekeeping: blobs that no catalog row points at (left by a crash between the
+//! blob write and the catalog commit), staging files of interrupted writes, and ledger
+//! entries of expired tokens.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+
+use crate::ids;
+use crate::state::AppState;
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    pub orphan_blobs: usize,
+    pub staging_files: usize,
+    pub expired_tokens: u64,
+}
+
+/// One pass. Blobs younger than the grace period are left alone: they may belong to an
+/// upload that has not committed yet (here or on another instance).
+pub async fn sweep_once(state: &AppState) -> anyhow::Result<SweepReport> {
+    let grace = i64::try_from(state.config.storage.orphan_grace_secs).unwrap_or(i64::MAX);
+    let cutoff = ids::now_secs().saturating_sub(grace);
+    let mut report = SweepReport::default();
+    let mut blobs = state.blobs.list_version_blobs();
+    while let Some(item) = blobs.next().await {
+        let (key, modified) = item?;
+        if modified > cutoff {
+            continue;
+        }
+        if !state.catalog.blob_is_referenced(&key).await? {
+            state.blobs.delete(&key).await?;
+            report.orphan_blobs += 1;
+        }
+    }
+    report.staging_files = state.blobs.sweep_local_staging(grace).await?;
+    // The same clock the token checks use: an entry may go only once its token would fail them.
+    report.expired_tokens = state
+        .catalog
+        .purge_burned_tokens(state.clock.now_secs())
+        .await?;
+    Ok(report)
+}
+
+/// Runs [`sweep_once`] now and then every `storage.sweep_interval_secs`.
+pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let period = Duration::from_secs(state.config.storage.sweep_interval_secs.max(1));
+        let mut ticker = tokio::time::interval(period);
+        loop {
+            ticker.tick().await;
+            match sweep_once(&state).await {
+                Ok(report) if report != SweepReport::default() => {
+                    tracing::info!(
+                        sweep.orphan_blobs = report.orphan_blobs,
+                        sweep.staging_files = report.staging_files,
+                        sweep.expired_tokens = report.expired_tokens,
+                        "swept"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = ?e, "sweep failed; will retry"),
+            }
+        }
+    })
+}

@@ -1,0 +1,191 @@
+//! The upload pipeline: one pass over the bytes.
+//!
+//! ```text
+//! request ─► intake (+ early auth) ─► auth ─► contract ─► media ─► commit ─► response
+//! ```
+//!
+//! The order of checks is spec §2.5's. The blob is written while the body streams in; a
+//! [`intake::BlobGuard`] deletes it on every path that does not end in a catalog commit.
+
+pub mod auth;
+mod base64_stream;
+pub mod intake;
+pub mod response;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::error::AppError;
+use crate::ids;
+use crate::state::AppState;
+use crate::store::blob::blob_key;
+use crate::store::{CommitOutcome, MediaInfo, NewUpload};
+use auth::{ApiVersion, Authenticator};
+use intake::{FilePart, Received};
+
+pub async fn upload_v1(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    handle(state, ApiVersion::V1, headers, body).await
+}
+
+pub async fn upload_v2(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    handle(state, ApiVersion::V2, headers, body).await
+}
+
+async fn handle(state: AppState, api: ApiVersion, headers: HeaderMap, body: Body) -> Response {
+    let mut auth = Authenticator::new(&state, api, &headers);
+    match run(&state, &headers, body, &mut auth).await {
+        Ok(response) => Json(response).into_response(),
+        Err(err) => {
+            let mut response = err.into_response();
+            // A retried client-side upload would reuse its burned token (spec §2.7).
+            if auth.token_consumed && response.status().is_server_error() {
+                response
+                    .headers_mut()
+                    .insert("x-should-retry", HeaderValue::from_static("false"));
+            }
+            response
+        }
+    }
+}
+
+enum BodyKind {
+    Multipart(String),
+    UrlEncoded,
+}
+
+fn body_kind(headers: &HeaderMap) -> Option<BodyKind> {
+    let content_type = headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?;
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "multipart/form-data" => multer::parse_boundary(content_type)
+            .ok()
+            .map(BodyKind::Multipart),
+        "application/x-www-form-urlencoded" => Some(BodyKind::UrlEncoded),
+        _ => None,
+    }
+}
+
+async fn run(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    auth: &mut Authenticator<'_>,
+) -> Result<response::UploadResponse, AppError> {
+    // T2: an unsupported or absent body has no file to speak of.
+    let kind = body_kind(headers).ok_or(AppError::MissingFile)?;
+    // The version id is allocated before the first byte so the blob is written once, under
+    // its final name.
+    let version_id = ids::object_id();
+    let key = blob_key(&version_id);
+    let limits = &state.config.limits;
+    let Received { fields, file } = match kind {
+        BodyKind::Multipart(boundary) => {
+            intake::read_multipart(body, boundary, &state.blobs, &key, limits, auth).await?
+        }
+        BodyKind::UrlEncoded => {
+            intake::read_urlencoded(body, &state.blobs, &key, limits, auth).await?
+        }
+    };
+
+    let principal = auth.after_body(&fields).await?;
+
+    // P1, then P2–P7, then F1.
+    let file = match file {
+        FilePart::Absent => return Err(AppError::MissingFile),
+        FilePart::Received(f) if f.size == 0 => return Err(AppError::MissingFile),
+        other => other,
+    };
+    let params = folio_contract::parse_upload_params(&fields)?;
+    let file = match file {
+        FilePart::Received(f) => f,
+        FilePart::Unusable(problem) => return Err(problem),
+        FilePart::Absent => return Err(AppError::MissingFile),
+    };
+
+    // F3: the limit of the detected class (intake already stopped anything above the larger).
+    let facts = &file.facts;
+    let limit = if facts.is_video() {
+        limits.max_video_size
+    } else {
+        limits.max_file_size
+    };
+    if file.size > limit {
+        return Err(AppError::FileTooLarge);
+    }
+
+    let media = media_info(facts, &file.head, file.size);
+    let upload = NewUpload {
+        account_id: principal.account.id.clone(),
+        version_id,
+        blob_key: file.guard.key().to_owned(),
+        folder_path: params.folder.path(),
+        folder_ancestors: params.folder.ancestors().map(|f| f.path()).collect(),
+        base_name: params.file_name.clone(),
+        use_unique_file_name: params.use_unique_file_name,
+        overwrite_file: params.overwrite_file,
+        overwrite_tags: params.overwrite_tags,
+        overwrite_ai_tags: params.overwrite_ai_tags,
+        overwrite_custom_metadata: params.overwrite_custom_metadata,
+        tags: params.tags.clone(),
+        custom_metadata: None,
+        custom_coordinates: params.custom_coordinates.clone(),
+        is_private_file: params.is_private_file,
+        is_published: params.is_published,
+        description: params.description.clone(),
+        size: file.size,
+        media,
+        max_versions: limits.max_versions_per_file,
+    };
+    let stored = match state
+        .catalog
+        .commit_upload(&upload)
+        .await
+        .map_err(AppError::internal)?
+    {
+        CommitOutcome::Committed(stored) => stored,
+        CommitOutcome::PathTaken => return Err(AppError::FileExists),
+        CommitOutcome::TooManyVersions => return Err(AppError::TooManyVersions),
+    };
+    file.guard.disarm();
+    tracing::info!(
+        upload.file_id = %stored.file_id,
+        upload.version = stored.version_number,
+        upload.size_bytes = stored.size,
+        upload.mode = ?principal.mode,
+        "stored"
+    );
+    Ok(response::upload_response(
+        &stored,
+        &state.url_endpoint(&principal.account.url_id),
+        params.response_fields,
+    ))
+}
+
+fn media_info(facts: &folio_media::MediaFacts, head: &[u8], size: u64) -> MediaInfo {
+    let video = facts.video.as_ref();
+    MediaInfo {
+        mime: facts.mime.clone(),
+        file_type: facts.file_type.as_str().to_owned(),
+        format: facts.format.clone(),
+        width: facts.width,
+        height: facts.height,
+        orientation: facts.orientation,
+        has_alpha: facts.has_alpha,
+        duration: video
+            .and_then(|v| v.duration_secs)
+            .map(|d| d.round() as u64),
+        bit_rate: video.and_then(|v| v.bit_rate),
+        video_codec: video.and_then(|v| v.video_codec.clone()),
+        audio_codec: video.and_then(|v| v.audio_codec.clone()),
+        embedded: folio_media::embedded_metadata(head),
+        legacy: folio_media::legacy_metadata(facts, head, size),
+    }
+}

@@ -1,0 +1,259 @@
+//! A test app: the production server on 127.0.0.1:0 with its own data folder, and typed
+//! helpers to talk HTTP to it.
+
+use std::path::PathBuf;
+
+use folio::config::Config;
+use folio::server::{open_state, RunningServer};
+use folio::state::Clock;
+use reqwest::multipart::{Form, Part};
+use serde_json::Value;
+
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/fixtures");
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{FIXTURES}/{name}")).expect("fixture")
+}
+
+pub struct TestApp {
+    pub server: Option<RunningServer>,
+    pub base: String,
+    pub public_key: String,
+    pub private_key: String,
+    pub client: reqwest::Client,
+    pub data: tempfile::TempDir,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn message(&self) -> &str {
+        self.body["message"].as_str().unwrap_or("<no message>")
+    }
+
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, message: &str) {
+        assert_eq!(
+            (self.status, self.message()),
+            (status, message),
+            "body: {}",
+            self.body
+        );
+        assert!(self.body["help"].is_string(), "help missing: {}", self.body);
+    }
+
+    #[track_caller]
+    pub fn assert_ok(&self) -> &Value {
+        assert_eq!(self.status, 200, "body: {}", self.body);
+        &self.body
+    }
+}
+
+pub struct Builder {
+    config: Config,
+    clock: Clock,
+    keys: Option<(String, String)>,
+}
+
+impl TestApp {
+    pub fn builder() -> Builder {
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            ..Config::default()
+        };
+        // Durability has its own test; the rest need not wait for the disk.
+        config.storage.fsync = false;
+        Builder {
+            config,
+            clock: Clock::System,
+            keys: None,
+        }
+    }
+
+    pub async fn start() -> TestApp {
+        Self::builder().start().await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Every blob file (relative path) in the local store, staging files included.
+    pub fn stored_blobs(&self) -> Vec<String> {
+        let root = self.data.path().join("blobs");
+        let mut out = Vec::new();
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    out.push(
+                        path.strip_prefix(&root)
+                            .expect("under root")
+                            .display()
+                            .to_string(),
+                    );
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Waits until no blob without a catalog row is left (guards delete in the background).
+    pub async fn assert_no_orphan_blobs(&self, expected_committed: usize) {
+        for _ in 0..100 {
+            if self
+                .stored_blobs()
+                .iter()
+                .filter(|b| b.starts_with("v/"))
+                .count()
+                == expected_committed
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!(
+            "expected {expected_committed} blobs, found {:?}",
+            self.stored_blobs()
+        );
+    }
+
+    pub fn basic(&self) -> String {
+        use base64::Engine;
+        let raw = format!("{}:do_not_set", self.private_key);
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
+    }
+
+    /// POSTs a multipart form; `auth` is a full Authorization header value.
+    pub async fn post(&self, path: &str, form: Form, auth: Option<&str>) -> Reply {
+        let mut request = self.client.post(self.url(path)).multipart(form);
+        if let Some(auth) = auth {
+            request = request.header("Authorization", auth);
+        }
+        let response = request.send().await.expect("request");
+        Self::reply(response).await
+    }
+
+    pub async fn reply(response: reqwest::Response) -> Reply {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A server-side (Basic) v2 upload of `bytes` with text fields.
+    pub async fn upload(&self, bytes: Vec<u8>, fields: &[(&str, &str)]) -> Reply {
+        let form = form_with_file(bytes, fields);
+        self.post("/api/v2/files/upload", form, Some(&self.basic()))
+            .await
+    }
+
+    /// A client-side v2 upload: a fresh token for exactly `fields`.
+    pub async fn upload_with_token(&self, bytes: Vec<u8>, fields: &[(&str, &str)]) -> Reply {
+        let token = self.token(fields);
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("token", &token));
+        let form = form_with_file(bytes, &all);
+        self.post("/api/v2/files/upload", form, None).await
+    }
+
+    pub fn token(&self, fields: &[(&str, &str)]) -> String {
+        let mut builder = folio_token::UploadToken::new(&self.public_key, &self.private_key);
+        for (k, v) in fields {
+            builder = builder.param(*k, *v);
+        }
+        builder.sign().expect("token")
+    }
+
+    pub async fn get(&self, url: &str) -> reqwest::Response {
+        self.client.get(url).send().await.expect("get")
+    }
+}
+
+/// Text fields first, then the file part (named like a browser would).
+pub fn form_with_file(bytes: Vec<u8>, fields: &[(&str, &str)]) -> Form {
+    let mut form = Form::new();
+    for (k, v) in fields {
+        form = form.text(k.to_string(), v.to_string());
+    }
+    form.part("file", Part::bytes(bytes).file_name("upload.bin"))
+}
+
+pub fn form(fields: &[(&str, &str)]) -> Form {
+    let mut form = Form::new();
+    for (k, v) in fields {
+        form = form.text(k.to_string(), v.to_string());
+    }
+    form
+}
+
+impl Builder {
+    pub fn config(mut self, f: impl FnOnce(&mut Config)) -> Self {
+        f(&mut self.config);
+        self
+    }
+
+    pub fn clock(mut self, now: i64) -> Self {
+        self.clock = Clock::Fixed(now);
+        self
+    }
+
+    /// Use this key pair (e.g. the spec's test-vector keys) instead of a generated one.
+    pub fn keys(mut self, public: &str, private: &str) -> Self {
+        self.keys = Some((public.to_owned(), private.to_owned()));
+        self
+    }
+
+    pub async fn start(mut self) -> TestApp {
+        let data = tempfile::tempdir().expect("tempdir");
+        self.config.data_dir = PathBuf::from(data.path());
+        let (mut state, created) = open_state(self.config).await.expect("state");
+        state.clock = self.clock;
+        let created = created.expect("fresh catalog creates the default account");
+        let (public_key, private_key) = match self.keys {
+            Some((public, private)) => {
+                state
+                    .catalog
+                    .import_key(&public, &private)
+                    .await
+                    .expect("import key");
+                (public, private)
+            }
+            None => (created.public_key, created.private_key),
+        };
+        let server = folio::server::start(state).await.expect("start");
+        let base = format!("http://{}", server.addr);
+        TestApp {
+            server: Some(server),
+            base,
+            public_key,
+            private_key,
+            client: reqwest::Client::new(),
+            data,
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Integration tests: the real server on an ephemeral port, spoken to over HTTP.
+
+mod auth_basic;
+mod auth_token;
+mod auth_v1;
+mod delivery;
+mod edge;
+mod harness;
+mod params;
+mod process;
+mod storage;
+mod versions;

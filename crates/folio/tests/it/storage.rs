@@ -1,0 +1,124 @@
+//! No trace of failed uploads; crash leftovers are swept.
+
+use bytes::Bytes;
+
+use crate::harness::{fixture, TestApp};
+
+#[tokio::test]
+async fn an_upload_cut_off_mid_file_leaves_nothing() {
+    let app = TestApp::start().await;
+    // A body that sends half a file and then fails: the client goes away mid-upload.
+    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+        Ok(Bytes::from_static(
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"fileName\"\r\n\r\ncut.bin\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"cut.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+        )),
+        Ok(Bytes::from(vec![1u8; 3 * 1024 * 1024])),
+        Err(std::io::Error::other("client gone")),
+    ];
+    let result = app
+        .client
+        .post(app.url("/api/v2/files/upload"))
+        .header("Authorization", app.basic())
+        .header("Content-Type", "multipart/form-data; boundary=XyZ")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await;
+    assert!(result.is_err() || result.is_ok_and(|r| r.status() != 200));
+    app.assert_no_orphan_blobs(0).await;
+    // and the server is fine afterwards
+    app.upload(fixture("tiny.jpg"), &[("fileName", "a.jpg")])
+        .await
+        .assert_ok();
+    app.assert_no_orphan_blobs(1).await;
+}
+
+#[tokio::test]
+async fn a_truncated_multipart_body_is_a_clean_400() {
+    let app = TestApp::start().await;
+    let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"fileName\"\r\n\r\na.bin\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\n\r\nhalf of a file".to_vec();
+    let response = app
+        .client
+        .post(app.url("/api/v2/files/upload"))
+        .header("Authorization", app.basic())
+        .header("Content-Type", "multipart/form-data; boundary=XyZ")
+        .body(body)
+        .send()
+        .await
+        .expect("send");
+    TestApp::reply(response)
+        .await
+        .assert_error(400, "Your request contains invalid file parameter.");
+    app.assert_no_orphan_blobs(0).await;
+}
+
+#[tokio::test]
+async fn the_sweeper_removes_only_old_unreferenced_blobs() {
+    let app = TestApp::builder()
+        // The start-up sweep runs in the background while this test writes its files: a grace
+        // of one second keeps it from seeing them.
+        .config(|c| c.storage.orphan_grace_secs = 1)
+        .start()
+        .await;
+    let body = app
+        .upload(fixture("tiny.jpg"), &[("fileName", "kept.jpg")])
+        .await
+        .assert_ok()
+        .clone();
+    let blobs = app.data.path().join("blobs");
+    // what a crash between blob write and commit leaves: a blob and a staging file
+    std::fs::create_dir_all(blobs.join("v/zz/yy")).expect("mkdir");
+    std::fs::write(blobs.join("v/zz/yy/0123456789abcdef01234567"), b"orphan").expect("write");
+    std::fs::write(blobs.join("v/zz/yy/0123456789abcdef01234568#1"), b"partial").expect("write");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+
+    let state = &app.server.as_ref().expect("server").state;
+    let report = folio::sweeper::sweep_once(state).await.expect("sweep");
+    assert_eq!(
+        (report.orphan_blobs, report.staging_files),
+        (1, 1),
+        "{:?}",
+        app.stored_blobs()
+    );
+    assert_eq!(app.stored_blobs().len(), 1);
+    let served = app.get(body["url"].as_str().expect("url")).await;
+    assert_eq!(
+        served.bytes().await.expect("bytes").as_ref(),
+        fixture("tiny.jpg").as_slice()
+    );
+}
+
+#[tokio::test]
+async fn young_orphans_are_left_for_uploads_in_flight() {
+    let app = TestApp::start().await; // default grace: an hour
+    let blobs = app.data.path().join("blobs");
+    std::fs::create_dir_all(blobs.join("v/zz/yy")).expect("mkdir");
+    std::fs::write(blobs.join("v/zz/yy/0123456789abcdef01234567"), b"in flight").expect("write");
+    let state = &app.server.as_ref().expect("server").state;
+    let report = folio::sweeper::sweep_once(state).await.expect("sweep");
+    assert_eq!(report.orphan_blobs, 0);
+    assert_eq!(app.stored_blobs().len(), 1);
+}
+
+#[tokio::test]
+async fn uploads_with_fsync_on() {
+    let app = TestApp::builder()
+        .config(|c| c.storage.fsync = true)
+        .start()
+        .await;
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let body = app
+        .upload(big.clone(), &[("fileName", "big.bin")])
+        .await
+        .assert_ok()
+        .clone();
+    assert_eq!(body["size"], big.len());
+    let served = app
+        .get(body["url"].as_str().expect("url"))
+        .await
+        .bytes()
+        .await
+        .expect("bytes");
+    assert!(served.as_ref() == big.as_slice());
+}
