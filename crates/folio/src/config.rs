@@ -284,6 +284,15 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_file_is_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../folio.example.toml");
+        let example = Config::load(Some(&path), env(&[])).expect("example loads");
+        let defaults = Config::default();
+        // Debug output covers every key, nested sections included.
+        assert_eq!(format!("{example:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let err = Config::load(None, env(&[("FOLIO_LIMTS__MAX_FILE_SIZE", "1")]));
         assert!(err.is_err());
