@@ -35,6 +35,10 @@ pub struct Config {
     pub limits: Limits,
     pub auth: AuthConfig,
     pub storage: StorageConfig,
+    /// Pool settings used when `catalog` is a `postgres://` URL.
+    pub postgres: PostgresConfig,
+    /// Credentials and client settings used when `blobs` is an `s3://` URL.
+    pub s3: S3Config,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -76,6 +80,88 @@ pub struct StorageConfig {
     pub write_buffer_bytes: usize,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PostgresConfig {
+    /// Connections one instance keeps open at most (all instances together must stay below
+    /// the server's `max_connections`).
+    pub max_connections: u32,
+    /// How long a request waits for a free (or new) connection before it fails with a 500.
+    pub acquire_timeout_secs: u64,
+    /// Apply pending migrations when the server starts. Off, the server refuses to start
+    /// unless `folio migrate` has already brought the schema up to this version.
+    pub migrate_on_start: bool,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    /// Access key id; empty: `AWS_ACCESS_KEY_ID` (or the instance's role).
+    pub access_key_id: String,
+    /// Secret access key; empty: `AWS_SECRET_ACCESS_KEY`.
+    pub secret_access_key: String,
+    /// Part size of multipart uploads, in bytes (S3's minimum is 5 MiB). Also the size up to
+    /// which an upload is sent in one PUT; memory per upload is about three parts.
+    pub part_size_bytes: usize,
+    /// Timeout of one request to the store (a part upload included).
+    pub request_timeout_secs: u64,
+    /// Timeout for opening a connection to the store.
+    pub connect_timeout_secs: u64,
+    /// Retries of a failed request (with backoff) before the upload fails.
+    pub max_retries: usize,
+    /// Upper bound on the time spent retrying one request.
+    pub retry_timeout_secs: u64,
+}
+
+impl std::fmt::Debug for S3Config {
+    // The secret must never reach a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &if self.secret_access_key.is_empty() {
+                    ""
+                } else {
+                    "<redacted>"
+                },
+            )
+            .field("part_size_bytes", &self.part_size_bytes)
+            .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .field("max_retries", &self.max_retries)
+            .field("retry_timeout_secs", &self.retry_timeout_secs)
+            .finish()
+    }
+}
+
+impl Default for PostgresConfig {
+    fn default() -> Self {
+        PostgresConfig {
+            max_connections: 16,
+            acquire_timeout_secs: 5,
+            migrate_on_start: true,
+        }
+    }
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        S3Config {
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+            part_size_bytes: 8 * MIB as usize,
+            request_timeout_secs: 30,
+            connect_timeout_secs: 5,
+            max_retries: 3,
+            retry_timeout_secs: 15,
+        }
+    }
+}
+
+/// S3's smallest part of a multipart upload (all but the last part).
+pub const S3_MIN_PART_SIZE: usize = 5 * MIB as usize;
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -88,6 +174,8 @@ impl Default for Config {
             limits: Limits::default(),
             auth: AuthConfig::default(),
             storage: StorageConfig::default(),
+            postgres: PostgresConfig::default(),
+            s3: S3Config::default(),
         }
     }
 }
@@ -176,6 +264,14 @@ impl Config {
         }
         if self.storage.write_buffer_bytes < 64 * 1024 {
             bail!("storage.write_buffer_bytes must be at least 65536");
+        }
+        if self.s3.part_size_bytes < S3_MIN_PART_SIZE {
+            bail!(
+                "s3.part_size_bytes must be at least {S3_MIN_PART_SIZE} (S3's minimum part size)"
+            );
+        }
+        if self.postgres.max_connections == 0 {
+            bail!("postgres.max_connections must be positive");
         }
         Ok(())
     }
@@ -281,6 +377,28 @@ mod tests {
         assert_eq!(c.limits.max_video_size, 20);
         assert!(!c.storage.fsync);
         assert_eq!(c.help_text, "Ask Ann.");
+    }
+
+    #[test]
+    fn scale_out_keys_load_from_the_environment_and_secrets_stay_hidden() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("FOLIO_CATALOG", "postgres://folio@db/folio"),
+                ("FOLIO_BLOBS", "s3://media?region=eu-west-1"),
+                ("FOLIO_POSTGRES__MAX_CONNECTIONS", "32"),
+                ("FOLIO_S3__ACCESS_KEY_ID", "AKIA1"),
+                ("FOLIO_S3__SECRET_ACCESS_KEY", "very-secret"),
+            ]),
+        )
+        .expect("load");
+        assert_eq!(c.catalog_url(), "postgres://folio@db/folio");
+        assert_eq!(c.blobs_url(), "s3://media?region=eu-west-1");
+        assert_eq!(c.postgres.max_connections, 32);
+        assert_eq!(c.s3.secret_access_key, "very-secret");
+        assert!(!format!("{c:?}").contains("very-secret"));
+        let small = Config::load(None, env(&[("FOLIO_S3__PART_SIZE_BYTES", "1048576")]));
+        assert!(small.is_err(), "parts below 5 MiB are refused");
     }
 
     #[test]

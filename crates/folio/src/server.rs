@@ -11,17 +11,22 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::state::AppState;
 use crate::store::blob::BlobStore;
+use crate::store::postgres::Migrate;
 use crate::store::{open_catalog, ApiKey};
 
 /// Opens the catalog and the blob store named by the configuration, creating the default
 /// account on first start (its key pair is returned so the caller can show it once).
+///
+/// A shared (PostgreSQL) catalog is migrated first unless `postgres.migrate_on_start` is off;
+/// then its schema must already be current (`folio migrate`).
 pub async fn open_state(config: Config) -> anyhow::Result<(AppState, Option<ApiKey>)> {
-    let catalog = open_catalog(&config.catalog_url(), config.storage.fsync).await?;
-    let blobs = BlobStore::open(
-        &config.blobs_url(),
-        config.storage.fsync,
-        config.storage.write_buffer_bytes,
-    )?;
+    let migrate = if config.postgres.migrate_on_start {
+        Migrate::Apply
+    } else {
+        Migrate::Verify
+    };
+    let catalog = open_catalog(&config, migrate).await?;
+    let blobs = BlobStore::open(&config)?;
     let created = catalog.bootstrap().await?;
     Ok((AppState::new(config, catalog, blobs), created))
 }

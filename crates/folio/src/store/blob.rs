@@ -4,6 +4,14 @@
 //! The server names every blob ([`blob_key`]); a user's file name never reaches a path.
 //! A blob is written once, as the upload streams in, and is immutable afterwards: an
 //! overwrite creates a new version with a new blob.
+//!
+//! Uploads stream through `object_store`'s `BufWriter`: an upload smaller than one buffer is
+//! one PUT, a larger one becomes a multipart upload whose parts are sent while the body still
+//! arrives (never a full local copy). A writer that is dropped or fails before it finished
+//! aborts its multipart upload (or, locally, removes its staging file). On S3, incomplete
+//! multipart uploads that a crash leaves behind are invisible to readers and listings; the
+//! bucket's lifecycle rule `AbortIncompleteMultipartUpload` removes them (`docs/deploy.md`),
+//! because `object_store` offers no way to list them.
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -13,11 +21,15 @@ use anyhow::Context;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
+use object_store::aws::AmazonS3Builder;
 use object_store::buffered::BufWriter;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::{GetOptions, GetRange, ObjectStore};
+use object_store::prefix::PrefixStore;
+use object_store::{BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectStore, RetryConfig};
 use tokio::io::AsyncWriteExt;
+
+use crate::config::{Config, S3Config};
 
 /// Prefix under which version blobs live.
 const VERSIONS_PREFIX: &str = "v";
@@ -51,8 +63,27 @@ pub struct BlobObject {
 }
 
 impl BlobStore {
+    /// The store named by `config.blobs_url()`: `file://PATH` or `s3://BUCKET[/PREFIX]?…`.
+    pub fn open(config: &Config) -> anyhow::Result<Self> {
+        let url = config.blobs_url();
+        if url.starts_with("file://") {
+            Self::open_local(
+                &url,
+                config.storage.fsync,
+                config.storage.write_buffer_bytes,
+            )
+        } else if url.starts_with("s3://") {
+            Self::open_s3(&url, &config.s3)
+        } else {
+            anyhow::bail!(
+                "unsupported blob store URL (expected file://… or s3://…): {}",
+                super::redact_url(&url)
+            )
+        }
+    }
+
     /// `url` is `file://PATH`; the folder is created.
-    pub fn open(url: &str, fsync: bool, write_buffer: usize) -> anyhow::Result<Self> {
+    pub fn open_local(url: &str, fsync: bool, write_buffer: usize) -> anyhow::Result<Self> {
         let Some(path) = url.strip_prefix("file://") else {
             anyhow::bail!("unsupported blob store URL (expected file://…): {url}");
         };
@@ -68,6 +99,73 @@ impl BlobStore {
         })
     }
 
+    /// `url` is `s3://BUCKET[/PREFIX][?endpoint=URL&region=NAME&allow_http=true]`.
+    ///
+    /// * `endpoint`: an S3-compatible service (MinIO, Garage, Ceph, R2, …); absent, AWS itself.
+    ///   Requests use path-style addressing (`ENDPOINT/BUCKET/KEY`), which every such service
+    ///   accepts.
+    /// * `region`: the signing region (default `us-east-1`, or `AWS_REGION`).
+    /// * `allow_http`: plain HTTP to the endpoint; implied for loopback endpoints.
+    /// * `PREFIX`: every key lives below it, so that one bucket can hold several deployments.
+    ///
+    /// Credentials come from `s3.access_key_id` / `s3.secret_access_key`, else the usual
+    /// `AWS_*` variables (or the instance's role).
+    pub fn open_s3(url: &str, settings: &S3Config) -> anyhow::Result<Self> {
+        let target = S3Target::parse(url)?;
+        let client = ClientOptions::new()
+            .with_timeout(std::time::Duration::from_secs(
+                settings.request_timeout_secs.max(1),
+            ))
+            .with_connect_timeout(std::time::Duration::from_secs(
+                settings.connect_timeout_secs.max(1),
+            ))
+            .with_allow_http(target.allow_http);
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(&target.bucket)
+            .with_virtual_hosted_style_request(false)
+            .with_client_options(client)
+            .with_retry(RetryConfig {
+                backoff: BackoffConfig::default(),
+                max_retries: settings.max_retries,
+                retry_timeout: std::time::Duration::from_secs(settings.retry_timeout_secs),
+            });
+        if let Some(region) = &target.region {
+            builder = builder.with_region(region);
+        } else if std::env::var_os("AWS_REGION").is_none()
+            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+        {
+            builder = builder.with_region("us-east-1");
+        }
+        if let Some(endpoint) = &target.endpoint {
+            builder = builder.with_endpoint(endpoint);
+        }
+        if !settings.access_key_id.is_empty() {
+            builder = builder
+                .with_access_key_id(&settings.access_key_id)
+                .with_secret_access_key(&settings.secret_access_key);
+        }
+        let s3 = builder.build().context("configuring the S3 blob store")?;
+        let store: Arc<dyn ObjectStore> = match &target.prefix {
+            Some(prefix) => Arc::new(PrefixStore::new(s3, prefix.as_str())),
+            None => Arc::new(s3),
+        };
+        Ok(BlobStore {
+            store,
+            local_root: None,
+            // An acknowledged PUT or completed multipart upload is durable on S3.
+            fsync: false,
+            write_buffer: settings.part_size_bytes,
+        })
+    }
+
+    /// Whether the store answers (health checks): a HEAD of a key that is never written.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        match self.store.head(&ObjectPath::from("healthz/probe")).await {
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Starts writing a new blob. Until [`BlobWriter::finish`] succeeds nothing is visible
     /// under `key`; a writer dropped unfinished leaves no object behind.
     pub fn writer(&self, key: &str) -> BlobWriter {
@@ -80,7 +178,7 @@ impl BlobStore {
         // memory of one upload to about three buffers.
         .with_max_concurrency(2);
         BlobWriter {
-            inner: writer,
+            inner: Some(writer),
             key: key.to_owned(),
             store: self.clone(),
             written: 0,
@@ -195,9 +293,84 @@ impl BlobStore {
     }
 }
 
+/// Where an `s3://` URL points.
+#[derive(Debug, PartialEq, Eq)]
+struct S3Target {
+    bucket: String,
+    prefix: Option<String>,
+    endpoint: Option<String>,
+    region: Option<String>,
+    allow_http: bool,
+}
+
+impl S3Target {
+    fn parse(url: &str) -> anyhow::Result<S3Target> {
+        let rest = url
+            .strip_prefix("s3://")
+            .context("blob store URL must start with s3://")?;
+        let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
+        anyhow::ensure!(!bucket.is_empty(), "s3:// URL without a bucket name");
+        let prefix = prefix.trim_matches('/');
+        let mut target = S3Target {
+            bucket: bucket.to_owned(),
+            prefix: (!prefix.is_empty()).then(|| prefix.to_owned()),
+            endpoint: None,
+            region: None,
+            allow_http: false,
+        };
+        let mut allow_http = None;
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            match name.as_ref() {
+                "endpoint" => target.endpoint = Some(value.trim_end_matches('/').to_owned()),
+                "region" => target.region = Some(value.into_owned()),
+                "allow_http" => {
+                    allow_http = Some(
+                        value
+                            .parse::<bool>()
+                            .context("s3:// URL: allow_http must be true or false")?,
+                    )
+                }
+                other => anyhow::bail!(
+                    "s3:// URL: unknown parameter {other} (expected endpoint, region, allow_http)"
+                ),
+            }
+        }
+        let http_endpoint = target
+            .endpoint
+            .as_deref()
+            .and_then(|e| e.strip_prefix("http://"));
+        target.allow_http = match (http_endpoint, allow_http) {
+            (_, Some(explicit)) => explicit,
+            (Some(host), None) => is_loopback(host),
+            (None, None) => false,
+        };
+        if http_endpoint.is_some() && !target.allow_http {
+            anyhow::bail!(
+                "s3:// URL: a plain-HTTP endpoint that is not on this machine needs allow_http=true"
+            );
+        }
+        Ok(target)
+    }
+}
+
+/// Whether `host[:port]…` names this machine.
+fn is_loopback(authority: &str) -> bool {
+    let host = if let Some(rest) = authority.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        authority.split([':', '/']).next().unwrap_or_default()
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// An upload's blob while its bytes arrive.
 pub struct BlobWriter {
-    inner: BufWriter,
+    /// `None` once finished or aborted.
+    inner: Option<BufWriter>,
     key: String,
     store: BlobStore,
     written: u64,
@@ -213,21 +386,46 @@ impl BlobWriter {
     }
 
     pub async fn write(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
-        self.inner.write_all(bytes).await?;
+        let inner = self.inner.as_mut().context("blob writer already closed")?;
+        inner.write_all(bytes).await?;
         self.written += bytes.len() as u64;
         Ok(())
     }
 
     /// Completes the blob and, if configured, makes it durable.
     pub async fn finish(mut self) -> anyhow::Result<()> {
-        self.inner.shutdown().await?;
+        let mut inner = self.inner.take().context("blob writer already closed")?;
+        // If the completion itself fails, the writer cannot be aborted any more (object_store
+        // has consumed the upload); on S3 the lifecycle rule takes what is left.
+        inner.shutdown().await?;
         self.store.sync(&self.key).await
     }
 
     /// Gives up: whatever was staged is removed.
     pub async fn abort(mut self) {
-        if let Err(e) = self.inner.abort().await {
-            tracing::debug!(blob.key = %self.key, error = %e, "aborting a blob upload");
+        if let Some(mut inner) = self.inner.take() {
+            if let Err(e) = inner.abort().await {
+                tracing::debug!(blob.key = %self.key, error = %e, "aborting a blob upload");
+            }
+        }
+    }
+}
+
+impl Drop for BlobWriter {
+    // A writer dropped unfinished (an error, a client that went away, a panic) aborts its
+    // multipart upload in the background: parts already sent to S3 (or a local staging file)
+    // are removed instead of waiting for a lifecycle rule or the sweeper.
+    fn drop(&mut self) {
+        let Some(mut inner) = self.inner.take() else {
+            return;
+        };
+        let key = std::mem::take(&mut self.key);
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                if let Err(e) = inner.abort().await {
+                    tracing::debug!(blob.key = %key, error = %e, "aborting a blob upload");
+                }
+            });
         }
     }
 }
@@ -248,7 +446,7 @@ mod tests {
     async fn write_read_range_and_abort() {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("file://{}", dir.path().display());
-        let store = BlobStore::open(&url, true, 64 * 1024).expect("open");
+        let store = BlobStore::open_local(&url, true, 64 * 1024).expect("open");
 
         let mut w = store.writer("v/aa/bb/one");
         let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
@@ -275,5 +473,42 @@ mod tests {
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].0, "v/aa/bb/one");
         assert_eq!(store.sweep_local_staging(0).await.expect("sweep"), 0);
+    }
+
+    #[test]
+    fn s3_urls_name_bucket_prefix_endpoint_and_region() {
+        let t =
+            S3Target::parse("s3://media/prod/eu?endpoint=http://127.0.0.1:9000/&region=eu-west-1")
+                .expect("parse");
+        assert_eq!(
+            t,
+            S3Target {
+                bucket: "media".into(),
+                prefix: Some("prod/eu".into()),
+                endpoint: Some("http://127.0.0.1:9000".into()),
+                region: Some("eu-west-1".into()),
+                allow_http: true,
+            }
+        );
+        let t = S3Target::parse("s3://media").expect("parse");
+        assert_eq!((t.prefix, t.endpoint, t.allow_http), (None, None, false));
+        assert!(S3Target::parse("s3://media?endpoint=http://minio.internal:9000").is_err());
+        assert!(
+            S3Target::parse("s3://media?endpoint=http://minio.internal:9000&allow_http=true")
+                .expect("parse")
+                .allow_http
+        );
+        assert!(
+            S3Target::parse("s3://media?endpoint=http://[::1]:9000")
+                .expect("parse")
+                .allow_http
+        );
+        assert!(
+            S3Target::parse("s3://media?endpoint=http://localhost:9000")
+                .expect("parse")
+                .allow_http
+        );
+        assert!(S3Target::parse("s3://?region=x").is_err());
+        assert!(S3Target::parse("s3://media?secret=x").is_err());
     }
 }

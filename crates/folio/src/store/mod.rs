@@ -7,7 +7,12 @@
 //! an `Err` from here is always an internal failure.
 
 pub mod blob;
+pub mod postgres;
 pub mod sqlite;
+#[cfg(test)]
+mod suite;
+#[doc(hidden)]
+pub mod testing;
 
 use std::sync::Arc;
 
@@ -183,15 +188,70 @@ pub trait Catalog: Send + Sync + 'static {
 
     /// Whether any version row points at this blob.
     async fn blob_is_referenced(&self, blob_key: &str) -> anyhow::Result<bool>;
+
+    /// A cheap round trip to the database (health checks).
+    async fn ping(&self) -> anyhow::Result<()>;
 }
 
 pub type DynCatalog = Arc<dyn Catalog>;
 
-/// Opens the catalog named by `url` and brings its schema up to date.
-pub async fn open_catalog(url: &str, fsync: bool) -> anyhow::Result<DynCatalog> {
+/// Opens the catalog named by `config.catalog_url()` (`sqlite://…` or `postgres://…`) and,
+/// unless `migrate` says otherwise, brings its schema up to date.
+pub async fn open_catalog(
+    config: &crate::config::Config,
+    migrate: postgres::Migrate,
+) -> anyhow::Result<DynCatalog> {
+    let url = config.catalog_url();
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteCatalog::open(url, fsync).await?))
+        // The embedded catalog has one user, this process: it always migrates itself.
+        Ok(Arc::new(
+            sqlite::SqliteCatalog::open(&url, config.storage.fsync).await?,
+        ))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(
+            postgres::PgCatalog::open(&url, &config.postgres, migrate).await?,
+        ))
     } else {
-        anyhow::bail!("unsupported catalog URL (expected sqlite://…): {url}")
+        anyhow::bail!(
+            "unsupported catalog URL (expected sqlite://… or postgres://…): {}",
+            redact_url(&url)
+        )
+    }
+}
+
+/// A URL fit for a log line or an error message: any password replaced.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            if userinfo.contains(':') {
+                format!("{scheme}://{user}:***@{host}{tail}")
+            } else {
+                format!("{scheme}://{user}@{host}{tail}")
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_never_reach_messages() {
+        use super::redact_url;
+        assert_eq!(
+            redact_url("postgres://folio:s3cret@db:5432/folio?sslmode=require"),
+            "postgres://folio:***@db:5432/folio?sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://folio@db/folio"),
+            "postgres://folio@db/folio"
+        );
+        assert_eq!(redact_url("sqlite:///a/b.db"), "sqlite:///a/b.db");
     }
 }

@@ -489,6 +489,11 @@ impl Catalog for SqliteCatalog {
                 .await?;
         Ok(found.is_some())
     }
+
+    async fn ping(&self) -> anyhow::Result<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
 }
 
 /// A unique-suffixed name not taken at the upload's folder; a clash of 9 random characters is

@@ -1,0 +1,756 @@
+//! The shared catalog of a scale-out deployment: PostgreSQL, used by any number of stateless
+//! instances at once.
+//!
+//! What SQLite gets from its single writer, PostgreSQL gets from row locks and unique keys:
+//!
+//! * overwrites of one path lock its `files` row (`SELECT … FOR UPDATE`), so concurrent commits
+//!   from any instance number versions one after the other, without gaps or duplicates;
+//! * two commits creating the same path race on the unique `(account_id, file_path)`: the loser's
+//!   `INSERT … ON CONFLICT DO NOTHING` waits for the winner, inserts nothing, and the loser then
+//!   finds (and locks) the winner's row and overwrites it like any other;
+//! * burning a token is one `INSERT … ON CONFLICT DO NOTHING` on the ledger's primary key;
+//! * bootstrap takes a table lock, so instances started together create one default account.
+//!
+//! Queries are runtime `sqlx::query` (the compile-time macros check against one database only);
+//! the shared suite in `store::suite` holds both backends to the same behaviour.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Row, Transaction};
+use subtle::ConstantTimeEq;
+
+use super::{
+    Account, ApiKey, Catalog, CommitOutcome, KeyWithAccount, MediaInfo, NewUpload, StoredVersion,
+};
+use crate::config::PostgresConfig;
+use crate::ids;
+
+/// The embedded migrations of this backend (`migrations/postgres`). Migrations this binary
+/// does not know (applied by a newer version running side by side) are left alone: under
+/// expand/contract they only added things this version does not read.
+pub fn migrator() -> Migrator {
+    let mut migrator = sqlx::migrate!("./migrations/postgres");
+    migrator.set_ignore_missing(true);
+    migrator
+}
+
+pub struct PgCatalog {
+    pool: PgPool,
+}
+
+/// Columns of `file_versions v JOIN files f` read by [`version_from_row`].
+const VERSION_COLUMNS: &str = "f.file_id, v.version_id, v.version_number, f.name, f.file_path, \
+    v.blob_key, v.size, v.tags, v.ai_tags, v.custom_metadata, v.custom_coordinates, \
+    v.is_private_file, v.is_published, v.description, v.media, v.created_at";
+
+const KEY_COLUMNS: &str = "k.public_key, k.private_key, k.account_id, k.revoked, k.expires_at, \
+    k.created_at, a.url_id, a.disabled";
+
+/// Ledger entries deleted per statement by [`Catalog::purge_burned_tokens`]: short
+/// transactions, so a purge never holds many locks at once.
+const PURGE_BATCH: i64 = 5_000;
+
+/// How often a commit is retried after a transient conflict (deadlock, serialization failure,
+/// a unique violation of a race it did not foresee).
+const COMMIT_ATTEMPTS: u32 = 5;
+
+/// What to do about the schema when the catalog opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Migrate {
+    /// Apply pending migrations (the default for `serve`, and what `folio migrate` does).
+    Apply,
+    /// Apply nothing; fail unless every migration this binary knows is already applied.
+    Verify,
+}
+
+impl PgCatalog {
+    /// `url` is a libpq-style URL, `postgres://user:password@host:port/database?…`; a schema
+    /// other than `public` is chosen with `options[search_path]=NAME` (or
+    /// `options=-c search_path=NAME`).
+    pub async fn open(
+        url: &str,
+        settings: &PostgresConfig,
+        migrate: Migrate,
+    ) -> anyhow::Result<Self> {
+        let options = PgConnectOptions::from_str(url).context("invalid postgres:// catalog URL")?;
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs.max(1)))
+            // A connection the database (or the network) dropped is found out before a
+            // request gets it, so the pool heals by itself when the database is back.
+            .test_before_acquire(true)
+            .idle_timeout(Duration::from_secs(600))
+            .connect_with(options)
+            .await
+            .context("connecting to the PostgreSQL catalog")?;
+        let catalog = PgCatalog { pool };
+        match migrate {
+            Migrate::Apply => catalog.migrate().await?,
+            Migrate::Verify => catalog.verify_schema().await?,
+        }
+        Ok(catalog)
+    }
+
+    /// Applies pending migrations. Safe to run from several instances at once (the migrator
+    /// holds an advisory lock) and against a schema that a newer version already migrated
+    /// (expand/contract: migrations this binary does not know are left alone).
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        migrator()
+            .run(&self.pool)
+            .await
+            .context("migrating the PostgreSQL catalog")
+    }
+
+    /// Fails unless every migration embedded in this binary has been applied.
+    async fn verify_schema(&self) -> anyhow::Result<()> {
+        let applied: Vec<i64> = sqlx::query_scalar(
+            "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .unwrap_or_default();
+        let missing: Vec<String> = migrator()
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .map(|m| format!("{} {}", m.version, m.description))
+            .collect();
+        if !missing.is_empty() {
+            anyhow::bail!(
+                "the catalog schema is behind this version (missing: {}); run `folio migrate` first",
+                missing.join(", ")
+            );
+        }
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn insert_key(
+        tx: &mut Transaction<'_, Postgres>,
+        account_id: &str,
+    ) -> anyhow::Result<ApiKey> {
+        let public = ids::api_key("public_");
+        let private = ids::api_key("private_");
+        Self::insert_given_key(tx, account_id, &public, &private).await
+    }
+
+    async fn insert_given_key(
+        tx: &mut Transaction<'_, Postgres>,
+        account_id: &str,
+        public_key: &str,
+        private_key: &str,
+    ) -> anyhow::Result<ApiKey> {
+        let key = ApiKey {
+            public_key: public_key.to_owned(),
+            private_key: private_key.to_owned(),
+            account_id: account_id.to_owned(),
+            revoked: false,
+            expires_at: None,
+            created_at_ms: ids::now_millis(),
+        };
+        sqlx::query(
+            "INSERT INTO api_keys (public_key, private_key, private_key_hash, account_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&key.public_key)
+        .bind(&key.private_key)
+        .bind(Sha256::digest(key.private_key.as_bytes()).to_vec())
+        .bind(account_id)
+        .bind(key.created_at_ms)
+        .execute(&mut **tx)
+        .await?;
+        Ok(key)
+    }
+
+    async fn try_commit(&self, up: &NewUpload) -> anyhow::Result<CommitOutcome> {
+        let now = ids::now_millis();
+        let mut tx = self.pool.begin().await?;
+        // Ancestors first and always in the same (top-down) order, so that two commits never
+        // wait on each other's folders in opposite orders.
+        for folder in &up.folder_ancestors {
+            sqlx::query(
+                "INSERT INTO folders (account_id, path, folder_id, created_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(&up.account_id)
+            .bind(folder)
+            .bind(ids::object_id())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+
+        let mut tags = up.tags.clone().filter(|t| !t.is_empty());
+        let mut custom_metadata = up.custom_metadata.clone();
+        let mut ai_tags = None;
+
+        let (name, file_id, number) = if up.use_unique_file_name {
+            let name = insert_unique_file(&mut tx, up, now).await?;
+            (name, up.version_id.clone(), 1)
+        } else {
+            let name = up.base_name.clone();
+            let path = format!("{}{}", up.folder_path, name);
+            let mut existing = None;
+            let mut created = false;
+            // At most two rounds: either the row exists and is locked, or this commit creates
+            // it, or a concurrent commit created it in between (it has committed by the time
+            // our insert returns), and the second round finds it.
+            for _ in 0..3 {
+                existing = sqlx::query(
+                    "SELECT file_id, current_version_id, last_version_number FROM files \
+                     WHERE account_id = $1 AND file_path = $2 FOR UPDATE",
+                )
+                .bind(&up.account_id)
+                .bind(&path)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if existing.is_some() {
+                    break;
+                }
+                if insert_file(&mut tx, up, &path, &name, now).await? {
+                    created = true;
+                    break;
+                }
+            }
+            match existing {
+                None if created => (name, up.version_id.clone(), 1),
+                None => anyhow::bail!("the path {path} neither exists nor can be created"),
+                Some(row) => {
+                    if !up.overwrite_file {
+                        // Undo the folder inserts and release the row lock at once: other
+                        // commits to this path may be waiting on it.
+                        tx.rollback().await?;
+                        return Ok(CommitOutcome::PathTaken);
+                    }
+                    let file_id: String = row.try_get("file_id")?;
+                    let current: String = row.try_get("current_version_id")?;
+                    let last: i64 = row.try_get("last_version_number")?;
+                    let count: i64 =
+                        sqlx::query_scalar("SELECT COUNT(*) FROM file_versions WHERE file_id = $1")
+                            .bind(&file_id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    if count >= i64::from(up.max_versions) {
+                        tx.rollback().await?;
+                        return Ok(CommitOutcome::TooManyVersions);
+                    }
+                    let prev = sqlx::query(
+                        "SELECT tags, ai_tags, custom_metadata FROM file_versions \
+                         WHERE version_id = $1",
+                    )
+                    .bind(&current)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if up.tags.is_none() && !up.overwrite_tags {
+                        tags = json_column(&prev, "tags")?;
+                    }
+                    if up.custom_metadata.is_none() && !up.overwrite_custom_metadata {
+                        custom_metadata = json_column(&prev, "custom_metadata")?;
+                    }
+                    if !up.overwrite_ai_tags {
+                        ai_tags = json_column::<serde_json::Value>(&prev, "ai_tags")?;
+                    }
+                    let number = last + 1;
+                    sqlx::query(
+                        "UPDATE files SET current_version_id = $1, last_version_number = $2, \
+                         updated_at = $3 WHERE file_id = $4",
+                    )
+                    .bind(&up.version_id)
+                    .bind(number)
+                    .bind(now)
+                    .bind(&file_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    (name, file_id, number)
+                }
+            }
+        };
+        let file_path = format!("{}{}", up.folder_path, name);
+
+        let custom_metadata = custom_metadata.unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO file_versions (version_id, file_id, version_number, blob_key, size, mime, \
+             file_type, width, height, tags, ai_tags, custom_metadata, custom_coordinates, \
+             is_private_file, is_published, description, media, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+        )
+        .bind(&up.version_id)
+        .bind(&file_id)
+        .bind(number)
+        .bind(&up.blob_key)
+        .bind(i64::try_from(up.size)?)
+        .bind(&up.media.mime)
+        .bind(&up.media.file_type)
+        .bind(up.media.width.map(i64::from))
+        .bind(up.media.height.map(i64::from))
+        .bind(tags.as_ref().map(to_json).transpose()?)
+        .bind(ai_tags.as_ref().map(to_json).transpose()?)
+        .bind(to_json(&custom_metadata)?)
+        .bind(&up.custom_coordinates)
+        .bind(up.is_private_file)
+        .bind(up.is_published)
+        .bind(&up.description)
+        .bind(to_json(&up.media)?)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+
+        Ok(CommitOutcome::Committed(Box::new(StoredVersion {
+            file_id,
+            version_id: up.version_id.clone(),
+            version_number: u32::try_from(number)?,
+            name,
+            file_path,
+            blob_key: up.blob_key.clone(),
+            size: up.size,
+            tags,
+            ai_tags,
+            custom_metadata,
+            custom_coordinates: up.custom_coordinates.clone(),
+            is_private_file: up.is_private_file,
+            is_published: up.is_published,
+            description: up.description.clone(),
+            media: up.media.clone(),
+            created_at_ms: now,
+        })))
+    }
+}
+
+/// Inserts the `files` row of a new file at `path`; false when the path is taken (by a row
+/// that is committed by the time this returns).
+async fn insert_file(
+    tx: &mut Transaction<'_, Postgres>,
+    up: &NewUpload,
+    path: &str,
+    name: &str,
+    now: i64,
+) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO files (file_id, account_id, file_path, folder_path, name, \
+         current_version_id, last_version_number, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8) \
+         ON CONFLICT (account_id, file_path) DO NOTHING",
+    )
+    .bind(&up.version_id)
+    .bind(&up.account_id)
+    .bind(path)
+    .bind(&up.folder_path)
+    .bind(name)
+    .bind(&up.version_id)
+    .bind(now)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Creates the file under a unique-suffixed name that no file holds; a clash of 9 random
+/// characters is unlikely, but the unique key settles it rather than a look-ahead.
+async fn insert_unique_file(
+    tx: &mut Transaction<'_, Postgres>,
+    up: &NewUpload,
+    now: i64,
+) -> anyhow::Result<String> {
+    for _ in 0..16 {
+        let name = folio_contract::unique_name(&up.base_name, &mut rand::rng());
+        let path = format!("{}{}", up.folder_path, name);
+        if insert_file(tx, up, &path, &name, now).await? {
+            return Ok(name);
+        }
+    }
+    anyhow::bail!("no free unique name after 16 attempts")
+}
+
+/// Conflicts that a fresh attempt of the same transaction resolves.
+fn is_transient(err: &anyhow::Error) -> bool {
+    let Some(sqlx::Error::Database(db)) = err.downcast_ref::<sqlx::Error>() else {
+        return false;
+    };
+    matches!(
+        db.code().as_deref(),
+        // serialization_failure, deadlock_detected, unique_violation
+        Some("40001") | Some("40P01") | Some("23505")
+    )
+}
+
+fn key_from_row(row: &PgRow) -> anyhow::Result<KeyWithAccount> {
+    let account_id: String = row.try_get("account_id")?;
+    Ok(KeyWithAccount {
+        key: ApiKey {
+            public_key: row.try_get("public_key")?,
+            private_key: row.try_get("private_key")?,
+            account_id: account_id.clone(),
+            revoked: row.try_get("revoked")?,
+            expires_at: row.try_get("expires_at")?,
+            created_at_ms: row.try_get("created_at")?,
+        },
+        account: Account {
+            id: account_id,
+            url_id: row.try_get("url_id")?,
+            disabled: row.try_get("disabled")?,
+        },
+    })
+}
+
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &PgRow,
+    column: &str,
+) -> anyhow::Result<Option<T>> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| serde_json::from_str(&t).with_context(|| format!("column {column}")))
+        .transpose()
+}
+
+fn version_from_row(row: &PgRow) -> anyhow::Result<StoredVersion> {
+    let size: i64 = row.try_get("size")?;
+    let number: i64 = row.try_get("version_number")?;
+    Ok(StoredVersion {
+        file_id: row.try_get("file_id")?,
+        version_id: row.try_get("version_id")?,
+        version_number: u32::try_from(number)?,
+        name: row.try_get("name")?,
+        file_path: row.try_get("file_path")?,
+        blob_key: row.try_get("blob_key")?,
+        size: u64::try_from(size)?,
+        tags: json_column(row, "tags")?,
+        ai_tags: json_column(row, "ai_tags")?,
+        custom_metadata: json_column(row, "custom_metadata")?.unwrap_or_default(),
+        custom_coordinates: row.try_get("custom_coordinates")?,
+        is_private_file: row.try_get("is_private_file")?,
+        is_published: row.try_get("is_published")?,
+        description: row.try_get("description")?,
+        media: json_column::<MediaInfo>(row, "media")?.unwrap_or_default(),
+        created_at_ms: row.try_get("created_at")?,
+    })
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
+    Ok(serde_json::to_string(value)?)
+}
+
+#[async_trait]
+impl Catalog for PgCatalog {
+    async fn bootstrap(&self) -> anyhow::Result<Option<ApiKey>> {
+        let mut tx = self.pool.begin().await?;
+        // Instances started together must not each create a default account: this lock mode
+        // conflicts with itself, so the second one waits and then sees the first one's account.
+        // Plain reads of `accounts` are not blocked.
+        sqlx::query("LOCK TABLE accounts IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+            .fetch_one(&mut *tx)
+            .await?;
+        if count > 0 {
+            // Ends the transaction (and its lock) now rather than when the pool gets around to
+            // rolling back a dropped one.
+            tx.commit().await?;
+            return Ok(None);
+        }
+        let account_id = ids::object_id();
+        sqlx::query("INSERT INTO accounts (id, url_id, created_at) VALUES ($1, $2, $3)")
+            .bind(&account_id)
+            .bind("default")
+            .bind(ids::now_millis())
+            .execute(&mut *tx)
+            .await?;
+        let key = Self::insert_key(&mut tx, &account_id).await?;
+        tx.commit().await?;
+        Ok(Some(key))
+    }
+
+    async fn create_key(&self, account_id: Option<&str>) -> anyhow::Result<ApiKey> {
+        let mut tx = self.pool.begin().await?;
+        let account_id: String = match account_id {
+            Some(id) => sqlx::query_scalar("SELECT id FROM accounts WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .with_context(|| format!("no account {id}"))?,
+            None => sqlx::query_scalar("SELECT id FROM accounts ORDER BY created_at, id LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?
+                .context("no account yet: run `folio serve` once")?,
+        };
+        let key = Self::insert_key(&mut tx, &account_id).await?;
+        tx.commit().await?;
+        Ok(key)
+    }
+
+    async fn import_key(&self, public_key: &str, private_key: &str) -> anyhow::Result<ApiKey> {
+        let mut tx = self.pool.begin().await?;
+        let account_id: String =
+            sqlx::query_scalar("SELECT id FROM accounts ORDER BY created_at, id LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?
+                .context("no account yet: run `folio serve` once")?;
+        let key = Self::insert_given_key(&mut tx, &account_id, public_key, private_key).await?;
+        tx.commit().await?;
+        Ok(key)
+    }
+
+    async fn list_keys(&self) -> anyhow::Result<Vec<ApiKey>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys k JOIN accounts a ON a.id = k.account_id \
+             ORDER BY k.created_at, k.public_key"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| key_from_row(r).map(|k| k.key))
+            .collect()
+    }
+
+    async fn revoke_key(&self, public_key: &str) -> anyhow::Result<bool> {
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked = TRUE WHERE public_key = $1 AND NOT revoked")
+                .bind(public_key)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn key_by_private(&self, private_key: &str) -> anyhow::Result<Option<KeyWithAccount>> {
+        let hash = Sha256::digest(private_key.as_bytes()).to_vec();
+        let row = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys k JOIN accounts a ON a.id = k.account_id \
+             WHERE k.private_key_hash = $1"
+        ))
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let found = key_from_row(&row)?;
+        // The hash matched; compare the key itself too, in constant time, so that a hash
+        // collision could never authenticate.
+        let same: bool = found
+            .key
+            .private_key
+            .as_bytes()
+            .ct_eq(private_key.as_bytes())
+            .into();
+        Ok(same.then_some(found))
+    }
+
+    async fn key_by_public(&self, public_key: &str) -> anyhow::Result<Option<KeyWithAccount>> {
+        let row = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys k JOIN accounts a ON a.id = k.account_id \
+             WHERE k.public_key = $1"
+        ))
+        .bind(public_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(key_from_row).transpose()
+    }
+
+    async fn account_by_url_id(&self, url_id: &str) -> anyhow::Result<Option<Account>> {
+        let row = sqlx::query("SELECT id, url_id, disabled FROM accounts WHERE url_id = $1")
+            .bind(url_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(Account {
+                id: r.try_get("id")?,
+                url_id: r.try_get("url_id")?,
+                disabled: r.try_get("disabled")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn burn_token(
+        &self,
+        account_id: &str,
+        token_hash: &[u8; 32],
+        expires_at: i64,
+    ) -> anyhow::Result<bool> {
+        // One statement, atomic across instances: of any number of concurrent burns of one
+        // token, exactly one inserts a row.
+        let done = sqlx::query(
+            "INSERT INTO burned_tokens (account_id, token_hash, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(account_id)
+        .bind(&token_hash[..])
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn purge_burned_tokens(&self, now: i64) -> anyhow::Result<u64> {
+        // In small batches, skipping rows another instance's purge holds: each statement is a
+        // short transaction that never waits, and burns (inserts of fresh keys) never wait on
+        // it either.
+        let mut total = 0;
+        loop {
+            let done = sqlx::query(
+                "DELETE FROM burned_tokens WHERE (account_id, token_hash) IN ( \
+                   SELECT account_id, token_hash FROM burned_tokens WHERE expires_at < $1 \
+                   LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            )
+            .bind(now)
+            .bind(PURGE_BATCH)
+            .execute(&self.pool)
+            .await?;
+            total += done.rows_affected();
+            if done.rows_affected() < PURGE_BATCH as u64 {
+                return Ok(total);
+            }
+        }
+    }
+
+    async fn commit_upload(&self, up: &NewUpload) -> anyhow::Result<CommitOutcome> {
+        let mut attempt = 1;
+        loop {
+            match self.try_commit(up).await {
+                Err(e) if attempt < COMMIT_ATTEMPTS && is_transient(&e) => {
+                    tracing::debug!(error = %e, attempt, "commit conflict; retrying");
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn current_by_path(
+        &self,
+        account_id: &str,
+        file_path: &str,
+    ) -> anyhow::Result<Option<StoredVersion>> {
+        let row = sqlx::query(&format!(
+            "SELECT {VERSION_COLUMNS} FROM files f \
+             JOIN file_versions v ON v.version_id = f.current_version_id \
+             WHERE f.account_id = $1 AND f.file_path = $2"
+        ))
+        .bind(account_id)
+        .bind(file_path)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(version_from_row).transpose()
+    }
+
+    async fn blob_is_referenced(&self, blob_key: &str) -> anyhow::Result<bool> {
+        let found: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM file_versions WHERE blob_key = $1")
+                .bind(blob_key)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    async fn ping(&self) -> anyhow::Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::testing::TestSchema;
+
+    async fn open(schema: &TestSchema, migrate: Migrate) -> anyhow::Result<PgCatalog> {
+        PgCatalog::open(&schema.url(), &PostgresConfig::default(), migrate).await
+    }
+
+    #[tokio::test]
+    async fn verify_refuses_an_unmigrated_schema_and_accepts_a_migrated_one() {
+        let schema = TestSchema::create().await.expect("schema");
+        let err = open(&schema, Migrate::Verify)
+            .await
+            .err()
+            .expect("an empty schema is behind");
+        assert!(format!("{err:#}").contains("folio migrate"), "{err:#}");
+        let first = open(&schema, Migrate::Apply).await.expect("migrate");
+        // a second instance (and `folio migrate` run again) finds nothing to do
+        let second = open(&schema, Migrate::Apply).await.expect("migrate again");
+        open(&schema, Migrate::Verify).await.expect("verified");
+        assert!(first.bootstrap().await.expect("bootstrap").is_some());
+        assert!(second.bootstrap().await.expect("bootstrap").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_newer_migration_does_not_stop_an_older_instance() {
+        // Expand/contract: a newer version applied a migration this binary does not know.
+        let schema = TestSchema::create().await.expect("schema");
+        let catalog = open(&schema, Migrate::Apply).await.expect("migrate");
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum,              execution_time) VALUES (99990101000000, 'from the future', TRUE, '\\x00', 0)",
+        )
+        .execute(catalog.pool())
+        .await
+        .expect("fake a newer migration");
+        open(&schema, Migrate::Apply).await.expect("still opens");
+        open(&schema, Migrate::Verify)
+            .await
+            .expect("still verifies");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_instances_share_the_ledger_and_number_versions_together() {
+        let schema = TestSchema::create().await.expect("schema");
+        let a: Arc<dyn Catalog> = Arc::new(open(&schema, Migrate::Apply).await.expect("a"));
+        let b: Arc<dyn Catalog> = Arc::new(open(&schema, Migrate::Apply).await.expect("b"));
+        let (ka, kb) = tokio::join!(a.bootstrap(), b.bootstrap());
+        let key = match (ka.expect("a"), kb.expect("b")) {
+            (Some(k), None) | (None, Some(k)) => k,
+            other => panic!("exactly one instance creates the account: {other:?}"),
+        };
+        let account = key.account_id;
+        let exp = crate::ids::now_secs() + 60;
+        assert!(a.burn_token(&account, &[1; 32], exp).await.expect("burn"));
+        assert!(!b.burn_token(&account, &[1; 32], exp).await.expect("burn"));
+
+        let tasks = (0..30).map(|i| {
+            let catalog = Arc::clone(if i % 2 == 0 { &a } else { &b });
+            let account = account.clone();
+            tokio::spawn(async move {
+                let version_id = crate::ids::object_id();
+                let up = NewUpload {
+                    account_id: account,
+                    blob_key: crate::store::blob::blob_key(&version_id),
+                    version_id,
+                    folder_path: "/".into(),
+                    folder_ancestors: vec![],
+                    base_name: "shared.txt".into(),
+                    use_unique_file_name: false,
+                    overwrite_file: true,
+                    overwrite_tags: false,
+                    overwrite_ai_tags: false,
+                    overwrite_custom_metadata: false,
+                    tags: None,
+                    custom_metadata: None,
+                    custom_coordinates: None,
+                    is_private_file: false,
+                    is_published: true,
+                    description: None,
+                    size: 1,
+                    media: MediaInfo::default(),
+                    max_versions: 100,
+                };
+                match catalog.commit_upload(&up).await.expect("commit") {
+                    CommitOutcome::Committed(v) => v.version_number,
+                    other => panic!("{other:?}"),
+                }
+            })
+        });
+        let mut numbers = Vec::new();
+        for task in tasks.collect::<Vec<_>>() {
+            numbers.push(task.await.expect("join"));
+        }
+        numbers.sort_unstable();
+        assert_eq!(numbers, (1..=30).collect::<Vec<u32>>());
+    }
+}

@@ -1,0 +1,450 @@
+//! One behavioural suite for every [`Catalog`] implementation.
+//!
+//! Each scenario is written once, against `Arc<dyn Catalog>`, and the [`suite!`] macro runs it
+//! against a fresh SQLite file and against a fresh schema of the machine's PostgreSQL
+//! (`FOLIO_TEST_PG_URL`, default [`super::testing::DEFAULT_PG_URL`]). A backend that passes
+//! here behaves like the other one as far as the upload pipeline can tell.
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+
+use super::{Catalog, CommitOutcome, MediaInfo, NewUpload, StoredVersion};
+use crate::config::Config;
+use crate::store::postgres::{Migrate, PgCatalog};
+use crate::store::sqlite::SqliteCatalog;
+use crate::store::testing::TestSchema;
+
+/// Keeps whatever backs a catalog alive for the length of a test.
+enum Backing {
+    Dir(#[allow(dead_code)] tempfile::TempDir),
+    Schema(#[allow(dead_code)] TestSchema),
+}
+
+async fn sqlite() -> (Arc<dyn Catalog>, Backing) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("folio.db").display());
+    let catalog = SqliteCatalog::open(&url, false).await.expect("open sqlite");
+    (Arc::new(catalog), Backing::Dir(dir))
+}
+
+async fn postgres() -> (Arc<dyn Catalog>, Backing) {
+    let schema = TestSchema::create().await.expect(
+        "the PostgreSQL suite needs the machine's PostgreSQL (FOLIO_TEST_PG_URL, default \
+         postgres://postgres@127.0.0.1:5432/test)",
+    );
+    let catalog = PgCatalog::open(&schema.url(), &Config::default().postgres, Migrate::Apply)
+        .await
+        .expect("open postgres");
+    (Arc::new(catalog), Backing::Schema(schema))
+}
+
+macro_rules! suite {
+    ($($scenario:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let (catalog, backing) = super::sqlite().await;
+                    super::$scenario(catalog).await;
+                    drop(backing);
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let (catalog, backing) = super::postgres().await;
+                    super::$scenario(catalog).await;
+                    drop(backing);
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    bootstrap_creates_one_account_even_when_raced,
+    keys_are_created_listed_found_and_revoked,
+    a_token_burns_once_even_when_raced,
+    expired_ledger_entries_are_purged,
+    commit_creates_then_overwrites_with_new_versions,
+    path_taken_and_version_cap_are_outcomes,
+    unique_names_never_collide,
+    concurrent_overwrites_number_versions_without_gaps,
+    blobs_are_referenced_only_by_committed_versions,
+);
+
+fn upload(account_id: &str, name: &str) -> NewUpload {
+    let version_id = crate::ids::object_id();
+    NewUpload {
+        account_id: account_id.to_owned(),
+        blob_key: crate::store::blob::blob_key(&version_id),
+        version_id,
+        folder_path: "/a/b/".to_owned(),
+        folder_ancestors: vec!["/a/".to_owned(), "/a/b/".to_owned()],
+        base_name: name.to_owned(),
+        use_unique_file_name: false,
+        overwrite_file: true,
+        overwrite_tags: false,
+        overwrite_ai_tags: false,
+        overwrite_custom_metadata: false,
+        tags: None,
+        custom_metadata: None,
+        custom_coordinates: None,
+        is_private_file: false,
+        is_published: true,
+        description: None,
+        size: 1234,
+        media: MediaInfo {
+            mime: "image/jpeg".to_owned(),
+            file_type: "image".to_owned(),
+            width: Some(3),
+            height: Some(2),
+            ..MediaInfo::default()
+        },
+        max_versions: 100,
+    }
+}
+
+fn committed(outcome: CommitOutcome) -> StoredVersion {
+    match outcome {
+        CommitOutcome::Committed(v) => *v,
+        other => panic!("expected a commit, got {other:?}"),
+    }
+}
+
+async fn account(catalog: &Arc<dyn Catalog>) -> String {
+    let key = catalog
+        .bootstrap()
+        .await
+        .expect("bootstrap")
+        .expect("fresh");
+    key.account_id
+}
+
+async fn bootstrap_creates_one_account_even_when_raced(catalog: Arc<dyn Catalog>) {
+    let created = join_all((0..6).map(|_| {
+        let c = Arc::clone(&catalog);
+        tokio::spawn(async move { c.bootstrap().await.expect("bootstrap") })
+    }))
+    .await;
+    let keys: Vec<_> = created
+        .into_iter()
+        .filter_map(|r| r.expect("join"))
+        .collect();
+    assert_eq!(keys.len(), 1, "exactly one bootstrap creates the account");
+    assert!(catalog.bootstrap().await.expect("again").is_none());
+    let account = catalog
+        .account_by_url_id("default")
+        .await
+        .expect("lookup")
+        .expect("default account");
+    assert_eq!(account.id, keys[0].account_id);
+    assert!(!account.disabled);
+    assert_eq!(catalog.list_keys().await.expect("list").len(), 1);
+}
+
+async fn keys_are_created_listed_found_and_revoked(catalog: Arc<dyn Catalog>) {
+    let first = catalog
+        .bootstrap()
+        .await
+        .expect("bootstrap")
+        .expect("fresh");
+    let second = catalog.create_key(None).await.expect("create");
+    let third = catalog
+        .create_key(Some(&first.account_id))
+        .await
+        .expect("create for account");
+    assert!(catalog.create_key(Some("nope")).await.is_err());
+    let imported = catalog
+        .import_key("public_imported", "private_imported")
+        .await
+        .expect("import");
+    assert_eq!(imported.account_id, first.account_id);
+
+    let listed: Vec<String> = catalog
+        .list_keys()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|k| k.public_key)
+        .collect();
+    for key in [&first, &second, &third, &imported] {
+        assert!(listed.contains(&key.public_key), "{listed:?}");
+    }
+
+    let found = catalog
+        .key_by_private(&second.private_key)
+        .await
+        .expect("by private")
+        .expect("found");
+    assert_eq!(found.key.public_key, second.public_key);
+    assert_eq!(found.account.url_id, "default");
+    assert!(catalog
+        .key_by_private("private_unknown")
+        .await
+        .expect("by private")
+        .is_none());
+    let found = catalog
+        .key_by_public("public_imported")
+        .await
+        .expect("by public")
+        .expect("found");
+    assert_eq!(found.key.private_key, "private_imported");
+    assert!(!found.key.revoked);
+
+    assert!(catalog
+        .revoke_key(&second.public_key)
+        .await
+        .expect("revoke"));
+    assert!(!catalog.revoke_key(&second.public_key).await.expect("again"));
+    assert!(!catalog.revoke_key("public_unknown").await.expect("unknown"));
+    let revoked = catalog
+        .key_by_public(&second.public_key)
+        .await
+        .expect("by public")
+        .expect("still there");
+    assert!(revoked.key.revoked);
+    assert!(catalog
+        .account_by_url_id("elsewhere")
+        .await
+        .expect("lookup")
+        .is_none());
+    catalog.ping().await.expect("ping");
+}
+
+async fn a_token_burns_once_even_when_raced(catalog: Arc<dyn Catalog>) {
+    let account = account(&catalog).await;
+    let hash = [7u8; 32];
+    let exp = crate::ids::now_secs() + 600;
+    let results = join_all((0..32).map(|_| {
+        let c = Arc::clone(&catalog);
+        let account = account.clone();
+        tokio::spawn(async move { c.burn_token(&account, &hash, exp).await.expect("burn") })
+    }))
+    .await;
+    let fresh = results
+        .into_iter()
+        .filter(|r| *r.as_ref().expect("join"))
+        .count();
+    assert_eq!(fresh, 1, "exactly one of 32 concurrent burns wins");
+    assert!(!catalog
+        .burn_token(&account, &hash, exp)
+        .await
+        .expect("burn"));
+    // the ledger is per account
+    assert!(catalog.burn_token("other", &hash, exp).await.expect("burn"));
+    assert!(catalog
+        .burn_token(&account, &[8u8; 32], exp)
+        .await
+        .expect("burn"));
+}
+
+async fn expired_ledger_entries_are_purged(catalog: Arc<dyn Catalog>) {
+    let account = account(&catalog).await;
+    let now = 1_800_000_000;
+    for i in 0..10u8 {
+        let exp = if i < 6 { now - 1 } else { now + 60 };
+        assert!(catalog
+            .burn_token(&account, &[i; 32], exp)
+            .await
+            .expect("burn"));
+    }
+    assert_eq!(catalog.purge_burned_tokens(now).await.expect("purge"), 6);
+    assert_eq!(catalog.purge_burned_tokens(now).await.expect("purge"), 0);
+    // live entries stay burned; purged ones are gone (their tokens fail the time checks)
+    assert!(!catalog
+        .burn_token(&account, &[9; 32], now + 60)
+        .await
+        .expect("burn"));
+    assert!(catalog
+        .burn_token(&account, &[0; 32], now + 60)
+        .await
+        .expect("burn"));
+}
+
+async fn commit_creates_then_overwrites_with_new_versions(catalog: Arc<dyn Catalog>) {
+    let account = account(&catalog).await;
+    let mut first = upload(&account, "photo.jpg");
+    first.tags = Some(vec!["a".into(), "b".into()]);
+    first.custom_metadata = Some(serde_json::Map::from_iter([
+        ("zeta".to_owned(), serde_json::json!(1)),
+        ("alpha".to_owned(), serde_json::json!("x")),
+    ]));
+    first.description = Some("first".into());
+    let v1 = committed(catalog.commit_upload(&first).await.expect("commit"));
+    assert_eq!(v1.version_number, 1);
+    assert_eq!(v1.file_id, first.version_id);
+    assert_eq!(v1.file_path, "/a/b/photo.jpg");
+    assert_eq!(v1.name, "photo.jpg");
+
+    let current = catalog
+        .current_by_path(&account, "/a/b/photo.jpg")
+        .await
+        .expect("lookup")
+        .expect("exists");
+    assert_eq!(current.version_id, first.version_id);
+    assert_eq!(current.tags, Some(vec!["a".to_owned(), "b".to_owned()]));
+    assert_eq!(current.custom_metadata, v1.custom_metadata);
+    assert_eq!(current.media, first.media);
+    assert_eq!(current.size, 1234);
+    assert_eq!(current.description.as_deref(), Some("first"));
+    assert!(current.is_published && !current.is_private_file);
+
+    // An overwrite without tags keeps the previous ones; with overwriteTags it clears them.
+    let second = upload(&account, "photo.jpg");
+    let v2 = committed(catalog.commit_upload(&second).await.expect("commit"));
+    assert_eq!(
+        (v2.file_id.as_str(), v2.version_number),
+        (v1.file_id.as_str(), 2)
+    );
+    assert_eq!(v2.tags, v1.tags);
+    assert_eq!(v2.custom_metadata, v1.custom_metadata);
+    let mut third = upload(&account, "photo.jpg");
+    third.overwrite_tags = true;
+    third.overwrite_custom_metadata = true;
+    let v3 = committed(catalog.commit_upload(&third).await.expect("commit"));
+    assert_eq!(v3.version_number, 3);
+    assert_eq!(v3.tags, None);
+    assert!(v3.custom_metadata.is_empty());
+
+    let current = catalog
+        .current_by_path(&account, "/a/b/photo.jpg")
+        .await
+        .expect("lookup")
+        .expect("exists");
+    assert_eq!(current.version_id, third.version_id);
+    assert_eq!(current.version_number, 3);
+    assert!(catalog
+        .current_by_path(&account, "/a/b/other.jpg")
+        .await
+        .expect("lookup")
+        .is_none());
+    assert!(catalog
+        .current_by_path("another-account", "/a/b/photo.jpg")
+        .await
+        .expect("lookup")
+        .is_none());
+}
+
+async fn path_taken_and_version_cap_are_outcomes(catalog: Arc<dyn Catalog>) {
+    let account = account(&catalog).await;
+    committed(
+        catalog
+            .commit_upload(&upload(&account, "x.bin"))
+            .await
+            .expect("commit"),
+    );
+    let mut keep = upload(&account, "x.bin");
+    keep.overwrite_file = false;
+    assert!(matches!(
+        catalog.commit_upload(&keep).await.expect("commit"),
+        CommitOutcome::PathTaken
+    ));
+    // nothing of the refused commit is left
+    assert!(!catalog
+        .blob_is_referenced(&keep.blob_key)
+        .await
+        .expect("ref"));
+
+    for n in 2..=3 {
+        let mut up = upload(&account, "x.bin");
+        up.max_versions = 3;
+        assert_eq!(
+            committed(catalog.commit_upload(&up).await.expect("commit")).version_number,
+            n
+        );
+    }
+    let mut over = upload(&account, "x.bin");
+    over.max_versions = 3;
+    assert!(matches!(
+        catalog.commit_upload(&over).await.expect("commit"),
+        CommitOutcome::TooManyVersions
+    ));
+    assert!(!catalog
+        .blob_is_referenced(&over.blob_key)
+        .await
+        .expect("ref"));
+    assert_eq!(
+        catalog
+            .current_by_path(&account, "/a/b/x.bin")
+            .await
+            .expect("lookup")
+            .expect("exists")
+            .version_number,
+        3
+    );
+}
+
+async fn unique_names_never_collide(catalog: Arc<dyn Catalog>) {
+    let account = account(&catalog).await;
+    let results = join_all((0..12).map(|_| {
+        let c = Arc::clone(&catalog);
+        let mut up = upload(&account, "same.png");
+        up.use_unique_file_name = true;
+        tokio::spawn(async move { c.commit_upload(&up).await.expect("commit") })
+    }))
+    .await;
+    let mut paths: Vec<String> = results
+        .into_iter()
+        .map(|r| committed(r.expect("join")))
+        .inspect(|v| {
+            assert_eq!(v.version_number, 1);
+            assert!(
+                v.name.starts_with("same_") && v.name.ends_with(".png"),
+                "{}",
+                v.name
+            );
+        })
+        .map(|v| v.file_path)
+        .collect();
+    paths.sort();
+    paths.dedup();
+    assert_eq!(paths.len(), 12);
+}
+
+async fn concurrent_overwrites_number_versions_without_gaps(catalog: Arc<dyn Catalog>) {
+    let account = account(&catalog).await;
+    // All start before the file exists: the race to create it is part of the test.
+    let results = join_all((0..24).map(|_| {
+        let c = Arc::clone(&catalog);
+        let up = upload(&account, "hot.txt");
+        tokio::spawn(async move { committed(c.commit_upload(&up).await.expect("commit")) })
+    }))
+    .await;
+    let versions: Vec<StoredVersion> = results.into_iter().map(|r| r.expect("join")).collect();
+    let file_ids: std::collections::BTreeSet<_> =
+        versions.iter().map(|v| v.file_id.clone()).collect();
+    assert_eq!(file_ids.len(), 1, "one file, however the race went");
+    let mut numbers: Vec<u32> = versions.iter().map(|v| v.version_number).collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=24).collect::<Vec<u32>>());
+    let current = catalog
+        .current_by_path(&account, "/a/b/hot.txt")
+        .await
+        .expect("lookup")
+        .expect("exists");
+    assert_eq!(current.version_number, 24);
+}
+
+async fn blobs_are_referenced_only_by_committed_versions(catalog: Arc<dyn Catalog>) {
+    let account = account(&catalog).await;
+    let up = upload(&account, "r.bin");
+    assert!(!catalog.blob_is_referenced(&up.blob_key).await.expect("ref"));
+    committed(catalog.commit_upload(&up).await.expect("commit"));
+    assert!(catalog.blob_is_referenced(&up.blob_key).await.expect("ref"));
+    let next = upload(&account, "r.bin");
+    committed(catalog.commit_upload(&next).await.expect("commit"));
+    // an old version still points at its blob
+    assert!(catalog.blob_is_referenced(&up.blob_key).await.expect("ref"));
+    assert!(catalog
+        .blob_is_referenced(&next.blob_key)
+        .await
+        .expect("ref"));
+    assert!(!catalog
+        .blob_is_referenced("v/00/00/000000000000000000000000")
+        .await
+        .expect("ref"));
+}
