@@ -475,6 +475,121 @@ mod tests {
         assert_eq!(store.sweep_local_staging(0).await.expect("sweep"), 0);
     }
 
+    /// What both stores must do: a multipart-sized blob streamed in small writes, ranged reads,
+    /// listing, aborts (explicit and by drop) that leave nothing, deletes, pings.
+    async fn blob_suite(store: BlobStore, part: usize) {
+        store.ping().await.expect("ping");
+        let data: Vec<u8> = (0..(part * 2 + 123_457) as u32)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let mut w = store.writer("v/aa/bb/big");
+        for chunk in data.chunks(64 * 1024 + 3) {
+            w.write(chunk).await.expect("write");
+        }
+        w.finish().await.expect("finish");
+        let got = store
+            .get("v/aa/bb/big", Some(part as u64 - 5..part as u64 + 5))
+            .await
+            .expect("get");
+        assert_eq!(got.size, data.len() as u64);
+        assert_eq!(got.range, part as u64 - 5..part as u64 + 5);
+        let bytes: Vec<Bytes> = got.stream.try_collect().await.expect("read");
+        assert_eq!(bytes.concat(), &data[part - 5..part + 5]);
+        let whole: Vec<Bytes> = store
+            .get("v/aa/bb/big", None)
+            .await
+            .expect("get")
+            .stream
+            .try_collect()
+            .await
+            .expect("read");
+        assert!(whole.concat() == data);
+
+        let mut small = store.writer("v/aa/cc/small");
+        small.write(b"hello").await.expect("write");
+        small.finish().await.expect("finish");
+
+        // More than a part written, then given up: nothing becomes visible.
+        let mut aborted = store.writer("v/aa/dd/aborted");
+        aborted.write(&data[..part + 10]).await.expect("write");
+        aborted.abort().await;
+        let mut dropped = store.writer("v/aa/dd/dropped");
+        dropped.write(&data[..part + 10]).await.expect("write");
+        drop(dropped);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+        let mut listed: Vec<String> = store
+            .list_version_blobs()
+            .map_ok(|(key, _)| key)
+            .try_collect()
+            .await
+            .expect("list");
+        listed.sort();
+        assert_eq!(listed, ["v/aa/bb/big", "v/aa/cc/small"]);
+        assert!(store.get("v/aa/dd/aborted", None).await.is_err());
+        assert_eq!(
+            store.read_all("v/aa/cc/small").await.expect("read"),
+            Some(Bytes::from_static(b"hello"))
+        );
+        assert_eq!(store.read_all("v/aa/cc/none").await.expect("read"), None);
+        store.delete("v/aa/cc/small").await.expect("delete");
+        store
+            .delete("v/aa/cc/small")
+            .await
+            .expect("deleting twice is fine");
+        assert_eq!(store.read_all("v/aa/cc/small").await.expect("read"), None);
+    }
+
+    #[tokio::test]
+    async fn local_store_passes_the_blob_suite() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("file://{}", dir.path().display());
+        let store = BlobStore::open_local(&url, false, 256 * 1024).expect("open");
+        blob_suite(store.clone(), 256 * 1024).await;
+        assert_eq!(
+            store.sweep_local_staging(0).await.expect("sweep"),
+            0,
+            "no staging left"
+        );
+    }
+
+    #[tokio::test]
+    async fn s3_store_passes_the_blob_suite() {
+        // The S3 server of `scripts/s3-server.sh`; `scripts/test.sh` always starts one.
+        let Some(s3) = crate::store::testing::TestS3::from_env() else {
+            eprintln!("FOLIO_TEST_S3_ENDPOINT is not set: run scripts/s3-server.sh start");
+            return;
+        };
+        let mut config = Config::default();
+        s3.configure(&mut config);
+        config.s3.part_size_bytes = crate::config::S3_MIN_PART_SIZE;
+        let store = BlobStore::open_s3(&s3.fresh_url(), &config.s3).expect("open");
+        blob_suite(store, crate::config::S3_MIN_PART_SIZE).await;
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_s3_fails_fast_and_pings_fail() {
+        let mut config = Config::default();
+        config.s3.max_retries = 1;
+        config.s3.retry_timeout_secs = 1;
+        config.s3.connect_timeout_secs = 1;
+        // a port nothing listens on
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let url = format!("s3://nowhere?endpoint=http://127.0.0.1:{port}");
+        config.s3.access_key_id = "k".into();
+        config.s3.secret_access_key = "s".into();
+        let store = BlobStore::open_s3(&url, &config.s3).expect("open is lazy");
+        let started = std::time::Instant::now();
+        assert!(store.ping().await.is_err());
+        let mut w = store.writer("v/aa/bb/x");
+        w.write(b"abc").await.expect("buffered");
+        assert!(w.finish().await.is_err());
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    }
+
     #[test]
     fn s3_urls_name_bucket_prefix_endpoint_and_region() {
         let t =
