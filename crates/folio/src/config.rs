@@ -242,7 +242,9 @@ impl Config {
             let Some(key) = name.strip_prefix("FOLIO_") else {
                 continue;
             };
-            if NON_KEY_VARS.contains(&name.as_str()) {
+            // FOLIO_TEST_* configure the test suite (backend, test servers); `folio`
+            // processes that tests start inherit them.
+            if NON_KEY_VARS.contains(&name.as_str()) || name.starts_with("FOLIO_TEST_") {
                 continue;
             }
             set_path(&mut table, &key.to_ascii_lowercase(), &value)
@@ -368,6 +370,7 @@ mod tests {
                 ("FOLIO_STORAGE__FSYNC", "false"),
                 ("FOLIO_HELP_TEXT", "Ask Ann."),
                 ("FOLIO_LOG", "debug"),
+                ("FOLIO_TEST_BACKEND", "postgres-s3"),
                 ("OTHER", "x"),
             ]),
         )

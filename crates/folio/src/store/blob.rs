@@ -239,6 +239,17 @@ impl BlobStore {
             .boxed()
     }
 
+    /// Every key in the store (tests and tools; a production bucket can be large).
+    pub async fn list_all_keys(&self) -> anyhow::Result<Vec<String>> {
+        let keys = self
+            .store
+            .list(None)
+            .map_ok(|meta| meta.location.to_string())
+            .try_collect()
+            .await?;
+        Ok(keys)
+    }
+
     /// Staging files that a crash left in the local store (`object_store` names them
     /// `<key>#<n>` and hides them from listings). Returns how many were removed.
     pub async fn sweep_local_staging(&self, older_than_secs: i64) -> anyhow::Result<usize> {

@@ -1,13 +1,128 @@
 //! A test app: the production server on 127.0.0.1:0 with its own data folder, and typed
 //! helpers to talk HTTP to it.
+//!
+//! Every test runs against the storage configuration that `FOLIO_TEST_BACKEND` names:
+//! `sqlite-files` (the default: a SQLite file and local blobs in the test's folder) or
+//! `postgres-s3` (a fresh schema of the machine's PostgreSQL and a fresh prefix in the bucket
+//! of the S3 server that `scripts/s3-server.sh` started). `scripts/test.sh` runs this binary
+//! once with each.
 
+use std::future::Future;
 use std::path::PathBuf;
 
 use folio::config::Config;
 use folio::server::{open_state, RunningServer};
 use folio::state::Clock;
+use folio::store::blob::BlobStore;
+use folio::store::testing::{TestS3, TestSchema};
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
+
+/// The storage configuration of this test run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    SqliteFiles,
+    PostgresS3,
+}
+
+pub fn backend() -> Backend {
+    match std::env::var("FOLIO_TEST_BACKEND").as_deref() {
+        Ok("postgres-s3") => Backend::PostgresS3,
+        Ok("sqlite-files") | Ok("") | Err(_) => Backend::SqliteFiles,
+        Ok(other) => panic!("FOLIO_TEST_BACKEND={other}: expected sqlite-files or postgres-s3"),
+    }
+}
+
+/// The S3 server of the test run; the `postgres-s3` run without one is a broken setup.
+pub fn test_s3() -> TestS3 {
+    TestS3::from_env().expect(
+        "FOLIO_TEST_BACKEND=postgres-s3 needs an S3 server: eval \"$(scripts/s3-server.sh start)\"",
+    )
+}
+
+/// The shared storage of one or more servers: for `postgres-s3` a schema and a bucket prefix
+/// that no other test sees (the schema is dropped with this value).
+pub struct Backing {
+    pub schema: Option<TestSchema>,
+    pub s3: Option<(TestS3, String)>,
+}
+
+impl Backing {
+    pub async fn fresh() -> Backing {
+        match backend() {
+            Backend::SqliteFiles => Backing {
+                schema: None,
+                s3: None,
+            },
+            Backend::PostgresS3 => {
+                let schema = TestSchema::create().await.expect("test schema");
+                let s3 = test_s3();
+                let url = s3.fresh_url();
+                Backing {
+                    schema: Some(schema),
+                    s3: Some((s3, url)),
+                }
+            }
+        }
+    }
+
+    /// Points `config` at this storage (a no-op for `sqlite-files`, whose files live in the
+    /// data folder). Keys a test set itself are left alone.
+    pub fn configure(&self, config: &mut Config) {
+        if let Some(schema) = &self.schema {
+            if config.catalog.is_empty() {
+                config.catalog = schema.url();
+            }
+        }
+        if let Some((s3, url)) = &self.s3 {
+            if config.blobs.is_empty() {
+                config.blobs = url.clone();
+            }
+            if config.s3.access_key_id.is_empty() {
+                s3.configure(config);
+            }
+        }
+    }
+
+    /// The same as environment variables, for `folio` processes.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut config = Config::default();
+        self.configure(&mut config);
+        let mut vars = Vec::new();
+        if !config.catalog.is_empty() {
+            vars.push(("FOLIO_CATALOG".to_owned(), config.catalog.clone()));
+        }
+        if !config.blobs.is_empty() {
+            vars.push(("FOLIO_BLOBS".to_owned(), config.blobs.clone()));
+            vars.push((
+                "FOLIO_S3__ACCESS_KEY_ID".to_owned(),
+                config.s3.access_key_id,
+            ));
+            vars.push((
+                "FOLIO_S3__SECRET_ACCESS_KEY".to_owned(),
+                config.s3.secret_access_key,
+            ));
+        }
+        vars
+    }
+}
+
+/// Runs `f` to completion on a runtime of its own, on another thread: for the synchronous
+/// helpers that must talk to S3 while the test's own runtime is busy waiting for them.
+pub fn block_on_side<T: Send>(f: impl Future<Output = T> + Send) -> T {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime")
+                    .block_on(f)
+            })
+            .join()
+            .expect("side thread")
+    })
+}
 
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/fixtures");
 
@@ -22,6 +137,8 @@ pub struct TestApp {
     pub private_key: String,
     pub client: reqwest::Client,
     pub data: tempfile::TempDir,
+    /// Dropped after the server fields above: the schema outlives the server's last query.
+    pub backing: Backing,
 }
 
 pub struct Reply {
@@ -82,8 +199,19 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
-    /// Every blob file (relative path) in the local store, staging files included.
+    /// Every blob (its key) in the store, staging files of the local store included.
     pub fn stored_blobs(&self) -> Vec<String> {
+        if let Some((s3, url)) = &self.backing.s3 {
+            let mut config = Config::default();
+            s3.configure(&mut config);
+            let url = url.clone();
+            return block_on_side(async move {
+                let store = BlobStore::open_s3(&url, &config.s3).expect("open S3");
+                let mut keys = store.list_all_keys().await.expect("list S3");
+                keys.sort();
+                keys
+            });
+        }
         let root = self.data.path().join("blobs");
         let mut out = Vec::new();
         let mut stack = vec![root.clone()];
@@ -192,6 +320,17 @@ impl TestApp {
     pub async fn get(&self, url: &str) -> reqwest::Response {
         self.client.get(url).send().await.expect("get")
     }
+
+    /// Writes an object straight into the blob store, past the upload pipeline (what a crash
+    /// between the blob write and the catalog commit leaves).
+    pub async fn plant_blob(&self, key: &str, bytes: &'static [u8]) {
+        let state = &self.server.as_ref().expect("server").state;
+        state
+            .blobs
+            .put(key, bytes::Bytes::from_static(bytes))
+            .await
+            .expect("plant blob");
+    }
 }
 
 /// Text fields first, then the file part (named like a browser would).
@@ -231,6 +370,8 @@ impl Builder {
     pub async fn start(mut self) -> TestApp {
         let data = tempfile::tempdir().expect("tempdir");
         self.config.data_dir = PathBuf::from(data.path());
+        let backing = Backing::fresh().await;
+        backing.configure(&mut self.config);
         let (mut state, created) = open_state(self.config).await.expect("state");
         state.clock = self.clock;
         let created = created.expect("fresh catalog creates the default account");
@@ -254,6 +395,7 @@ impl Builder {
             private_key,
             client: reqwest::Client::new(),
             data,
+            backing,
         }
     }
 }

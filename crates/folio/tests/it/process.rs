@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use crate::harness::{fixture, form_with_file, TestApp};
+use crate::harness::{fixture, form_with_file, Backing, TestApp};
 
 struct Folio {
     child: Guard,
@@ -22,12 +22,13 @@ impl Drop for Guard {
     }
 }
 
-fn start(data: &std::path::Path) -> Folio {
+fn start(data: &std::path::Path, backing: &Backing) -> Folio {
     let mut guard = Guard(
         Command::new(env!("CARGO_BIN_EXE_folio"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data)
             .env_remove("FOLIO_CONFIG")
+            .envs(backing.env())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -56,7 +57,8 @@ fn start(data: &std::path::Path) -> Folio {
 #[tokio::test]
 async fn an_acknowledged_upload_survives_kill_9() {
     let data = tempfile::tempdir().expect("tempdir");
-    let mut first = start(data.path());
+    let backing = Backing::fresh().await;
+    let mut first = start(data.path(), &backing);
     let (public, private) = first.keys.clone().expect("first start prints the key pair");
     assert!(public.starts_with("public_") && private.starts_with("private_"));
 
@@ -80,7 +82,7 @@ async fn an_acknowledged_upload_survives_kill_9() {
     first.child.0.kill().expect("kill -9"); // SIGKILL: no graceful anything
     first.child.0.wait().expect("wait");
 
-    let second = start(data.path());
+    let second = start(data.path(), &backing);
     assert!(
         second.keys.is_none(),
         "keys are printed only on first start"

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use crate::harness::{fixture, TestApp};
+use crate::harness::{backend, fixture, Backend, TestApp};
 
 #[tokio::test]
 async fn an_upload_cut_off_mid_file_leaves_nothing() {
@@ -66,18 +66,24 @@ async fn the_sweeper_removes_only_old_unreferenced_blobs() {
         .await
         .assert_ok()
         .clone();
-    let blobs = app.data.path().join("blobs");
-    // what a crash between blob write and commit leaves: a blob and a staging file
-    std::fs::create_dir_all(blobs.join("v/zz/yy")).expect("mkdir");
-    std::fs::write(blobs.join("v/zz/yy/0123456789abcdef01234567"), b"orphan").expect("write");
-    std::fs::write(blobs.join("v/zz/yy/0123456789abcdef01234568#1"), b"partial").expect("write");
+    // what a crash between blob write and commit leaves: a blob, and (in the local store) a
+    // staging file; on S3 an interrupted write is an incomplete multipart upload, invisible
+    // to listings and left to the bucket's lifecycle rule
+    app.plant_blob("v/zz/yy/0123456789abcdef01234567", b"orphan")
+        .await;
+    let local = backend() == Backend::SqliteFiles;
+    if local {
+        let blobs = app.data.path().join("blobs");
+        std::fs::write(blobs.join("v/zz/yy/0123456789abcdef01234568#1"), b"partial")
+            .expect("write");
+    }
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
 
     let state = &app.server.as_ref().expect("server").state;
     let report = folio::sweeper::sweep_once(state).await.expect("sweep");
     assert_eq!(
         (report.orphan_blobs, report.staging_files),
-        (1, 1),
+        (1, usize::from(local)),
         "{:?}",
         app.stored_blobs()
     );
@@ -92,9 +98,8 @@ async fn the_sweeper_removes_only_old_unreferenced_blobs() {
 #[tokio::test]
 async fn young_orphans_are_left_for_uploads_in_flight() {
     let app = TestApp::start().await; // default grace: an hour
-    let blobs = app.data.path().join("blobs");
-    std::fs::create_dir_all(blobs.join("v/zz/yy")).expect("mkdir");
-    std::fs::write(blobs.join("v/zz/yy/0123456789abcdef01234567"), b"in flight").expect("write");
+    app.plant_blob("v/zz/yy/0123456789abcdef01234567", b"in flight")
+        .await;
     let state = &app.server.as_ref().expect("server").state;
     let report = folio::sweeper::sweep_once(state).await.expect("sweep");
     assert_eq!(report.orphan_blobs, 0);
