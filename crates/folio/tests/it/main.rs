@@ -8,5 +8,6 @@ mod edge;
 mod harness;
 mod params;
 mod process;
+mod scale_out;
 mod storage;
 mod versions;
