@@ -148,6 +148,13 @@ pub enum CommitOutcome {
     TooManyVersions,
 }
 
+/// Context on an error from the final `COMMIT` of an upload: the database may have applied
+/// the transaction before the error reached us, so the blob must not be deleted on the spot
+/// (the sweeper removes it later if no row points at it).
+#[derive(Debug, thiserror::Error)]
+#[error("the outcome of the commit is unknown")]
+pub struct CommitOutcomeUnknown;
+
 #[async_trait]
 pub trait Catalog: Send + Sync + 'static {
     /// Creates an account with one key pair when the catalog has no account yet; returns that

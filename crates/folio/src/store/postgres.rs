@@ -302,7 +302,7 @@ impl PgCatalog {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+        tx.commit().await.context(super::CommitOutcomeUnknown)?;
 
         Ok(CommitOutcome::Committed(Box::new(StoredVersion {
             file_id,

@@ -93,6 +93,14 @@ impl<'a> Authenticator<'a> {
         }
     }
 
+    /// Whether the request authenticates with a client token (v1 signature or v2 JWT) rather
+    /// than Basic credentials. Spec §2.7 marks every 5xx of such an upload
+    /// `x-should-retry: false`, also when the ledger could not be reached: whether a burn
+    /// that failed in transit took effect is unknown, and a retry may meet a consumed token.
+    pub fn client_token_mode(&self) -> bool {
+        self.basic.is_none()
+    }
+
     fn now(&self) -> i64 {
         self.state.clock.now_secs()
     }

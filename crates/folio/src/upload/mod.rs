@@ -22,7 +22,7 @@ use crate::error::AppError;
 use crate::ids;
 use crate::state::AppState;
 use crate::store::blob::blob_key;
-use crate::store::{CommitOutcome, MediaInfo, NewUpload};
+use crate::store::{CommitOutcome, CommitOutcomeUnknown, MediaInfo, NewUpload};
 use auth::{ApiVersion, Authenticator};
 use intake::{FilePart, Received};
 
@@ -41,7 +41,9 @@ async fn handle(state: AppState, api: ApiVersion, headers: HeaderMap, body: Body
         Err(err) => {
             let mut response = err.into_response();
             // A retried client-side upload would reuse its burned token (spec §2.7).
-            if auth.token_consumed && response.status().is_server_error() {
+            if (auth.token_consumed || auth.client_token_mode())
+                && response.status().is_server_error()
+            {
                 response
                     .headers_mut()
                     .insert("x-should-retry", HeaderValue::from_static("false"));
@@ -144,17 +146,33 @@ async fn run(
         media,
         max_versions: limits.max_versions_per_file,
     };
-    let stored = match state
-        .catalog
-        .commit_upload(&upload)
-        .await
-        .map_err(AppError::internal)?
-    {
+    // The commit and the fate of the blob are decided in a task of their own: if the client
+    // goes away while the commit is in flight, the handler is dropped, and a blob deleted by
+    // its guard after the row was written would leave the catalog pointing at nothing.
+    let catalog = state.catalog.clone();
+    let guard = file.guard;
+    let outcome = tokio::spawn(async move {
+        let outcome = catalog.commit_upload(&upload).await;
+        let keep = match &outcome {
+            Ok(CommitOutcome::Committed(_)) => true,
+            // The row may exist: the blob stays, and the sweeper removes it later if not.
+            Err(e) => e.downcast_ref::<CommitOutcomeUnknown>().is_some(),
+            Ok(_) => false,
+        };
+        if keep {
+            guard.disarm();
+        } // else the guard deletes the blob: certainly not committed
+
+        outcome
+    })
+    .await
+    .map_err(AppError::internal)?
+    .map_err(AppError::internal)?;
+    let stored = match outcome {
         CommitOutcome::Committed(stored) => stored,
         CommitOutcome::PathTaken => return Err(AppError::FileExists),
         CommitOutcome::TooManyVersions => return Err(AppError::TooManyVersions),
     };
-    file.guard.disarm();
     tracing::info!(
         upload.file_id = %stored.file_id,
         upload.version = stored.version_number,
