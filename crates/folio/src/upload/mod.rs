@@ -10,6 +10,7 @@
 pub mod auth;
 mod base64_stream;
 pub mod intake;
+mod linger;
 pub mod response;
 
 use axum::body::Body;
@@ -36,7 +37,10 @@ pub async fn upload_v2(State(state): State<AppState>, headers: HeaderMap, body: 
 
 async fn handle(state: AppState, api: ApiVersion, headers: HeaderMap, body: Body) -> Response {
     let mut auth = Authenticator::new(&state, api, &headers);
-    match run(&state, &headers, body, &mut auth).await {
+    let body = linger::SharedBody::new(body);
+    let result = run(&state, &headers, body.body(), &mut auth).await;
+    body.discard_rest(state.config.limits.hard_cap()).await;
+    match result {
         Ok(response) => Json(response).into_response(),
         Err(err) => {
             let mut response = err.into_response();

@@ -3,6 +3,7 @@
 mod auth_basic;
 mod auth_token;
 mod auth_v1;
+mod compat;
 mod delivery;
 mod edge;
 mod harness;

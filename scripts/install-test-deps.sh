@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs what the compatibility tests (crates/folio/tests/it/compat.rs) run against Folio:
+#   - tests/compat/node/node_modules: the official Node SDK @imagekit/nodejs and jsonwebtoken,
+#     exactly as tests/compat/node/package-lock.json pins them (npm ci);
+#   - tests/compat/python/.venv: the official Python SDK imagekitio and PyJWT, as pinned in
+#     tests/compat/python/requirements.txt.
+# Both stay inside the tree and are git-ignored. Idempotent: a stamp of the inputs (pins and
+# interpreter version) is kept next to each install, and nothing runs again while it matches.
+# Called by scripts/test.sh; run it by hand before `cargo test` on a new checkout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || {
+    echo "install-test-deps: '$1' is not on PATH (the compatibility tests need Node.js 20+ with npm and Python 3.9+)" >&2
+    exit 1
+  }
+}
+
+# A hash of the files and command outputs that decide an install.
+stamp() { { "$@"; } 2>&1 | sha256sum | cut -d' ' -f1; }
+
+node_dir=tests/compat/node
+need node
+need npm
+node_want=$(stamp sh -c "node --version && cat $node_dir/package.json $node_dir/package-lock.json")
+if [ "$(cat "$node_dir/node_modules/.install-stamp" 2>/dev/null)" != "$node_want" ]; then
+  echo "install-test-deps: npm ci in $node_dir"
+  (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$node_want" >"$node_dir/node_modules/.install-stamp"
+fi
+
+py_dir=tests/compat/python
+python=${PYTHON:-python3}
+need "$python"
+py_want=$(stamp sh -c "$python --version && cat $py_dir/requirements.txt")
+if [ "$(cat "$py_dir/.venv/.install-stamp" 2>/dev/null)" != "$py_want" ]; then
+  echo "install-test-deps: pip install into $py_dir/.venv"
+  rm -rf "$py_dir/.venv"
+  if "$python" -m venv "$py_dir/.venv" 2>/dev/null; then
+    pip=("$py_dir/.venv/bin/python" -m pip)
+  else
+    # An interpreter without ensurepip (e.g. Debian's python3 without python3-venv): an empty
+    # venv, filled by the interpreter's own pip.
+    rm -rf "$py_dir/.venv"
+    "$python" -m venv --without-pip "$py_dir/.venv"
+    pip=("$python" -m pip --python "$py_dir/.venv/bin/python")
+  fi
+  "${pip[@]}" install --quiet --disable-pip-version-check -r "$py_dir/requirements.txt"
+  echo "$py_want" >"$py_dir/.venv/.install-stamp"
+fi
+echo "install-test-deps: Node and Python packages for the compatibility tests are installed"
