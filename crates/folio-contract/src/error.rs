@@ -23,6 +23,11 @@ pub enum ParamError {
     /// caller meant to forbid.
     #[error("The {0} parameter is not supported by this server yet.")]
     Unsupported(&'static str),
+    /// `checks` does not parse or is ill-typed (step P7, spec §7). Its own variant because the
+    /// wire text is not the `invalid <name> parameter` template. Produced from
+    /// [`crate::parse_checks`]'s error, which carries the log detail this `Copy` type drops.
+    #[error("Your request contains invalid syntax for the checks parameter.")]
+    ChecksSyntax,
 }
 
 impl ParamError {
@@ -45,6 +50,7 @@ impl ParamError {
             ParamError::Missing(name)
             | ParamError::Invalid(name)
             | ParamError::Unsupported(name) => name,
+            ParamError::ChecksSyntax => crate::field::CHECKS,
         }
     }
 }
@@ -75,6 +81,19 @@ mod tests {
             ParamError::Unsupported("webhookUrl").message(),
             "The webhookUrl parameter is not supported by this server yet."
         );
+    }
+
+    #[test]
+    fn checks_syntax_message() {
+        assert_eq!(
+            ParamError::ChecksSyntax.message(),
+            "Your request contains invalid syntax for the checks parameter."
+        );
+        assert_eq!(ParamError::ChecksSyntax.param(), "checks");
+        let from_parser = crate::parse_checks("file.size < 1mb", &crate::NoCustomFields)
+            .err()
+            .map(|e| e.message());
+        assert_eq!(from_parser, Some(ParamError::ChecksSyntax.message()));
     }
 
     #[test]

@@ -11,6 +11,10 @@
 //! field already obeys spec §3, or the one [`ParamError`] the spec's ordering says to report.
 //! [`ParamError::message`] is the exact wire text of the `400` response.
 //!
+//! The `checks` expression language (spec §7) lives in [`checks`]: [`parse_checks`] at step
+//! P7, [`Checks::verify`] at E6, and [`Checks::evaluate_partial`] in between to reject an
+//! upload while its file is still streaming.
+//!
 //! ```
 //! use folio_contract::{parse_upload_params, url_path_encode};
 //!
@@ -23,6 +27,7 @@
 //! # Ok::<(), folio_contract::ParamError>(())
 //! ```
 
+pub mod checks;
 mod coordinates;
 mod error;
 pub mod field;
@@ -33,6 +38,10 @@ mod response_fields;
 mod tags;
 mod url;
 
+pub use checks::{
+    parse_checks, CheckContext, Checks, ChecksError, CustomFieldSchemas, CustomFieldType,
+    NoCustomFields, SizeKnowledge, SyntaxError, Verdict, MAX_CHECKS_BYTES, MAX_CHECKS_DEPTH,
+};
 pub use coordinates::CustomCoordinates;
 pub use error::ParamError;
 pub use file_name::{
