@@ -16,6 +16,8 @@ use crate::error::{error_response, AppError, ErrorMessage, InternalCause, DEFAUL
 use crate::state::AppState;
 use crate::upload;
 
+mod health;
+
 const EXPOSED_HEADERS: &str =
     "x-ik-requestId, x-request-id, X-RateLimit-Limit, X-RateLimit-Reset, X-RateLimit-Interval";
 
@@ -23,6 +25,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/files/upload", post(upload::upload_v1))
         .route("/api/v2/files/upload", post(upload::upload_v2))
+        .route("/healthz", get(health::healthz))
         // Delivery: `{url_endpoint}/{filePath}` with url_endpoint = public URL + account id.
         // `get` answers HEAD too.
         .route("/{url_id}/{*path}", get(delivery::serve))

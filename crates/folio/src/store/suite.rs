@@ -17,8 +17,8 @@ use crate::store::testing::TestSchema;
 
 /// Keeps whatever backs a catalog alive for the length of a test.
 enum Backing {
-    Dir(#[allow(dead_code)] tempfile::TempDir),
-    Schema(#[allow(dead_code)] TestSchema),
+    Dir(#[expect(dead_code, reason = "held for its Drop")] tempfile::TempDir),
+    Schema(#[expect(dead_code, reason = "held for its Drop")] TestSchema),
 }
 
 async fn sqlite() -> (Arc<dyn Catalog>, Backing) {

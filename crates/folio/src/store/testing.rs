@@ -60,6 +60,21 @@ impl TestSchema {
         let sep = if self.base.contains('?') { '&' } else { '?' };
         format!("{}{sep}options[search_path]={}", self.base, self.name)
     }
+
+    /// [`Self::url`] with the server reached at `host_port` instead (a proxy in front of it).
+    pub fn url_via(&self, host_port: &str) -> String {
+        let url = self.url();
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return url;
+        };
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(end);
+        let user = authority
+            .rsplit_once('@')
+            .map(|(user, _)| format!("{user}@"))
+            .unwrap_or_default();
+        format!("{scheme}://{user}{host_port}{tail}")
+    }
 }
 
 impl Drop for TestSchema {

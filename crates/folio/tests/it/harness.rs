@@ -137,8 +137,10 @@ pub struct TestApp {
     pub private_key: String,
     pub client: reqwest::Client,
     pub data: tempfile::TempDir,
+    /// The configuration the server runs with.
+    pub config: Config,
     /// Dropped after the server fields above: the schema outlives the server's last query.
-    pub backing: Backing,
+    _backing: Backing,
 }
 
 pub struct Reply {
@@ -201,12 +203,11 @@ impl TestApp {
 
     /// Every blob (its key) in the store, staging files of the local store included.
     pub fn stored_blobs(&self) -> Vec<String> {
-        if let Some((s3, url)) = &self.backing.s3 {
-            let mut config = Config::default();
-            s3.configure(&mut config);
-            let url = url.clone();
+        let url = self.config.blobs_url();
+        if url.starts_with("s3://") {
+            let settings = self.config.s3.clone();
             return block_on_side(async move {
-                let store = BlobStore::open_s3(&url, &config.s3).expect("open S3");
+                let store = BlobStore::open_s3(&url, &settings).expect("open S3");
                 let mut keys = store.list_all_keys().await.expect("list S3");
                 keys.sort();
                 keys
@@ -387,6 +388,7 @@ impl Builder {
             None => (created.public_key, created.private_key),
         };
         let server = folio::server::start(state).await.expect("start");
+        let config = (*server.state.config).clone();
         let base = format!("http://{}", server.addr);
         TestApp {
             server: Some(server),
@@ -395,7 +397,8 @@ impl Builder {
             private_key,
             client: reqwest::Client::new(),
             data,
-            backing,
+            config,
+            _backing: backing,
         }
     }
 }

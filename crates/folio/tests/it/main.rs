@@ -3,6 +3,7 @@
 mod auth_basic;
 mod auth_token;
 mod auth_v1;
+mod chaos;
 mod compat;
 mod delivery;
 mod edge;
