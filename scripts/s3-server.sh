@@ -33,7 +33,9 @@ install() {
   fi
   log "s3-server: installing s3s-fs $S3S_VERSION into $ROOT (once per machine)"
   mkdir -p "$TOOLS_DIR"
-  cargo install s3s-fs --version "$S3S_VERSION" --locked --features binary \
+  # A temporary build folder of its own (not the workspace's CARGO_TARGET_DIR): only the
+  # binary is kept.
+  env -u CARGO_TARGET_DIR cargo install s3s-fs --version "$S3S_VERSION" --locked --features binary \
     --root "$ROOT" --quiet >&2
 }
 
@@ -41,8 +43,12 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# The recorded process is alive and is our s3s-fs (not another process that got its pid).
 running() {
-  [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null
+  [ -f "$PID_FILE" ] || return 1
+  local pid
+  pid="$(cat "$PID_FILE")"
+  kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "s3s-fs"
 }
 
 start() {

@@ -23,5 +23,15 @@ if [ -x scripts/install-test-deps.sh ]; then
   scripts/install-test-deps.sh
 fi
 
+step "test services"
+# PostgreSQL (the machine's own) and a real S3 server on loopback, stopped on exit.
+scripts/postgres.sh ensure
+eval "$(scripts/s3-server.sh start)"
+trap 'scripts/s3-server.sh stop' EXIT
+
 step "tests"
 cargo test --workspace
+
+step "tests on PostgreSQL + S3"
+# Every integration test again, each on a fresh PostgreSQL schema and S3 bucket prefix.
+FOLIO_TEST_BACKEND=postgres-s3 cargo test -p folio --test it
