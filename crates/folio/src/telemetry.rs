@@ -1,6 +1,8 @@
 //! Logging: compact text by default, JSON with `FOLIO_LOG_FORMAT=json`; the filter comes from
 //! `FOLIO_LOG` (e.g. `folio=debug`). Keys, tokens and Authorization values are never logged.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 pub fn init() {
@@ -9,6 +11,7 @@ pub fn init() {
     let json = std::env::var("FOLIO_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     // A second init (tests start several servers in one process) is not an error.
     let _ = if json {

@@ -34,11 +34,12 @@ impl SharedBody {
     }
 
     /// Reads and discards the rest of the body, at most `limit` bytes and [`LINGER`], so the
-    /// client finishes sending and then reads the response. Call once the parser is dropped.
-    pub async fn discard_rest(mut self, limit: u64) {
+    /// client finishes sending and then reads the response. A client silent for `idle` is not
+    /// waited for. Call once the parser is dropped.
+    pub async fn discard_rest(mut self, limit: u64, idle: Duration) {
         let drain = async {
             let mut seen = 0u64;
-            while let Some(Ok(chunk)) = self.next().await {
+            while let Ok(Some(Ok(chunk))) = tokio::time::timeout(idle, self.next()).await {
                 seen = seen.saturating_add(chunk.len() as u64);
                 if seen > limit {
                     break;

@@ -39,7 +39,9 @@ async fn handle(state: AppState, api: ApiVersion, headers: HeaderMap, body: Body
     let mut auth = Authenticator::new(&state, api, &headers);
     let body = linger::SharedBody::new(body);
     let result = run(&state, &headers, body.body(), &mut auth).await;
-    body.discard_rest(state.config.limits.hard_cap()).await;
+    let limits = &state.config.limits;
+    body.discard_rest(limits.hard_cap(), limits.idle_body_timeout())
+        .await;
     match result {
         Ok(response) => Json(response).into_response(),
         Err(err) => {

@@ -127,3 +127,60 @@ async fn uploads_with_fsync_on() {
         .expect("bytes");
     assert!(served.as_ref() == big.as_slice());
 }
+
+#[tokio::test]
+async fn a_client_that_stops_sending_is_dropped_after_the_idle_timeout() {
+    let app = TestApp::builder()
+        .config(|c| c.limits.idle_body_timeout_secs = 1)
+        .start()
+        .await;
+    // Half a file, then silence (the stream never ends by itself).
+    let head = futures_util::stream::iter(vec![
+        Ok::<_, std::io::Error>(Bytes::from_static(
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"fileName\"\r\n\r\nslow.bin\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.bin\"\r\n\r\n",
+        )),
+        Ok(Bytes::from(vec![5u8; 64 * 1024])),
+    ]);
+    let stalled = futures_util::StreamExt::chain(head, futures_util::stream::pending());
+    let started = std::time::Instant::now();
+    let response = app
+        .client
+        .post(app.url("/api/v2/files/upload"))
+        .header("Authorization", app.basic())
+        .header("Content-Type", "multipart/form-data; boundary=XyZ")
+        .body(reqwest::Body::wrap_stream(stalled))
+        .timeout(std::time::Duration::from_secs(20))
+        .send()
+        .await
+        .expect("the server answers instead of waiting forever");
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    TestApp::reply(response)
+        .await
+        .assert_error(400, "Your request contains invalid file parameter.");
+    app.assert_no_orphan_blobs(0).await;
+}
+
+#[tokio::test]
+async fn error_bodies_have_the_wire_shape() {
+    let app = TestApp::start().await;
+    let reply = app
+        .upload(
+            fixture("tiny.jpg"),
+            &[("fileName", "a.jpg"), ("folder", "a.b")],
+        )
+        .await;
+    assert_eq!(
+        reply.status, 200,
+        "dots in folders are replaced, not refused: {}",
+        reply.body
+    );
+    let reply = app
+        .upload(fixture("tiny.jpg"), &[("fileName", "a.jpg"), ("tags", "%")])
+        .await;
+    insta::assert_json_snapshot!(reply.body, @r#"
+    {
+      "help": "For support, contact the administrator of this server.",
+      "message": "Your request contains invalid tags parameter."
+    }
+    "#);
+}
