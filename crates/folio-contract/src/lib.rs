@@ -49,7 +49,9 @@ pub use file_name::{
     MAX_FILE_NAME_BYTES, SUFFIX_LEN,
 };
 pub use folder::Folder;
-pub use params::{parse_upload_params, UploadParams, MAX_DESCRIPTION_CHARS};
+pub use params::{
+    parse_upload_params, parse_upload_params_with, UploadParams, MAX_DESCRIPTION_CHARS,
+};
 pub use response_fields::{ResponseField, ResponseFields};
 pub use tags::{parse_tags, MAX_TAG_CHARS};
 pub use url::url_path_encode;

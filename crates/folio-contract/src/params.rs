@@ -2,6 +2,7 @@
 
 use rand::Rng;
 
+use crate::checks::{parse_checks, Checks, CustomFieldSchemas, NoCustomFields};
 use crate::coordinates::CustomCoordinates;
 use crate::error::ParamError;
 use crate::field;
@@ -19,7 +20,7 @@ pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
 /// can read the fields but cannot build one with a struct literal, and every value they see
 /// has passed the rules of spec §3. (It also lets later issues add `custom_metadata`,
 /// `transformation`, `checks`, ... without breaking readers.)
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct UploadParams {
     /// Sanitised `fileName` (spec §3.4), without the unique suffix; non-empty, at most
@@ -51,6 +52,9 @@ pub struct UploadParams {
     pub overwrite_custom_metadata: bool,
     /// `description`, verbatim, at most [`MAX_DESCRIPTION_CHARS`] characters.
     pub description: Option<String>,
+    /// `checks`, parsed and type-checked (spec §7); evaluated by the server once the file's
+    /// facts are known (step E6).
+    pub checks: Option<Checks>,
 }
 
 impl UploadParams {
@@ -149,6 +153,19 @@ where
     K: AsRef<str>,
     V: AsRef<str>,
 {
+    parse_upload_params_with(fields, &NoCustomFields)
+}
+
+/// [`parse_upload_params`] with the account's custom metadata fields, which type the
+/// `request.customMetadata.<name>` references of `checks`.
+pub fn parse_upload_params_with<K, V>(
+    fields: &[(K, V)],
+    schemas: &dyn CustomFieldSchemas,
+) -> Result<UploadParams, ParamError>
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
     let fields = Fields(fields);
 
     // P2
@@ -199,7 +216,11 @@ where
     // P6
     fields.reject_unimplemented(field::TRANSFORMATION)?;
     // P7
-    fields.reject_unimplemented(field::CHECKS)?;
+    let checks = fields
+        .get(field::CHECKS)
+        .map(|text| parse_checks(text, schemas))
+        .transpose()
+        .map_err(|_| ParamError::ChecksSyntax)?;
 
     Ok(UploadParams {
         file_name,
@@ -215,6 +236,7 @@ where
         overwrite_tags,
         overwrite_custom_metadata,
         description,
+        checks,
     })
 }
 
@@ -460,7 +482,6 @@ mod tests {
             "customMetadata",
             "extensions",
             "transformation",
-            "checks",
         ] {
             assert_eq!(
                 err(&[("fileName", "a"), (name, "x")]),
@@ -527,6 +548,11 @@ mod tests {
             (
                 &[("checks", "x"), ("transformation", "x"), ("fileName", "a")],
                 "The transformation parameter is not supported by this server yet.",
+            ),
+            // P7 last.
+            (
+                &[("checks", "file.size < 1mb"), ("fileName", "a")],
+                "Your request contains invalid syntax for the checks parameter.",
             ),
         ];
         for (fields, expected) in cases {

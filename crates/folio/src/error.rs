@@ -68,6 +68,8 @@ pub enum AppError {
     InvalidField(String),
 
     // Phase E.
+    #[error("checks evaluated to false")]
+    ChecksFailed,
     #[error("path exists and overwriteFile=false")]
     FileExists,
     #[error("version cap reached")]
@@ -139,6 +141,7 @@ impl AppError {
             UrlFileUnsupported => (bad, "The file parameter as a URL is not supported by this server yet."),
             Param(e) => return (bad, e.message()),
             InvalidField(name) => return (bad, format!("Your request contains invalid {name} parameter.")),
+            ChecksFailed => (bad, "Your request failed 'checks' validation."),
             FileExists => (bad, "A file with the same name already exists at the exact location. We could not overwrite it because both overwriteFile and useUniqueFileName are set to false."),
             TooManyVersions => (bad, "The file could not be uploaded because it has reached the maximum of 100 versions."),
             NotFound => (StatusCode::NOT_FOUND, "Not found."),
@@ -212,6 +215,7 @@ mod tests {
             (FileTooLarge, 400),
             (UrlFileUnsupported, 400),
             (InvalidField("x".into()), 400),
+            (ChecksFailed, 400),
             (FileExists, 400),
             (TooManyVersions, 400),
             (NotFound, 404),

@@ -102,6 +102,10 @@ pub struct NewUpload {
     pub folder_ancestors: Vec<String>,
     /// Sanitised name without the unique suffix.
     pub base_name: String,
+    /// With `use_unique_file_name`, the suffixed name to try first: the one `checks` was
+    /// evaluated against (`request.fileName` is the final name). Only if another file holds
+    /// it does the catalog draw a new suffix.
+    pub proposed_name: Option<String>,
     pub use_unique_file_name: bool,
     pub overwrite_file: bool,
     pub overwrite_tags: bool,
@@ -137,6 +141,16 @@ pub struct StoredVersion {
     pub description: Option<String>,
     pub media: MediaInfo,
     pub created_at_ms: i64,
+}
+
+impl NewUpload {
+    /// The `attempt`-th unique-suffixed name to try (from 0).
+    pub fn unique_candidate(&self, attempt: usize) -> String {
+        match (&self.proposed_name, attempt) {
+            (Some(name), 0) => name.clone(),
+            _ => folio_contract::unique_name(&self.base_name, &mut rand::rng()),
+        }
+    }
 }
 
 #[derive(Debug)]

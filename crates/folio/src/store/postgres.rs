@@ -360,8 +360,8 @@ async fn insert_unique_file(
     up: &NewUpload,
     now: i64,
 ) -> anyhow::Result<String> {
-    for _ in 0..16 {
-        let name = folio_contract::unique_name(&up.base_name, &mut rand::rng());
+    for attempt in 0..16 {
+        let name = up.unique_candidate(attempt);
         let path = format!("{}{}", up.folder_path, name);
         if insert_file(tx, up, &path, &name, now).await? {
             return Ok(name);
@@ -725,6 +725,7 @@ mod tests {
                     folder_path: "/".into(),
                     folder_ancestors: vec![],
                     base_name: "shared.txt".into(),
+                    proposed_name: None,
                     use_unique_file_name: false,
                     overwrite_file: true,
                     overwrite_tags: false,

@@ -406,8 +406,8 @@ async fn unused_unique_name(
     tx: &mut Transaction<'_, Sqlite>,
     up: &NewUpload,
 ) -> anyhow::Result<String> {
-    for _ in 0..16 {
-        let name = folio_contract::unique_name(&up.base_name, &mut rand::rng());
+    for attempt in 0..16 {
+        let name = up.unique_candidate(attempt);
         let taken: Option<i64> =
             sqlx::query_scalar("SELECT 1 FROM files WHERE account_id = ? AND file_path = ?")
                 .bind(&up.account_id)

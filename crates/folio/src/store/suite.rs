@@ -85,6 +85,7 @@ fn upload(account_id: &str, name: &str) -> NewUpload {
         folder_path: "/a/b/".to_owned(),
         folder_ancestors: vec!["/a/".to_owned(), "/a/b/".to_owned()],
         base_name: name.to_owned(),
+        proposed_name: None,
         use_unique_file_name: false,
         overwrite_file: true,
         overwrite_tags: false,

@@ -130,6 +130,26 @@ async fn run(
     }
 
     let media = media_info(facts, &file.head, file.size);
+
+    // E5: the final name (with its suffix), which `checks` sees as `request.fileName`.
+    let proposed_name = params
+        .use_unique_file_name
+        .then(|| params.stored_name(&mut rand::rng()));
+    // E6
+    if let Some(checks) = &params.checks {
+        let name = proposed_name.as_deref().unwrap_or(&params.file_name);
+        let no_custom_metadata = serde_json::Map::new();
+        checks
+            .verify(&check_context(
+                &params,
+                name,
+                &no_custom_metadata,
+                &file.facts,
+                file.size,
+            ))
+            .map_err(|_| AppError::ChecksFailed)?;
+    }
+
     let upload = NewUpload {
         account_id: principal.account.id.clone(),
         version_id,
@@ -137,6 +157,7 @@ async fn run(
         folder_path: params.folder.path(),
         folder_ancestors: params.folder.ancestors().map(|f| f.path()).collect(),
         base_name: params.file_name.clone(),
+        proposed_name,
         use_unique_file_name: params.use_unique_file_name,
         overwrite_file: params.overwrite_file,
         overwrite_tags: params.overwrite_tags,
@@ -191,6 +212,28 @@ async fn run(
         &state.url_endpoint(&principal.account.url_id),
         params.response_fields,
     ))
+}
+
+/// What `checks` sees of a request whose file has been received in full.
+fn check_context<'a>(
+    params: &'a folio_contract::UploadParams,
+    stored_name: &'a str,
+    custom_metadata: &'a serde_json::Map<String, serde_json::Value>,
+    facts: &'a folio_media::MediaFacts,
+    size: u64,
+) -> folio_contract::CheckContext<'a> {
+    let mut ctx = folio_contract::CheckContext::for_upload(params, stored_name, custom_metadata);
+    ctx.file_size = folio_contract::SizeKnowledge::Exactly(size);
+    ctx.file_mime = Some(&facts.mime);
+    ctx.width = facts.width.map(u64::from);
+    ctx.height = facts.height.map(u64::from);
+    if let Some(video) = &facts.video {
+        ctx.duration = video.duration_secs;
+        ctx.video_codec = video.video_codec.as_deref();
+        ctx.audio_codec = video.audio_codec.as_deref();
+        ctx.bit_rate = video.bit_rate;
+    }
+    ctx
 }
 
 fn media_info(facts: &folio_media::MediaFacts, head: &[u8], size: u64) -> MediaInfo {

@@ -4,6 +4,7 @@ mod auth_basic;
 mod auth_token;
 mod auth_v1;
 mod chaos;
+mod checks;
 mod compat;
 mod delivery;
 mod edge;

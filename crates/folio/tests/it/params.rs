@@ -200,7 +200,6 @@ async fn bad_values_get_their_parameter_message() {
 async fn parameters_of_a_later_issue_are_refused_not_ignored() {
     let app = TestApp::start().await;
     for field in [
-        "checks",
         "customMetadata",
         "transformation",
         "extensions",
