@@ -32,6 +32,35 @@
 //! # Ok::<(), folio_token::MintError>(())
 //! ```
 //!
+//! # A backend's token endpoint
+//!
+//! ImageKit's documentation has the browser POST `{"uploadPayload": {…}, "expire": 400,
+//! "publicKey": "…"}` to the app's backend and get `{"token": "…"}` back. [`TokenRequest`]
+//! checks such a body (string values only, no `file`/`token`, `expire` from 1 to 3600, the
+//! backend's own public key) and mints the token; the endpoint itself only has to authenticate
+//! its user first. `examples/backend` in the Folio repository is a complete one (axum).
+//!
+//! ```
+//! use folio_token::{TokenRequest, TokenRequestError};
+//!
+//! fn token_endpoint(user_is_signed_in: bool, body: &[u8]) -> (u16, serde_json::Value) {
+//!     if !user_is_signed_in {
+//!         return (401, serde_json::json!({"message": "Sign in first."}));
+//!     }
+//!     match TokenRequest::from_json(body).and_then(|r| r.sign("public_test_key", "private_test_key")) {
+//!         Ok(token) => (200, serde_json::json!({ "token": token })),
+//!         Err(TokenRequestError::Mint(e)) => (500, serde_json::json!({"message": e.to_string()})),
+//!         Err(e) => (400, serde_json::json!({"message": e.to_string()})),
+//!     }
+//! }
+//!
+//! let body = br#"{"uploadPayload":{"fileName":"abc.jpg"},"expire":3600,"publicKey":"public_test_key"}"#;
+//! assert_eq!(token_endpoint(true, body).0, 200);
+//! assert_eq!(token_endpoint(false, body).0, 401);
+//! let (status, reply) = token_endpoint(true, br#"{"uploadPayload":{"file":"x"},"expire":60,"publicKey":"public_test_key"}"#);
+//! assert_eq!((status, reply["message"].as_str().is_some()), (400, true));
+//! ```
+//!
 //! # The server verifies it
 //!
 //! ```
@@ -75,11 +104,13 @@
 
 mod jws;
 mod mint;
+mod request;
 mod v1;
 mod verify;
 
 pub use jws::sign_claims;
 pub use mint::{MintError, UploadToken, DEFAULT_TOKEN_LIFETIME_SECS};
+pub use request::{TokenRequest, TokenRequestError};
 pub use v1::{
     authentication_parameters, parse_v1_expire, v1_signature, verify_v1_signature,
     AuthenticationParameters, ExpireError, DEFAULT_V1_EXPIRE_SECS, MAX_V1_EXPIRE_WINDOW_SECS,

@@ -279,7 +279,10 @@ impl JsonObject {
 pub enum MintError {
     /// `file` or `token` was given as a parameter. Neither can be signed: `file` is the content
     /// and `token` is the JWT itself; the server excludes both from the payload comparison.
-    #[error("parameter `{0}` cannot be part of an upload token: the server never compares it")]
+    #[error(
+        "parameter `{0}` cannot be signed into an upload token: `file` (the content) and `token` \
+         (the JWT itself) are sent beside the token, never inside it"
+    )]
     ForbiddenParam(String),
     /// A parameter name collides with a reserved JWT claim (`iat`, `exp`, `nbf`, `jti`, `iss`,
     /// `sub`, `aud`), which the server interprets itself and excludes from the comparison.
@@ -291,7 +294,7 @@ pub enum MintError {
     #[error("token lifetime must be positive, got {0} s")]
     NonPositiveLifetime(i64),
     /// The lifetime exceeds [`MAX_TOKEN_LIFETIME_SECS`]; the server would reject the token.
-    #[error("token lifetime of {0} s exceeds the maximum of 3600 s (exp - iat <= 3600)")]
+    #[error("token lifetime of {0} s is too long: at most 3600 s (one hour) is allowed")]
     LifetimeTooLong(i64),
     /// `iat + lifetime` does not fit in an `i64`.
     #[error("issued-at time plus lifetime overflows a 64-bit timestamp")]
