@@ -441,3 +441,39 @@ fn tokio_stream_from(
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
+
+#[tokio::test]
+async fn folio_migrate_brings_a_schema_up_to_date_and_check_tells() {
+    let schema = TestSchema::create().await.expect("schema");
+    let migrate = |args: &[&str]| {
+        let data = tempfile::tempdir().expect("tempdir");
+        Command::new(env!("CARGO_BIN_EXE_folio"))
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(["--catalog", &schema.url()])
+            .args(args)
+            .env_remove("FOLIO_CONFIG")
+            .env_remove("FOLIO_CATALOG")
+            .output()
+            .expect("run folio")
+    };
+    let behind = migrate(&["migrate", "--check"]);
+    assert!(!behind.status.success());
+    assert!(
+        String::from_utf8_lossy(&behind.stderr).contains("run `folio migrate` first"),
+        "{}",
+        String::from_utf8_lossy(&behind.stderr)
+    );
+    let done = migrate(&["migrate"]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(String::from_utf8_lossy(&done.stdout).contains("schema is current"));
+    assert!(migrate(&["migrate", "--check"]).status.success());
+    assert!(
+        migrate(&["migrate"]).status.success(),
+        "migrating twice is a no-op"
+    );
+}
