@@ -158,7 +158,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         "Folio listening on http://{addr} (upload: POST http://{addr}/api/v2/files/upload, files at {}/default/…)",
         state.config.public_url()
     );
-    tracing::info!(listen = %addr, data_dir = %state.config.data_dir.display(), "serving");
+    tracing::info!(
+        listen = %addr,
+        catalog = %crate::store::redact_url(&state.config.catalog_url()),
+        blobs = %crate::store::redact_url(&state.config.blobs_url()),
+        "serving"
+    );
     crate::server::serve(state, listener, crate::server::shutdown_signal()).await?;
     Ok(())
 }
