@@ -34,6 +34,8 @@ pub struct Config {
     pub help_text: String,
     pub limits: Limits,
     pub auth: AuthConfig,
+    /// Downloads of a `file` given as a URL.
+    pub fetch: FetchConfig,
     pub storage: StorageConfig,
     /// Pool settings used when `catalog` is a `postgres://` URL.
     pub postgres: PostgresConfig,
@@ -63,6 +65,22 @@ pub struct Limits {
 pub struct AuthConfig {
     /// Tolerance for a JWT `iat` in the future (clock skew between the minting backend and us).
     pub clock_leeway_secs: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FetchConfig {
+    /// Time allowed for the response headers (the whole redirect chain, connects included);
+    /// the contract's `url_fetch_header_timeout`.
+    pub header_timeout_secs: u64,
+    /// A download whose body sends nothing for this long is abandoned.
+    pub idle_timeout_secs: u64,
+    /// Redirects followed at most; every target is checked like the first URL.
+    pub max_redirects: usize,
+    /// CIDRs (`10.1.2.0/24`, `fd00::/8`, a bare address) and host names that may be fetched
+    /// although they are not public. Empty: only public addresses (SSRF protection).
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub allow: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -173,6 +191,7 @@ impl Default for Config {
             help_text: "For support, contact the administrator of this server.".to_owned(),
             limits: Limits::default(),
             auth: AuthConfig::default(),
+            fetch: FetchConfig::default(),
             storage: StorageConfig::default(),
             postgres: PostgresConfig::default(),
             s3: S3Config::default(),
@@ -199,6 +218,50 @@ impl Default for AuthConfig {
             clock_leeway_secs: 60,
         }
     }
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        FetchConfig {
+            header_timeout_secs: 8,
+            idle_timeout_secs: 30,
+            max_redirects: 5,
+            allow: Vec::new(),
+        }
+    }
+}
+
+impl FetchConfig {
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_timeout_secs)
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
+}
+
+/// A TOML array, or one string of comma-separated entries (what an environment variable can
+/// carry: `FOLIO_FETCH__ALLOW=10.0.0.0/8,files.internal`).
+fn list_or_comma_separated<'de, D>(deserializer: D) -> Result<Vec<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrString {
+        List(Vec<String>),
+        String(String),
+    }
+    Ok(match ListOrString::deserialize(deserializer)? {
+        ListOrString::List(list) => list,
+        ListOrString::String(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 impl Default for StorageConfig {
@@ -275,6 +338,10 @@ impl Config {
         if self.postgres.max_connections == 0 {
             bail!("postgres.max_connections must be positive");
         }
+        if self.fetch.header_timeout_secs == 0 || self.fetch.idle_timeout_secs == 0 {
+            bail!("fetch.header_timeout_secs and fetch.idle_timeout_secs must be positive");
+        }
+        crate::upload::fetch::AllowList::parse(&self.fetch.allow).context("fetch.allow")?;
         Ok(())
     }
 
@@ -351,6 +418,26 @@ mod tests {
         assert_eq!(c.public_url(), "http://127.0.0.1:8080");
         assert!(c.catalog_url().starts_with("sqlite://"));
         assert_eq!(c.limits.hard_cap(), 300 * MIB / 3 * 4 + MIB);
+        assert_eq!(c.fetch.header_timeout_secs, 8);
+        assert_eq!(c.fetch.max_redirects, 5);
+        assert!(c.fetch.allow.is_empty());
+    }
+
+    #[test]
+    fn the_fetch_allow_list_reads_lists_and_comma_separated_strings() {
+        let c = Config::load(
+            None,
+            env(&[("FOLIO_FETCH__ALLOW", "127.0.0.1/32, files.internal")]),
+        )
+        .expect("load");
+        assert_eq!(c.fetch.allow, vec!["127.0.0.1/32", "files.internal"]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("folio.toml");
+        std::fs::write(&path, "[fetch]\nallow = [\"10.0.0.0/8\", \"fd00::/8\"]\n").expect("write");
+        let c = Config::load(Some(&path), env(&[])).expect("load");
+        assert_eq!(c.fetch.allow, vec!["10.0.0.0/8", "fd00::/8"]);
+        let bad = Config::load(None, env(&[("FOLIO_FETCH__ALLOW", "10.0.0.0/33")]));
+        assert!(bad.is_err(), "an invalid CIDR is refused at start");
     }
 
     #[test]

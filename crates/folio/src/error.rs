@@ -58,9 +58,6 @@ pub enum AppError {
     InvalidFile(&'static str),
     #[error("file too large")]
     FileTooLarge,
-    /// `file` given as a URL: fetching is a later feature, and a silent ignore would be worse.
-    #[error("file as URL")]
-    UrlFileUnsupported,
     #[error("{}", .0.message())]
     Param(#[from] folio_contract::ParamError),
     /// A field the contract does not name: repeated, too long, or not UTF-8.
@@ -138,7 +135,6 @@ impl AppError {
             MissingFile => (bad, "Your request is missing file parameter."),
             InvalidFile(_) => (bad, "Your request contains invalid file parameter."),
             FileTooLarge => (bad, "Your request contains invalid file parameter. The file size exceeds limits."),
-            UrlFileUnsupported => (bad, "The file parameter as a URL is not supported by this server yet."),
             Param(e) => return (bad, e.message()),
             InvalidField(name) => return (bad, format!("Your request contains invalid {name} parameter.")),
             ChecksFailed => (bad, "Your request failed 'checks' validation."),
@@ -213,7 +209,6 @@ mod tests {
             (MissingFile, 400),
             (InvalidFile("x"), 400),
             (FileTooLarge, 400),
-            (UrlFileUnsupported, 400),
             (InvalidField("x".into()), 400),
             (ChecksFailed, 400),
             (FileExists, 400),

@@ -28,7 +28,7 @@ pub async fn open_state(config: Config) -> anyhow::Result<(AppState, Option<ApiK
     let catalog = open_catalog(&config, migrate).await?;
     let blobs = BlobStore::open(&config)?;
     let created = catalog.bootstrap().await?;
-    Ok((AppState::new(config, catalog, blobs), created))
+    Ok((AppState::new(config, catalog, blobs)?, created))
 }
 
 /// A server running in the background (used by tests and by `serve`).

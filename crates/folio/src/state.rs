@@ -7,6 +7,7 @@ use tokio::sync::Semaphore;
 use crate::config::Config;
 use crate::store::blob::BlobStore;
 use crate::store::DynCatalog;
+use crate::upload::fetch::Fetcher;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -16,6 +17,8 @@ pub struct AppState {
     /// Bounds the CPU spent decoding images for thumbnails at once.
     pub renders: Arc<Semaphore>,
     pub clock: Clock,
+    /// Downloads `file` URLs (one connection pool for the server).
+    pub fetcher: Arc<Fetcher>,
 }
 
 /// The time token checks run against. Tests pin it to replay the spec's test vectors, whose
@@ -36,14 +39,16 @@ impl Clock {
 }
 
 impl AppState {
-    pub fn new(config: Config, catalog: DynCatalog, blobs: BlobStore) -> Self {
-        AppState {
+    pub fn new(config: Config, catalog: DynCatalog, blobs: BlobStore) -> anyhow::Result<Self> {
+        let fetcher = Arc::new(Fetcher::new(&config.fetch)?);
+        Ok(AppState {
             config: Arc::new(config),
             catalog,
             blobs,
             renders: Arc::new(Semaphore::new(2)),
             clock: Clock::System,
-        }
+            fetcher,
+        })
     }
 
     /// `url_endpoint` of an account (spec §0.3): the public base plus the account's URL id.

@@ -81,9 +81,12 @@ pub struct Received {
 pub enum FilePart {
     Absent,
     Received(Box<ReceivedFile>),
-    /// Present but unusable (undecodable base64, a URL). Reported after authentication and the
-    /// parameter checks, as step F1 of spec §2.5 says, not when it is seen.
+    /// Present but unusable (undecodable base64, an overlong URL). Reported after authentication
+    /// and the parameter checks, as step F1 of spec §2.5 says, not when it is seen.
     Unusable(AppError),
+    /// An http(s) URL, fetched (by [`super::fetch`]) only after authentication and the parameter
+    /// checks have passed.
+    Url(String),
 }
 
 /// Streams bytes into a blob under the size limit of the file's class.
@@ -252,21 +255,25 @@ pub async fn read_multipart(
             let mut decoder = Base64Decoder::new();
             let mut problem = None;
             let mut first = true;
+            let mut url: Option<Vec<u8>> = None;
             while let Some(chunk) = part.chunk().await.map_err(|e| map_multer(e, true))? {
                 if problem.is_some() {
                     continue; // drain the part; the error is reported after auth and params
                 }
                 if first && looks_like_url(&chunk) {
-                    problem = Some(AppError::UrlFileUnsupported);
-                    continue;
+                    url = Some(Vec::new());
                 }
                 first = false;
+                if let Some(text) = url.as_mut() {
+                    problem = collect_url(text, &chunk).err();
+                    continue;
+                }
                 match decoder.push(&chunk) {
                     Ok(decoded) => sink.push(&decoded).await?,
                     Err(_) => problem = Some(AppError::InvalidFile("invalid base64")),
                 }
             }
-            if problem.is_none() {
+            if problem.is_none() && url.is_none() {
                 match decoder.finish() {
                     Ok(rest) => sink.push(&rest).await?,
                     Err(_) => problem = Some(AppError::InvalidFile("invalid base64")),
@@ -274,6 +281,10 @@ pub async fn read_multipart(
             }
             if let Some(problem) = problem {
                 file = FilePart::Unusable(problem);
+                continue;
+            }
+            if let Some(text) = url {
+                file = url_part(text);
                 continue;
             }
         }
@@ -328,7 +339,7 @@ pub async fn read_urlencoded(
             if looks_like_url(text.as_bytes()) {
                 return Ok(Received {
                     fields,
-                    file: FilePart::Unusable(AppError::UrlFileUnsupported),
+                    file: url_part(text.into_bytes()),
                 });
             }
             let mut sink = FileSink::new(blobs, blob_key, limits);
@@ -365,6 +376,43 @@ fn form_urlencoded_pairs(raw: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(raw)
         .map(|(n, v)| (n.into_owned(), v.into_owned()))
         .collect()
+}
+
+/// Streams fetched bytes (a `file` given as a URL) into the blob `key` through the same sink
+/// as an uploaded file: same size limits, same blob write.
+pub(super) async fn receive_stream(
+    stream: impl Stream<Item = Result<Bytes, AppError>>,
+    blobs: &BlobStore,
+    key: &str,
+    limits: &Limits,
+    file_name_hint: &str,
+) -> Result<ReceivedFile, AppError> {
+    let mut stream = std::pin::pin!(stream);
+    let mut sink = FileSink::new(blobs, key, limits);
+    while let Some(chunk) = stream.next().await {
+        sink.push(&chunk?).await?;
+    }
+    sink.finish(file_name_hint).await
+}
+
+/// Appends a piece of a URL `file` text, bounded by [`super::fetch::MAX_URL_BYTES`].
+fn collect_url(text: &mut Vec<u8>, chunk: &[u8]) -> Result<(), AppError> {
+    if text.len() + chunk.len() > super::fetch::MAX_URL_BYTES {
+        return Err(AppError::InvalidFile("URL too long"));
+    }
+    text.extend_from_slice(chunk);
+    Ok(())
+}
+
+/// A `file` text that starts like a URL, as the part to fetch later.
+fn url_part(text: Vec<u8>) -> FilePart {
+    if text.len() > super::fetch::MAX_URL_BYTES {
+        return FilePart::Unusable(AppError::InvalidFile("URL too long"));
+    }
+    match String::from_utf8(text) {
+        Ok(url) => FilePart::Url(url.trim().to_owned()),
+        Err(_) => FilePart::Unusable(AppError::InvalidFile("URL not UTF-8")),
+    }
 }
 
 fn looks_like_url(start: &[u8]) -> bool {

@@ -9,6 +9,7 @@
 
 pub mod auth;
 mod base64_stream;
+pub mod fetch;
 pub mod intake;
 mod linger;
 pub mod response;
@@ -91,7 +92,7 @@ async fn run(
     let kind = body_kind(headers).ok_or(AppError::MissingFile)?;
     // The version id is allocated before the first byte so the blob is written once, under
     // its final name.
-    let version_id = ids::object_id();
+    let mut version_id = ids::object_id();
     let key = blob_key(&version_id);
     let limits = &state.config.limits;
     let Received { fields, file } = match kind {
@@ -116,6 +117,17 @@ async fn run(
         FilePart::Received(f) => f,
         FilePart::Unusable(problem) => return Err(problem),
         FilePart::Absent => return Err(AppError::MissingFile),
+        // F1 for a URL: fetched only now that the request is authenticated and valid. A fresh
+        // version id (and blob key): intake may have opened, and is now deleting, the first.
+        FilePart::Url(url) => {
+            version_id = ids::object_id();
+            let key = blob_key(&version_id);
+            let fetched = state
+                .fetcher
+                .fetch(&url, &state.blobs, &key, limits, &params.file_name)
+                .await?;
+            Box::new(fetched)
+        }
     };
 
     // F3: the limit of the detected class (intake already stopped anything above the larger).

@@ -8,6 +8,7 @@ mod checks;
 mod compat;
 mod delivery;
 mod edge;
+mod fetch;
 mod harness;
 mod params;
 mod process;

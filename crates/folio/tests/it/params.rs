@@ -284,14 +284,12 @@ async fn file_as_base64_text_in_every_accepted_form() {
     .assert_error(400, "Your request contains invalid file parameter.");
     app.post(
         "/api/v2/files/upload",
-        form(&[("fileName", "x.png"), ("file", "https://example.com/a.png")]),
+        // A URL is fetched (tests/it/fetch.rs); a private address is refused by default.
+        form(&[("fileName", "x.png"), ("file", "https://10.0.0.1/a.png")]),
         Some(&app.basic()),
     )
     .await
-    .assert_error(
-        400,
-        "The file parameter as a URL is not supported by this server yet.",
-    );
+    .assert_error(400, "Your request contains invalid file parameter.");
     app.assert_no_orphan_blobs(4).await;
 }
 
