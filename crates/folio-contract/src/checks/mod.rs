@@ -178,6 +178,14 @@ impl Checks {
         })
     }
 
+    /// Whether the expression reads only facts of the file (`file.*`, `mediaMetadata.*`), so
+    /// that request values, including fields that have not arrived yet, cannot change it.
+    pub fn references_only_file(&self) -> bool {
+        !self.references(|field| {
+            !(*field == Field::FileSize || *field == Field::FileMime || field.is_media())
+        })
+    }
+
     fn references(&self, wanted: impl Fn(&Field) -> bool) -> bool {
         fn walk(expr: &Expr, wanted: &dyn Fn(&Field) -> bool) -> bool {
             match expr {

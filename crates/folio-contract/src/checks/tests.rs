@@ -1410,8 +1410,12 @@ fn references() {
     let c = ok("'request.folder' = 'a' OR ('file.mime' : 'image' AND 'request.fileName' : 'x')");
     assert!(c.references_file_mime() && !c.references_media() && !c.references_file_size());
     assert!(c.references_file_name() && !c.references_only_request());
+    assert!(!c.references_only_file());
     let c = ok("'file.size' < 5");
     assert!(c.references_file_size() && !c.references_only_request());
+    assert!(c.references_only_file());
+    assert!(ok("'file.mime' : 'image/' AND 'mediaMetadata.width' < 9").references_only_file());
+    assert!(!ok("'file.size' < 5 OR 'request.folder' = 'a'").references_only_file());
     for media in [
         "'mediaMetadata.width' > 1",
         "'mediaMetadata.height' > 1",

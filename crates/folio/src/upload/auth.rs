@@ -124,6 +124,18 @@ impl<'a> Authenticator<'a> {
         Ok(())
     }
 
+    /// The parameters a v2 token verified before the file pins: the request must carry exactly
+    /// these (J11), so they are known before the body ends. `None` without such a token, or if
+    /// the payload holds a non-string value (the request will then fail J11 anyway).
+    pub fn pinned_fields(&self) -> Option<Vec<(String, String)>> {
+        let token = self.decided.as_ref()?.token.as_ref()?;
+        token
+            .params()
+            .iter()
+            .map(|(name, value)| value.as_str().map(|v| (name.clone(), v.to_owned())))
+            .collect()
+    }
+
     /// Finishes authentication once every field is known.
     pub async fn after_body(&mut self, fields: &Fields) -> Result<Authenticated, AppError> {
         self.check_mixed(fields)?;

@@ -89,6 +89,60 @@ pub enum FilePart {
     Url(String),
 }
 
+/// `checks` that can be decided while the file streams in (beyond what ImageKit does: an
+/// upload that `'file.size' < '1mb'` forbids is refused when byte 1 MiB + 1 arrives, and one
+/// with the wrong MIME type as soon as the magic bytes are known, instead of after the body).
+///
+/// Only expressions whose verdict later fields cannot change are used: either the request is
+/// pinned by a v2 token verified before the file (the request must then carry exactly the
+/// token's parameters), or the expression reads nothing but facts of the file.
+pub struct StreamingChecks {
+    checks: folio_contract::Checks,
+    /// The pinned parameters, when a token pins them.
+    params: Option<folio_contract::UploadParams>,
+    root: folio_contract::Folder,
+    no_custom_metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+impl StreamingChecks {
+    /// What the fields seen before the file (and a token verified by then) allow.
+    fn before_file(
+        fields: &[(String, String)],
+        pinned: Option<Vec<(String, String)>>,
+    ) -> Option<Self> {
+        let from = |checks, params| StreamingChecks {
+            checks,
+            params,
+            root: folio_contract::Folder::root(),
+            no_custom_metadata: serde_json::Map::new(),
+        };
+        if let Some(pinned) = pinned {
+            let params = folio_contract::parse_upload_params(&pinned).ok()?;
+            let checks = params.checks.clone()?;
+            // With a unique suffix still to be drawn, `request.fileName` is not known yet.
+            if params.use_unique_file_name && checks.references_file_name() {
+                return None;
+            }
+            return Some(from(checks, Some(params)));
+        }
+        let text = fields.iter().find(|(n, _)| n == "checks").map(|(_, v)| v)?;
+        let checks = folio_contract::parse_checks(text, &folio_contract::NoCustomFields).ok()?;
+        checks.references_only_file().then(|| from(checks, None))
+    }
+
+    fn certainly_fails(&self, received: u64, mime: Option<&str>) -> bool {
+        let mut ctx = match &self.params {
+            Some(p) => {
+                folio_contract::CheckContext::for_upload(p, &p.file_name, &self.no_custom_metadata)
+            }
+            None => folio_contract::CheckContext::new("", &self.root, &self.no_custom_metadata),
+        };
+        ctx.file_size = folio_contract::SizeKnowledge::AtLeast(received);
+        ctx.file_mime = mime;
+        self.checks.is_certainly_false(&ctx)
+    }
+}
+
 /// Streams bytes into a blob under the size limit of the file's class.
 struct FileSink<'a> {
     writer: BlobWriter,
@@ -97,19 +151,30 @@ struct FileSink<'a> {
     limits: &'a Limits,
     /// Known once enough bytes arrived to tell a video from anything else.
     limit: Option<u64>,
+    checks: Option<StreamingChecks>,
+    /// The MIME type the magic bytes gave, once classified; `None` while unknown or when only
+    /// the file's name can tell (text types), which arrives separately.
+    sniffed_mime: Option<String>,
 }
 
 /// Bytes after which the file's class (video or not) is decided.
 const CLASSIFY_AFTER: usize = 8 * 1024;
 
 impl<'a> FileSink<'a> {
-    fn new(blobs: &BlobStore, key: &str, limits: &'a Limits) -> Self {
+    fn new(
+        blobs: &BlobStore,
+        key: &str,
+        limits: &'a Limits,
+        checks: Option<StreamingChecks>,
+    ) -> Self {
         FileSink {
             writer: blobs.writer(key),
             guard: BlobGuard::new(blobs, key),
             head: Vec::new(),
             limits,
             limit: None,
+            checks,
+            sniffed_mime: None,
         }
     }
 
@@ -120,6 +185,9 @@ impl<'a> FileSink<'a> {
         } else {
             self.limits.max_file_size
         });
+        if facts.mime != "application/octet-stream" {
+            self.sniffed_mime = Some(facts.mime);
+        }
     }
 
     async fn push(&mut self, bytes: &[u8]) -> Result<(), AppError> {
@@ -133,8 +201,14 @@ impl<'a> FileSink<'a> {
         let limit = self
             .limit
             .unwrap_or(self.limits.max_file_size.max(self.limits.max_video_size));
-        if self.writer.written() + bytes.len() as u64 > limit {
+        let received = self.writer.written() + bytes.len() as u64;
+        if received > limit {
             return Err(AppError::FileTooLarge);
+        }
+        if let Some(checks) = &self.checks {
+            if checks.certainly_fails(received, self.sniffed_mime.as_deref()) {
+                return Err(AppError::ChecksFailed);
+            }
         }
         self.writer.write(bytes).await.map_err(AppError::internal)
     }
@@ -246,7 +320,8 @@ pub async fn read_multipart(
         }
 
         auth.before_file(&fields).await?;
-        let mut sink = FileSink::new(blobs, blob_key, limits);
+        let checks = StreamingChecks::before_file(&fields, auth.pinned_fields());
+        let mut sink = FileSink::new(blobs, blob_key, limits, checks);
         if is_binary_part(&part) {
             while let Some(chunk) = part.chunk().await.map_err(|e| map_multer(e, true))? {
                 sink.push(&chunk).await?;
@@ -342,7 +417,8 @@ pub async fn read_urlencoded(
                     file: url_part(text.into_bytes()),
                 });
             }
-            let mut sink = FileSink::new(blobs, blob_key, limits);
+            let checks = StreamingChecks::before_file(&fields, auth.pinned_fields());
+            let mut sink = FileSink::new(blobs, blob_key, limits, checks);
             let mut decoder = Base64Decoder::new();
             let mut valid = true;
             for chunk in text.as_bytes().chunks(64 * 1024) {
@@ -388,7 +464,7 @@ pub(super) async fn receive_stream(
     file_name_hint: &str,
 ) -> Result<ReceivedFile, AppError> {
     let mut stream = std::pin::pin!(stream);
-    let mut sink = FileSink::new(blobs, key, limits);
+    let mut sink = FileSink::new(blobs, key, limits, None);
     while let Some(chunk) = stream.next().await {
         sink.push(&chunk?).await?;
     }
