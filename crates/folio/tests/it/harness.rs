@@ -186,6 +186,8 @@ impl TestApp {
         };
         // Durability has its own test; the rest need not wait for the disk.
         config.storage.fsync = false;
+        // Tests run side by side against one PostgreSQL server: a small pool each.
+        config.postgres.max_connections = 8;
         Builder {
             config,
             clock: Clock::System,

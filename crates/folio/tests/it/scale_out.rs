@@ -103,6 +103,7 @@ impl Cluster {
             ("FOLIO_CATALOG".to_owned(), schema.url()),
             ("FOLIO_BLOBS".to_owned(), blobs_url.to_owned()),
             ("FOLIO_STORAGE__FSYNC".to_owned(), "false".to_owned()),
+            ("FOLIO_POSTGRES__MAX_CONNECTIONS".to_owned(), "8".to_owned()),
             // A short grace and a fast sweep, for the crash test.
             (
                 "FOLIO_STORAGE__ORPHAN_GRACE_SECS".to_owned(),
