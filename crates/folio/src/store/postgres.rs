@@ -699,6 +699,43 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn purging_a_large_ledger_does_not_hold_up_burns() {
+        let schema = TestSchema::create().await.expect("schema");
+        let catalog = Arc::new(open(&schema, Migrate::Apply).await.expect("migrate"));
+        let now = crate::ids::now_secs();
+        sqlx::query(
+            "INSERT INTO burned_tokens (account_id, token_hash, expires_at) \
+             SELECT 'acc', decode(md5(i::text) || md5((i + 1)::text), 'hex'), $1 \
+             FROM generate_series(1, 23000) AS i",
+        )
+        .bind(now - 10)
+        .execute(catalog.pool())
+        .await
+        .expect("fill the ledger");
+        let purge = tokio::spawn({
+            let catalog = Arc::clone(&catalog);
+            async move { catalog.purge_burned_tokens(now).await.expect("purge") }
+        });
+        for i in 0..50u8 {
+            let started = std::time::Instant::now();
+            assert!(catalog
+                .burn_token("acc", &[i; 32], now + 60)
+                .await
+                .expect("burn"));
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "a burn waited on the purge"
+            );
+        }
+        assert_eq!(purge.await.expect("join"), 23_000);
+        // the fresh entries are untouched
+        assert!(!catalog
+            .burn_token("acc", &[0; 32], now + 60)
+            .await
+            .expect("burn"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn two_instances_share_the_ledger_and_number_versions_together() {
         let schema = TestSchema::create().await.expect("schema");
         let a: Arc<dyn Catalog> = Arc::new(open(&schema, Migrate::Apply).await.expect("a"));
