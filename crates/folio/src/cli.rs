@@ -45,6 +45,11 @@ enum Command {
         /// Address to listen on (overrides `listen`).
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+        /// Also serve a browser upload page at /demo/ with its own token endpoint at
+        /// /demo/auth (signing with the first active key, guarded by a bearer token drawn at
+        /// start). Loopback addresses only; for trying client-side upload on this machine.
+        #[arg(long)]
+        demo: bool,
     },
     /// Bring the catalog's schema up to date, then exit (run it before starting a new
     /// version when `postgres.migrate_on_start` is off).
@@ -77,7 +82,7 @@ struct TokenArgs {
     /// An upload parameter as NAME=VALUE (repeatable); the browser must send exactly these.
     #[arg(long = "param", value_name = "NAME=VALUE")]
     params: Vec<String>,
-    /// Lifetime in seconds (at most 3600).
+    /// Lifetime in seconds, 1 to 3600 (exp - iat may not exceed one hour).
     #[arg(long, default_value_t = 600)]
     expire: i64,
     /// Public key (kid); default: the first live key of the catalog.
@@ -130,11 +135,11 @@ fn load_config(global: &GlobalArgs) -> anyhow::Result<Config> {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = load_config(&cli.global)?;
     match cli.command {
-        Command::Serve { listen } => {
+        Command::Serve { listen, demo } => {
             if let Some(listen) = listen {
                 config.listen = listen;
             }
-            serve(config).await
+            serve(config, demo).await
         }
         Command::Migrate { check } => migrate(config, check).await,
         Command::Keys { action } => keys(config, action).await,
@@ -142,10 +147,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    if demo && !config.listen.ip().is_loopback() {
+        // The demo's token endpoint lets whoever opens the page upload: never off this machine.
+        anyhow::bail!(
+            "--demo serves a token endpoint and only listens on a loopback address; \
+             use e.g. --listen 127.0.0.1:{} (not {})",
+            config.listen.port(),
+            config.listen
+        );
+    }
     let (state, created) = crate::server::open_state(config).await?;
-    let (state, listener) = crate::server::bind(state).await?;
+    let (mut state, listener) = crate::server::bind(state).await?;
     let addr = listener.local_addr()?;
+    if demo {
+        let keys = state.catalog.list_keys().await?;
+        let key = keys
+            .into_iter()
+            .find(|k| !k.revoked)
+            .context("--demo needs an active key pair: create one with `folio keys create`")?;
+        state.demo = Some(std::sync::Arc::new(crate::web::Demo::new(
+            &key.public_key,
+            &key.private_key,
+        )));
+    }
     if let Some(key) = created {
         // Shown once, on the terminal only: never through the logger.
         println!(
@@ -158,6 +183,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         "Folio listening on http://{addr} (upload: POST http://{addr}/api/v2/files/upload, files at {}/default/…)",
         state.config.public_url()
     );
+    if let Some(demo) = &state.demo {
+        println!(
+            "Demo: open http://{addr}/demo/ to upload from the browser (tokens from /demo/auth, signed for {})",
+            demo.public_key()
+        );
+    }
     tracing::info!(
         listen = %addr,
         catalog = %crate::store::redact_url(&state.config.catalog_url()),
@@ -235,7 +266,17 @@ async fn token(config: Config, args: TokenArgs) -> anyhow::Result<()> {
             .with_context(|| format!("--param {param}: expected NAME=VALUE"))?;
         builder = builder.param(name, value);
     }
-    let token = builder.sign().context("cannot mint the token")?;
+    let token = builder.sign().map_err(|e| match &e {
+        folio_token::MintError::ForbiddenParam(name)
+        | folio_token::MintError::ReservedClaim(name) => {
+            anyhow::anyhow!("--param {name}=…: {e}")
+        }
+        folio_token::MintError::NonPositiveLifetime(_)
+        | folio_token::MintError::LifetimeTooLong(_) => {
+            anyhow::anyhow!("--expire {}: {e}", args.expire)
+        }
+        _ => anyhow::anyhow!("cannot mint the token: {e}"),
+    })?;
     if args.json {
         println!("{}", serde_json::json!({ "token": token }));
     } else {

@@ -12,8 +12,16 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use serde::Deserialize;
 
-/// Environment variables with the `FOLIO_` prefix that are not configuration keys.
-const NON_KEY_VARS: &[&str] = &["FOLIO_CONFIG", "FOLIO_LOG", "FOLIO_LOG_FORMAT"];
+/// Environment variables with the `FOLIO_` prefix that are not configuration keys
+/// (`FOLIO_PUBLIC_KEY` / `FOLIO_PRIVATE_KEY` are `folio token`'s keys, and what an app backend
+/// next to Folio is configured with).
+const NON_KEY_VARS: &[&str] = &[
+    "FOLIO_CONFIG",
+    "FOLIO_LOG",
+    "FOLIO_LOG_FORMAT",
+    "FOLIO_PUBLIC_KEY",
+    "FOLIO_PRIVATE_KEY",
+];
 
 const MIB: u64 = 1024 * 1024;
 

@@ -14,3 +14,4 @@ pub mod store;
 pub mod sweeper;
 pub mod telemetry;
 pub mod upload;
+pub mod web;

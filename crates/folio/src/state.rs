@@ -17,6 +17,9 @@ pub struct AppState {
     /// Bounds the CPU spent decoding images for thumbnails at once.
     pub renders: Arc<Semaphore>,
     pub clock: Clock,
+    /// Demo mode (`folio serve --demo`): the browser page and its token endpoint; `None` (no
+    /// such routes) unless asked for.
+    pub demo: Option<Arc<crate::web::Demo>>,
     /// Downloads `file` URLs (one connection pool for the server).
     pub fetcher: Arc<Fetcher>,
 }
@@ -47,6 +50,7 @@ impl AppState {
             blobs,
             renders: Arc::new(Semaphore::new(2)),
             clock: Clock::System,
+            demo: None,
             fetcher,
         })
     }

@@ -15,6 +15,7 @@ use crate::delivery;
 use crate::error::{error_response, AppError, ErrorMessage, InternalCause, DEFAULT_HELP};
 use crate::state::AppState;
 use crate::upload;
+use crate::web::SameOriginOnly;
 
 mod health;
 
@@ -29,6 +30,8 @@ pub fn router(state: AppState) -> Router {
         // Delivery: `{url_endpoint}/{filePath}` with url_endpoint = public URL + account id.
         // `get` answers HEAD too.
         .route("/{url_id}/{*path}", get(delivery::serve))
+        // Demo mode's page and token endpoint (`folio serve --demo`); no routes otherwise.
+        .merge(crate::web::routes(&state))
         .fallback(|| async { AppError::NotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(CatchPanicLayer::custom(|_| {
@@ -76,14 +79,18 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
         headers.insert("x-ik-requestId", id.clone());
         headers.insert("x-request-id", id);
     }
-    headers.insert(
-        http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    headers.insert(
-        http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static(EXPOSED_HEADERS),
-    );
+    // The demo page holds a secret and must stay unreadable from other origins.
+    if response.extensions().get::<SameOriginOnly>().is_none() {
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        headers.insert(
+            http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(EXPOSED_HEADERS),
+        );
+    }
 
     let status = response.status().as_u16();
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
