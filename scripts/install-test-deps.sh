@@ -4,6 +4,9 @@
 #     exactly as tests/compat/node/package-lock.json pins them (npm ci);
 #   - tests/compat/python/.venv: the official Python SDK imagekitio and PyJWT, as pinned in
 #     tests/compat/python/requirements.txt.
+# and what the browser test (crates/folio/tests/it/browser.rs) drives the demo page with:
+#   - Chromium, Debian's `chromium` package (/usr/bin/chromium), when it is not there yet;
+#   - tests/e2e/node_modules: playwright-core, exactly as tests/e2e/package-lock.json pins it.
 # Both stay inside the tree and are git-ignored. Idempotent: a stamp of the inputs (pins and
 # interpreter version) is kept next to each install, and nothing runs again while it matches.
 # Called by scripts/test.sh; run it by hand before `cargo test` on a new checkout.
@@ -49,4 +52,22 @@ if [ "$(cat "$py_dir/.venv/.install-stamp" 2>/dev/null)" != "$py_want" ]; then
   "${pip[@]}" install --quiet --disable-pip-version-check -r "$py_dir/requirements.txt"
   echo "$py_want" >"$py_dir/.venv/.install-stamp"
 fi
-echo "install-test-deps: Node and Python packages for the compatibility tests are installed"
+e2e_dir=tests/e2e
+e2e_want=$(stamp sh -c "node --version && cat $e2e_dir/package.json $e2e_dir/package-lock.json")
+if [ "$(cat "$e2e_dir/node_modules/.install-stamp" 2>/dev/null)" != "$e2e_want" ]; then
+  echo "install-test-deps: npm ci in $e2e_dir"
+  (cd "$e2e_dir" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$e2e_want" >"$e2e_dir/node_modules/.install-stamp"
+fi
+
+# The browser itself: Debian's Chromium (playwright-core downloads no browser of its own).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "install-test-deps: 'chromium' is not on PATH; install Debian's chromium package (apt-get install chromium) as root" >&2
+    exit 1
+  fi
+  echo "install-test-deps: apt-get install chromium"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+echo "install-test-deps: Node and Python packages for the compatibility tests, playwright-core and Chromium for the browser test are installed"

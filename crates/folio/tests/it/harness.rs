@@ -176,6 +176,7 @@ pub struct Builder {
     config: Config,
     clock: Clock,
     keys: Option<(String, String)>,
+    demo: bool,
 }
 
 impl TestApp {
@@ -192,6 +193,7 @@ impl TestApp {
             config,
             clock: Clock::System,
             keys: None,
+            demo: false,
         }
     }
 
@@ -364,6 +366,13 @@ impl Builder {
         self
     }
 
+    /// Demo mode, as `folio serve --demo`: the page at `/demo/` and the token endpoint
+    /// `/demo/auth`, signing with the app's key pair.
+    pub fn demo(mut self) -> Self {
+        self.demo = true;
+        self
+    }
+
     /// Use this key pair (e.g. the spec's test-vector keys) instead of a generated one.
     pub fn keys(mut self, public: &str, private: &str) -> Self {
         self.keys = Some((public.to_owned(), private.to_owned()));
@@ -389,6 +398,12 @@ impl Builder {
             }
             None => (created.public_key, created.private_key),
         };
+        if self.demo {
+            state.demo = Some(std::sync::Arc::new(folio::web::Demo::new(
+                &public_key,
+                &private_key,
+            )));
+        }
         let server = folio::server::start(state).await.expect("start");
         let config = (*server.state.config).clone();
         let base = format!("http://{}", server.addr);

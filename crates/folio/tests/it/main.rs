@@ -3,10 +3,13 @@
 mod auth_basic;
 mod auth_token;
 mod auth_v1;
+mod browser;
 mod chaos;
 mod checks;
+mod cli_token;
 mod compat;
 mod delivery;
+mod demo;
 mod edge;
 mod fetch;
 mod harness;

@@ -1,0 +1,124 @@
+//! The demo upload page in a real browser: headless Chromium driven by `playwright-core`
+//! (`tests/e2e/demo_page.mjs`) against a fresh server in demo mode. The script checks what the
+//! page shows; this test then checks what the storage kept.
+//!
+//! Chromium (`/usr/bin/chromium`) and `tests/e2e/node_modules` are installed by
+//! `scripts/install-test-deps.sh`. Without them this test fails; it never skips.
+//!
+//! The script writes `demo.png` and `demo-phone.png` into `$CARGO_TARGET_TMPDIR/e2e`; with
+//! `FOLIO_UPDATE_DEMO_PNG=1` the desktop one also replaces `docs/demo.png` (the README's).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::process::Command;
+
+use crate::harness::TestApp;
+
+/// Bound on the whole browser run (the script bounds each step to 15 s).
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(240);
+const INSTALL_HINT: &str =
+    "run scripts/install-test-deps.sh (it installs Chromium and tests/e2e/node_modules)";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("repository root")
+        .to_path_buf()
+}
+
+#[tokio::test]
+async fn the_demo_page_uploads_shows_progress_refuses_tampering_and_cancels() {
+    let e2e = repo_root().join("tests/e2e");
+    assert!(
+        e2e.join("node_modules/playwright-core/package.json")
+            .exists(),
+        "playwright-core is missing: {INSTALL_HINT}"
+    );
+    let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "{chromium} is missing: {INSTALL_HINT}"
+    );
+
+    let app = TestApp::builder().demo().start().await;
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e");
+    let started = Instant::now();
+    let mut command = Command::new("node");
+    command
+        .arg("demo_page.mjs")
+        .current_dir(&e2e)
+        .env("FOLIO_DEMO_URL", app.url("/demo/"))
+        .env("FOLIO_SCREENSHOT_DIR", &shots)
+        .env("CHROMIUM_PATH", &chromium)
+        // Loopback only: nothing from the developer's proxy setup.
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost");
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "NODE_OPTIONS",
+    ] {
+        command.env_remove(var);
+    }
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start node: {e}; {INSTALL_HINT}"));
+    // On timeout the child is dropped, which kills it (and its browser with its pipe).
+    let output = tokio::time::timeout(SCRIPT_TIMEOUT, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("the browser test did not finish within {SCRIPT_TIMEOUT:?}"))
+        .expect("wait for node");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "demo_page.mjs failed ({})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status
+    );
+    print!("{stdout}");
+    println!("browser test took {:?}", started.elapsed());
+
+    let result: Value = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("RESULT "))
+        .map(|json| serde_json::from_str(json).expect("RESULT is JSON"))
+        .expect("the script reports its RESULT");
+
+    // What storage kept: the one upload, its thumbnail, and nothing of the tampered or the
+    // cancelled request (no committed blob, no staging leftover).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let blobs = app.stored_blobs();
+        let kept: Vec<&String> = blobs.iter().filter(|b| !b.starts_with("d/")).collect();
+        if kept.len() == 1 && kept[0].starts_with("v/") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "expected exactly one stored blob after the cancel, found {blobs:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let cancelled = result["cancelledUrl"].as_str().expect("cancelledUrl");
+    assert_eq!(app.get(cancelled).await.status(), 404, "{cancelled}");
+    let uploaded = result["uploaded"]["url"].as_str().expect("url");
+    assert_eq!(app.get(uploaded).await.status(), 200, "{uploaded}");
+
+    if std::env::var("FOLIO_UPDATE_DEMO_PNG").is_ok_and(|v| v == "1") {
+        std::fs::copy(shots.join("demo.png"), repo_root().join("docs/demo.png"))
+            .expect("update docs/demo.png");
+    }
+}

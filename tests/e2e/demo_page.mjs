@@ -1,0 +1,267 @@
+// The demo upload page (`folio serve --demo`) in headless Chromium, as a person uses it.
+// Run by crates/folio/tests/it/browser.rs against a fresh server in demo mode; prints one
+// `ok:` line per check and, last, `RESULT <json>` for the Rust side's storage checks.
+//
+//   1. accessibility basics; a file picked from the keyboard through the drop zone
+//   2. upload: progress reaches 100 %, the thumbnail renders, `url` serves the same bytes
+//   3. screenshots at desktop and phone width (no horizontal scrolling on the phone)
+//   4. a token minted for other parameters than the upload sends -> the server's mismatch message
+//   5. a throttled 20 MiB upload cancelled half-way -> nothing at the would-be path
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const pageUrl = required('FOLIO_DEMO_URL');
+const shotDir = required('FOLIO_SCREENSHOT_DIR');
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const STEP_MS = 15_000; // bound on every wait for the page
+const MISMATCH =
+  'Your request contains invalid payload. It does not match with the payload used to generate token.';
+
+function required(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`environment variable ${name} is not set (run via cargo test)`);
+  return value;
+}
+
+/** GET without keep-alive (an idle pooled socket would keep node running), bounded. */
+function get(url) {
+  return new Promise((resolve, reject) => {
+    const request = http.get(url, { agent: false, timeout: STEP_MS }, (response) => {
+      const chunks = [];
+      response.on('data', (chunk) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode, body: Buffer.concat(chunks) }));
+      response.on('error', reject);
+    });
+    request.on('timeout', () => request.destroy(new Error(`GET ${url}: no answer within ${STEP_MS} ms`)));
+    request.on('error', reject);
+  });
+}
+
+const started = Date.now();
+const log = (...args) => console.log('ok:', ...args, `(${Date.now() - started} ms)`);
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+  ],
+  timeout: 60_000,
+});
+
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  context.setDefaultTimeout(STEP_MS);
+  const page = await context.newPage();
+  // Listen for file pickers from the start: Playwright turns on interception when the first
+  // listener is added, asynchronously, and a picker opened before that would be missed.
+  let nextChooser;
+  const chooserOpened = new Promise((resolve) => {
+    nextChooser = resolve;
+  });
+  page.on('filechooser', (chooser) => nextChooser(chooser));
+  const problems = [];
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    // A failed upload's 4xx is logged by Chromium as a failed resource load; that one is expected.
+    if (message.type() === 'error' && !message.text().includes('status of 400')) {
+      problems.push(`console error: ${message.text()}`);
+    }
+  });
+
+  const response = await page.goto(pageUrl);
+  assert.equal(response.status(), 200, 'the page loads');
+  log('page loaded', pageUrl);
+
+  // 1. Accessibility basics.
+  const a11y = await page.evaluate(() => {
+    const visible = (el) => !el.hidden && el.getClientRects().length > 0;
+    const unlabeled = [...document.querySelectorAll('input, progress, select, textarea')]
+      .filter(visible)
+      .filter((el) => el.labels.length === 0 && !el.getAttribute('aria-label'))
+      .map((el) => el.id || el.outerHTML);
+    const drop = document.getElementById('drop');
+    const status = document.getElementById('status');
+    return {
+      unlabeled,
+      drop: [drop.getAttribute('role'), drop.tabIndex, Boolean(drop.getAttribute('aria-label'))],
+      live: status.getAttribute('aria-live'),
+      lang: document.documentElement.lang,
+    };
+  });
+  assert.deepEqual(a11y.unlabeled, [], 'every control has a label');
+  assert.deepEqual(a11y.drop, ['button', 0, true], 'the drop zone is a named, focusable button');
+  assert.equal(a11y.live, 'polite', 'status messages are announced');
+  assert.equal(a11y.lang, 'en');
+  log('labels, drop zone role/tabindex/name, aria-live status');
+
+  // An image made in the page itself: a gradient with a word on it.
+  const image = Buffer.from(
+    await page.evaluate(async () => {
+      const canvas = document.createElement('canvas');
+      canvas.width = 640;
+      canvas.height = 400;
+      const g = canvas.getContext('2d');
+      const gradient = g.createLinearGradient(0, 0, 640, 400);
+      gradient.addColorStop(0, '#2457d6');
+      gradient.addColorStop(1, '#f2a541');
+      g.fillStyle = gradient;
+      g.fillRect(0, 0, 640, 400);
+      g.fillStyle = '#ffffff';
+      g.font = 'bold 88px sans-serif';
+      g.textAlign = 'center';
+      g.fillText('Folio', 320, 230);
+      const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
+      return Array.from(new Uint8Array(await blob.arrayBuffer()));
+    }),
+  );
+
+  // The drop zone is operable from the keyboard: focus it, press Enter, get the file picker.
+  await page.focus('#drop');
+  await page.keyboard.press('Enter');
+  let timer;
+  const chooser = await Promise.race([
+    chooserOpened,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error('Enter on the drop zone opened no file picker')), STEP_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+  await chooser.setFiles({ name: 'sunset.png', mimeType: 'image/png', buffer: image });
+  assert.match(await page.textContent('#file-chosen'), /^sunset\.png · /);
+  log('file chosen from the keyboard through the drop zone');
+
+  // 2. Upload with optional fields; record every progress value the page shows.
+  await page.fill('#folder', '/e2e');
+  await page.fill('#tags', 'sunset, demo');
+  await page.evaluate(() => {
+    window.progressSeen = [];
+    const bar = document.getElementById('progress');
+    new MutationObserver(() => window.progressSeen.push([bar.value, bar.max])).observe(bar, {
+      attributes: true,
+    });
+  });
+  await page.click('#upload');
+  await page.waitForFunction(() => ['success', 'error'].includes(document.getElementById('status').dataset.kind));
+  const status = await page.textContent('#status');
+  assert.equal(await page.getAttribute('#status', 'data-kind'), 'success', `upload failed: ${status}`);
+  const file = JSON.parse(await page.textContent('#result-json'));
+  assert.match(file.name, /^sunset_[A-Za-z0-9_-]+\.png$/, 'a unique suffix was added');
+  assert.equal(file.filePath, `/e2e/${file.name}`);
+  assert.equal(file.size, image.length);
+  log(`uploaded ${file.filePath}: "${status}"`);
+
+  const bar = await page.evaluate(() => {
+    const p = document.getElementById('progress');
+    return { value: p.value, max: p.max, text: document.getElementById('progress-text').textContent };
+  });
+  assert.equal(bar.value, bar.max, 'the progress bar is full');
+  assert.equal(bar.text, '100 %');
+  const seen = await page.evaluate(() => window.progressSeen);
+  assert.ok(seen.some(([value, max]) => value === max && max > 1), `progress reached its byte total: ${JSON.stringify(seen)}`);
+  log(`progress reached 100 % (${seen.length} updates)`);
+
+  await page.waitForFunction(() => {
+    const img = document.getElementById('preview');
+    return !document.getElementById('preview-figure').hidden && img.complete && img.naturalWidth > 0;
+  });
+  const preview = await page.evaluate(() => {
+    const img = document.getElementById('preview');
+    return { src: img.currentSrc, width: img.naturalWidth, alt: img.alt };
+  });
+  assert.equal(preview.src, file.thumbnailUrl, 'the preview is the thumbnail');
+  assert.ok(preview.width > 0 && preview.alt.includes(file.name));
+  log(`thumbnail rendered (${preview.width} px wide)`);
+
+  const delivered = await get(file.url);
+  assert.equal(delivered.status, 200);
+  assert.ok(delivered.body.equals(image), 'url serves the uploaded bytes');
+  assert.equal(await page.getAttribute('#file-link', 'href'), file.url);
+  log('url serves the same bytes');
+
+  // 3. Screenshots: desktop, then phone width.
+  fs.mkdirSync(shotDir, { recursive: true });
+  await page.screenshot({ path: path.join(shotDir, 'demo.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `no horizontal scrolling at phone width (overflow ${overflow} px)`);
+  await page.screenshot({ path: path.join(shotDir, 'demo-phone.png'), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+  log(`screenshots in ${shotDir}`);
+
+  // 4. Tampering: the token is minted for a different fileName than the one the page then
+  //    sends (as if the request had been altered after the token was issued).
+  await page.route('**/demo/auth', async (route) => {
+    const body = JSON.parse(route.request().postData());
+    body.uploadPayload.fileName = 'approved-by-backend.png';
+    await route.continue({ postData: JSON.stringify(body) });
+  });
+  await page.setInputFiles('#file', { name: 'tampered.png', mimeType: 'image/png', buffer: image });
+  await page.fill('#fileName', 'tampered.png');
+  await page.click('#upload');
+  await page.waitForFunction(() => document.getElementById('status').dataset.kind === 'error');
+  assert.equal(await page.textContent('#status'), MISMATCH);
+  assert.equal(await page.isVisible('#uploaded'), false, 'no file is shown after a refusal');
+  await page.unroute('**/demo/auth');
+  log('tampered upload refused with the server message');
+
+  // 5. Cancel half-way through a throttled 20 MiB upload.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency: 0,
+    downloadThroughput: -1,
+    uploadThroughput: 4 * 1024 * 1024, // bytes per second: the upload would take about 5 s
+  });
+  const big = Buffer.alloc(20 * 1024 * 1024);
+  for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) % 251;
+  await page.setInputFiles('#file', { name: 'big.bin', mimeType: 'application/octet-stream', buffer: big });
+  await page.fill('#fileName', 'big.bin');
+  await page.uncheck('#unique'); // a fixed name, so that the would-be path is known
+  await page.click('#upload');
+  await page.waitForFunction(
+    () => {
+      const p = document.getElementById('progress');
+      return p.max > 1 && p.value / p.max >= 0.1;
+    },
+    null,
+    { polling: 50 },
+  );
+  const atCancel = await page.evaluate(() => {
+    const p = document.getElementById('progress');
+    return p.value / p.max;
+  });
+  assert.ok(atCancel < 0.9, `cancelled before the end (at ${Math.round(atCancel * 100)} %)`);
+  await page.click('#cancel');
+  await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('Upload cancelled'));
+  assert.equal(await page.textContent('#progress-text'), '0 %');
+  assert.equal(await page.isDisabled('#upload'), false, 'the form is usable again');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency: 0,
+    downloadThroughput: -1,
+    uploadThroughput: -1,
+  });
+  log(`cancelled at ${Math.round(atCancel * 100)} %`);
+
+  const endpoint = file.url.slice(0, file.url.length - file.filePath.length);
+  const wouldBe = `${endpoint}/e2e/big.bin`;
+  const missing = await get(wouldBe);
+  assert.equal(missing.status, 404, `${wouldBe} after cancel`);
+  log(`nothing at ${wouldBe}`);
+
+  assert.deepEqual(problems, [], 'no script errors or CSP violations on the page');
+  console.log(`RESULT ${JSON.stringify({ uploaded: file, cancelledUrl: wouldBe })}`);
+  console.log(`demo page: all checks passed in ${Date.now() - started} ms`);
+} finally {
+  await browser.close();
+}
