@@ -40,4 +40,33 @@ assert.deepEqual(
   `replay: ${JSON.stringify(second.body)}`,
 );
 log(`replay -> ${second.status} "${second.body.message}"`);
+
+// The documentation's backend endpoint, line for line (in a block of its own, for its names),
+// fed the JSON body its browser example posts (expire 3600: the longest lifetime, exactly at
+// the server's limit).
+{
+  const req = {
+    body: JSON.parse(
+      JSON.stringify({ uploadPayload: { fileName: 'abc.jpg' }, expire: 3600, publicKey: env.publicKey }),
+    ),
+  };
+  const payload = req.body;
+  const seedToken = jwt.sign(payload.uploadPayload, env.privateKey, {
+    expiresIn: payload.expire,
+    header: {
+      alg: 'HS256',
+      typ: 'JWT',
+      kid: payload.publicKey,
+    },
+  });
+  const seedClaims = jwt.decode(seedToken);
+  assert.equal(seedClaims.exp - seedClaims.iat, 3600);
+  const seedUpload = await postForm(
+    '/api/v2/files/upload',
+    formWith({ fileName: 'abc.jpg', token: seedToken }, fixture('tiny.jpg'), 'abc.jpg'),
+  );
+  assert.equal(seedUpload.status, 200, `documented backend's token: ${JSON.stringify(seedUpload.body)}`);
+  assert.match(seedUpload.body.name, /^abc_[A-Za-z0-9_-]+\.jpg$/);
+  log(`the documented backend's jwt.sign(payload.uploadPayload, …, {expiresIn: 3600, …}) -> 200 ${seedUpload.body.filePath}`);
+}
 console.log('jsonwebtoken: all checks passed');
