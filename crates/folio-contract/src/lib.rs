@@ -39,8 +39,9 @@ mod tags;
 mod url;
 
 pub use checks::{
-    parse_checks, CheckContext, Checks, ChecksError, CustomFieldSchemas, CustomFieldType,
-    NoCustomFields, SizeKnowledge, SyntaxError, Verdict, MAX_CHECKS_BYTES, MAX_CHECKS_DEPTH,
+    parse_checks, parse_iso_instant, CheckContext, Checks, ChecksError, CustomFieldSchemas,
+    CustomFieldType, NoCustomFields, SizeKnowledge, SyntaxError, Verdict, MAX_CHECKS_BYTES,
+    MAX_CHECKS_DEPTH,
 };
 pub use coordinates::CustomCoordinates;
 pub use error::ParamError;

@@ -52,6 +52,9 @@ pub struct UploadParams {
     pub overwrite_custom_metadata: bool,
     /// `description`, verbatim, at most [`MAX_DESCRIPTION_CHARS`] characters.
     pub description: Option<String>,
+    /// `customMetadata`: a JSON object (P5), not yet checked against the account's field
+    /// definitions (that is step E2, the server's job). `None` when absent or empty.
+    pub custom_metadata: Option<serde_json::Map<String, serde_json::Value>>,
     /// `checks`, parsed and type-checked (spec §7); evaluated by the server once the file's
     /// facts are known (step E6).
     pub checks: Option<Checks>,
@@ -122,7 +125,7 @@ impl<'a, K: AsRef<str>, V: AsRef<str>> Fields<'a, K, V> {
 /// | P6 | `transformation` |
 /// | P7 | `checks` |
 ///
-/// Until their rules are implemented, a non-empty `webhookUrl`, `customMetadata`, `extensions`,
+/// Until their rules are implemented, a non-empty `webhookUrl`, `extensions`,
 /// `transformation` or `checks` is rejected with [`ParamError::Unsupported`] at its own step.
 ///
 /// ```
@@ -211,7 +214,13 @@ where
     let file_name = parse_file_name(raw_file_name)?;
 
     // P5
-    fields.reject_unimplemented(field::CUSTOM_METADATA)?;
+    let custom_metadata = match fields.get(field::CUSTOM_METADATA) {
+        Some(raw) => match serde_json::from_str::<serde_json::Value>(raw) {
+            Ok(serde_json::Value::Object(map)) => Some(map),
+            _ => return Err(ParamError::Invalid(field::CUSTOM_METADATA)),
+        },
+        None => None,
+    };
     fields.reject_unimplemented(field::EXTENSIONS)?;
     // P6
     fields.reject_unimplemented(field::TRANSFORMATION)?;
@@ -236,6 +245,7 @@ where
         overwrite_tags,
         overwrite_custom_metadata,
         description,
+        custom_metadata,
         checks,
     })
 }
@@ -477,12 +487,7 @@ mod tests {
 
     #[test]
     fn unsupported_parameters_interim_messages() {
-        for name in [
-            "webhookUrl",
-            "customMetadata",
-            "extensions",
-            "transformation",
-        ] {
+        for name in ["webhookUrl", "extensions", "transformation"] {
             assert_eq!(
                 err(&[("fileName", "a"), (name, "x")]),
                 format!("The {name} parameter is not supported by this server yet."),
@@ -493,6 +498,24 @@ mod tests {
             err(&[("fileName", "a"), ("extensions", "[]")]),
             "The extensions parameter is not supported by this server yet."
         );
+    }
+
+    #[test]
+    fn custom_metadata_is_a_json_object() {
+        let p = parse_ok(&[
+            ("fileName", "a"),
+            ("customMetadata", r#"{"price": 5, "x": null}"#),
+        ]);
+        let map = p.custom_metadata.expect("custom metadata");
+        assert_eq!(map.get("price"), Some(&serde_json::json!(5)));
+        assert_eq!(map.get("x"), Some(&serde_json::Value::Null));
+        for raw in ["x", "[]", "5", "null", "\"s\"", "{"] {
+            assert_eq!(
+                err(&[("fileName", "a"), ("customMetadata", raw)]),
+                "Your request contains invalid customMetadata parameter.",
+                "{raw}"
+            );
+        }
     }
 
     #[test]

@@ -50,6 +50,12 @@ pub use error::{ChecksError, SyntaxError};
 pub use eval::Verdict;
 pub use schema::{CustomFieldSchemas, CustomFieldType, NoCustomFields};
 
+/// Reads an ISO 8601 date (`2024-01-01`) or date-time the way `checks` reads `Date` literals
+/// (spec §7.3): nanoseconds since the Unix epoch, no zone = UTC. `None` when not such a date.
+pub fn parse_iso_instant(text: &str) -> Option<i128> {
+    values::parse_instant(text)
+}
+
 use ast::{Expr, Field};
 use eval::Mode;
 
