@@ -220,7 +220,7 @@ try {
     offline: false,
     latency: 0,
     downloadThroughput: -1,
-    uploadThroughput: 4 * 1024 * 1024, // bytes per second: the upload would take about 5 s
+    uploadThroughput: 2 * 1024 * 1024, // bytes per second: the upload would take about 10 s
   });
   const big = Buffer.alloc(20 * 1024 * 1024);
   for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) % 251;
@@ -231,7 +231,7 @@ try {
   await page.waitForFunction(
     () => {
       const p = document.getElementById('progress');
-      return p.max > 1 && p.value / p.max >= 0.1;
+      return p.max > 1 && p.value / p.max >= 0.05;
     },
     null,
     { polling: 50 },
