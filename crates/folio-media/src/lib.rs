@@ -34,12 +34,17 @@ mod iptc;
 mod raster;
 mod svg;
 mod thumb;
+mod transform;
 mod xmp;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use thumb::{MAX_DECODE_ALLOC, MAX_DECODE_DIMENSION};
+pub use transform::{
+    render, Crop, OutputFormat, Rendered, Size, Step, TransformError, Transformation,
+    MAX_OUTPUT_DIMENSION, MAX_TRANSFORMATION_LEN,
+};
 
 /// How many leading bytes of an upload the server must keep for [`probe`],
 /// [`embedded_metadata`] and [`legacy_metadata`].

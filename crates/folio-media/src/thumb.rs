@@ -26,6 +26,26 @@ pub(crate) fn thumbnail(
     if max_side == 0 {
         return Err(MediaError::InvalidSize);
     }
+    let (image, _, orientation) = decode(bytes)?;
+    let image = if image.width() > max_side || image.height() > max_side {
+        // `thumbnail` keeps the aspect ratio and uses a fast box filter, which
+        // is what a large downscale wants.
+        image.thumbnail(max_side, max_side)
+    } else {
+        image
+    };
+    let mut image = image;
+    // Orientation is applied after the resize: the box is square, so the fit
+    // is the same, and rotating the small image is cheaper.
+    if let Some(o) = orientation {
+        image.apply_orientation(o);
+    }
+    encode(image)
+}
+
+/// Decodes a raster image under the limits, returning its format and EXIF orientation (not
+/// applied).
+fn decode(bytes: &[u8]) -> Result<(DynamicImage, ImageFormat, Option<Orientation>), MediaError> {
     let head = &bytes[..bytes.len().min(crate::SNIFF_LEN)];
     // The name only matters for text formats, which are refused anyway.
     let detected = detect::detect(head, "");
@@ -51,21 +71,17 @@ pub(crate) fn thumbnail(
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(limits);
     let image = reader.decode().map_err(decode_error)?;
+    let o = orientation(detected.kind, head).and_then(Orientation::from_exif);
+    Ok((image, format, o))
+}
 
-    let image = if image.width() > max_side || image.height() > max_side {
-        // `thumbnail` keeps the aspect ratio and uses a fast box filter, which
-        // is what a large downscale wants.
-        image.thumbnail(max_side, max_side)
-    } else {
-        image
-    };
-    let mut image = image;
-    // Orientation is applied after the resize: the box is square, so the fit
-    // is the same, and rotating the small image is cheaper.
-    if let Some(o) = orientation(detected.kind, head).and_then(Orientation::from_exif) {
+/// [`decode`] with the EXIF orientation applied: the upright picture.
+pub(crate) fn decode_oriented(bytes: &[u8]) -> Result<(DynamicImage, ImageFormat), MediaError> {
+    let (mut image, format, orientation) = decode(bytes)?;
+    if let Some(o) = orientation {
         image.apply_orientation(o);
     }
-    encode(image)
+    Ok((image, format))
 }
 
 fn orientation(kind: Kind, head: &[u8]) -> Option<u8> {
