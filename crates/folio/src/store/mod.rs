@@ -153,6 +153,33 @@ impl NewUpload {
     }
 }
 
+/// A custom metadata field (spec §9.1) as the catalog holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomField {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub label: String,
+    pub description: Option<String>,
+    /// The canonical `schema` object the API returns (validated before it gets here).
+    pub schema: Value,
+    pub deleted: bool,
+    pub created_at_ms: i64,
+}
+
+/// The outcome of a write to a custom metadata field; the refusals are expected outcomes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldWrite {
+    Done(CustomField),
+    /// Another field (deleted ones included) has the name.
+    NameTaken,
+    /// Another live field has the label.
+    LabelTaken,
+    NotFound,
+    /// The field exists but is deleted.
+    Deleted,
+}
+
 #[derive(Debug)]
 pub enum CommitOutcome {
     Committed(Box<StoredVersion>),
@@ -206,6 +233,29 @@ pub trait Catalog: Send + Sync + 'static {
         account_id: &str,
         file_path: &str,
     ) -> anyhow::Result<Option<StoredVersion>>;
+
+    /// Inserts a new custom metadata field: `Done`, `NameTaken` or `LabelTaken`.
+    async fn create_custom_field(&self, field: &CustomField) -> anyhow::Result<FieldWrite>;
+    /// The account's fields in creation order, deleted ones only if asked for.
+    async fn custom_fields(
+        &self,
+        account_id: &str,
+        include_deleted: bool,
+    ) -> anyhow::Result<Vec<CustomField>>;
+    /// One field by id, deleted or not.
+    async fn custom_field(&self, account_id: &str, id: &str)
+        -> anyhow::Result<Option<CustomField>>;
+    /// Replaces the label and/or the schema of a live field: `Done`, `NotFound`, `Deleted` or
+    /// `LabelTaken`.
+    async fn update_custom_field(
+        &self,
+        account_id: &str,
+        id: &str,
+        label: Option<&str>,
+        schema: Option<&Value>,
+    ) -> anyhow::Result<FieldWrite>;
+    /// Marks a live field deleted (its name stays reserved); false when there is none.
+    async fn delete_custom_field(&self, account_id: &str, id: &str) -> anyhow::Result<bool>;
 
     /// Whether any version row points at this blob.
     async fn blob_is_referenced(&self, blob_key: &str) -> anyhow::Result<bool>;

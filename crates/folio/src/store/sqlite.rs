@@ -27,7 +27,8 @@ use subtle::ConstantTimeEq;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    Account, ApiKey, Catalog, CommitOutcome, KeyWithAccount, MediaInfo, NewUpload, StoredVersion,
+    Account, ApiKey, Catalog, CommitOutcome, CustomField, FieldWrite, KeyWithAccount, MediaInfo,
+    NewUpload, StoredVersion,
 };
 use crate::ids;
 
@@ -211,6 +212,28 @@ fn version_from_row(row: &SqliteRow) -> anyhow::Result<StoredVersion> {
     })
 }
 
+/// Columns of `custom_metadata_fields` read by [`field_from_row`].
+const FIELD_COLUMNS: &str =
+    "field_id, account_id, name, label, description, schema, deleted, created_at";
+
+fn field_from_row(row: &SqliteRow) -> anyhow::Result<CustomField> {
+    Ok(CustomField {
+        id: row.try_get("field_id")?,
+        account_id: row.try_get("account_id")?,
+        name: row.try_get("name")?,
+        label: row.try_get("label")?,
+        description: row.try_get("description")?,
+        schema: json_column(row, "schema")?.unwrap_or_default(),
+        deleted: row.try_get("deleted")?,
+        created_at_ms: row.try_get("created_at")?,
+    })
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
+}
+
 fn to_json<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
     Ok(serde_json::to_string(value)?)
 }
@@ -383,6 +406,137 @@ impl Catalog for SqliteCatalog {
         .fetch_optional(&self.reader)
         .await?;
         row.as_ref().map(version_from_row).transpose()
+    }
+
+    async fn create_custom_field(&self, field: &CustomField) -> anyhow::Result<FieldWrite> {
+        let inserted = sqlx::query(
+            "INSERT INTO custom_metadata_fields \
+             (field_id, account_id, name, label, description, schema, deleted, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&field.id)
+        .bind(&field.account_id)
+        .bind(&field.name)
+        .bind(&field.label)
+        .bind(&field.description)
+        .bind(to_json(&field.schema)?)
+        .bind(field.deleted)
+        .bind(field.created_at_ms)
+        .execute(&self.writer)
+        .await;
+        match inserted {
+            Ok(_) => Ok(FieldWrite::Done(field.clone())),
+            Err(e) if is_unique_violation(&e) => {
+                let name_taken: Option<String> = sqlx::query_scalar(
+                    "SELECT field_id FROM custom_metadata_fields \
+                     WHERE account_id = ? AND name = ?",
+                )
+                .bind(&field.account_id)
+                .bind(&field.name)
+                .fetch_optional(&self.writer)
+                .await?;
+                Ok(if name_taken.is_some() {
+                    FieldWrite::NameTaken
+                } else {
+                    FieldWrite::LabelTaken
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn custom_fields(
+        &self,
+        account_id: &str,
+        include_deleted: bool,
+    ) -> anyhow::Result<Vec<CustomField>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {FIELD_COLUMNS} FROM custom_metadata_fields \
+             WHERE account_id = ? AND (? OR deleted = 0) \
+             ORDER BY created_at, field_id"
+        ))
+        .bind(account_id)
+        .bind(include_deleted)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(field_from_row).collect()
+    }
+
+    async fn custom_field(
+        &self,
+        account_id: &str,
+        id: &str,
+    ) -> anyhow::Result<Option<CustomField>> {
+        let row = sqlx::query(&format!(
+            "SELECT {FIELD_COLUMNS} FROM custom_metadata_fields \
+             WHERE account_id = ? AND field_id = ?"
+        ))
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(field_from_row).transpose()
+    }
+
+    async fn update_custom_field(
+        &self,
+        account_id: &str,
+        id: &str,
+        label: Option<&str>,
+        schema: Option<&serde_json::Value>,
+    ) -> anyhow::Result<FieldWrite> {
+        let mut tx = self.writer.begin().await?;
+        let row = sqlx::query(&format!(
+            "SELECT {FIELD_COLUMNS} FROM custom_metadata_fields \
+             WHERE account_id = ? AND field_id = ?"
+        ))
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(FieldWrite::NotFound);
+        };
+        let mut field = field_from_row(&row)?;
+        if field.deleted {
+            return Ok(FieldWrite::Deleted);
+        }
+        if let Some(label) = label {
+            field.label = label.to_owned();
+        }
+        if let Some(schema) = schema {
+            field.schema = schema.clone();
+        }
+        let updated = sqlx::query(
+            "UPDATE custom_metadata_fields SET label = ?, schema = ? \
+             WHERE account_id = ? AND field_id = ?",
+        )
+        .bind(&field.label)
+        .bind(to_json(&field.schema)?)
+        .bind(account_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await;
+        match updated {
+            Ok(_) => {
+                tx.commit().await?;
+                Ok(FieldWrite::Done(field))
+            }
+            Err(e) if is_unique_violation(&e) => Ok(FieldWrite::LabelTaken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn delete_custom_field(&self, account_id: &str, id: &str) -> anyhow::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE custom_metadata_fields SET deleted = 1 \
+             WHERE account_id = ? AND field_id = ? AND deleted = 0",
+        )
+        .bind(account_id)
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn blob_is_referenced(&self, blob_key: &str) -> anyhow::Result<bool> {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use futures_util::future::join_all;
 
-use super::{Catalog, CommitOutcome, MediaInfo, NewUpload, StoredVersion};
+use super::{Catalog, CommitOutcome, CustomField, FieldWrite, MediaInfo, NewUpload, StoredVersion};
 use crate::config::Config;
 use crate::store::postgres::{Migrate, PgCatalog};
 use crate::store::sqlite::SqliteCatalog;
@@ -74,6 +74,7 @@ suite!(
     unique_names_never_collide,
     concurrent_overwrites_number_versions_without_gaps,
     blobs_are_referenced_only_by_committed_versions,
+    custom_fields_keep_names_reserved_and_live_labels_unique,
 );
 
 fn upload(account_id: &str, name: &str) -> NewUpload {
@@ -448,4 +449,127 @@ async fn blobs_are_referenced_only_by_committed_versions(catalog: Arc<dyn Catalo
         .blob_is_referenced("v/00/00/000000000000000000000000")
         .await
         .expect("ref"));
+}
+
+fn field(account_id: &str, name: &str, label: &str) -> CustomField {
+    CustomField {
+        id: crate::ids::object_id(),
+        account_id: account_id.to_owned(),
+        name: name.to_owned(),
+        label: label.to_owned(),
+        description: None,
+        schema: serde_json::json!({"type": "Number", "minValue": 1}),
+        deleted: false,
+        created_at_ms: crate::ids::now_millis(),
+    }
+}
+
+async fn custom_fields_keep_names_reserved_and_live_labels_unique(catalog: Arc<dyn Catalog>) {
+    let account = account(&catalog).await;
+    let price = field(&account, "price", "Price");
+    assert_eq!(
+        catalog.create_custom_field(&price).await.expect("create"),
+        FieldWrite::Done(price.clone())
+    );
+    let mut color = field(&account, "color", "Color");
+    color.description = Some("paint".to_owned());
+    color.created_at_ms = price.created_at_ms + 1;
+    assert!(matches!(
+        catalog.create_custom_field(&color).await.expect("create"),
+        FieldWrite::Done(_)
+    ));
+    assert_eq!(
+        catalog
+            .create_custom_field(&field(&account, "price", "Other"))
+            .await
+            .expect("create"),
+        FieldWrite::NameTaken
+    );
+    assert_eq!(
+        catalog
+            .create_custom_field(&field(&account, "cost", "Price"))
+            .await
+            .expect("create"),
+        FieldWrite::LabelTaken
+    );
+    let live = catalog.custom_fields(&account, false).await.expect("list");
+    assert_eq!(live, vec![price.clone(), color.clone()]);
+
+    // Update: label and schema; a live label cannot be taken.
+    let schema = serde_json::json!({"type": "Number", "maxValue": 9});
+    let updated = match catalog
+        .update_custom_field(&account, &price.id, Some("Cost"), Some(&schema))
+        .await
+        .expect("update")
+    {
+        FieldWrite::Done(f) => f,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!((updated.label.as_str(), &updated.schema), ("Cost", &schema));
+    assert_eq!(
+        catalog
+            .custom_field(&account, &price.id)
+            .await
+            .expect("get"),
+        Some(updated.clone())
+    );
+    assert_eq!(
+        catalog
+            .update_custom_field(&account, &price.id, Some("Color"), None)
+            .await
+            .expect("update"),
+        FieldWrite::LabelTaken
+    );
+    assert_eq!(
+        catalog
+            .update_custom_field(&account, &crate::ids::object_id(), Some("x"), None)
+            .await
+            .expect("update"),
+        FieldWrite::NotFound
+    );
+
+    // Delete: the name stays reserved, the label is free again.
+    assert!(catalog
+        .delete_custom_field(&account, &color.id)
+        .await
+        .expect("delete"));
+    assert!(!catalog
+        .delete_custom_field(&account, &color.id)
+        .await
+        .expect("delete again"));
+    assert_eq!(
+        catalog
+            .update_custom_field(&account, &color.id, Some("y"), None)
+            .await
+            .expect("update"),
+        FieldWrite::Deleted
+    );
+    assert_eq!(
+        catalog
+            .create_custom_field(&field(&account, "color", "Paint"))
+            .await
+            .expect("create"),
+        FieldWrite::NameTaken
+    );
+    assert!(matches!(
+        catalog
+            .create_custom_field(&field(&account, "colour", "Color"))
+            .await
+            .expect("create"),
+        FieldWrite::Done(_)
+    ));
+    let live = catalog.custom_fields(&account, false).await.expect("list");
+    assert_eq!(
+        live.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+        ["price", "colour"]
+    );
+    let all = catalog.custom_fields(&account, true).await.expect("list");
+    assert_eq!(all.len(), 3);
+    assert!(all.iter().any(|f| f.name == "color" && f.deleted));
+    // Another account sees nothing.
+    assert!(catalog
+        .custom_fields("someone-else", true)
+        .await
+        .expect("list")
+        .is_empty());
 }
