@@ -17,7 +17,7 @@ use tokio::process::Command;
 
 use crate::harness::TestApp;
 
-/// Bound on the whole browser run (the script bounds each step to 15 s).
+/// Bound on the whole browser run (the script bounds each step to 20 s).
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(240);
 const INSTALL_HINT: &str =
     "run scripts/install-test-deps.sh (it installs Chromium and tests/e2e/node_modules)";
