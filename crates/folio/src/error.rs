@@ -72,6 +72,32 @@ pub enum AppError {
     #[error("version cap reached")]
     TooManyVersions,
 
+    /// E2 (and the update API): `customMetadata` does not fit the account's fields.
+    #[error("invalid custom metadata")]
+    InvalidCustomMetadata(FieldErrors),
+
+    // Custom metadata fields API (spec §9.2).
+    #[error("invalid field object")]
+    InvalidFieldObject(FieldErrors),
+    #[error("invalid schema object")]
+    InvalidSchemaObject(FieldErrors),
+    #[error("field name taken")]
+    FieldNameExists,
+    #[error("field label taken")]
+    FieldLabelExists,
+    #[error("neither label nor schema")]
+    LabelOrSchemaRequired,
+    #[error("field deleted")]
+    FieldDeleted,
+    #[error("name in update")]
+    NameNotUpdatable,
+    #[error("missing id")]
+    MissingIdParam,
+    #[error("invalid id")]
+    InvalidIdParam,
+    #[error("no such field")]
+    NoSuchField,
+
     // Delivery and routing.
     #[error("not found")]
     NotFound,
@@ -89,17 +115,22 @@ pub enum AppError {
     Internal(Arc<anyhow::Error>),
 }
 
+/// Per-key problems of a validation error: the `errors` object of spec §5.1.
+pub type FieldErrors = std::collections::BTreeMap<String, String>;
+
 /// The JSON error body of spec §5.1.
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     message: &'a str,
     help: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a FieldErrors>,
 }
 
 /// The message of an error response, kept so that the edge can re-render the body with the
 /// configured `help` text (`IntoResponse` has no access to configuration).
 #[derive(Clone)]
-pub struct ErrorMessage(pub String);
+pub struct ErrorMessage(pub String, pub Option<Arc<FieldErrors>>);
 
 /// The cause of a 5xx, attached to the response for the request-log middleware.
 #[derive(Clone)]
@@ -144,16 +175,48 @@ impl AppError {
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed."),
             Unauthorized => (StatusCode::UNAUTHORIZED, "Your request is not authorized to access this file."),
             UnsupportedTransformation => (bad, "The requested transformation is not supported by this server yet."),
+            InvalidCustomMetadata(_) => (bad, "Invalid custom metadata."),
+            // Spec §9.2: no trailing period on this one.
+            InvalidFieldObject(_) => (bad, "Invalid field object"),
+            InvalidSchemaObject(_) => (bad, "Invalid schema object."),
+            FieldNameExists => (bad, "A custom metadata field with this name already exists."),
+            FieldLabelExists => (bad, "A custom metadata field with this label already exists."),
+            LabelOrSchemaRequired => (bad, "Either label or schema should be provided."),
+            FieldDeleted => (bad, "Cannot update a deleted custom metadata fields."),
+            NameNotUpdatable => (bad, "Name cannot be updated."),
+            MissingIdParam => (bad, "Missing id parameter."),
+            InvalidIdParam => (bad, "Your request contains invalid ID parameter."),
+            NoSuchField => (StatusCode::NOT_FOUND, "No such custom metadata field exists."),
             RangeNotSatisfiable { .. } => (StatusCode::RANGE_NOT_SATISFIABLE, "The requested range is not satisfiable."),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error."),
         };
         (status, message.to_owned())
     }
+
+    /// The `errors` object of the body, for the validation errors that have one.
+    pub fn field_errors(&self) -> Option<&FieldErrors> {
+        match self {
+            AppError::InvalidCustomMetadata(e)
+            | AppError::InvalidFieldObject(e)
+            | AppError::InvalidSchemaObject(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 /// Wraps an error message and `help` into the wire body.
-pub fn error_response(status: StatusCode, message: &str, help: &str) -> Response {
-    let body = serde_json::to_vec(&ErrorBody { message, help }).unwrap_or_default();
+pub fn error_response(
+    status: StatusCode,
+    message: &str,
+    help: &str,
+    errors: Option<&FieldErrors>,
+) -> Response {
+    let body = serde_json::to_vec(&ErrorBody {
+        message,
+        help,
+        errors,
+    })
+    .unwrap_or_default();
     let mut response = (status, body).into_response();
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
@@ -165,8 +228,11 @@ pub fn error_response(status: StatusCode, message: &str, help: &str) -> Response
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, message) = self.status_and_message();
-        let mut response = error_response(status, &message, DEFAULT_HELP);
-        response.extensions_mut().insert(ErrorMessage(message));
+        let errors = self.field_errors().cloned().map(Arc::new);
+        let mut response = error_response(status, &message, DEFAULT_HELP, errors.as_deref());
+        response
+            .extensions_mut()
+            .insert(ErrorMessage(message, errors));
         if let AppError::RangeNotSatisfiable { size } = &self {
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
                 response
@@ -218,12 +284,26 @@ mod tests {
             (Unauthorized, 401),
             (RangeNotSatisfiable { size: 1 }, 416),
             (UnsupportedTransformation, 400),
+            (InvalidCustomMetadata(FieldErrors::new()), 400),
+            (InvalidFieldObject(FieldErrors::new()), 400),
+            (InvalidSchemaObject(FieldErrors::new()), 400),
+            (FieldNameExists, 400),
+            (FieldLabelExists, 400),
+            (LabelOrSchemaRequired, 400),
+            (FieldDeleted, 400),
+            (NameNotUpdatable, 400),
+            (MissingIdParam, 400),
+            (InvalidIdParam, 400),
+            (NoSuchField, 404),
             (AppError::internal(anyhow::anyhow!("disk on fire")), 500),
         ];
         for (err, status) in cases {
             let (s, message) = err.status_and_message();
             assert_eq!(s.as_u16(), status, "{err:?}");
-            assert!(message.ends_with('.'), "{message}");
+            assert!(
+                message.ends_with('.') || message == "Invalid field object",
+                "{message}"
+            );
             assert!(!message.contains("fire"));
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod custom_fields;
 pub mod delivery;
 pub mod error;
 pub mod http;

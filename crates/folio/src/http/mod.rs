@@ -7,10 +7,11 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 
+use crate::custom_fields;
 use crate::delivery;
 use crate::error::{error_response, AppError, ErrorMessage, InternalCause, DEFAULT_HELP};
 use crate::state::AppState;
@@ -26,6 +27,19 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/files/upload", post(upload::upload_v1))
         .route("/api/v2/files/upload", post(upload::upload_v2))
+        // Custom metadata fields API (spec §9.2).
+        .route(
+            "/v1/customMetadataFields",
+            get(custom_fields::list).post(custom_fields::create),
+        )
+        .route(
+            "/v1/customMetadataFields/",
+            patch(custom_fields::missing_id).delete(custom_fields::missing_id),
+        )
+        .route(
+            "/v1/customMetadataFields/{id}",
+            patch(custom_fields::update).delete(custom_fields::delete),
+        )
         .route("/healthz", get(health::healthz))
         // Delivery: `{url_endpoint}/{filePath}` with url_endpoint = public URL + account id.
         // `get` answers HEAD too.
@@ -60,11 +74,13 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
     };
 
     if state.config.help_text != DEFAULT_HELP {
-        if let Some(ErrorMessage(message)) = response.extensions_mut().remove::<ErrorMessage>() {
+        if let Some(ErrorMessage(message, errors)) =
+            response.extensions_mut().remove::<ErrorMessage>()
+        {
             let status = response.status();
             let extensions = std::mem::take(response.extensions_mut());
             let headers = std::mem::take(response.headers_mut());
-            response = error_response(status, &message, &state.config.help_text);
+            response = error_response(status, &message, &state.config.help_text, errors.as_deref());
             *response.extensions_mut() = extensions;
             for (name, value) in headers.iter() {
                 if name != http::header::CONTENT_LENGTH {

@@ -113,6 +113,11 @@ pub struct NewUpload {
     pub overwrite_custom_metadata: bool,
     pub tags: Option<Vec<String>>,
     pub custom_metadata: Option<serde_json::Map<String, Value>>,
+    /// Spec §9.3 step 4: the `defaultValue` of every live custom metadata field. Applied in the
+    /// commit, after `custom_metadata` has been merged with the previous version's values
+    /// (`overwriteCustomMetadata=false`), to every key still without a value — inside the
+    /// transaction, so the merge sees the version it replaces.
+    pub custom_metadata_defaults: serde_json::Map<String, Value>,
     pub custom_coordinates: Option<String>,
     pub is_private_file: bool,
     pub is_published: bool,

@@ -276,7 +276,12 @@ impl PgCatalog {
         };
         let file_path = format!("{}{}", up.folder_path, name);
 
-        let custom_metadata = custom_metadata.unwrap_or_default();
+        let mut custom_metadata = custom_metadata.unwrap_or_default();
+        for (key, value) in &up.custom_metadata_defaults {
+            custom_metadata
+                .entry(key.clone())
+                .or_insert_with(|| value.clone());
+        }
         sqlx::query(
             "INSERT INTO file_versions (version_id, file_id, version_number, blob_key, size, mime, \
              file_type, width, height, tags, ai_tags, custom_metadata, custom_coordinates, \
@@ -924,6 +929,7 @@ mod tests {
                     overwrite_custom_metadata: false,
                     tags: None,
                     custom_metadata: None,
+                    custom_metadata_defaults: Default::default(),
                     custom_coordinates: None,
                     is_private_file: false,
                     is_published: true,

@@ -677,7 +677,12 @@ async fn commit_in(
         }
     };
 
-    let custom_metadata = custom_metadata.unwrap_or_default();
+    let mut custom_metadata = custom_metadata.unwrap_or_default();
+    for (key, value) in &up.custom_metadata_defaults {
+        custom_metadata
+            .entry(key.clone())
+            .or_insert_with(|| value.clone());
+    }
     sqlx::query(
         "INSERT INTO file_versions (version_id, file_id, version_number, blob_key, size, mime, \
          file_type, width, height, tags, ai_tags, custom_metadata, custom_coordinates, \

@@ -94,6 +94,7 @@ fn upload(account_id: &str, name: &str) -> NewUpload {
         overwrite_custom_metadata: false,
         tags: None,
         custom_metadata: None,
+        custom_metadata_defaults: Default::default(),
         custom_coordinates: None,
         is_private_file: false,
         is_published: true,

@@ -72,6 +72,44 @@ fn basic_username(headers: &HeaderMap) -> Option<Option<String>> {
     Some(username.filter(|u| !u.is_empty()))
 }
 
+/// Phase A (steps A1–A4) for a username taken from Basic credentials.
+async fn key_for_private(
+    state: &AppState,
+    username: Option<&str>,
+) -> Result<KeyWithAccount, AppError> {
+    let username = username.ok_or(AppError::NoPrivateKey)?;
+    let found = state
+        .catalog
+        .key_by_private(username)
+        .await
+        .map_err(AppError::internal)?
+        .ok_or(AppError::CannotAuthenticate)?;
+    if found.key.revoked {
+        return Err(AppError::CannotAuthenticate);
+    }
+    if found
+        .key
+        .expires_at
+        .is_some_and(|t| t <= state.clock.now_secs())
+    {
+        return Err(AppError::ExpiredPrivateKey);
+    }
+    if found.account.disabled {
+        return Err(AppError::AccountDisabled);
+    }
+    Ok(found)
+}
+
+/// Authentication of the media API (spec §8): HTTP Basic with the private key only. No
+/// (or unusable) Basic credentials → `401`, unknown key → `403`.
+pub async fn authenticate_basic(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<KeyWithAccount, AppError> {
+    let username = basic_username(headers).flatten();
+    key_for_private(state, username.as_deref()).await
+}
+
 pub struct Authenticator<'a> {
     state: &'a AppState,
     api: ApiVersion,
@@ -197,23 +235,7 @@ impl<'a> Authenticator<'a> {
 
     /// Phase A.
     async fn basic_phase(&self, username: Option<&str>) -> Result<Authenticated, AppError> {
-        let username = username.ok_or(AppError::NoPrivateKey)?;
-        let found = self
-            .state
-            .catalog
-            .key_by_private(username)
-            .await
-            .map_err(AppError::internal)?
-            .ok_or(AppError::CannotAuthenticate)?;
-        if found.key.revoked {
-            return Err(AppError::CannotAuthenticate);
-        }
-        if found.key.expires_at.is_some_and(|t| t <= self.now()) {
-            return Err(AppError::ExpiredPrivateKey);
-        }
-        if found.account.disabled {
-            return Err(AppError::AccountDisabled);
-        }
+        let found = key_for_private(self.state, username).await?;
         Ok(Authenticated {
             account: found.account,
             key: found.key,

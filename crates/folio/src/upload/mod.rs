@@ -20,6 +20,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use crate::custom_fields::LiveFields;
 use crate::error::AppError;
 use crate::ids;
 use crate::state::AppState;
@@ -112,7 +113,17 @@ async fn run(
         FilePart::Received(f) if f.size == 0 => return Err(AppError::MissingFile),
         other => other,
     };
-    let params = folio_contract::parse_upload_params(&fields)?;
+    // The account's live custom metadata fields: they type `request.customMetadata.<name>` in
+    // `checks` (P7) and validate `customMetadata` (E2). Read on every upload (one indexed
+    // query), so a field created or changed on another instance applies at once.
+    let custom_fields = LiveFields::new(
+        &state
+            .catalog
+            .custom_fields(&principal.account.id, false)
+            .await
+            .map_err(AppError::internal)?,
+    );
+    let params = folio_contract::parse_upload_params_with(&fields, &custom_fields)?;
     let file = match file {
         FilePart::Received(f) => f,
         FilePart::Unusable(problem) => return Err(problem),
@@ -141,6 +152,24 @@ async fn run(
         return Err(AppError::FileTooLarge);
     }
 
+    // E2 (spec §9.3): the request's values, then the defaults of fields still without one.
+    // Without the parameter, what the new version holds is decided in the commit (a new file:
+    // nothing; an overwrite: nothing or, with overwriteCustomMetadata=false, the previous
+    // version's values), and the defaults are applied there too, inside the transaction
+    // (`NewUpload::custom_metadata_defaults`), so the merge never reads a stale version.
+    let custom_metadata = match &params.custom_metadata {
+        Some(request) => {
+            let mut values = custom_fields
+                .validate(request)
+                .map_err(AppError::InvalidCustomMetadata)?;
+            custom_fields
+                .complete(&mut values)
+                .map_err(AppError::InvalidCustomMetadata)?;
+            Some(values)
+        }
+        None => None,
+    };
+
     let media = media_info(facts, &file.head, file.size);
 
     // E5: the final name (with its suffix), which `checks` sees as `request.fileName`.
@@ -150,12 +179,15 @@ async fn run(
     // E6
     if let Some(checks) = &params.checks {
         let name = proposed_name.as_deref().unwrap_or(&params.file_name);
-        let no_custom_metadata = serde_json::Map::new();
+        // Spec §7.3: the request's values after schema defaults.
+        let values = custom_metadata
+            .clone()
+            .unwrap_or_else(|| custom_fields.defaults());
         checks
             .verify(&check_context(
                 &params,
                 name,
-                &no_custom_metadata,
+                &values,
                 &file.facts,
                 file.size,
             ))
@@ -176,7 +208,8 @@ async fn run(
         overwrite_ai_tags: params.overwrite_ai_tags,
         overwrite_custom_metadata: params.overwrite_custom_metadata,
         tags: params.tags.clone(),
-        custom_metadata: None,
+        custom_metadata,
+        custom_metadata_defaults: custom_fields.defaults(),
         custom_coordinates: params.custom_coordinates.clone(),
         is_private_file: params.is_private_file,
         is_published: params.is_published,
@@ -208,7 +241,13 @@ async fn run(
     .map_err(AppError::internal)?
     .map_err(AppError::internal)?;
     let stored = match outcome {
-        CommitOutcome::Committed(stored) => stored,
+        CommitOutcome::Committed(mut stored) => {
+            // Spec §9.2: values of deleted fields stay stored but are not shown.
+            stored
+                .custom_metadata
+                .retain(|key, _| custom_fields.contains(key));
+            stored
+        }
         CommitOutcome::PathTaken => return Err(AppError::FileExists),
         CommitOutcome::TooManyVersions => return Err(AppError::TooManyVersions),
     };
