@@ -134,6 +134,18 @@ async fn python_sdk_uploads_with_the_private_key() {
 }
 
 #[tokio::test]
+async fn node_sdk_manages_custom_metadata_fields_and_uploads_custom_metadata() {
+    let app = TestApp::start().await;
+    run(&app, Lang::Node, "custom_metadata.mjs", &[]).await;
+}
+
+#[tokio::test]
+async fn python_sdk_manages_custom_metadata_fields_and_uploads_custom_metadata() {
+    let app = TestApp::start().await;
+    run(&app, Lang::Python, "custom_metadata.py", &[]).await;
+}
+
+#[tokio::test]
 async fn a_jsonwebtoken_token_is_accepted_once() {
     let app = TestApp::start().await;
     run(&app, Lang::Node, "jwt_token.mjs", &[]).await;
