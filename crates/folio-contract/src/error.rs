@@ -28,6 +28,10 @@ pub enum ParamError {
     /// [`crate::parse_checks`]'s error, which carries the log detail this `Copy` type drops.
     #[error("Your request contains invalid syntax for the checks parameter.")]
     ChecksSyntax,
+    /// `transformation` breaks the structure of spec §3.8 (step P6), or (at step E1) names a
+    /// transformation the server cannot render.
+    #[error("The file could not be uploaded because the transformation field is invalid.")]
+    TransformationInvalid,
 }
 
 impl ParamError {
@@ -51,6 +55,7 @@ impl ParamError {
             | ParamError::Invalid(name)
             | ParamError::Unsupported(name) => name,
             ParamError::ChecksSyntax => crate::field::CHECKS,
+            ParamError::TransformationInvalid => crate::field::TRANSFORMATION,
         }
     }
 }

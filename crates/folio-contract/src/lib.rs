@@ -36,6 +36,7 @@ mod folder;
 mod params;
 mod response_fields;
 mod tags;
+mod transformation;
 mod url;
 
 pub use checks::{
@@ -55,4 +56,7 @@ pub use params::{
 };
 pub use response_fields::{ResponseField, ResponseFields};
 pub use tags::{parse_tags, MAX_TAG_CHARS};
+pub use transformation::{
+    parse_transformation, AbsProtocol, PostKind, PostTransformation, TransformationParam,
+};
 pub use url::url_path_encode;

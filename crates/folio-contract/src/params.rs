@@ -10,6 +10,7 @@ use crate::file_name::{parse_file_name, unique_name};
 use crate::folder::Folder;
 use crate::response_fields::ResponseFields;
 use crate::tags::parse_tags;
+use crate::transformation::{parse_transformation, TransformationParam};
 
 /// Upper bound on `description`, in Unicode characters (spec Q36, our choice).
 pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
@@ -55,6 +56,9 @@ pub struct UploadParams {
     /// `customMetadata`: a JSON object (P5), not yet checked against the account's field
     /// definitions (that is step E2, the server's job). `None` when absent or empty.
     pub custom_metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// `transformation`, structurally valid (P6, spec §3.8); its strings and the fit with the
+    /// file type are the server's step E1.
+    pub transformation: Option<TransformationParam>,
     /// `checks`, parsed and type-checked (spec §7); evaluated by the server once the file's
     /// facts are known (step E6).
     pub checks: Option<Checks>,
@@ -125,8 +129,8 @@ impl<'a, K: AsRef<str>, V: AsRef<str>> Fields<'a, K, V> {
 /// | P6 | `transformation` |
 /// | P7 | `checks` |
 ///
-/// Until their rules are implemented, a non-empty `webhookUrl`, `extensions`,
-/// `transformation` or `checks` is rejected with [`ParamError::Unsupported`] at its own step.
+/// Until their rules are implemented, a non-empty `webhookUrl` or `extensions` is rejected with
+/// [`ParamError::Unsupported`] at its own step.
 ///
 /// ```
 /// use folio_contract::{parse_upload_params, ParamError, ResponseField};
@@ -223,7 +227,10 @@ where
     };
     fields.reject_unimplemented(field::EXTENSIONS)?;
     // P6
-    fields.reject_unimplemented(field::TRANSFORMATION)?;
+    let transformation = fields
+        .get(field::TRANSFORMATION)
+        .map(parse_transformation)
+        .transpose()?;
     // P7
     let checks = fields
         .get(field::CHECKS)
@@ -246,6 +253,7 @@ where
         overwrite_custom_metadata,
         description,
         custom_metadata,
+        transformation,
         checks,
     })
 }
@@ -486,8 +494,27 @@ mod tests {
     }
 
     #[test]
+    fn transformation_is_structurally_checked() {
+        let p = parse_ok(&[("fileName", "a"), ("transformation", r#"{"pre":"w-100"}"#)]);
+        assert_eq!(
+            p.transformation.and_then(|t| t.pre).as_deref(),
+            Some("w-100")
+        );
+        assert_eq!(
+            err(&[
+                ("fileName", "a"),
+                (
+                    "transformation",
+                    r#"{"post":[{"type":"abs","value":"sr-240_360"}]}"#
+                )
+            ]),
+            "The file could not be uploaded because the transformation field is invalid."
+        );
+    }
+
+    #[test]
     fn unsupported_parameters_interim_messages() {
-        for name in ["webhookUrl", "extensions", "transformation"] {
+        for name in ["webhookUrl", "extensions"] {
             assert_eq!(
                 err(&[("fileName", "a"), (name, "x")]),
                 format!("The {name} parameter is not supported by this server yet."),
@@ -570,7 +597,7 @@ mod tests {
             ),
             (
                 &[("checks", "x"), ("transformation", "x"), ("fileName", "a")],
-                "The transformation parameter is not supported by this server yet.",
+                "The file could not be uploaded because the transformation field is invalid.",
             ),
             // P7 last.
             (

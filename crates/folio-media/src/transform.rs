@@ -351,6 +351,11 @@ pub fn render(bytes: &[u8], t: &Transformation) -> Result<Rendered, MediaError> 
     })
 }
 
+/// `a * num / den`, rounded to the nearest pixel, at least 1.
+fn scale(a: u64, num: u64, den: u64) -> u64 {
+    ((a * num * 2 + den) / (2 * den.max(1))).max(1)
+}
+
 fn resolve(size: Option<Size>, input: u32) -> Option<u64> {
     size.map(|s| match s {
         Size::Pixels(p) => u64::from(p),
@@ -377,8 +382,8 @@ fn apply_step(image: DynamicImage, step: &Step) -> Result<DynamicImage, MediaErr
     let mut h = resolve(step.height, ih);
     if let Some((a, b)) = step.aspect {
         match (w, h) {
-            (Some(w0), None) => h = Some((w0 * u64::from(b)).div_ceil(u64::from(a))),
-            (None, Some(h0)) => w = Some((h0 * u64::from(a)).div_ceil(u64::from(b))),
+            (Some(w0), None) => h = Some(scale(w0, u64::from(b), u64::from(a))),
+            (None, Some(h0)) => w = Some(scale(h0, u64::from(a), u64::from(b))),
             _ => {}
         }
     }
@@ -389,8 +394,8 @@ fn apply_step(image: DynamicImage, step: &Step) -> Result<DynamicImage, MediaErr
             // Proportional other side when only one is given.
             let (tw, th) = match (w, h) {
                 (Some(w), Some(h)) => (w, h),
-                (Some(w), None) => (w, (w * u64::from(ih)).div_ceil(u64::from(iw))),
-                (None, Some(h)) => ((h * u64::from(iw)).div_ceil(u64::from(ih)), h),
+                (Some(w), None) => (w, scale(w, u64::from(ih), u64::from(iw))),
+                (None, Some(h)) => (scale(h, u64::from(iw), u64::from(ih)), h),
                 (None, None) => (u64::from(iw), u64::from(ih)),
             };
             let both = w.is_some() && h.is_some();
@@ -411,9 +416,9 @@ fn apply_step(image: DynamicImage, step: &Step) -> Result<DynamicImage, MediaErr
                 Crop::AtLeast => {
                     // Cover the box, keeping the ratio: scale by the larger factor.
                     let (nw, nh) = if tw * u64::from(ih) >= th * u64::from(iw) {
-                        (tw, (tw * u64::from(ih)).div_ceil(u64::from(iw)))
+                        (tw, scale(tw, u64::from(ih), u64::from(iw)))
                     } else {
-                        ((th * u64::from(iw)).div_ceil(u64::from(ih)), th)
+                        (scale(th, u64::from(iw), u64::from(ih)), th)
                     };
                     image.resize_exact(checked(nw)?, checked(nh)?, FilterType::Triangle)
                 }

@@ -107,6 +107,19 @@ pub enum AppError {
     Unauthorized,
     #[error("transformation not supported")]
     UnsupportedTransformation,
+    /// A delivery `tr:` outside the grammar of our subset.
+    #[error("invalid delivery transformation")]
+    InvalidDeliveryTransformation,
+
+    // Transformations at upload (spec §3.8, step E1).
+    #[error("transformation on a file that is neither image nor video")]
+    TransformationNotForType,
+    #[error("post-transformation incompatible with the file type")]
+    PostTransformationIncompatible,
+    /// A transformation kind the contract allows but this server does not perform (video,
+    /// gif-to-video, abs, vector images); `what` completes `The <what> transformation`.
+    #[error("{0} transformation not implemented")]
+    TransformationNotImplemented(String),
     #[error("unsatisfiable range")]
     RangeNotSatisfiable { size: u64 },
 
@@ -175,6 +188,10 @@ impl AppError {
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed."),
             Unauthorized => (StatusCode::UNAUTHORIZED, "Your request is not authorized to access this file."),
             UnsupportedTransformation => (bad, "The requested transformation is not supported by this server yet."),
+            InvalidDeliveryTransformation => (bad, "The requested transformation is invalid."),
+            TransformationNotForType => (bad, "The file could not be uploaded because transformations are supported only for image and video files."),
+            PostTransformationIncompatible => (bad, "The file could not be uploaded because the detected file type & post-transformation are incompatible."),
+            TransformationNotImplemented(what) => return (bad, format!("The {what} transformation is not supported by this server yet.")),
             InvalidCustomMetadata(_) => (bad, "Invalid custom metadata."),
             // Spec §9.2: no trailing period on this one.
             InvalidFieldObject(_) => (bad, "Invalid field object"),
@@ -295,6 +312,10 @@ mod tests {
             (MissingIdParam, 400),
             (InvalidIdParam, 400),
             (NoSuchField, 404),
+            (InvalidDeliveryTransformation, 400),
+            (TransformationNotForType, 400),
+            (PostTransformationIncompatible, 400),
+            (TransformationNotImplemented("video pre".into()), 400),
             (AppError::internal(anyhow::anyhow!("disk on fire")), 500),
         ];
         for (err, status) in cases {

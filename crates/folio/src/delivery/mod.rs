@@ -2,10 +2,12 @@
 //!
 //! `{public_url}/{url_id}/{filePath}` serves the current version's exact bytes, with ETag,
 //! Range and the sniffed Content-Type. A first path segment `tr:…` (or a `tr` query
-//! parameter) selects a transformation; only the named media-library thumbnail exists so far.
+//! parameter) selects a transformation: the named media-library thumbnail, or a chain of the
+//! subset [`folio_media::Transformation`] parses, rendered on first request and cached in the
+//! blob store under `d/<version id>/tr-<hex of the canonical string>`.
 //! Unpublished files are not served; private files need a signed URL, which is not
-//! implemented yet, so their originals answer 401 (the thumbnail, a named transformation,
-//! stays public as the spec says).
+//! implemented yet, so their originals and unnamed transformations answer 401 (the thumbnail,
+//! a named transformation, stays public as the spec says).
 
 mod range;
 
@@ -31,6 +33,7 @@ const THUMBNAIL_NAMES: &[&str] = &["n-ik_ml_thumbnail", "n-media_library_thumbna
 enum Transformation {
     None,
     Thumbnail,
+    Render(folio_media::Transformation),
 }
 
 /// Splits `/{url_id}/[tr:…/]{path}` and decodes each segment.
@@ -66,7 +69,17 @@ fn transformation_kind(spec: Option<String>) -> AppResult<Transformation> {
     match spec {
         None => Ok(Transformation::None),
         Some(t) if THUMBNAIL_NAMES.contains(&t.as_str()) => Ok(Transformation::Thumbnail),
-        Some(_) => Err(AppError::UnsupportedTransformation),
+        Some(t) => match folio_media::Transformation::parse(&t) {
+            Ok(t) => Ok(Transformation::Render(t)),
+            Err(folio_media::TransformError::UnsupportedFormat(_)) => {
+                Err(AppError::UnsupportedTransformation)
+            }
+            // Named transformations other than the thumbnail are not implemented.
+            Err(folio_media::TransformError::Unknown(name)) if name == "n" => {
+                Err(AppError::UnsupportedTransformation)
+            }
+            Err(_) => Err(AppError::InvalidDeliveryTransformation),
+        },
     }
 }
 
@@ -99,6 +112,12 @@ pub async fn serve(
             serve_original(&state, &version, &method, &headers).await
         }
         Transformation::Thumbnail => serve_thumbnail(&state, &version, &method, &headers).await,
+        Transformation::Render(t) => {
+            if version.is_private_file {
+                return Err(AppError::Unauthorized);
+            }
+            serve_rendition(&state, &version, &t, &method, &headers).await
+        }
     }
 }
 
@@ -304,6 +323,119 @@ async fn render_thumbnail(
     }
 }
 
+/// Blob key of the cached rendition of `t` for a version: the canonical string, hex-encoded so
+/// that no store sees `:` or `,` in a key.
+pub(crate) fn transformation_key(version_id: &str, t: &folio_media::Transformation) -> String {
+    let hex: String = t.to_string().bytes().map(|b| format!("{b:02x}")).collect();
+    format!("d/{version_id}/tr-{hex}")
+}
+
+/// Image formats [`folio_media::render`] decodes.
+pub(crate) fn renderable(mime: &str) -> bool {
+    matches!(
+        mime,
+        "image/jpeg"
+            | "image/png"
+            | "image/gif"
+            | "image/webp"
+            | "image/bmp"
+            | "image/tiff"
+            | "image/x-icon"
+    )
+}
+
+/// Renders `t` from bytes under the render semaphore, off the async threads.
+pub(crate) async fn render_bytes(
+    state: &AppState,
+    source: Bytes,
+    t: folio_media::Transformation,
+) -> AppResult<Result<folio_media::Rendered, folio_media::MediaError>> {
+    let permit = state
+        .renders
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(AppError::internal)?;
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        folio_media::render(&source, &t)
+    })
+    .await
+    .map_err(AppError::internal)
+}
+
+/// The rendition of `t` for a stored version: from the cache, else rendered from the version's
+/// blob and cached. `Ok(None)` when the image cannot be rendered (corrupt, beyond the decode or
+/// output limits).
+pub(crate) async fn rendition(
+    state: &AppState,
+    version_id: &str,
+    blob_key: &str,
+    t: &folio_media::Transformation,
+) -> AppResult<Option<(Bytes, String)>> {
+    let key = transformation_key(version_id, t);
+    if let Ok(Some(cached)) = state.blobs.read_all(&key).await {
+        let mime = folio_media::probe(&cached, cached.len() as u64, "").mime;
+        return Ok(Some((cached, mime)));
+    }
+    // Bounded: the stored version passed the upload size limit.
+    let original = state
+        .blobs
+        .read_all(blob_key)
+        .await
+        .map_err(AppError::internal)?
+        .ok_or(AppError::NotFound)?;
+    match render_bytes(state, original, t.clone()).await? {
+        Ok(rendered) => {
+            let bytes = Bytes::from(rendered.bytes);
+            if let Err(e) = state.blobs.put(&key, bytes.clone()).await {
+                tracing::warn!(error = %e, "could not cache a rendition");
+            }
+            Ok(Some((bytes, rendered.mime.to_owned())))
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "no rendition");
+            Ok(None)
+        }
+    }
+}
+
+async fn serve_rendition(
+    state: &AppState,
+    version: &StoredVersion,
+    t: &folio_media::Transformation,
+    method: &Method,
+    headers: &HeaderMap,
+) -> AppResult<Response> {
+    // Decided: a transformation of a file we cannot render (video, PDF, SVG, ...) is a bad
+    // request, not a missing file.
+    if !renderable(&version.media.mime) {
+        return Err(AppError::UnsupportedTransformation);
+    }
+    // `,` would split the tag in If-None-Match lists.
+    let tag = etag(version, &format!("-tr-{}", t.to_string().replace(',', ";")));
+    if not_modified(headers, &tag) {
+        return Ok(StatusCode::NOT_MODIFIED.into_response());
+    }
+    let (bytes, mime) = rendition(state, &version.version_id, &version.blob_key, t)
+        .await?
+        .ok_or(AppError::InvalidDeliveryTransformation)?;
+    let len = bytes.len();
+    let body = if *method == Method::HEAD {
+        Body::empty()
+    } else {
+        Body::from(bytes)
+    };
+    let mut response = (StatusCode::OK, body).into_response();
+    base_headers(&mut response, &mime, &tag, version.created_at_ms);
+    if let Ok(v) = HeaderValue::from_str(&len.to_string()) {
+        response
+            .headers_mut()
+            .insert(http::header::CONTENT_LENGTH, v);
+    }
+    Ok(response)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,7 +459,19 @@ mod tests {
             Some("n-ik_ml_thumbnail")
         );
         assert!(matches!(
-            transformation_kind(Some("w-100".into())),
+            transformation_kind(Some("w-100,h-50:rt-90".into())),
+            Ok(Transformation::Render(_))
+        ));
+        assert!(matches!(
+            transformation_kind(Some("w-abc".into())),
+            Err(AppError::InvalidDeliveryTransformation)
+        ));
+        assert!(matches!(
+            transformation_kind(Some("f-avif".into())),
+            Err(AppError::UnsupportedTransformation)
+        ));
+        assert!(matches!(
+            transformation_kind(Some("n-other".into())),
             Err(AppError::UnsupportedTransformation)
         ));
     }

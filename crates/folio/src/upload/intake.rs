@@ -119,11 +119,23 @@ impl StreamingChecks {
         if let Some(pinned) = pinned {
             let params = folio_contract::parse_upload_params(&pinned).ok()?;
             let checks = params.checks.clone()?;
+            // A pre-transformation changes size and type: checks judge its result (E6).
+            if params.transformation.is_some() {
+                return None;
+            }
             // With a unique suffix still to be drawn, `request.fileName` is not known yet.
             if params.use_unique_file_name && checks.references_file_name() {
                 return None;
             }
             return Some(from(checks, Some(params)));
+        }
+        // Known limit: a `transformation` field sent after the file is not seen here, so
+        // file-only checks may still judge the original's size or type while it streams.
+        if fields
+            .iter()
+            .any(|(n, v)| n == folio_contract::field::TRANSFORMATION && !v.is_empty())
+        {
+            return None;
         }
         let text = fields.iter().find(|(n, _)| n == "checks").map(|(_, v)| v)?;
         let checks = folio_contract::parse_checks(text, &folio_contract::NoCustomFields).ok()?;

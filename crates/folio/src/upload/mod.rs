@@ -152,6 +152,12 @@ async fn run(
         return Err(AppError::FileTooLarge);
     }
 
+    // E1, then E4 (image pre-transformation: the stored bytes are its result).
+    let mut file = file;
+    let plan = match &params.transformation {
+        Some(t) => transformation_plan(t, &file.facts)?,
+        None => TransformationPlan::default(),
+    };
     // E2 (spec §9.3): the request's values, then the defaults of fields still without one.
     // Without the parameter, what the new version holds is decided in the commit (a new file:
     // nothing; an overwrite: nothing or, with overwriteCustomMetadata=false, the previous
@@ -169,8 +175,12 @@ async fn run(
         }
         None => None,
     };
+    if let Some(pre) = plan.pre {
+        version_id = ids::object_id();
+        pre_transform(state, &mut file, &version_id, pre, &params.file_name).await?;
+    }
 
-    let media = media_info(facts, &file.head, file.size);
+    let media = media_info(&file.facts, &file.head, file.size);
 
     // E5: the final name (with its suffix), which `checks` sees as `request.fileName`.
     let proposed_name = params
@@ -251,6 +261,23 @@ async fn run(
         CommitOutcome::PathTaken => return Err(AppError::FileExists),
         CommitOutcome::TooManyVersions => return Err(AppError::TooManyVersions),
     };
+    if !plan.post.is_empty() {
+        // Post-transformations are derived renditions, made after the response (spec §3.8):
+        // a failure is logged, and delivery renders on demand anyway.
+        let state = state.clone();
+        let (version, blob) = (stored.version_id.clone(), stored.blob_key.clone());
+        tokio::spawn(async move {
+            for t in plan.post {
+                match crate::delivery::rendition(&state, &version, &blob, &t).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => tracing::warn!(transformation = %t, "post-transformation failed"),
+                    Err(e) => {
+                        tracing::warn!(transformation = %t, error = %e, "post-transformation failed")
+                    }
+                }
+            }
+        });
+    }
     tracing::info!(
         upload.file_id = %stored.file_id,
         upload.version = stored.version_number,
@@ -263,6 +290,120 @@ async fn run(
         &state.url_endpoint(&principal.account.url_id),
         params.response_fields,
     ))
+}
+
+/// The transformations an upload will perform, once step E1 has accepted them.
+#[derive(Default)]
+struct TransformationPlan {
+    pre: Option<folio_media::Transformation>,
+    post: Vec<folio_media::Transformation>,
+}
+
+/// Step E1 (spec §3.8): the type rules, then what this server performs. Only raster images are
+/// transformed; video transformations, `gif-to-video`, `abs` and vector/HEIF images are refused
+/// with a message that names them, and strings outside our subset with the "transformation field
+/// is invalid" message (the §3.8 rule for a server without that engine).
+fn transformation_plan(
+    t: &folio_contract::TransformationParam,
+    facts: &folio_media::MediaFacts,
+) -> Result<TransformationPlan, AppError> {
+    use folio_contract::PostKind;
+    let (image, video) = (facts.is_image(), facts.is_video());
+    if !image && !video {
+        return Err(AppError::TransformationNotForType);
+    }
+    let gif = facts.mime == "image/gif";
+    for post in &t.post {
+        let fits = match post.kind {
+            PostKind::Transformation => true,
+            PostKind::GifToVideo => gif,
+            PostKind::Thumbnail | PostKind::Abs => video,
+        };
+        if !fits {
+            return Err(AppError::PostTransformationIncompatible);
+        }
+    }
+    let not_implemented = |what: &str| AppError::TransformationNotImplemented(what.to_owned());
+    if video {
+        if t.pre.is_some() {
+            return Err(not_implemented("video pre"));
+        }
+        if let Some(post) = t.post.first() {
+            return Err(match post.kind {
+                PostKind::Transformation => not_implemented("video post"),
+                PostKind::Thumbnail => not_implemented("video thumbnail"),
+                other => not_implemented(other.as_str()),
+            });
+        }
+    }
+    if let Some(post) = t.post.iter().find(|p| p.kind == PostKind::GifToVideo) {
+        return Err(not_implemented(post.kind.as_str()));
+    }
+    if !crate::delivery::renderable(&facts.mime) {
+        let format = facts.format.as_deref().unwrap_or("this");
+        return Err(not_implemented(&format!("{format} image")));
+    }
+    let parse = |text: &str| {
+        folio_media::Transformation::parse(text)
+            .map_err(|_| AppError::Param(folio_contract::ParamError::TransformationInvalid))
+    };
+    Ok(TransformationPlan {
+        pre: t.pre.as_deref().map(parse).transpose()?,
+        post: t
+            .post
+            .iter()
+            .filter_map(|p| p.value.as_deref())
+            .map(parse)
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+/// Step E4 for images: renders `pre` from the received blob and makes the result the file, under
+/// a new blob key (of `version_id`). The original's guard is dropped, which deletes it; the new
+/// blob has its own guard, so a later failure leaves nothing behind either.
+async fn pre_transform(
+    state: &AppState,
+    file: &mut intake::ReceivedFile,
+    version_id: &str,
+    pre: folio_media::Transformation,
+    file_name: &str,
+) -> Result<(), AppError> {
+    // Bounded: F3 has checked the size against max_file_size.
+    let original = state
+        .blobs
+        .read_all(file.guard.key())
+        .await
+        .map_err(AppError::internal)?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("received blob vanished")))?;
+    let rendered = match crate::delivery::render_bytes(state, original, pre).await? {
+        Ok(r) => r,
+        Err(folio_media::MediaError::Encode(e)) => {
+            return Err(AppError::internal(anyhow::anyhow!("encoding: {e}")))
+        }
+        Err(folio_media::MediaError::Decode(_)) => {
+            return Err(AppError::InvalidFile("undecodable image"))
+        }
+        // Beyond the decode or output limits: the requested transformation cannot be made.
+        Err(_) => {
+            return Err(AppError::Param(
+                folio_contract::ParamError::TransformationInvalid,
+            ))
+        }
+    };
+    let key = blob_key(version_id);
+    let guard = intake::BlobGuard::new(&state.blobs, &key);
+    let bytes = bytes::Bytes::from(rendered.bytes);
+    state
+        .blobs
+        .put(&key, bytes.clone())
+        .await
+        .map_err(AppError::internal)?;
+    // Replaces (and so drops, deleting) the original's guard.
+    file.guard = guard;
+    file.size = bytes.len() as u64;
+    file.head = bytes[..bytes.len().min(folio_media::SNIFF_LEN)].to_vec();
+    file.facts = folio_media::probe(&file.head, file.size, file_name);
+    Ok(())
 }
 
 /// What `checks` sees of a request whose file has been received in full.

@@ -140,7 +140,7 @@ async fn thumbnails_are_small_images() {
     let other = body["url"]
         .as_str()
         .expect("url")
-        .replace("/default/", "/default/tr:w-100/");
+        .replace("/default/", "/default/tr:n-custom_named/");
     let reply = TestApp::reply(app.get(&other).await).await;
     reply.assert_error(
         400,

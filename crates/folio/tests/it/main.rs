@@ -18,4 +18,5 @@ mod params;
 mod process;
 mod scale_out;
 mod storage;
+mod transformations;
 mod versions;

@@ -199,7 +199,7 @@ async fn bad_values_get_their_parameter_message() {
 #[tokio::test]
 async fn parameters_of_a_later_issue_are_refused_not_ignored() {
     let app = TestApp::start().await;
-    for field in ["transformation", "extensions", "webhookUrl"] {
+    for field in ["extensions", "webhookUrl"] {
         app.upload(fixture("tiny.jpg"), &[("fileName", "a.jpg"), (field, "x")])
             .await
             .assert_error(
