@@ -75,6 +75,7 @@ suite!(
     concurrent_overwrites_number_versions_without_gaps,
     blobs_are_referenced_only_by_committed_versions,
     custom_fields_keep_names_reserved_and_live_labels_unique,
+    custom_metadata_defaults_fill_what_the_merge_left_empty,
 );
 
 fn upload(account_id: &str, name: &str) -> NewUpload {
@@ -573,4 +574,40 @@ async fn custom_fields_keep_names_reserved_and_live_labels_unique(catalog: Arc<d
         .await
         .expect("list")
         .is_empty());
+}
+
+async fn custom_metadata_defaults_fill_what_the_merge_left_empty(catalog: Arc<dyn Catalog>) {
+    let account = account(&catalog).await;
+    let defaults: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_value(serde_json::json!({"tier": "basic", "stock": 0})).expect("map");
+    let mut first = upload(&account, "m.jpg");
+    first.custom_metadata = Some(
+        serde_json::from_value(serde_json::json!({"brand": "Nike", "tier": "gold"})).expect("map"),
+    );
+    first.custom_metadata_defaults = defaults.clone();
+    let v1 = committed(catalog.commit_upload(&first).await.expect("commit"));
+    assert_eq!(
+        serde_json::Value::Object(v1.custom_metadata),
+        serde_json::json!({"brand": "Nike", "tier": "gold", "stock": 0})
+    );
+    // overwriteCustomMetadata=false without values: the previous ones, then defaults.
+    let mut second = upload(&account, "m.jpg");
+    second.overwrite_custom_metadata = false;
+    second.custom_metadata_defaults =
+        serde_json::from_value(serde_json::json!({"tier": "basic", "stock": 0, "new": true}))
+            .expect("map");
+    let v2 = committed(catalog.commit_upload(&second).await.expect("commit"));
+    assert_eq!(
+        serde_json::Value::Object(v2.custom_metadata),
+        serde_json::json!({"brand": "Nike", "tier": "gold", "stock": 0, "new": true})
+    );
+    // overwriteCustomMetadata=true without values: only the defaults.
+    let mut third = upload(&account, "m.jpg");
+    third.overwrite_custom_metadata = true;
+    third.custom_metadata_defaults = defaults;
+    let v3 = committed(catalog.commit_upload(&third).await.expect("commit"));
+    assert_eq!(
+        serde_json::Value::Object(v3.custom_metadata),
+        serde_json::json!({"tier": "basic", "stock": 0})
+    );
 }
