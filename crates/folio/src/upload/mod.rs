@@ -178,6 +178,10 @@ async fn run(
     if let Some(pre) = plan.pre {
         version_id = ids::object_id();
         pre_transform(state, &mut file, &version_id, pre, &params.file_name).await?;
+        // The stored file obeys the limit too (a PNG of a large JPEG can outgrow it).
+        if file.size > limits.max_file_size {
+            return Err(AppError::FileTooLarge);
+        }
     }
 
     let media = media_info(&file.facts, &file.head, file.size);

@@ -317,3 +317,27 @@ async fn delivery_refuses_bad_or_impossible_transformations() {
         401
     );
 }
+
+#[tokio::test]
+async fn a_pre_transformation_result_obeys_the_size_limit() {
+    let app = TestApp::builder()
+        .config(|c| {
+            c.limits.max_file_size = 20_000;
+        })
+        .start()
+        .await;
+    // photo-exif.jpg is about 10 kB; 2000 px wide it is far more.
+    app.upload(
+        fixture("photo-exif.jpg"),
+        &[
+            ("fileName", "p.jpg"),
+            ("transformation", r#"{"pre":"w-2000,bl-5"}"#),
+        ],
+    )
+    .await
+    .assert_error(
+        400,
+        "Your request contains invalid file parameter. The file size exceeds limits.",
+    );
+    app.assert_no_orphan_blobs(0).await;
+}
