@@ -37,13 +37,18 @@ const VERSIONS_PREFIX: &str = "v";
 /// The object key of a version's bytes: sharded by the id's random tail so that no directory
 /// grows too large (the leading bytes of an id are a timestamp and would all be alike).
 pub fn blob_key(version_id: &str) -> String {
-    let n = version_id.len();
-    let (a, b) = if n >= 4 {
-        (&version_id[n - 2..], &version_id[n - 4..n - 2])
-    } else {
-        ("00", "00")
-    };
-    format!("{VERSIONS_PREFIX}/{a}/{b}/{version_id}")
+    let shard = version_id
+        .get(version_id.len().saturating_sub(2)..)
+        .filter(|s| s.len() == 2)
+        .unwrap_or("00");
+    format!("{VERSIONS_PREFIX}/{shard}/{version_id}")
+}
+
+/// The 256 shard folders of a local store. Few enough that they exist after the first uploads
+/// (a folder per upload would cost a `mkdir` and an uncached directory each time), many enough
+/// to keep a folder at a few thousand entries per million files.
+fn local_shards() -> impl Iterator<Item = String> {
+    (0..=255u8).map(|i| format!("{VERSIONS_PREFIX}/{i:02x}"))
 }
 
 #[derive(Clone)]
@@ -90,6 +95,19 @@ impl BlobStore {
         let root = PathBuf::from(path);
         std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
         let root = root.canonicalize()?;
+        // Made (and made durable) up front, so that no upload creates a folder whose entry a
+        // crash could lose after the upload was acknowledged.
+        for shard in local_shards() {
+            std::fs::create_dir_all(root.join(&shard))
+                .with_context(|| format!("creating {}", root.join(&shard).display()))?;
+        }
+        if fsync {
+            for dir in [root.join(VERSIONS_PREFIX), root.clone()] {
+                std::fs::File::open(&dir)
+                    .and_then(|d| d.sync_all())
+                    .with_context(|| format!("syncing {}", dir.display()))?;
+            }
+        }
         let store = LocalFileSystem::new_with_prefix(&root)?;
         Ok(BlobStore {
             store: Arc::new(store),
@@ -449,7 +467,7 @@ mod tests {
     fn keys_are_sharded_by_the_random_tail() {
         assert_eq!(
             blob_key("598821f949c0a938d57563bd"),
-            "v/bd/63/598821f949c0a938d57563bd"
+            "v/bd/598821f949c0a938d57563bd"
         );
     }
 
