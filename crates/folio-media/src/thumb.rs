@@ -2,12 +2,11 @@
 
 use std::io::Cursor;
 
-use image::codecs::jpeg::JpegEncoder;
-use image::codecs::png::PngEncoder;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageError, ImageFormat, ImageReader, Limits};
 
 use crate::detect::{self, Kind};
+use crate::transform::{self, OutputFormat};
 use crate::{exif_data, raster, MediaError};
 
 /// Largest width or height we agree to decode. Legitimate photos and
@@ -113,27 +112,14 @@ fn has_transparent_pixels(image: &DynamicImage) -> bool {
 }
 
 fn encode(image: DynamicImage) -> Result<(Vec<u8>, &'static str), MediaError> {
-    let mut out = Vec::new();
-    let enc_err = |e: ImageError| MediaError::Encode(e.to_string());
-    if has_transparent_pixels(&image) {
-        // JPEG has no alpha channel; PNG keeps transparent areas transparent.
-        let rgba = image.to_rgba8();
-        rgba.write_with_encoder(PngEncoder::new(&mut out))
-            .map_err(enc_err)?;
-        return Ok((out, "image/png"));
-    }
-    let encoder = JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY);
-    // The JPEG encoder takes 8-bit grey or RGB only.
-    if image.color().has_color() {
-        image
-            .to_rgb8()
-            .write_with_encoder(encoder)
-            .map_err(enc_err)?;
+    // JPEG has no alpha channel; PNG keeps transparent areas transparent.
+    let format = if has_transparent_pixels(&image) {
+        OutputFormat::Png
     } else {
-        image
-            .to_luma8()
-            .write_with_encoder(encoder)
-            .map_err(enc_err)?;
-    }
-    Ok((out, "image/jpeg"))
+        OutputFormat::Jpeg
+    };
+    Ok((
+        transform::encode(image, format, JPEG_QUALITY)?,
+        format.mime(),
+    ))
 }

@@ -437,7 +437,11 @@ fn apply_step(image: DynamicImage, step: &Step) -> Result<DynamicImage, MediaErr
     Ok(image)
 }
 
-fn encode(image: DynamicImage, format: OutputFormat, quality: u8) -> Result<Vec<u8>, MediaError> {
+pub(crate) fn encode(
+    image: DynamicImage,
+    format: OutputFormat,
+    quality: u8,
+) -> Result<Vec<u8>, MediaError> {
     let mut out = Vec::new();
     let enc_err = |e: ImageError| MediaError::Encode(e.to_string());
     match format {

@@ -258,6 +258,17 @@ async fn serve_thumbnail(
         }
         _ => render_thumbnail(state, version, &key).await?,
     };
+    Ok(rendition_response(method, bytes, &mime, &tag, version))
+}
+
+/// A 200 with a whole rendition (no Range: renditions are small and made on demand).
+fn rendition_response(
+    method: &Method,
+    bytes: Bytes,
+    mime: &str,
+    tag: &str,
+    version: &StoredVersion,
+) -> Response {
     let len = bytes.len();
     let body = if *method == Method::HEAD {
         Body::empty()
@@ -265,13 +276,13 @@ async fn serve_thumbnail(
         Body::from(bytes)
     };
     let mut response = (StatusCode::OK, body).into_response();
-    base_headers(&mut response, &mime, &tag, version.created_at_ms);
+    base_headers(&mut response, mime, tag, version.created_at_ms);
     if let Ok(v) = HeaderValue::from_str(&len.to_string()) {
         response
             .headers_mut()
             .insert(http::header::CONTENT_LENGTH, v);
     }
-    Ok(response)
+    response
 }
 
 async fn render_thumbnail(
@@ -420,20 +431,7 @@ async fn serve_rendition(
     let (bytes, mime) = rendition(state, &version.version_id, &version.blob_key, t)
         .await?
         .ok_or(AppError::InvalidDeliveryTransformation)?;
-    let len = bytes.len();
-    let body = if *method == Method::HEAD {
-        Body::empty()
-    } else {
-        Body::from(bytes)
-    };
-    let mut response = (StatusCode::OK, body).into_response();
-    base_headers(&mut response, &mime, &tag, version.created_at_ms);
-    if let Ok(v) = HeaderValue::from_str(&len.to_string()) {
-        response
-            .headers_mut()
-            .insert(http::header::CONTENT_LENGTH, v);
-    }
-    Ok(response)
+    Ok(rendition_response(method, bytes, &mime, &tag, version))
 }
 
 #[cfg(test)]
