@@ -52,7 +52,8 @@ pub use file_name::{
 };
 pub use folder::Folder;
 pub use params::{
-    parse_upload_params, parse_upload_params_with, UploadParams, MAX_DESCRIPTION_CHARS,
+    parse_extensions, parse_upload_params, parse_upload_params_with, parse_webhook_url, Extension,
+    UploadParams, MAX_DESCRIPTION_CHARS,
 };
 pub use response_fields::{ResponseField, ResponseFields};
 pub use tags::{parse_tags, MAX_TAG_CHARS};

@@ -62,6 +62,90 @@ pub struct UploadParams {
     /// `checks`, parsed and type-checked (spec §7); evaluated by the server once the file's
     /// facts are known (step E6).
     pub checks: Option<Checks>,
+    /// `webhookUrl`: an absolute `http`/`https` URL (P4, checked by [`parse_webhook_url`]).
+    pub webhook_url: Option<String>,
+    /// `extensions` (P5, [`parse_extensions`]): empty when absent, empty or `[]`.
+    pub extensions: Vec<Extension>,
+}
+
+/// One element of `extensions` (spec §3.9).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Extension {
+    /// The element's `name`.
+    pub name: String,
+    /// The element's other members, verbatim (`minConfidence` and `maxTags` of the
+    /// auto-tagging extensions, `options` of `remove-bg`, ...).
+    pub options: serde_json::Map<String, serde_json::Value>,
+}
+
+/// P4 rule of `webhookUrl` (our choice, spec §3.2): `http://` or `https://` (any ASCII case),
+/// a non-empty authority, no whitespace or control characters, at most 2048 bytes.
+pub fn parse_webhook_url(raw: &str) -> Result<String, ParamError> {
+    let invalid = ParamError::Invalid(crate::field::WEBHOOK_URL);
+    let lower = raw.get(..8).unwrap_or(raw).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &raw[8..]
+    } else if lower.starts_with("http://") {
+        &raw[7..]
+    } else {
+        return Err(invalid);
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    if raw.len() > 2048
+        || host.is_empty()
+        || host.starts_with(':')
+        || raw.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(invalid);
+    }
+    Ok(raw.to_owned())
+}
+
+/// P5 rule of `extensions` (spec §3.9, our exact choices):
+///
+/// * a JSON array of objects, each with a non-empty string `name`; a name appears once;
+/// * `google-auto-tagging` / `aws-auto-tagging`: `minConfidence` an integer 0–100 and `maxTags`
+///   an integer ≥ 1, both required;
+/// * `remove-bg`: `options`, when present, is an object;
+/// * other names: accepted as they are (the server reports what it cannot run as `failed`).
+///
+/// `[]` is accepted and means no extension.
+pub fn parse_extensions(raw: &str) -> Result<Vec<Extension>, ParamError> {
+    let invalid = ParamError::Invalid(crate::field::EXTENSIONS);
+    let Ok(serde_json::Value::Array(items)) = serde_json::from_str::<serde_json::Value>(raw) else {
+        return Err(invalid);
+    };
+    let mut out: Vec<Extension> = Vec::with_capacity(items.len());
+    for item in items {
+        let serde_json::Value::Object(mut object) = item else {
+            return Err(invalid);
+        };
+        let name = match object.remove("name") {
+            Some(serde_json::Value::String(name)) if !name.is_empty() => name,
+            _ => return Err(invalid),
+        };
+        if out.iter().any(|e| e.name == name) {
+            return Err(invalid);
+        }
+        let valid = match name.as_str() {
+            "google-auto-tagging" | "aws-auto-tagging" => {
+                let confidence = object.get("minConfidence").and_then(|v| v.as_u64());
+                let max_tags = object.get("maxTags").and_then(|v| v.as_u64());
+                confidence.is_some_and(|c| c <= 100) && max_tags.is_some_and(|m| m >= 1)
+            }
+            "remove-bg" => object.get("options").is_none_or(|o| o.is_object()),
+            _ => true,
+        };
+        if !valid {
+            return Err(invalid);
+        }
+        out.push(Extension {
+            name,
+            options: object,
+        });
+    }
+    Ok(out)
 }
 
 impl UploadParams {
@@ -101,14 +185,6 @@ impl<'a, K: AsRef<str>, V: AsRef<str>> Fields<'a, K, V> {
             Some(_) => Err(ParamError::Invalid(name)),
         }
     }
-
-    /// Interim rule: a parameter whose rules are not implemented yet must not be ignored.
-    fn reject_unimplemented(&self, name: &'static str) -> Result<(), ParamError> {
-        match self.get(name) {
-            Some(_) => Err(ParamError::Unsupported(name)),
-            None => Ok(()),
-        }
-    }
 }
 
 /// Runs phase P (spec §2.5, steps P2–P7) over the request's text fields.
@@ -128,9 +204,6 @@ impl<'a, K: AsRef<str>, V: AsRef<str>> Fields<'a, K, V> {
 /// | P5 | `customMetadata`, `extensions` |
 /// | P6 | `transformation` |
 /// | P7 | `checks` |
-///
-/// Until their rules are implemented, a non-empty `webhookUrl` or `extensions` is rejected with
-/// [`ParamError::Unsupported`] at its own step.
 ///
 /// ```
 /// use folio_contract::{parse_upload_params, ParamError, ResponseField};
@@ -206,7 +279,10 @@ where
         .get(field::RESPONSE_FIELDS)
         .map(ResponseFields::parse)
         .unwrap_or_default();
-    fields.reject_unimplemented(field::WEBHOOK_URL)?;
+    let webhook_url = fields
+        .get(field::WEBHOOK_URL)
+        .map(parse_webhook_url)
+        .transpose()?;
     let description = match fields.get(field::DESCRIPTION) {
         // `nth` stops after MAX + 1 characters instead of counting a huge value to the end.
         Some(raw) if raw.chars().nth(MAX_DESCRIPTION_CHARS).is_some() => {
@@ -225,7 +301,11 @@ where
         },
         None => None,
     };
-    fields.reject_unimplemented(field::EXTENSIONS)?;
+    let extensions = fields
+        .get(field::EXTENSIONS)
+        .map(parse_extensions)
+        .transpose()?
+        .unwrap_or_default();
     // P6
     let transformation = fields
         .get(field::TRANSFORMATION)
@@ -255,6 +335,8 @@ where
         custom_metadata,
         transformation,
         checks,
+        webhook_url,
+        extensions,
     })
 }
 
@@ -513,18 +595,88 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_parameters_interim_messages() {
-        for name in ["webhookUrl", "extensions"] {
+    fn webhook_url_rule() {
+        for ok in [
+            "https://example.com/hook",
+            "HTTP://127.0.0.1:9000/x?y=1",
+            "http://user@host",
+        ] {
             assert_eq!(
-                err(&[("fileName", "a"), (name, "x")]),
-                format!("The {name} parameter is not supported by this server yet."),
+                parse_ok(&[("fileName", "a"), ("webhookUrl", ok)])
+                    .webhook_url
+                    .as_deref(),
+                Some(ok)
             );
         }
-        // Even a value that would be a harmless no-op once implemented is refused for now.
+        for bad in [
+            "x",
+            "/relative",
+            "ftp://example.com",
+            "https://",
+            "https:///path",
+            "http://:80/",
+            "https://exa mple.com",
+            "https//example.com",
+        ] {
+            assert_eq!(
+                err(&[("fileName", "a"), ("webhookUrl", bad)]),
+                "Your request contains invalid webhookUrl parameter.",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn extensions_rule() {
+        let p = parse_ok(&[("fileName", "a"), ("extensions", "[]")]);
+        assert!(p.extensions.is_empty());
+        let p = parse_ok(&[
+            ("fileName", "a"),
+            (
+                "extensions",
+                r#"[{"name":"google-auto-tagging","minConfidence":80,"maxTags":5},
+                    {"name":"remove-bg","options":{"add_shadow":true}},{"name":"remove-bg-x"},
+                    {"name":"aws-auto-tagging","minConfidence":0,"maxTags":1}]"#,
+            ),
+        ]);
+        let names: Vec<&str> = p.extensions.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(
-            err(&[("fileName", "a"), ("extensions", "[]")]),
-            "The extensions parameter is not supported by this server yet."
+            names,
+            [
+                "google-auto-tagging",
+                "remove-bg",
+                "remove-bg-x",
+                "aws-auto-tagging"
+            ]
         );
+        assert_eq!(
+            p.extensions[0].options.get("maxTags"),
+            Some(&serde_json::json!(5))
+        );
+        assert!(!p.extensions[0].options.contains_key("name"));
+        for bad in [
+            "x",
+            "{}",
+            r#"{"name":"remove-bg"}"#,
+            "[1]",
+            "[{}]",
+            r#"[{"name":""}]"#,
+            r#"[{"name":3}]"#,
+            r#"[{"name":"remove-bg"},{"name":"remove-bg"}]"#,
+            r#"[{"name":"remove-bg","options":3}]"#,
+            r#"[{"name":"google-auto-tagging"}]"#,
+            r#"[{"name":"google-auto-tagging","minConfidence":80}]"#,
+            r#"[{"name":"aws-auto-tagging","minConfidence":80.5,"maxTags":5}]"#,
+            r#"[{"name":"aws-auto-tagging","minConfidence":101,"maxTags":5}]"#,
+            r#"[{"name":"aws-auto-tagging","minConfidence":80,"maxTags":0}]"#,
+            r#"[{"name":"aws-auto-tagging","minConfidence":"80","maxTags":5}]"#,
+        ] {
+            assert_eq!(
+                err(&[("fileName", "a"), ("extensions", bad)]),
+                "Your request contains invalid extensions parameter.",
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -593,7 +745,7 @@ mod tests {
                     ("extensions", "x"),
                     ("fileName", "a"),
                 ],
-                "The extensions parameter is not supported by this server yet.",
+                "Your request contains invalid extensions parameter.",
             ),
             (
                 &[("checks", "x"), ("transformation", "x"), ("fileName", "a")],
@@ -637,7 +789,7 @@ mod tests {
         let mut fields: Vec<(&str, &str)> = vec![
             ("fileName", long_name.as_str()),
             ("description", long_description.as_str()),
-            ("webhookUrl", "https://example.com/hook"),
+            ("webhookUrl", "ftp://example.com/hook"),
             ("responseFields", "tags"),
             ("customCoordinates", "nope"),
             ("folder", deep.as_str()),
@@ -652,7 +804,7 @@ mod tests {
             ),
             (
                 "webhookUrl",
-                "The webhookUrl parameter is not supported by this server yet.",
+                "Your request contains invalid webhookUrl parameter.",
             ),
             (
                 "description",

@@ -49,6 +49,65 @@ pub struct Config {
     pub postgres: PostgresConfig,
     /// Credentials and client settings used when `blobs` is an `s3://` URL.
     pub s3: S3Config,
+    /// Post-upload extensions (spec §3.9): where they run, and webhook delivery.
+    pub extensions: ExtensionsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExtensionsConfig {
+    /// `name=url` entries: the operator's HTTP endpoint that runs the extension `name`.
+    /// An extension without an entry is reported `failed`.
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub runners: Vec<String>,
+    /// Time allowed for one runner call (connect to the end of the answer).
+    pub runner_timeout_secs: u64,
+    /// Time allowed for one webhook delivery; only a `200` within it counts.
+    pub webhook_timeout_secs: u64,
+    /// Delivery attempts per event at most (the first one included).
+    pub webhook_max_attempts: u32,
+    /// Wait before the first retry; doubled after every failed attempt.
+    pub webhook_retry_initial_ms: u64,
+    /// Upper bound on the wait between two attempts.
+    pub webhook_retry_max_ms: u64,
+}
+
+impl Default for ExtensionsConfig {
+    fn default() -> Self {
+        ExtensionsConfig {
+            runners: Vec::new(),
+            runner_timeout_secs: 60,
+            webhook_timeout_secs: 30,
+            webhook_max_attempts: 30,
+            webhook_retry_initial_ms: 30_000,
+            webhook_retry_max_ms: 3_600_000,
+        }
+    }
+}
+
+impl ExtensionsConfig {
+    /// The runner URL of each configured extension name.
+    pub fn runner_map(&self) -> anyhow::Result<std::collections::HashMap<String, reqwest::Url>> {
+        let mut map = std::collections::HashMap::new();
+        for entry in &self.runners {
+            let (name, url) = entry
+                .split_once('=')
+                .with_context(|| format!("{entry:?} is not name=url"))?;
+            let (name, url) = (name.trim(), url.trim());
+            if name.is_empty() {
+                bail!("{entry:?}: empty extension name");
+            }
+            let url =
+                reqwest::Url::parse(url).with_context(|| format!("{entry:?}: invalid URL"))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                bail!("{entry:?}: the URL must be http or https");
+            }
+            if map.insert(name.to_owned(), url).is_some() {
+                bail!("extension {name:?} has two runners");
+            }
+        }
+        Ok(map)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -203,6 +262,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             postgres: PostgresConfig::default(),
             s3: S3Config::default(),
+            extensions: ExtensionsConfig::default(),
         }
     }
 }
@@ -350,6 +410,13 @@ impl Config {
             bail!("fetch.header_timeout_secs and fetch.idle_timeout_secs must be positive");
         }
         crate::upload::fetch::AllowList::parse(&self.fetch.allow).context("fetch.allow")?;
+        self.extensions.runner_map().context("extensions.runners")?;
+        if self.extensions.runner_timeout_secs == 0
+            || self.extensions.webhook_timeout_secs == 0
+            || self.extensions.webhook_max_attempts == 0
+        {
+            bail!("extensions: timeouts and webhook_max_attempts must be positive");
+        }
         Ok(())
     }
 

@@ -7,6 +7,7 @@ pub mod config;
 pub mod custom_fields;
 pub mod delivery;
 pub mod error;
+pub mod extensions;
 pub mod http;
 pub mod ids;
 pub mod server;

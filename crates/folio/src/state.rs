@@ -22,6 +22,8 @@ pub struct AppState {
     pub demo: Option<Arc<crate::web::Demo>>,
     /// Downloads `file` URLs (one connection pool for the server).
     pub fetcher: Arc<Fetcher>,
+    /// Extension runners and webhook delivery settings (spec §3.9).
+    pub extensions: Arc<crate::extensions::Extensions>,
 }
 
 /// The time token checks run against. Tests pin it to replay the spec's test vectors, whose
@@ -44,6 +46,7 @@ impl Clock {
 impl AppState {
     pub fn new(config: Config, catalog: DynCatalog, blobs: BlobStore) -> anyhow::Result<Self> {
         let fetcher = Arc::new(Fetcher::new(&config.fetch)?);
+        let extensions = Arc::new(crate::extensions::Extensions::new(&config.extensions)?);
         Ok(AppState {
             config: Arc::new(config),
             catalog,
@@ -52,6 +55,7 @@ impl AppState {
             clock: Clock::System,
             demo: None,
             fetcher,
+            extensions,
         })
     }
 

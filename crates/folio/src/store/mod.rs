@@ -232,6 +232,10 @@ pub trait Catalog: Send + Sync + 'static {
     /// Resolves the final path and writes the file and version rows in one transaction.
     async fn commit_upload(&self, upload: &NewUpload) -> anyhow::Result<CommitOutcome>;
 
+    /// Replaces the `AITags` of one version (a JSON array, or `Null` for none); `false` when
+    /// there is no such version. Used by extensions that finish after the upload.
+    async fn set_ai_tags(&self, version_id: &str, ai_tags: &Value) -> anyhow::Result<bool>;
+
     /// The current version of the file at `file_path`.
     async fn current_by_path(
         &self,

@@ -798,6 +798,20 @@ impl Catalog for PgCatalog {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn set_ai_tags(
+        &self,
+        version_id: &str,
+        ai_tags: &serde_json::Value,
+    ) -> anyhow::Result<bool> {
+        let stored = (!ai_tags.is_null()).then(|| to_json(ai_tags)).transpose()?;
+        let done = sqlx::query("UPDATE file_versions SET ai_tags = $1 WHERE version_id = $2")
+            .bind(stored)
+            .bind(version_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn blob_is_referenced(&self, blob_key: &str) -> anyhow::Result<bool> {
         let found: Option<i32> =
             sqlx::query_scalar("SELECT 1 FROM file_versions WHERE blob_key = $1")

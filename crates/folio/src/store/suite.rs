@@ -76,6 +76,7 @@ suite!(
     blobs_are_referenced_only_by_committed_versions,
     custom_fields_keep_names_reserved_and_live_labels_unique,
     custom_metadata_defaults_fill_what_the_merge_left_empty,
+    ai_tags_are_set_on_one_version_and_kept_by_an_overwrite_that_asks,
 );
 
 fn upload(account_id: &str, name: &str) -> NewUpload {
@@ -610,4 +611,53 @@ async fn custom_metadata_defaults_fill_what_the_merge_left_empty(catalog: Arc<dy
         serde_json::Value::Object(v3.custom_metadata),
         serde_json::json!({"tier": "basic", "stock": 0})
     );
+}
+
+async fn ai_tags_are_set_on_one_version_and_kept_by_an_overwrite_that_asks(
+    catalog: Arc<dyn Catalog>,
+) {
+    let account_id = account(&catalog).await;
+    let first = committed(
+        catalog
+            .commit_upload(&upload(&account_id, "tagged.jpg"))
+            .await
+            .expect("commit"),
+    );
+    assert_eq!(first.ai_tags, None);
+    let tags =
+        serde_json::json!([{"name": "cat", "confidence": 91.5, "source": "google-auto-tagging"}]);
+    assert!(catalog
+        .set_ai_tags(&first.version_id, &tags)
+        .await
+        .expect("set"));
+    assert!(!catalog
+        .set_ai_tags("no-such-version", &tags)
+        .await
+        .expect("set"));
+    let current = catalog
+        .current_by_path(&account_id, &first.file_path)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(current.ai_tags.as_ref(), Some(&tags));
+    // overwriteAITags=false (the helper's setting) carries them to the next version.
+    let second = committed(
+        catalog
+            .commit_upload(&upload(&account_id, "tagged.jpg"))
+            .await
+            .expect("commit"),
+    );
+    assert_eq!(second.version_number, 2);
+    assert_eq!(second.ai_tags.as_ref(), Some(&tags));
+    // Null clears.
+    assert!(catalog
+        .set_ai_tags(&second.version_id, &serde_json::Value::Null)
+        .await
+        .expect("clear"));
+    let current = catalog
+        .current_by_path(&account_id, &first.file_path)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(current.ai_tags, None);
 }

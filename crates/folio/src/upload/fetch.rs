@@ -317,6 +317,14 @@ impl Fetcher {
         Ok(file)
     }
 
+    /// The SSRF-guarded client for a request-supplied URL other than `file` (a `webhookUrl`):
+    /// the URL passes the same checks as a `file` URL, and the connection goes only to
+    /// addresses the resolver lets through. It follows no redirects.
+    pub fn guarded_client(&self, url: &Url) -> Result<&reqwest::Client, AppError> {
+        self.check(url)?;
+        Ok(&self.client)
+    }
+
     /// What can be decided from the URL alone: scheme, user info, a literal address.
     fn check(&self, url: &Url) -> Result<(), AppError> {
         if !matches!(url.scheme(), "http" | "https") {

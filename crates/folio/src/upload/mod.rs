@@ -289,11 +289,22 @@ async fn run(
         upload.mode = ?principal.mode,
         "stored"
     );
-    Ok(response::upload_response(
-        &stored,
-        &state.url_endpoint(&principal.account.url_id),
-        params.response_fields,
-    ))
+    let url_endpoint = state.url_endpoint(&principal.account.url_id);
+    let mut response = response::upload_response(&stored, &url_endpoint, params.response_fields);
+    // Spec §3.9: only a non-empty `extensions` array yields `extensionStatus`.
+    if !params.extensions.is_empty() {
+        response.extension_status = Some(crate::extensions::Extensions::start(
+            state,
+            crate::extensions::Job {
+                extensions: params.extensions,
+                version: (*stored).clone(),
+                url_endpoint,
+                webhook_url: params.webhook_url,
+                signing_key: principal.key.private_key.clone(),
+            },
+        ));
+    }
+    Ok(response)
 }
 
 /// The transformations an upload will perform, once step E1 has accepted them.

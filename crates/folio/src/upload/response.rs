@@ -58,6 +58,9 @@ pub struct UploadResponse {
     pub embedded_metadata: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
+    /// Set by the pipeline when the request had a non-empty `extensions` array (spec §3.9).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extension_status: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// `url` and `thumbnailUrl` of a file (spec §4.6).
@@ -115,5 +118,6 @@ pub fn upload_response(
             Value::Null => Value::Object(serde_json::Map::new()),
             other => other.clone(),
         }),
+        extension_status: None,
     }
 }

@@ -12,6 +12,7 @@ mod custom_metadata;
 mod delivery;
 mod demo;
 mod edge;
+mod extensions;
 mod fetch;
 mod harness;
 mod params;
