@@ -7,9 +7,9 @@
 #   scripts/s3-server.sh env       print the export lines of the running server
 #   scripts/s3-server.sh stop      stop the server this script started
 #
-# The server is s3s-fs (crates.io): an S3 API (SigV4 auth, multipart uploads, ranged GETs,
+# The server is s3s-fs (a Rust crate): an S3 API (SigV4 auth, multipart uploads, ranged GETs,
 # ListObjectsV2) over a folder, built from the s3s framework. It comes from a registry this
-# machine reaches (crates.io), runs without a container, and `cargo install` caches it in
+# machine reaches (the Rust package registry, through cargo), runs without a container, and `cargo install` caches it in
 # $FOLIO_TOOLS_DIR, so only the first run on a machine pays for the build (about 4 minutes on
 # 2 cores). 0.14.1 is the newest release whose rust-version the machine's toolchain meets.
 set -euo pipefail
