@@ -8,6 +8,7 @@
 
 pub mod blob;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 #[cfg(test)]
 mod suite;

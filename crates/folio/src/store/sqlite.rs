@@ -19,16 +19,19 @@ use anyhow::Context;
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Acquire, Row, Sqlite, Transaction};
 use subtle::ConstantTimeEq;
 use tokio::sync::{mpsc, oneshot};
 
+use super::rows::{
+    field_from_row, json_column, key_from_row, version_from_row, FIELD_COLUMNS, KEY_COLUMNS,
+    VERSION_COLUMNS,
+};
 use super::{
-    Account, ApiKey, Catalog, CommitOutcome, CustomField, FieldWrite, KeyWithAccount, MediaInfo,
-    NewUpload, StoredVersion,
+    Account, ApiKey, Catalog, CommitOutcome, CustomField, FieldWrite, KeyWithAccount, NewUpload,
+    StoredVersion,
 };
 use crate::ids;
 
@@ -59,14 +62,6 @@ struct WriteJob {
     op: WriteOp,
     reply: oneshot::Sender<anyhow::Result<WriteDone>>,
 }
-
-/// Columns of `file_versions v JOIN files f` read by [`version_from_row`].
-const VERSION_COLUMNS: &str = "f.file_id, v.version_id, v.version_number, f.name, f.file_path, \
-    v.blob_key, v.size, v.tags, v.ai_tags, v.custom_metadata, v.custom_coordinates, \
-    v.is_private_file, v.is_published, v.description, v.media, v.created_at";
-
-const KEY_COLUMNS: &str = "k.public_key, k.private_key, k.account_id, k.revoked, k.expires_at, \
-    k.created_at, a.url_id, a.disabled";
 
 impl SqliteCatalog {
     /// `url` is `sqlite://PATH` (or `sqlite:PATH`); the file and its folder are created.
@@ -159,74 +154,6 @@ impl SqliteCatalog {
         .await?;
         Ok(key)
     }
-}
-
-fn key_from_row(row: &SqliteRow) -> anyhow::Result<KeyWithAccount> {
-    let account_id: String = row.try_get("account_id")?;
-    Ok(KeyWithAccount {
-        key: ApiKey {
-            public_key: row.try_get("public_key")?,
-            private_key: row.try_get("private_key")?,
-            account_id: account_id.clone(),
-            revoked: row.try_get("revoked")?,
-            expires_at: row.try_get("expires_at")?,
-            created_at_ms: row.try_get("created_at")?,
-        },
-        account: Account {
-            id: account_id,
-            url_id: row.try_get("url_id")?,
-            disabled: row.try_get("disabled")?,
-        },
-    })
-}
-
-fn json_column<T: serde::de::DeserializeOwned>(
-    row: &SqliteRow,
-    column: &str,
-) -> anyhow::Result<Option<T>> {
-    let text: Option<String> = row.try_get(column)?;
-    text.map(|t| serde_json::from_str(&t).with_context(|| format!("column {column}")))
-        .transpose()
-}
-
-fn version_from_row(row: &SqliteRow) -> anyhow::Result<StoredVersion> {
-    let size: i64 = row.try_get("size")?;
-    let number: i64 = row.try_get("version_number")?;
-    Ok(StoredVersion {
-        file_id: row.try_get("file_id")?,
-        version_id: row.try_get("version_id")?,
-        version_number: u32::try_from(number)?,
-        name: row.try_get("name")?,
-        file_path: row.try_get("file_path")?,
-        blob_key: row.try_get("blob_key")?,
-        size: u64::try_from(size)?,
-        tags: json_column(row, "tags")?,
-        ai_tags: json_column(row, "ai_tags")?,
-        custom_metadata: json_column(row, "custom_metadata")?.unwrap_or_default(),
-        custom_coordinates: row.try_get("custom_coordinates")?,
-        is_private_file: row.try_get("is_private_file")?,
-        is_published: row.try_get("is_published")?,
-        description: row.try_get("description")?,
-        media: json_column::<MediaInfo>(row, "media")?.unwrap_or_default(),
-        created_at_ms: row.try_get("created_at")?,
-    })
-}
-
-/// Columns of `custom_metadata_fields` read by [`field_from_row`].
-const FIELD_COLUMNS: &str =
-    "field_id, account_id, name, label, description, schema, deleted, created_at";
-
-fn field_from_row(row: &SqliteRow) -> anyhow::Result<CustomField> {
-    Ok(CustomField {
-        id: row.try_get("field_id")?,
-        account_id: row.try_get("account_id")?,
-        name: row.try_get("name")?,
-        label: row.try_get("label")?,
-        description: row.try_get("description")?,
-        schema: json_column(row, "schema")?.unwrap_or_default(),
-        deleted: row.try_get("deleted")?,
-        created_at_ms: row.try_get("created_at")?,
-    })
 }
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {

@@ -1,0 +1,124 @@
+//! Reading catalog rows into domain values, shared by the SQLite and PostgreSQL catalogs.
+//!
+//! Both schemas give every column the same Rust type, so one mapper per row shape serves both;
+//! [`Columns`] is the little that differs (the row type `try_get` is called on).
+
+use anyhow::Context;
+use sqlx::Row;
+
+use super::{Account, ApiKey, CustomField, KeyWithAccount, MediaInfo, StoredVersion};
+
+/// Columns of `file_versions v JOIN files f` read by [`version_from_row`].
+pub(super) const VERSION_COLUMNS: &str =
+    "f.file_id, v.version_id, v.version_number, f.name, f.file_path, \
+    v.blob_key, v.size, v.tags, v.ai_tags, v.custom_metadata, v.custom_coordinates, \
+    v.is_private_file, v.is_published, v.description, v.media, v.created_at";
+
+/// Columns of `api_keys k JOIN accounts a` read by [`key_from_row`].
+pub(super) const KEY_COLUMNS: &str =
+    "k.public_key, k.private_key, k.account_id, k.revoked, k.expires_at, \
+    k.created_at, a.url_id, a.disabled";
+
+/// Columns of `custom_metadata_fields` read by [`field_from_row`].
+pub(super) const FIELD_COLUMNS: &str =
+    "field_id, account_id, name, label, description, schema, deleted, created_at";
+
+/// A column read from a row of either backend.
+pub(super) trait Columns {
+    fn column<T>(&self, name: &str) -> anyhow::Result<T>
+    where
+        T: ColumnValue;
+}
+
+/// The Rust types catalog columns are read as.
+pub(super) trait ColumnValue:
+    for<'r> sqlx::Decode<'r, sqlx::Sqlite>
+    + sqlx::Type<sqlx::Sqlite>
+    + for<'r> sqlx::Decode<'r, sqlx::Postgres>
+    + sqlx::Type<sqlx::Postgres>
+{
+}
+
+impl<T> ColumnValue for T where
+    T: for<'r> sqlx::Decode<'r, sqlx::Sqlite>
+        + sqlx::Type<sqlx::Sqlite>
+        + for<'r> sqlx::Decode<'r, sqlx::Postgres>
+        + sqlx::Type<sqlx::Postgres>
+{
+}
+
+impl Columns for sqlx::sqlite::SqliteRow {
+    fn column<T: ColumnValue>(&self, name: &str) -> anyhow::Result<T> {
+        Ok(self.try_get(name)?)
+    }
+}
+
+impl Columns for sqlx::postgres::PgRow {
+    fn column<T: ColumnValue>(&self, name: &str) -> anyhow::Result<T> {
+        Ok(self.try_get(name)?)
+    }
+}
+
+pub(super) fn key_from_row<R: Columns>(row: &R) -> anyhow::Result<KeyWithAccount> {
+    let account_id: String = row.column("account_id")?;
+    Ok(KeyWithAccount {
+        key: ApiKey {
+            public_key: row.column("public_key")?,
+            private_key: row.column("private_key")?,
+            account_id: account_id.clone(),
+            revoked: row.column("revoked")?,
+            expires_at: row.column("expires_at")?,
+            created_at_ms: row.column("created_at")?,
+        },
+        account: Account {
+            id: account_id,
+            url_id: row.column("url_id")?,
+            disabled: row.column("disabled")?,
+        },
+    })
+}
+
+pub(super) fn json_column<T: serde::de::DeserializeOwned>(
+    row: &impl Columns,
+    column: &str,
+) -> anyhow::Result<Option<T>> {
+    let text: Option<String> = row.column(column)?;
+    text.map(|t| serde_json::from_str(&t).with_context(|| format!("column {column}")))
+        .transpose()
+}
+
+pub(super) fn version_from_row<R: Columns>(row: &R) -> anyhow::Result<StoredVersion> {
+    let size: i64 = row.column("size")?;
+    let number: i64 = row.column("version_number")?;
+    Ok(StoredVersion {
+        file_id: row.column("file_id")?,
+        version_id: row.column("version_id")?,
+        version_number: u32::try_from(number)?,
+        name: row.column("name")?,
+        file_path: row.column("file_path")?,
+        blob_key: row.column("blob_key")?,
+        size: u64::try_from(size)?,
+        tags: json_column(row, "tags")?,
+        ai_tags: json_column(row, "ai_tags")?,
+        custom_metadata: json_column(row, "custom_metadata")?.unwrap_or_default(),
+        custom_coordinates: row.column("custom_coordinates")?,
+        is_private_file: row.column("is_private_file")?,
+        is_published: row.column("is_published")?,
+        description: row.column("description")?,
+        media: json_column::<MediaInfo>(row, "media")?.unwrap_or_default(),
+        created_at_ms: row.column("created_at")?,
+    })
+}
+
+pub(super) fn field_from_row<R: Columns>(row: &R) -> anyhow::Result<CustomField> {
+    Ok(CustomField {
+        id: row.column("field_id")?,
+        account_id: row.column("account_id")?,
+        name: row.column("name")?,
+        label: row.column("label")?,
+        description: row.column("description")?,
+        schema: json_column(row, "schema")?.unwrap_or_default(),
+        deleted: row.column("deleted")?,
+        created_at_ms: row.column("created_at")?,
+    })
+}
