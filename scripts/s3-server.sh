@@ -78,7 +78,9 @@ EOF
       cat "$ENV_FILE"
       return
     fi
-    if ! running; then
+    # Only "still alive" here: right after the fork the child may not have exec'd s3s-fs yet,
+    # so its command line can still read as this script's.
+    if ! kill -0 "$(cat "$PID_FILE")" 2>/dev/null; then
       log "s3-server: s3s-fs exited; its log:"
       cat "$STATE_DIR/log" >&2
       exit 1

@@ -26,8 +26,11 @@ fi
 step "test services"
 # PostgreSQL (the machine's own) and a real S3 server on loopback, stopped on exit.
 scripts/postgres.sh ensure
-eval "$(scripts/s3-server.sh start)"
 trap 'scripts/s3-server.sh stop' EXIT
+# A plain assignment, so that `set -e` stops here if the server cannot start (a failing command
+# substitution inside `eval "$(…)"` would go unnoticed).
+s3_env=$(scripts/s3-server.sh start)
+eval "$s3_env"
 
 step "tests"
 cargo test --workspace
