@@ -112,7 +112,7 @@ pub use jws::sign_claims;
 pub use mint::{MintError, UploadToken, DEFAULT_TOKEN_LIFETIME_SECS};
 pub use request::{TokenRequest, TokenRequestError};
 pub use v1::{
-    authentication_parameters, parse_v1_expire, v1_signature, verify_v1_signature,
+    authentication_parameters, parse_v1_expire, v1_ledger_key, v1_signature, verify_v1_signature,
     AuthenticationParameters, ExpireError, DEFAULT_V1_EXPIRE_SECS, MAX_V1_EXPIRE_WINDOW_SECS,
 };
 pub use verify::{

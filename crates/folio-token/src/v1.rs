@@ -76,6 +76,11 @@ pub enum ExpireError {
     /// Not a non-empty run of ASCII digits that fits in an `i64`.
     #[error("expire is not a decimal integer")]
     NotAnInteger,
+    /// Digits with a leading zero. Refused because the signature covers `token ‖ expire`: a
+    /// trailing `0` of the token moved to the front of `expire` would keep the signature valid
+    /// and name a different token.
+    #[error("expire has a leading zero")]
+    NotCanonical,
     /// `expire <= now`.
     #[error("expire is not in the future")]
     Expired,
@@ -84,8 +89,8 @@ pub enum ExpireError {
     TooFarInFuture,
 }
 
-/// Parses and checks a V1 `expire` field (step S5): valid iff it is a decimal integer (ASCII
-/// digits only, no sign or spaces) and `now < expire <= now + 3600`. Returns the value, which is
+/// Parses and checks a V1 `expire` field (step S5): valid iff it is a canonical decimal integer
+/// (ASCII digits only, no sign, spaces or leading zero) and `now < expire <= now + 3600`. Returns the value, which is
 /// also how long the server must keep the token in its ledger.
 ///
 /// # Errors
@@ -100,6 +105,7 @@ pub enum ExpireError {
 /// assert_eq!(parse_v1_expire("1735689600000", now), Err(ExpireError::TooFarInFuture));
 /// assert_eq!(parse_v1_expire("1735689000", now), Err(ExpireError::Expired));
 /// assert_eq!(parse_v1_expire(" 1735689600", now), Err(ExpireError::NotAnInteger));
+/// assert_eq!(parse_v1_expire("01735689600", now), Err(ExpireError::NotCanonical));
 /// ```
 pub fn parse_v1_expire(expire: &str, now: i64) -> Result<i64, ExpireError> {
     // `i64::from_str` alone would also take a leading `+` or `-`.
@@ -107,6 +113,9 @@ pub fn parse_v1_expire(expire: &str, now: i64) -> Result<i64, ExpireError> {
         return Err(ExpireError::NotAnInteger);
     }
     let value: i64 = expire.parse().map_err(|_| ExpireError::NotAnInteger)?;
+    if expire.starts_with('0') {
+        return Err(ExpireError::NotCanonical);
+    }
     if value <= now {
         return Err(ExpireError::Expired);
     }
@@ -114,6 +123,27 @@ pub fn parse_v1_expire(expire: &str, now: i64) -> Result<i64, ExpireError> {
         return Err(ExpireError::TooFarInFuture);
     }
     Ok(value)
+}
+
+/// The single-use ledger key of a V1 request: SHA-256 of the signed material, `token ‖ expire`,
+/// exactly as sent.
+///
+/// The HMAC cannot tell where `token` ends and `expire` begins, so every split of the same
+/// signed text is one credential and must burn one entry. (A server should also burn
+/// [`crate::ledger_key`] of the token alone: the nonce itself is single-use too.)
+///
+/// ```
+/// use folio_token::v1_ledger_key;
+///
+/// assert_eq!(v1_ledger_key("abc0", "1735689600"), v1_ledger_key("abc", "01735689600"));
+/// assert_ne!(v1_ledger_key("abc", "1735689600"), v1_ledger_key("abc", "1735689601"));
+/// ```
+pub fn v1_ledger_key(token: &str, expire: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(token.as_bytes());
+    hash.update(expire.as_bytes());
+    hash.finalize().into()
 }
 
 /// What a V1 backend endpoint returns to the browser SDK: serialises to

@@ -112,7 +112,14 @@ fn expire_must_be_plain_decimal_digits() {
             "{text:?}"
         );
     }
-    assert_eq!(parse_v1_expire("01735689600", now), Ok(1_735_689_600));
+    // Leading zeros would let a token's trailing `0` move into `expire` under one signature.
+    for text in ["01735689600", "00001735689600", "0"] {
+        assert_eq!(
+            parse_v1_expire(text, now),
+            Err(ExpireError::NotCanonical),
+            "{text:?}"
+        );
+    }
     assert_eq!(parse_v1_expire("5", i64::MAX), Err(ExpireError::Expired));
     assert_eq!(
         parse_v1_expire("9223372036854775807", i64::MAX - 1),

@@ -273,7 +273,18 @@ impl<'a> Authenticator<'a> {
         {
             return Err(AppError::InvalidSignature);
         }
-        self.burn(&found.account.id, token, expire).await?;
+        // The signature covers `token ‖ expire` and cannot tell where one ends: the signed
+        // text is the credential. The nonce alone is burned too (a token is single-use
+        // whatever `expire` it comes with, and entries written before this key existed stay
+        // effective).
+        self.burn(
+            &found.account.id,
+            &folio_token::v1_ledger_key(token, expire_text),
+            expire,
+        )
+        .await?;
+        self.burn(&found.account.id, &folio_token::ledger_key(token), expire)
+            .await?;
         Ok(Authenticated {
             account: found.account,
             key: found.key,
@@ -298,7 +309,8 @@ impl<'a> Authenticator<'a> {
                 folio_token::TokenError::Expired => AppError::ExpiredToken,
                 other => AppError::InvalidToken(other.to_string()),
             })?;
-        self.burn(&found.account.id, raw, verified.exp()).await?;
+        self.burn(&found.account.id, &verified.ledger_key(), verified.exp())
+            .await?;
         Ok(Authenticated {
             account: found.account,
             key: found.key,
@@ -311,13 +323,13 @@ impl<'a> Authenticator<'a> {
     async fn burn(
         &mut self,
         account_id: &str,
-        token: &str,
+        ledger_key: &[u8; 32],
         expires_at: i64,
     ) -> Result<(), AppError> {
         let fresh = self
             .state
             .catalog
-            .burn_token(account_id, &folio_token::ledger_key(token), expires_at)
+            .burn_token(account_id, ledger_key, expires_at)
             .await
             .map_err(AppError::internal)?;
         if !fresh {

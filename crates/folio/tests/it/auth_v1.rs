@@ -119,3 +119,36 @@ async fn each_missing_or_wrong_field_has_its_message() {
     // None of these burned the nonce.
     post(&app, &full).await.assert_ok();
 }
+
+/// Security review finding 5: the signature covers `token ‖ expire`, so moving a token's
+/// trailing `0` to the front of `expire` kept it valid and passed as a new token.
+#[tokio::test]
+async fn a_token_digit_moved_into_expire_is_not_a_new_token() {
+    let app = app_at(EXPIRE - 100).await;
+    let private = "private_test_key";
+    let (token, expire) = ("b1946ac9-2e1c-4a33-9f1b-6d4f0c2a7e10", "1735689600");
+    let signature = folio_token::v1_signature(private, token, expire);
+    let first = [
+        ("publicKey", "public_test_key"),
+        ("token", token),
+        ("expire", expire),
+        ("signature", signature.as_str()),
+    ];
+    post(&app, &first).await.assert_ok();
+
+    let shifted_token = &token[..token.len() - 1];
+    let shifted_expire = format!("0{expire}");
+    // The same signed text, so the same signature.
+    assert_eq!(
+        folio_token::v1_signature(private, shifted_token, &shifted_expire),
+        signature
+    );
+    let replay = [
+        ("publicKey", "public_test_key"),
+        ("token", shifted_token),
+        ("expire", shifted_expire.as_str()),
+        ("signature", signature.as_str()),
+    ];
+    post(&app, &replay).await.assert_error(400, INVALID_EXPIRE);
+    app.assert_no_orphan_blobs(1).await;
+}
