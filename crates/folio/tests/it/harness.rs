@@ -419,3 +419,113 @@ impl Builder {
         }
     }
 }
+
+/// A `folio serve` process, as a user runs it: the real binary on 127.0.0.1:0, killed (SIGKILL)
+/// when this value is dropped, whatever happens to the test.
+pub struct FolioProcess {
+    child: std::process::Child,
+    /// `host:port` it listens on.
+    pub addr: String,
+    /// The key pair, printed only by the start that created the default account.
+    pub keys: Option<(String, String)>,
+    /// Address and keys, until [`Self::ready`] has read them.
+    banner: Option<std::sync::mpsc::Receiver<(String, Option<(String, String)>)>>,
+}
+
+impl FolioProcess {
+    /// Starts `folio serve --listen 127.0.0.1:0 --data-dir <data> <extra args>` with `env` (and no
+    /// `FOLIO_CONFIG` of the caller's), and waits (at most 60 s) for its "listening" line.
+    pub fn start(data: &std::path::Path, extra_args: &[&str], env: &[(String, String)]) -> Self {
+        Self::spawn(data, extra_args, env).ready()
+    }
+
+    /// [`Self::start`] without waiting: several processes spawned this way start at once (their
+    /// bootstraps race); call [`Self::ready`] on each.
+    pub fn spawn(data: &std::path::Path, extra_args: &[&str], env: &[(String, String)]) -> Self {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_folio"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .args(extra_args)
+            .env_remove("FOLIO_CONFIG")
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn folio");
+        let stdout = child.stdout.take().expect("stdout");
+        // The banner is read on a thread, so that a process that never prints it fails the test
+        // after the timeout instead of hanging it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let (mut public, mut private) = (None, None);
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let trimmed = line.trim();
+                if let Some(k) = trimmed.strip_prefix("public key:") {
+                    public = Some(k.trim().to_owned());
+                } else if let Some(k) = trimmed.strip_prefix("private key:") {
+                    private = Some(k.trim().to_owned());
+                } else if let Some(rest) = line.strip_prefix("Folio listening on http://") {
+                    let addr = rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    let _ = tx.send((addr, public.take().zip(private.take())));
+                    // Keep draining stdout so the process never blocks on a full pipe.
+                }
+            }
+        });
+        FolioProcess {
+            child,
+            addr: String::new(),
+            keys: None,
+            banner: Some(rx),
+        }
+    }
+
+    /// Waits (at most 60 s) for the "listening" line of a [`Self::spawn`]ed process.
+    pub fn ready(mut self) -> Self {
+        if let Some(banner) = self.banner.take() {
+            let (addr, keys) = banner
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .expect("folio serve prints its address");
+            self.addr = addr;
+            self.keys = keys;
+        }
+        self
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL, and wait for the process to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// A `kB` line of `/proc/<pid>/status` (`VmRSS` now, `VmHWM` the peak so far), in KiB.
+    pub fn memory_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("/proc/<pid>/status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("{field} in /proc/<pid>/status"))
+    }
+}
+
+impl Drop for FolioProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,64 +1,13 @@
 //! The `folio` binary as a user runs it: first start prints keys; an acknowledged upload
 //! survives `kill -9`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
-use crate::harness::{fixture, form_with_file, Backing, TestApp};
-
-struct Folio {
-    child: Guard,
-    addr: String,
-    keys: Option<(String, String)>,
-}
-
-/// Kills the process whatever happens to the test, so that none outlives it.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(data: &std::path::Path, backing: &Backing) -> Folio {
-    let mut guard = Guard(
-        Command::new(env!("CARGO_BIN_EXE_folio"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data)
-            .env_remove("FOLIO_CONFIG")
-            .envs(backing.env())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn folio"),
-    );
-    let stdout = guard.0.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let (mut public, mut private) = (None, None);
-    loop {
-        let line = lines.next().expect("folio exited early").expect("line");
-        if let Some(k) = line.trim().strip_prefix("public key:") {
-            public = Some(k.trim().to_owned());
-        } else if let Some(k) = line.trim().strip_prefix("private key:") {
-            private = Some(k.trim().to_owned());
-        } else if let Some(rest) = line.strip_prefix("Folio listening on http://") {
-            let addr = rest.split_whitespace().next().expect("addr").to_owned();
-            return Folio {
-                child: guard,
-                addr,
-                keys: public.zip(private),
-            };
-        }
-    }
-}
+use crate::harness::{fixture, form_with_file, Backing, FolioProcess, TestApp};
 
 #[tokio::test]
 async fn an_acknowledged_upload_survives_kill_9() {
     let data = tempfile::tempdir().expect("tempdir");
     let backing = Backing::fresh().await;
-    let mut first = start(data.path(), &backing);
+    let mut first = FolioProcess::start(data.path(), &[], &backing.env());
     let (public, private) = first.keys.clone().expect("first start prints the key pair");
     assert!(public.starts_with("public_") && private.starts_with("private_"));
 
@@ -79,10 +28,9 @@ async fn an_acknowledged_upload_survives_kill_9() {
         .await
         .expect("upload");
     let body = TestApp::reply(response).await.assert_ok().clone();
-    first.child.0.kill().expect("kill -9"); // SIGKILL: no graceful anything
-    first.child.0.wait().expect("wait");
+    first.kill(); // SIGKILL: no graceful anything
 
-    let second = start(data.path(), &backing);
+    let second = FolioProcess::start(data.path(), &[], &backing.env());
     assert!(
         second.keys.is_none(),
         "keys are printed only on first start"

@@ -4,31 +4,18 @@
 //!
 //! These tests always use PostgreSQL: an embedded SQLite catalog belongs to one process.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use bytes::Bytes;
 use folio::store::testing::{TestS3, TestSchema};
 use futures_util::future::join_all;
 
-use crate::harness::{backend, fixture, form_with_file, test_s3, Backend, TestApp};
-
-/// Kills the process whatever happens to the test, so that none outlives it.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::harness::{backend, fixture, form_with_file, test_s3, Backend, FolioProcess, TestApp};
 
 struct Node {
-    child: Guard,
+    process: FolioProcess,
     base: String,
-    /// The key pair, printed by the instance that created the default account.
-    keys: Option<(String, String)>,
     _data: tempfile::TempDir,
 }
 
@@ -60,26 +47,27 @@ impl Cluster {
             ),
         };
         let env = Self::env(&schema, &blobs_url, s3.as_ref());
-        let children: Vec<(Guard, tempfile::TempDir)> = (0..n)
+        let spawned: Vec<(FolioProcess, tempfile::TempDir)> = (0..n)
             .map(|_| {
                 let data = tempfile::tempdir().expect("tempdir");
-                let child = Command::new(env!("CARGO_BIN_EXE_folio"))
-                    .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-                    .arg(data.path())
-                    .env_remove("FOLIO_CONFIG")
-                    .envs(env.clone())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .expect("spawn folio");
-                (Guard(child), data)
+                (FolioProcess::spawn(data.path(), &[], &env), data)
             })
             .collect();
-        let nodes: Vec<Node> = children
+        let nodes: Vec<Node> = spawned
             .into_iter()
-            .map(|(guard, data)| read_banner(guard, data))
+            .map(|(process, data)| {
+                let process = process.ready();
+                Node {
+                    base: process.base(),
+                    process,
+                    _data: data,
+                }
+            })
             .collect();
-        let printed: Vec<_> = nodes.iter().filter_map(|n| n.keys.clone()).collect();
+        let printed: Vec<_> = nodes
+            .iter()
+            .filter_map(|n| n.process.keys.clone())
+            .collect();
         assert_eq!(
             printed.len(),
             1,
@@ -215,28 +203,6 @@ impl Cluster {
 }
 
 /// Reads the start-up lines of `folio serve` up to "Folio listening on …".
-fn read_banner(mut guard: Guard, data: tempfile::TempDir) -> Node {
-    let stdout = guard.0.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let (mut public, mut private) = (None, None);
-    loop {
-        let line = lines.next().expect("folio exited early").expect("line");
-        if let Some(k) = line.trim().strip_prefix("public key:") {
-            public = Some(k.trim().to_owned());
-        } else if let Some(k) = line.trim().strip_prefix("private key:") {
-            private = Some(k.trim().to_owned());
-        } else if let Some(rest) = line.strip_prefix("Folio listening on http://") {
-            let addr = rest.split_whitespace().next().expect("addr");
-            return Node {
-                child: guard,
-                base: format!("http://{addr}"),
-                keys: public.zip(private),
-                _data: data,
-            };
-        }
-    }
-}
-
 const REUSED: &str = "Your request contains a token that has already been used.";
 
 #[tokio::test]
@@ -393,8 +359,7 @@ async fn killing_an_instance_mid_upload_leaves_no_row_and_no_blob() {
             "the upload should be staged by now"
         );
     }
-    cluster.nodes[0].child.0.kill().expect("kill -9");
-    cluster.nodes[0].child.0.wait().expect("wait");
+    cluster.nodes[0].process.kill(); // SIGKILL
     drop(tx);
     let result = upload.await.expect("join");
     assert!(result.is_err() || result.is_ok_and(|r| r.status() != 200));
