@@ -13,6 +13,7 @@ pub mod fetch;
 pub mod intake;
 mod linger;
 pub mod response;
+pub mod urlencoded;
 
 use axum::body::Body;
 use axum::extract::State;
