@@ -12,6 +12,7 @@ mod base64_stream;
 pub mod fetch;
 pub mod intake;
 mod linger;
+pub mod multipart_guard;
 pub mod response;
 pub mod urlencoded;
 
