@@ -14,6 +14,7 @@ pub mod intake;
 mod linger;
 pub mod multipart_guard;
 pub mod response;
+pub mod unproven;
 pub mod urlencoded;
 
 use axum::body::Body;
