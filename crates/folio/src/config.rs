@@ -123,6 +123,17 @@ pub struct Limits {
     pub max_text_fields: usize,
     /// Largest text field other than `file`, in bytes.
     pub max_text_field_bytes: u64,
+    /// Largest sum of all text fields of one request (`file` excluded), in bytes.
+    pub max_text_bytes_total: u64,
+    /// Largest multipart preamble and part header block (and form-encoded field name), in
+    /// bytes: what the parser must hold whole before it knows what a part is.
+    pub max_part_header_bytes: usize,
+    /// File bytes that all uploads whose credentials are not proven yet may hold together
+    /// (a `file` sent before the fields that authenticate it streams to storage meanwhile).
+    pub unauthenticated_file_bytes: u64,
+    /// Refuse a `file` that arrives before the credentials once it passes a 64 KiB prefix,
+    /// instead of budgeting it (breaks clients that send the credentials last).
+    pub credentials_before_file: bool,
     /// An upload whose body sends nothing for this long is abandoned.
     pub idle_body_timeout_secs: u64,
 }
@@ -275,6 +286,10 @@ impl Default for Limits {
             max_versions_per_file: 100,
             max_text_fields: 100,
             max_text_field_bytes: MIB,
+            max_text_bytes_total: 2 * MIB,
+            max_part_header_bytes: 16 * 1024,
+            unauthenticated_file_bytes: 2048 * MIB,
+            credentials_before_file: false,
             idle_body_timeout_secs: 30,
         }
     }
@@ -391,6 +406,12 @@ impl Config {
     fn validate(&self) -> anyhow::Result<()> {
         if self.limits.max_file_size == 0 || self.limits.max_video_size == 0 {
             bail!("limits.max_file_size and limits.max_video_size must be positive");
+        }
+        if self.limits.max_part_header_bytes < 1024 {
+            bail!("limits.max_part_header_bytes must be at least 1024");
+        }
+        if self.limits.unauthenticated_file_bytes == 0 {
+            bail!("limits.unauthenticated_file_bytes must be positive");
         }
         if self.limits.max_versions_per_file == 0 {
             bail!("limits.max_versions_per_file must be positive");

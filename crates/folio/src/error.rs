@@ -123,6 +123,11 @@ pub enum AppError {
     #[error("unsatisfiable range")]
     RangeNotSatisfiable { size: u64 },
 
+    /// The server-wide budget of file bytes from uploads whose credentials are not proven yet
+    /// (`limits.unauthenticated_file_bytes`) is spent.
+    #[error("budget of unauthenticated file bytes spent")]
+    UnauthenticatedUploadsBusy,
+
     /// A dependency (catalog, blob store) failed; the detail stays on the server.
     #[error(transparent)]
     Internal(Arc<anyhow::Error>),
@@ -205,6 +210,7 @@ impl AppError {
             InvalidIdParam => (bad, "Your request contains invalid ID parameter."),
             NoSuchField => (StatusCode::NOT_FOUND, "No such custom metadata field exists."),
             RangeNotSatisfiable { .. } => (StatusCode::RANGE_NOT_SATISFIABLE, "The requested range is not satisfiable."),
+            UnauthenticatedUploadsBusy => (StatusCode::SERVICE_UNAVAILABLE, "The server is busy receiving other uploads. Please retry later, or send the authentication fields before the file."),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error."),
         };
         (status, message.to_owned())
@@ -257,12 +263,25 @@ impl IntoResponse for AppError {
                     .insert(http::header::CONTENT_RANGE, v);
             }
         }
+        if let AppError::UnauthenticatedUploadsBusy = &self {
+            // Other uploads end within seconds to minutes; the SDKs honour both headers.
+            let headers = response.headers_mut();
+            headers.insert(
+                http::header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_BUSY_SECS),
+            );
+            headers.insert("retry-after-ms", HeaderValue::from_static(RETRY_BUSY_MS));
+        }
         if let AppError::Internal(cause) = self {
             response.extensions_mut().insert(InternalCause(cause));
         }
         response
     }
 }
+
+/// When a client refused by [`AppError::UnauthenticatedUploadsBusy`] should try again.
+const RETRY_BUSY_SECS: &str = "5";
+const RETRY_BUSY_MS: &str = "5000";
 
 pub type AppResult<T> = Result<T, AppError>;
 
@@ -316,6 +335,7 @@ mod tests {
             (TransformationNotForType, 400),
             (PostTransformationIncompatible, 400),
             (TransformationNotImplemented("video pre".into()), 400),
+            (UnauthenticatedUploadsBusy, 503),
             (AppError::internal(anyhow::anyhow!("disk on fire")), 500),
         ];
         for (err, status) in cases {

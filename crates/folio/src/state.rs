@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::store::blob::BlobStore;
 use crate::store::DynCatalog;
 use crate::upload::fetch::Fetcher;
+use crate::upload::unproven::UnprovenFiles;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -24,6 +25,8 @@ pub struct AppState {
     pub fetcher: Arc<Fetcher>,
     /// Extension runners and webhook delivery settings (spec §3.9).
     pub extensions: Arc<crate::extensions::Extensions>,
+    /// File bytes held by uploads whose credentials are not proven yet, server-wide.
+    pub unproven_files: Arc<UnprovenFiles>,
 }
 
 /// The time token checks run against. Tests pin it to replay the spec's test vectors, whose
@@ -47,6 +50,7 @@ impl AppState {
     pub fn new(config: Config, catalog: DynCatalog, blobs: BlobStore) -> anyhow::Result<Self> {
         let fetcher = Arc::new(Fetcher::new(&config.fetch)?);
         let extensions = Arc::new(crate::extensions::Extensions::new(&config.extensions)?);
+        let unproven_files = UnprovenFiles::new(config.limits.unauthenticated_file_bytes);
         Ok(AppState {
             config: Arc::new(config),
             catalog,
@@ -56,6 +60,7 @@ impl AppState {
             demo: None,
             fetcher,
             extensions,
+            unproven_files,
         })
     }
 

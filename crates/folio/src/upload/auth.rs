@@ -162,6 +162,23 @@ impl<'a> Authenticator<'a> {
         Ok(())
     }
 
+    /// Whether the request has proven who it is (authentication has run and passed).
+    pub fn is_proven(&self) -> bool {
+        self.decided.is_some()
+    }
+
+    /// Decides on the fields seen so far, whether or not they look complete: a file that
+    /// arrived before its credentials cannot wait for them any longer (strict mode), or the
+    /// body has ended and a file kept in memory waits to be written.
+    pub async fn decide(&mut self, fields: &Fields) -> Result<(), AppError> {
+        if self.decided.is_some() {
+            return Ok(());
+        }
+        self.check_mixed(fields)?;
+        self.decided = Some(self.authenticate(fields).await?);
+        Ok(())
+    }
+
     /// The parameters a v2 token verified before the file pins: the request must carry exactly
     /// these (J11), so they are known before the body ends. `None` without such a token, or if
     /// the payload holds a non-string value (the request will then fail J11 anyway).

@@ -23,7 +23,7 @@ use anyhow::{bail, Context};
 use bytes::Bytes;
 use reqwest::Url;
 
-use super::intake::{self, ReceivedFile};
+use super::sink::{self, ReceivedFile};
 use crate::config::{FetchConfig, Limits};
 use crate::error::AppError;
 use crate::store::blob::BlobStore;
@@ -310,7 +310,7 @@ impl Fetcher {
             return Err(AppError::FileTooLarge);
         }
         let body = idle_limited(response, self.idle_timeout);
-        let file = intake::receive_stream(body, blobs, key, limits, file_name_hint).await?;
+        let file = sink::receive_stream(body, blobs, key, limits, file_name_hint).await?;
         if file.size == 0 {
             return Err(refused("empty content"));
         }

@@ -1,11 +1,15 @@
-//! Intake: reads the request body once, field by field.
+//! Intake: reads the request body once, field by field, multipart or form-encoded.
 //!
-//! Text fields are collected in arrival order under limits on their count and size. The
-//! `file` part (binary, or base64 text) is streamed straight into its final blob through a
-//! [`FileSink`] that counts bytes, aborts the moment the size limit is passed, and keeps the
-//! first bytes for sniffing. Memory per upload is bounded by the blob writer's buffer, not by
-//! the file's size. When the `file` part begins, the authenticator gets a chance to refuse the
-//! request before any of the file is read.
+//! Both formats are streamed; neither is ever held whole. Text fields are collected in
+//! arrival order under limits on their count, their size and their total size. The `file`
+//! field (binary, or base64 text) goes straight into its final blob through a
+//! [`FileSink`](super::sink::FileSink); a `file` given as a URL is only recorded. When the
+//! `file` begins, the authenticator decides whatever the fields seen so far allow, so that a
+//! bad request is refused before its file is read. A file that begins before its credentials
+//! (the official browser SDK sends the credentials last) counts against the server-wide budget
+//! of [unproven](super::unproven) bytes, or, with `limits.credentials_before_file`, is kept to
+//! a small prefix in memory until they are proven. Memory per request is bounded by the limits
+//! and the blob writer's buffer, never by the size of the body.
 
 use std::time::Duration;
 
@@ -15,63 +19,17 @@ use futures_util::{Stream, StreamExt};
 
 use super::auth::Authenticator;
 use super::base64_stream::Base64Decoder;
+use super::multipart_guard::{MultipartGuard, Violation};
+use super::sink::{FileSink, ReceivedFile, StreamingChecks};
+use super::unproven::Hold;
+use super::urlencoded::{Event, FormError, TextLimits, UrlEncodedParser};
 use crate::config::Limits;
 use crate::error::AppError;
-use crate::store::blob::{BlobStore, BlobWriter};
+use crate::store::blob::BlobStore;
 
-/// A blob that is deleted unless the upload that wrote it is committed.
-pub struct BlobGuard {
-    store: BlobStore,
-    key: String,
-    armed: bool,
-}
-
-impl BlobGuard {
-    pub fn new(store: &BlobStore, key: &str) -> Self {
-        BlobGuard {
-            store: store.clone(),
-            key: key.to_owned(),
-            armed: true,
-        }
-    }
-
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-
-    /// The catalog now points at the blob: keep it.
-    pub fn disarm(mut self) {
-        self.armed = false;
-    }
-}
-
-impl Drop for BlobGuard {
-    // Runs on errors, on client disconnects (the handler future is dropped) and on panics;
-    // a crash is covered by the sweeper instead.
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        let store = self.store.clone();
-        let key = std::mem::take(&mut self.key);
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move {
-                if let Err(e) = store.delete(&key).await {
-                    tracing::warn!(blob.key = %key, error = %e, "could not delete the blob of a failed upload; the sweeper will");
-                }
-            });
-        }
-    }
-}
-
-/// The received `file`.
-pub struct ReceivedFile {
-    pub guard: BlobGuard,
-    pub size: u64,
-    /// The first bytes, for sniffing and probing.
-    pub head: Vec<u8>,
-    pub facts: folio_media::MediaFacts,
-}
+/// File bytes kept in memory, with `limits.credentials_before_file`, while a `file` that came
+/// before the credentials waits for them; a larger file is refused.
+pub const CREDENTIALS_PREFIX_BYTES: usize = 64 * 1024;
 
 pub struct Received {
     pub fields: Vec<(String, String)>,
@@ -89,155 +47,436 @@ pub enum FilePart {
     Url(String),
 }
 
-/// `checks` that can be decided while the file streams in (beyond what ImageKit does: an
-/// upload that `'file.size' < '1mb'` forbids is refused when byte 1 MiB + 1 arrives, and one
-/// with the wrong MIME type as soon as the magic bytes are known, instead of after the body).
-///
-/// Only expressions whose verdict later fields cannot change are used: either the request is
-/// pinned by a v2 token verified before the file (the request must then carry exactly the
-/// token's parameters), or the expression reads nothing but facts of the file.
-pub struct StreamingChecks {
-    checks: folio_contract::Checks,
-    /// The pinned parameters, when a token pins them.
-    params: Option<folio_contract::UploadParams>,
-    root: folio_contract::Folder,
-    no_custom_metadata: serde_json::Map<String, serde_json::Value>,
+/// Where a request's file is written, and under which limits.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    pub blobs: &'a BlobStore,
+    pub key: &'a str,
+    pub limits: &'a Limits,
 }
 
-impl StreamingChecks {
-    /// What the fields seen before the file (and a token verified by then) allow.
-    fn before_file(
-        fields: &[(String, String)],
-        pinned: Option<Vec<(String, String)>>,
-    ) -> Option<Self> {
-        let from = |checks, params| StreamingChecks {
-            checks,
-            params,
-            root: folio_contract::Folder::root(),
-            no_custom_metadata: serde_json::Map::new(),
+impl<'a> Target<'a> {
+    fn sink(&self, checks: Option<StreamingChecks>, unproven: Option<Hold>) -> FileSink<'a> {
+        FileSink::new(self.blobs, self.key, self.limits, checks, unproven)
+    }
+}
+
+/// Reads a multipart body.
+pub async fn read_multipart(
+    body: Body,
+    boundary: String,
+    target: Target<'_>,
+    auth: &mut Authenticator<'_>,
+    unproven: &Hold,
+) -> Result<Received, AppError> {
+    let limits = target.limits;
+    let hard_cap = limits.hard_cap();
+    let constraints = multer::Constraints::new().size_limit(
+        multer::SizeLimit::new()
+            .whole_stream(hard_cap)
+            .per_field(limits.max_text_field_bytes)
+            .for_field("file", hard_cap),
+    );
+    let guard = MultipartGuard::new(&boundary, limits.max_part_header_bytes);
+    let stream = guarded(idle_limited(body, limits.idle_body_timeout()), guard);
+    let mut multipart = multer::Multipart::with_constraints(stream, boundary, constraints);
+
+    let mut reader = Reader::new(target, auth, unproven);
+    loop {
+        let next = multipart
+            .next_field()
+            .await
+            .map_err(|e| map_multer(e, false))?;
+        let Some(mut part) = next else { break };
+        // A part without a name cannot be a parameter; it is skipped like an unknown field.
+        let Some(name) = part.name().map(str::to_owned) else {
+            continue;
         };
-        if let Some(pinned) = pinned {
-            let params = folio_contract::parse_upload_params(&pinned).ok()?;
-            let checks = params.checks.clone()?;
-            // A pre-transformation changes size and type: checks judge its result (E6).
-            if params.transformation.is_some() {
-                return None;
+        reader.fields.begin(&name, reader.file.is_seen())?;
+        if name == "file" {
+            reader.file_start(is_binary_part(&part)).await?;
+            while let Some(chunk) = part.chunk().await.map_err(|e| map_multer(e, true))? {
+                reader.file_data(&chunk).await?;
             }
-            // With a unique suffix still to be drawn, `request.fileName` is not known yet.
-            if params.use_unique_file_name && checks.references_file_name() {
-                return None;
-            }
-            return Some(from(checks, Some(params)));
-        }
-        // Known limit: a `transformation` field sent after the file is not seen here, so
-        // file-only checks may still judge the original's size or type while it streams.
-        if fields
-            .iter()
-            .any(|(n, v)| n == folio_contract::field::TRANSFORMATION && !v.is_empty())
-        {
-            return None;
-        }
-        let text = fields.iter().find(|(n, _)| n == "checks").map(|(_, v)| v)?;
-        let checks = folio_contract::parse_checks(text, &folio_contract::NoCustomFields).ok()?;
-        checks.references_only_file().then(|| from(checks, None))
-    }
-
-    fn certainly_fails(&self, received: u64, mime: Option<&str>) -> bool {
-        let mut ctx = match &self.params {
-            Some(p) => {
-                folio_contract::CheckContext::for_upload(p, &p.file_name, &self.no_custom_metadata)
-            }
-            None => folio_contract::CheckContext::new("", &self.root, &self.no_custom_metadata),
-        };
-        ctx.file_size = folio_contract::SizeKnowledge::AtLeast(received);
-        ctx.file_mime = mime;
-        self.checks.is_certainly_false(&ctx)
-    }
-}
-
-/// Streams bytes into a blob under the size limit of the file's class.
-struct FileSink<'a> {
-    writer: BlobWriter,
-    guard: BlobGuard,
-    head: Vec<u8>,
-    limits: &'a Limits,
-    /// Known once enough bytes arrived to tell a video from anything else.
-    limit: Option<u64>,
-    checks: Option<StreamingChecks>,
-    /// The MIME type the magic bytes gave, once classified; `None` while unknown or when only
-    /// the file's name can tell (text types), which arrives separately.
-    sniffed_mime: Option<String>,
-}
-
-/// Bytes after which the file's class (video or not) is decided.
-const CLASSIFY_AFTER: usize = 8 * 1024;
-
-impl<'a> FileSink<'a> {
-    fn new(
-        blobs: &BlobStore,
-        key: &str,
-        limits: &'a Limits,
-        checks: Option<StreamingChecks>,
-    ) -> Self {
-        FileSink {
-            writer: blobs.writer(key),
-            guard: BlobGuard::new(blobs, key),
-            head: Vec::new(),
-            limits,
-            limit: None,
-            checks,
-            sniffed_mime: None,
-        }
-    }
-
-    fn classify(&mut self) {
-        let facts = folio_media::probe(&self.head, 0, "");
-        self.limit = Some(if facts.is_video() {
-            self.limits.max_video_size
+            reader.file_end().await?;
         } else {
-            self.limits.max_file_size
-        });
-        if facts.mime != "application/octet-stream" {
-            self.sniffed_mime = Some(facts.mime);
+            let mut value = Vec::new();
+            while let Some(chunk) = part.chunk().await.map_err(|e| map_multer(e, false))? {
+                value.extend_from_slice(&chunk);
+                reader.fields.check_size(&name, value.len())?;
+            }
+            let text =
+                String::from_utf8(value).map_err(|_| AppError::InvalidField(name.clone()))?;
+            reader.fields.push(name, text);
         }
     }
+    reader.finish().await
+}
 
-    async fn push(&mut self, bytes: &[u8]) -> Result<(), AppError> {
-        if self.head.len() < folio_media::SNIFF_LEN {
-            let take = bytes.len().min(folio_media::SNIFF_LEN - self.head.len());
-            self.head.extend_from_slice(&bytes[..take]);
-        }
-        if self.limit.is_none() && self.head.len() >= CLASSIFY_AFTER {
-            self.classify();
-        }
-        let limit = self
-            .limit
-            .unwrap_or(self.limits.max_file_size.max(self.limits.max_video_size));
-        let received = self.writer.written() + bytes.len() as u64;
-        if received > limit {
+/// Reads an `application/x-www-form-urlencoded` body (spec §1: every field is text there, so
+/// `file` is base64 or a URL), with the streaming parser of [`super::urlencoded`].
+pub async fn read_urlencoded(
+    body: Body,
+    target: Target<'_>,
+    auth: &mut Authenticator<'_>,
+    unproven: &Hold,
+) -> Result<Received, AppError> {
+    let limits = target.limits;
+    let mut stream = std::pin::pin!(idle_limited(body, limits.idle_body_timeout()));
+    let mut parser = UrlEncodedParser::new(text_limits(limits));
+    let mut reader = Reader::new(target, auth, unproven);
+    let mut received = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| AppError::MissingFile)?;
+        received += chunk.len() as u64;
+        if received > limits.hard_cap() {
             return Err(AppError::FileTooLarge);
         }
-        if let Some(checks) = &self.checks {
-            if checks.certainly_fails(received, self.sniffed_mime.as_deref()) {
-                return Err(AppError::ChecksFailed);
-            }
+        let mut input = &chunk[..];
+        while let Some(event) = parser.parse(&mut input).map_err(form_error)? {
+            reader.event(event).await?;
         }
-        self.writer.write(bytes).await.map_err(AppError::internal)
+    }
+    while let Some(event) = parser.finish().map_err(form_error)? {
+        reader.event(event).await?;
+    }
+    reader.finish().await
+}
+
+/// What the form parser may hold: names as long as a multipart header block may be, values
+/// like multipart text fields.
+fn text_limits(limits: &Limits) -> TextLimits {
+    let bytes = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    TextLimits {
+        max_name_bytes: limits.max_part_header_bytes,
+        max_value_bytes: bytes(limits.max_text_field_bytes),
+        max_total_value_bytes: bytes(limits.max_text_bytes_total),
+    }
+}
+
+fn form_error(err: FormError) -> AppError {
+    match err {
+        FormError::NameTooLong { .. } => {
+            tracing::info!(reason = %err, "form body refused");
+            AppError::MissingFile
+        }
+        FormError::ValueTooLong { name, .. } | FormError::TextTooLarge { name, .. } => {
+            tracing::debug!(field = %name, "text field over its limits");
+            AppError::InvalidField(name)
+        }
+    }
+}
+
+/// The state of one request's intake, whatever the body format: the text fields so far and
+/// the file.
+struct Reader<'r, 'a> {
+    target: Target<'r>,
+    auth: &'r mut Authenticator<'a>,
+    unproven: &'r Hold,
+    fields: TextFields<'r>,
+    file: FileSlot<'r>,
+}
+
+enum FileSlot<'r> {
+    Absent,
+    Arriving(IncomingFile<'r>),
+    /// `limits.credentials_before_file`: a complete file, kept in memory (at most
+    /// [`CREDENTIALS_PREFIX_BYTES`]) until the credentials are proven.
+    Waiting(Vec<u8>),
+    Done(FilePart),
+}
+
+impl FileSlot<'_> {
+    fn is_seen(&self) -> bool {
+        !matches!(self, FileSlot::Absent)
+    }
+}
+
+/// The `file` field while it arrives.
+struct IncomingFile<'r> {
+    /// `None` for raw bytes, else base64 or URL text.
+    text: Option<TextFile>,
+    dest: Dest<'r>,
+}
+
+/// Where the bytes of an arriving file go.
+enum Dest<'r> {
+    Blob(Box<FileSink<'r>>),
+    /// `limits.credentials_before_file` while the credentials are not proven: memory, at most
+    /// [`CREDENTIALS_PREFIX_BYTES`].
+    Held(Vec<u8>),
+}
+
+impl<'r, 'a> Reader<'r, 'a> {
+    fn new(target: Target<'r>, auth: &'r mut Authenticator<'a>, unproven: &'r Hold) -> Self {
+        Reader {
+            target,
+            auth,
+            unproven,
+            fields: TextFields::new(target.limits),
+            file: FileSlot::Absent,
+        }
     }
 
-    async fn finish(mut self, file_name_hint: &str) -> Result<ReceivedFile, AppError> {
-        if self.limit.is_none() {
-            self.classify();
+    /// An event of the form-encoded parser.
+    async fn event(&mut self, event: Event) -> Result<(), AppError> {
+        match event {
+            Event::Field { name, value } => {
+                self.fields.begin(&name, self.file.is_seen())?;
+                self.fields.push(name, value);
+                Ok(())
+            }
+            Event::FileStart => {
+                self.fields.begin("file", self.file.is_seen())?;
+                self.file_start(false).await
+            }
+            Event::FileData(data) => self.file_data(&data).await,
+            Event::FileEnd => self.file_end().await,
         }
-        let size = self.writer.written();
-        self.writer.finish().await.map_err(AppError::internal)?;
-        let facts = folio_media::probe(&self.head, size, file_name_hint);
-        Ok(ReceivedFile {
-            guard: self.guard,
-            size,
-            head: self.head,
-            facts,
+    }
+
+    async fn file_start(&mut self, binary: bool) -> Result<(), AppError> {
+        let fields = &self.fields.list;
+        self.auth.before_file(fields).await?;
+        let dest = if !self.auth.is_proven() && self.target.limits.credentials_before_file {
+            Dest::Held(Vec::new())
+        } else {
+            let checks = StreamingChecks::before_file(fields, self.auth.pinned_fields());
+            let unproven = (!self.auth.is_proven()).then(|| self.unproven.clone());
+            Dest::Blob(Box::new(self.target.sink(checks, unproven)))
+        };
+        self.file = FileSlot::Arriving(IncomingFile {
+            text: (!binary).then(TextFile::default),
+            dest,
+        });
+        Ok(())
+    }
+
+    /// The next bytes of the `file` field, as sent (raw, or text to decode).
+    async fn file_data(&mut self, chunk: &[u8]) -> Result<(), AppError> {
+        let FileSlot::Arriving(file) = &mut self.file else {
+            return Ok(());
+        };
+        match file.text.as_mut().map(|text| text.push(chunk)) {
+            None => self.keep(chunk).await,
+            Some(decoded) => self.keep(&decoded).await,
+        }
+    }
+
+    async fn file_end(&mut self) -> Result<(), AppError> {
+        let FileSlot::Arriving(file) = &mut self.file else {
+            return Ok(());
+        };
+        if let Some(text) = file.text.take() {
+            match text.finish() {
+                TextEnd::Data(rest) => self.keep(&rest).await?,
+                TextEnd::Part(part) => {
+                    self.file = FileSlot::Done(part);
+                    return Ok(());
+                }
+            }
+        }
+        let slot = std::mem::replace(&mut self.file, FileSlot::Absent);
+        self.file = match slot {
+            FileSlot::Arriving(IncomingFile {
+                dest: Dest::Blob(sink),
+                ..
+            }) => FileSlot::Done(FilePart::Received(Box::new(sink.finish().await?))),
+            FileSlot::Arriving(IncomingFile {
+                dest: Dest::Held(bytes),
+                ..
+            }) => FileSlot::Waiting(bytes),
+            other => other,
+        };
+        Ok(())
+    }
+
+    /// Decoded file bytes into their destination.
+    async fn keep(&mut self, bytes: &[u8]) -> Result<(), AppError> {
+        let Reader {
+            file,
+            auth,
+            fields,
+            target,
+            ..
+        } = self;
+        let FileSlot::Arriving(file) = file else {
+            return Ok(());
+        };
+        match &mut file.dest {
+            Dest::Blob(sink) => sink.push(bytes).await,
+            Dest::Held(held) if held.len() + bytes.len() <= CREDENTIALS_PREFIX_BYTES => {
+                held.extend_from_slice(bytes);
+                Ok(())
+            }
+            Dest::Held(held) => {
+                // The file outgrew its prefix before the credentials came: the request is
+                // decided on the fields seen so far (which cannot authenticate it, or
+                // `before_file` would have).
+                auth.decide(&fields.list).await?;
+                let mut sink = target.sink(None, None);
+                sink.push(held).await?;
+                sink.push(bytes).await?;
+                file.dest = Dest::Blob(Box::new(sink));
+                Ok(())
+            }
+        }
+    }
+
+    /// The body has ended.
+    async fn finish(self) -> Result<Received, AppError> {
+        let file = match self.file {
+            FileSlot::Absent => FilePart::Absent,
+            FileSlot::Done(part) => part,
+            // A body that ends inside the file is a broken body; multer and the form parser
+            // report it before this point.
+            FileSlot::Arriving(_) => {
+                return Err(AppError::InvalidFile("the body ended inside the file"))
+            }
+            FileSlot::Waiting(bytes) => {
+                // Every field is known now: the credentials decide, then the file is written.
+                self.auth.decide(&self.fields.list).await?;
+                let mut sink = self.target.sink(None, None);
+                sink.push(&bytes).await?;
+                FilePart::Received(Box::new(sink.finish().await?))
+            }
+        };
+        Ok(Received {
+            fields: self.fields.list,
+            file,
         })
+    }
+}
+
+/// The text fields of a request, in arrival order, under the limits on their number, their
+/// size and their total size.
+struct TextFields<'a> {
+    list: Vec<(String, String)>,
+    /// Bytes of the values in `list`.
+    total: usize,
+    limits: &'a Limits,
+}
+
+impl<'a> TextFields<'a> {
+    fn new(limits: &'a Limits) -> Self {
+        TextFields {
+            list: Vec::new(),
+            total: 0,
+            limits,
+        }
+    }
+
+    /// A field named `name` begins: each name may occur once (spec §2.5, `file` included), and
+    /// the number of text fields is bounded.
+    fn begin(&self, name: &str, file_seen: bool) -> Result<(), AppError> {
+        if self.list.iter().any(|(n, _)| n == name) || (name == "file" && file_seen) {
+            return Err(AppError::InvalidField(name.to_owned()));
+        }
+        if name != "file" && self.list.len() >= self.limits.max_text_fields {
+            return Err(AppError::MissingFile);
+        }
+        Ok(())
+    }
+
+    /// A value of `len` bytes so far for `name` fits its own limit and the total.
+    fn check_size(&self, name: &str, len: usize) -> Result<(), AppError> {
+        let len = len as u64;
+        let total = (self.total as u64).saturating_add(len);
+        if len > self.limits.max_text_field_bytes || total > self.limits.max_text_bytes_total {
+            return Err(AppError::InvalidField(name.to_owned()));
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, name: String, value: String) {
+        self.total += value.len();
+        self.list.push((name, value));
+    }
+}
+
+/// A `file` sent as text (spec §3.3): a URL to fetch later, or base64 decoded as it arrives.
+/// A problem is kept and reported after authentication and the parameter checks (step F1).
+enum TextFile {
+    /// The first bytes, until there are enough to tell a URL from base64.
+    Start(Vec<u8>),
+    Url(Vec<u8>),
+    Base64(Base64Decoder),
+    /// Not usable: the rest is read and dropped.
+    Unusable(AppError),
+}
+
+impl Default for TextFile {
+    fn default() -> Self {
+        TextFile::Start(Vec::new())
+    }
+}
+
+enum TextEnd {
+    /// The last decoded bytes of a base64 file.
+    Data(Vec<u8>),
+    /// A URL, or a text that is not usable.
+    Part(FilePart),
+}
+
+/// Enough of the text to tell `https://` from base64.
+const URL_SCHEME_LEN: usize = "https://".len();
+
+impl TextFile {
+    /// Takes the next piece of text; returns the file bytes it completes.
+    fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
+        match self {
+            TextFile::Start(start) => {
+                start.extend_from_slice(chunk);
+                if start.len() < URL_SCHEME_LEN {
+                    return Vec::new();
+                }
+                let start = std::mem::take(start);
+                self.decide(&start);
+                self.push(&start)
+            }
+            TextFile::Url(text) => {
+                if let Err(problem) = collect_url(text, chunk) {
+                    *self = TextFile::Unusable(problem);
+                }
+                Vec::new()
+            }
+            TextFile::Base64(decoder) => decoder.push(chunk).unwrap_or_else(|_| {
+                *self = TextFile::Unusable(AppError::InvalidFile("invalid base64"));
+                Vec::new()
+            }),
+            TextFile::Unusable(_) => Vec::new(),
+        }
+    }
+
+    fn decide(&mut self, start: &[u8]) {
+        *self = if looks_like_url(start) {
+            TextFile::Url(Vec::new())
+        } else {
+            TextFile::Base64(Base64Decoder::new())
+        };
+    }
+
+    fn finish(mut self) -> TextEnd {
+        let mut data = Vec::new();
+        if let TextFile::Start(start) = &mut self {
+            let start = std::mem::take(start);
+            self.decide(&start);
+            data = self.push(&start);
+        }
+        match self {
+            TextFile::Start(_) => TextEnd::Data(data),
+            TextFile::Url(text) => TextEnd::Part(url_part(text)),
+            TextFile::Base64(decoder) => match decoder.finish() {
+                Ok(rest) => {
+                    data.extend(rest);
+                    TextEnd::Data(data)
+                }
+                Err(_) => {
+                    TextEnd::Part(FilePart::Unusable(AppError::InvalidFile("invalid base64")))
+                }
+            },
+            TextFile::Unusable(problem) => TextEnd::Part(FilePart::Unusable(problem)),
+        }
     }
 }
 
@@ -264,8 +503,34 @@ fn idle_limited(
     })
 }
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Puts the [`MultipartGuard`] in front of the parser: a chunk that breaks a bound becomes an
+/// error of the stream instead of reaching it, and nothing after it is read.
+fn guarded(
+    stream: impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    mut guard: MultipartGuard,
+) -> impl Stream<Item = Result<Bytes, BoxError>> + Send + 'static {
+    stream
+        .map(move |chunk| {
+            let chunk = chunk?;
+            guard.feed(&chunk)?;
+            Ok::<_, BoxError>(chunk)
+        })
+        .scan(false, |failed, item| {
+            // Once failed, the stream ends: the parser sees the error and nothing more.
+            let ended = std::mem::replace(failed, item.is_err());
+            std::future::ready((!ended).then_some(item))
+        })
+}
+
 fn map_multer(err: multer::Error, in_file: bool) -> AppError {
     match err {
+        multer::Error::StreamReadFailed(cause) if cause.is::<Violation>() => {
+            // Spec §5.2: an unparseable body is a missing file (ours: the bounds make it so).
+            tracing::info!(reason = %cause, "multipart body refused");
+            AppError::MissingFile
+        }
         multer::Error::StreamSizeExceeded { .. } => AppError::FileTooLarge,
         multer::Error::FieldSizeExceeded { field_name, .. } => match field_name.as_deref() {
             Some("file") | None => AppError::FileTooLarge,
@@ -282,205 +547,6 @@ fn is_binary_part(field: &multer::Field<'_>) -> bool {
         || field
             .content_type()
             .is_some_and(|ct| ct.essence_str() != "text/plain")
-}
-
-/// Reads a multipart body.
-pub async fn read_multipart(
-    body: Body,
-    boundary: String,
-    blobs: &BlobStore,
-    blob_key: &str,
-    limits: &Limits,
-    auth: &mut Authenticator<'_>,
-) -> Result<Received, AppError> {
-    let hard_cap = limits.hard_cap();
-    let constraints = multer::Constraints::new().size_limit(
-        multer::SizeLimit::new()
-            .whole_stream(hard_cap)
-            .per_field(limits.max_text_field_bytes)
-            .for_field("file", hard_cap),
-    );
-    let stream = idle_limited(body, limits.idle_body_timeout());
-    let mut multipart = multer::Multipart::with_constraints(stream, boundary, constraints);
-
-    let mut fields: Vec<(String, String)> = Vec::new();
-    let mut file = FilePart::Absent;
-    loop {
-        let next = multipart
-            .next_field()
-            .await
-            .map_err(|e| map_multer(e, false))?;
-        let Some(mut part) = next else { break };
-        // A part without a name cannot be a parameter; it is skipped like an unknown field.
-        let Some(name) = part.name().map(str::to_owned) else {
-            continue;
-        };
-        if fields.iter().any(|(n, _)| *n == name)
-            || (name == "file" && !matches!(file, FilePart::Absent))
-        {
-            return Err(AppError::InvalidField(name));
-        }
-        if name != "file" {
-            if fields.len() >= limits.max_text_fields {
-                return Err(AppError::MissingFile);
-            }
-            let bytes = part.bytes().await.map_err(|e| map_multer(e, false))?;
-            let text = String::from_utf8(bytes.to_vec())
-                .map_err(|_| AppError::InvalidField(name.clone()))?;
-            fields.push((name, text));
-            continue;
-        }
-
-        auth.before_file(&fields).await?;
-        let checks = StreamingChecks::before_file(&fields, auth.pinned_fields());
-        let mut sink = FileSink::new(blobs, blob_key, limits, checks);
-        if is_binary_part(&part) {
-            while let Some(chunk) = part.chunk().await.map_err(|e| map_multer(e, true))? {
-                sink.push(&chunk).await?;
-            }
-        } else {
-            let mut decoder = Base64Decoder::new();
-            let mut problem = None;
-            let mut first = true;
-            let mut url: Option<Vec<u8>> = None;
-            while let Some(chunk) = part.chunk().await.map_err(|e| map_multer(e, true))? {
-                if problem.is_some() {
-                    continue; // drain the part; the error is reported after auth and params
-                }
-                if first && looks_like_url(&chunk) {
-                    url = Some(Vec::new());
-                }
-                first = false;
-                if let Some(text) = url.as_mut() {
-                    problem = collect_url(text, &chunk).err();
-                    continue;
-                }
-                match decoder.push(&chunk) {
-                    Ok(decoded) => sink.push(&decoded).await?,
-                    Err(_) => problem = Some(AppError::InvalidFile("invalid base64")),
-                }
-            }
-            if problem.is_none() && url.is_none() {
-                match decoder.finish() {
-                    Ok(rest) => sink.push(&rest).await?,
-                    Err(_) => problem = Some(AppError::InvalidFile("invalid base64")),
-                }
-            }
-            if let Some(problem) = problem {
-                file = FilePart::Unusable(problem);
-                continue;
-            }
-            if let Some(text) = url {
-                file = url_part(text);
-                continue;
-            }
-        }
-        let hint = fields
-            .iter()
-            .find(|(n, _)| n == "fileName")
-            .map(|(_, v)| folio_contract::sanitize_file_name(v))
-            .unwrap_or_default();
-        file = FilePart::Received(Box::new(sink.finish(&hint).await?));
-    }
-    Ok(Received { fields, file })
-}
-
-/// Reads an `application/x-www-form-urlencoded` body (spec §1: every field is text there, so
-/// `file` is base64 or a URL). The body is bounded by the transport cap.
-pub async fn read_urlencoded(
-    body: Body,
-    blobs: &BlobStore,
-    blob_key: &str,
-    limits: &Limits,
-    auth: &mut Authenticator<'_>,
-) -> Result<Received, AppError> {
-    let mut stream = std::pin::pin!(idle_limited(body, limits.idle_body_timeout()));
-    let mut raw = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| AppError::MissingFile)?;
-        if (raw.len() + chunk.len()) as u64 > limits.hard_cap() {
-            return Err(AppError::FileTooLarge);
-        }
-        raw.extend_from_slice(&chunk);
-    }
-    let mut fields: Vec<(String, String)> = Vec::new();
-    let mut file_text: Option<String> = None;
-    for (name, value) in form_urlencoded_pairs(&raw) {
-        if fields.iter().any(|(n, _)| *n == name) || (name == "file" && file_text.is_some()) {
-            return Err(AppError::InvalidField(name));
-        }
-        if name == "file" {
-            file_text = Some(value);
-        } else {
-            if fields.len() >= limits.max_text_fields {
-                return Err(AppError::MissingFile);
-            }
-            fields.push((name, value));
-        }
-    }
-    drop(raw);
-    let file = match file_text {
-        None => FilePart::Absent,
-        Some(text) => {
-            auth.before_file(&fields).await?;
-            if looks_like_url(text.as_bytes()) {
-                return Ok(Received {
-                    fields,
-                    file: url_part(text.into_bytes()),
-                });
-            }
-            let checks = StreamingChecks::before_file(&fields, auth.pinned_fields());
-            let mut sink = FileSink::new(blobs, blob_key, limits, checks);
-            let mut decoder = Base64Decoder::new();
-            let mut valid = true;
-            for chunk in text.as_bytes().chunks(64 * 1024) {
-                match decoder.push(chunk) {
-                    Ok(decoded) => sink.push(&decoded).await?,
-                    Err(_) => {
-                        valid = false;
-                        break;
-                    }
-                }
-            }
-            match decoder.finish() {
-                Ok(rest) if valid => {
-                    sink.push(&rest).await?;
-                    let hint = fields
-                        .iter()
-                        .find(|(n, _)| n == "fileName")
-                        .map(|(_, v)| folio_contract::sanitize_file_name(v))
-                        .unwrap_or_default();
-                    FilePart::Received(Box::new(sink.finish(&hint).await?))
-                }
-                _ => FilePart::Unusable(AppError::InvalidFile("invalid base64")),
-            }
-        }
-    };
-    Ok(Received { fields, file })
-}
-
-/// `application/x-www-form-urlencoded` pairs, in order.
-fn form_urlencoded_pairs(raw: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(raw)
-        .map(|(n, v)| (n.into_owned(), v.into_owned()))
-        .collect()
-}
-
-/// Streams fetched bytes (a `file` given as a URL) into the blob `key` through the same sink
-/// as an uploaded file: same size limits, same blob write.
-pub(super) async fn receive_stream(
-    stream: impl Stream<Item = Result<Bytes, AppError>>,
-    blobs: &BlobStore,
-    key: &str,
-    limits: &Limits,
-    file_name_hint: &str,
-) -> Result<ReceivedFile, AppError> {
-    let mut stream = std::pin::pin!(stream);
-    let mut sink = FileSink::new(blobs, key, limits, None);
-    while let Some(chunk) = stream.next().await {
-        sink.push(&chunk?).await?;
-    }
-    sink.finish(file_name_hint).await
 }
 
 /// Appends a piece of a URL `file` text, bounded by [`super::fetch::MAX_URL_BYTES`].
@@ -506,7 +572,7 @@ fn url_part(text: Vec<u8>) -> FilePart {
 fn looks_like_url(start: &[u8]) -> bool {
     let lower: Vec<u8> = start
         .iter()
-        .take(8)
+        .take(URL_SCHEME_LEN)
         .map(|b| b.to_ascii_lowercase())
         .collect();
     lower.starts_with(b"http://") || lower.starts_with(b"https://")
@@ -517,24 +583,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urlencoded_pairs_decode() {
-        let pairs = form_urlencoded_pairs(b"fileName=my+photo%20(1).jpg&tags=a%2Cb&empty=&x");
-        assert_eq!(
-            pairs,
-            vec![
-                ("fileName".into(), "my photo (1).jpg".into()),
-                ("tags".into(), "a,b".into()),
-                ("empty".into(), "".into()),
-                ("x".into(), "".into()),
-            ]
-        );
-    }
-
-    #[test]
     fn urls_are_recognised_case_insensitively() {
         assert!(looks_like_url(b"HTTPS://example.com/a.jpg"));
         assert!(looks_like_url(b"http://x"));
         assert!(!looks_like_url(b"data:image/gif;base64,R0lG"));
         assert!(!looks_like_url(b"R0lGODlh"));
+    }
+
+    /// A text `file` decoded from the pieces `text` is cut into.
+    fn text_file(text: &[u8], piece: usize) -> Result<Vec<u8>, String> {
+        let mut file = TextFile::default();
+        let mut out = Vec::new();
+        for chunk in text.chunks(piece.max(1)) {
+            out.extend(file.push(chunk));
+        }
+        match file.finish() {
+            TextEnd::Data(rest) => {
+                out.extend(rest);
+                Ok(out)
+            }
+            TextEnd::Part(FilePart::Url(url)) => Err(format!("url {url}")),
+            TextEnd::Part(_) => Err("unusable".into()),
+        }
+    }
+
+    #[test]
+    fn a_text_file_is_told_apart_however_it_is_cut() {
+        for piece in [1, 2, 3, 7, 8, 9, 100] {
+            assert_eq!(
+                text_file(b"https://example.com/a.jpg", piece),
+                Err("url https://example.com/a.jpg".into()),
+                "{piece}"
+            );
+            assert_eq!(text_file(b"http://x", piece), Err("url http://x".into()));
+            assert_eq!(text_file(b"QUJD", piece), Ok(b"ABC".to_vec()));
+            assert_eq!(text_file(b"QUJDRA==", piece), Ok(b"ABCD".to_vec()));
+            assert_eq!(
+                text_file(b"data:text/plain;base64,QUJD", piece),
+                Ok(b"ABC".to_vec())
+            );
+            assert_eq!(text_file(b"", piece), Ok(Vec::new()));
+            assert_eq!(text_file(b"not base64!", piece), Err("unusable".into()));
+        }
     }
 }

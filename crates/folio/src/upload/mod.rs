@@ -5,14 +5,18 @@
 //! ```
 //!
 //! The order of checks is spec §2.5's. The blob is written while the body streams in; a
-//! [`intake::BlobGuard`] deletes it on every path that does not end in a catalog commit.
+//! [`sink::BlobGuard`] deletes it on every path that does not end in a catalog commit.
 
 pub mod auth;
 mod base64_stream;
 pub mod fetch;
 pub mod intake;
 mod linger;
+pub mod multipart_guard;
 pub mod response;
+pub mod sink;
+pub mod unproven;
+pub mod urlencoded;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -47,10 +51,14 @@ async fn handle(state: AppState, api: ApiVersion, headers: HeaderMap, body: Body
     match result {
         Ok(response) => Json(response).into_response(),
         Err(err) => {
+            // A request refused for the budget of unproven bytes was never authenticated (no
+            // token burned): its `Retry-After` is meant to be followed.
+            let unproven = matches!(err, AppError::UnauthenticatedUploadsBusy);
             let mut response = err.into_response();
             // A retried client-side upload would reuse its burned token (spec §2.7).
             if (auth.token_consumed || auth.client_token_mode())
                 && response.status().is_server_error()
+                && !unproven
             {
                 response
                     .headers_mut()
@@ -96,16 +104,23 @@ async fn run(
     let mut version_id = ids::object_id();
     let key = blob_key(&version_id);
     let limits = &state.config.limits;
+    let target = intake::Target {
+        blobs: &state.blobs,
+        key: &key,
+        limits,
+    };
+    // File bytes that arrive before the credentials are proven count against a server-wide
+    // budget until they are (or until this request ends, whichever way).
+    let unproven = state.unproven_files.hold();
     let Received { fields, file } = match kind {
         BodyKind::Multipart(boundary) => {
-            intake::read_multipart(body, boundary, &state.blobs, &key, limits, auth).await?
+            intake::read_multipart(body, boundary, target, auth, &unproven).await?
         }
-        BodyKind::UrlEncoded => {
-            intake::read_urlencoded(body, &state.blobs, &key, limits, auth).await?
-        }
+        BodyKind::UrlEncoded => intake::read_urlencoded(body, target, auth, &unproven).await?,
     };
 
     let principal = auth.after_body(&fields).await?;
+    unproven.release();
 
     // P1, then P2–P7, then F1.
     let file = match file {
@@ -124,7 +139,7 @@ async fn run(
             .map_err(AppError::internal)?,
     );
     let params = folio_contract::parse_upload_params_with(&fields, &custom_fields)?;
-    let file = match file {
+    let mut file = match file {
         FilePart::Received(f) => f,
         FilePart::Unusable(problem) => return Err(problem),
         FilePart::Absent => return Err(AppError::MissingFile),
@@ -141,6 +156,8 @@ async fn run(
         }
     };
 
+    // F2: the media facts from the bytes and the final name, whatever the order of the parts.
+    file.describe(&params.file_name);
     // F3: the limit of the detected class (intake already stopped anything above the larger).
     let facts = &file.facts;
     let limit = if facts.is_video() {
@@ -153,7 +170,6 @@ async fn run(
     }
 
     // E1, then E4 (image pre-transformation: the stored bytes are its result).
-    let mut file = file;
     let plan = match &params.transformation {
         Some(t) => transformation_plan(t, &file.facts)?,
         None => TransformationPlan::default(),
@@ -378,7 +394,7 @@ fn transformation_plan(
 /// blob has its own guard, so a later failure leaves nothing behind either.
 async fn pre_transform(
     state: &AppState,
-    file: &mut intake::ReceivedFile,
+    file: &mut sink::ReceivedFile,
     version_id: &str,
     pre: folio_media::Transformation,
     file_name: &str,
@@ -406,7 +422,7 @@ async fn pre_transform(
         }
     };
     let key = blob_key(version_id);
-    let guard = intake::BlobGuard::new(&state.blobs, &key);
+    let guard = sink::BlobGuard::new(&state.blobs, &key);
     let bytes = bytes::Bytes::from(rendered.bytes);
     state
         .blobs

@@ -281,6 +281,36 @@ impl TestApp {
         Self::reply(response).await
     }
 
+    /// POSTs `body` as it is, with `content_type`; `auth` is a full Authorization header value.
+    pub async fn post_body(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+        auth: Option<&str>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header("Content-Type", content_type)
+            .body(body);
+        if let Some(auth) = auth {
+            request = request.header("Authorization", auth);
+        }
+        let response = request.send().await.expect("request");
+        Self::reply(response).await
+    }
+
+    /// File bytes held right now by uploads whose credentials are not proven yet.
+    pub fn unproven_bytes_held(&self) -> u64 {
+        self.server
+            .as_ref()
+            .expect("server")
+            .state
+            .unproven_files
+            .held()
+    }
+
     pub async fn reply(response: reqwest::Response) -> Reply {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -345,6 +375,47 @@ pub fn form_with_file(bytes: Vec<u8>, fields: &[(&str, &str)]) -> Form {
         form = form.text(k.to_string(), v.to_string());
     }
     form.part("file", Part::bytes(bytes).file_name("upload.bin"))
+}
+
+/// The file part first, then the text fields: the order in which the official browser SDK
+/// sends its documented call `upload({file, fileName, token, signature, expire, publicKey})`.
+pub fn form_file_first(bytes: Vec<u8>, fields: &[(&str, &str)]) -> Form {
+    let mut form = Form::new().part("file", Part::bytes(bytes).file_name("upload.bin"));
+    for (k, v) in fields {
+        form = form.text(k.to_string(), v.to_string());
+    }
+    form
+}
+
+/// An `application/x-www-form-urlencoded` body of `pairs`, in order.
+pub fn urlencoded(pairs: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// A multipart body framed by hand, for what a well-behaved client never sends (a preamble,
+/// overlong headers): `preamble`, then one part per `(name, content)` (`file` as a binary
+/// part), then the close delimiter.
+pub fn raw_multipart(boundary: &str, preamble: &[u8], parts: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut body = preamble.to_vec();
+    for (name, content) in parts {
+        let filename = if *name == "file" {
+            "; filename=\"upload.bin\""
+        } else {
+            ""
+        };
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"{filename}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend(format!("--{boundary}--\r\n").as_bytes());
+    body
 }
 
 pub fn form(fields: &[(&str, &str)]) -> Form {

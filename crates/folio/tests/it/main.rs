@@ -15,6 +15,7 @@ mod edge;
 mod extensions;
 mod fetch;
 mod harness;
+mod intake_abuse;
 mod params;
 mod process;
 mod scale_out;
