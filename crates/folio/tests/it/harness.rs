@@ -515,7 +515,11 @@ impl FolioProcess {
     pub fn spawn(data: &std::path::Path, extra_args: &[&str], env: &[(String, String)]) -> Self {
         use std::io::{BufRead, BufReader};
         use std::process::{Command, Stdio};
-        let mut child = Command::new(env!("CARGO_BIN_EXE_folio"))
+        // `FOLIO_TEST_BIN` runs another build (e.g. an older release, to see a regression
+        // test fail on the code before its fix).
+        let program = std::env::var_os("FOLIO_TEST_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_folio").into());
+        let mut child = Command::new(program)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data)
             .args(extra_args)

@@ -1,5 +1,6 @@
 //! Integration tests: the real server on an ephemeral port, spoken to over HTTP.
 
+mod abuse;
 mod auth_basic;
 mod auth_token;
 mod auth_v1;
