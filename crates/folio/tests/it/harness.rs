@@ -500,8 +500,11 @@ pub struct FolioProcess {
     /// The key pair, printed only by the start that created the default account.
     pub keys: Option<(String, String)>,
     /// Address and keys, until [`Self::ready`] has read them.
-    banner: Option<std::sync::mpsc::Receiver<(String, Option<(String, String)>)>>,
+    banner: Option<std::sync::mpsc::Receiver<Banner>>,
 }
+
+/// What `folio serve` prints when it starts: its address and, on the first start, the keys.
+type Banner = (String, Option<(String, String)>);
 
 impl FolioProcess {
     /// Starts `folio serve --listen 127.0.0.1:0 --data-dir <data> <extra args>` with `env` (and no
