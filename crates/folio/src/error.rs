@@ -123,6 +123,10 @@ pub enum AppError {
     #[error("unsatisfiable range")]
     RangeNotSatisfiable { size: u64 },
 
+    /// A connection over `server.max_connections(_per_ip)`, answered at accept.
+    #[error("too many connections")]
+    TooManyConnections,
+
     /// A dependency (catalog, blob store) failed; the detail stays on the server.
     #[error(transparent)]
     Internal(Arc<anyhow::Error>),
@@ -205,6 +209,7 @@ impl AppError {
             InvalidIdParam => (bad, "Your request contains invalid ID parameter."),
             NoSuchField => (StatusCode::NOT_FOUND, "No such custom metadata field exists."),
             RangeNotSatisfiable { .. } => (StatusCode::RANGE_NOT_SATISFIABLE, "The requested range is not satisfiable."),
+            TooManyConnections => (StatusCode::SERVICE_UNAVAILABLE, "Too many connections. Please retry later."),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error."),
         };
         (status, message.to_owned())
@@ -240,6 +245,16 @@ pub fn error_response(
         HeaderValue::from_static("application/json; charset=utf-8"),
     );
     response
+}
+
+/// The JSON body alone, for an answer written outside the router (a refused connection).
+pub fn error_body(message: &str, help: &str) -> Vec<u8> {
+    serde_json::to_vec(&ErrorBody {
+        message,
+        help,
+        errors: None,
+    })
+    .unwrap_or_default()
 }
 
 impl IntoResponse for AppError {
@@ -316,6 +331,7 @@ mod tests {
             (TransformationNotForType, 400),
             (PostTransformationIncompatible, 400),
             (TransformationNotImplemented("video pre".into()), 400),
+            (TooManyConnections, 503),
             (AppError::internal(anyhow::anyhow!("disk on fire")), 500),
         ];
         for (err, status) in cases {
