@@ -51,6 +51,10 @@ pub async fn serve_connections(
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
+            () = tokio::time::sleep_until(refusals.next_line()), if refusals.pending() => {
+                refusals.log(caps.open());
+                continue;
+            }
             () = &mut shutdown => break,
         };
         match accepted {
@@ -83,6 +87,7 @@ pub async fn serve_connections(
             }
         }
     }
+    refusals.log(caps.open());
     // Connect attempts from now on are refused by the system.
     drop(listener);
     graceful.shutdown().await;
@@ -173,11 +178,13 @@ fn refusal_response(help_text: &str) -> Vec<u8> {
 }
 
 /// Counts refused connections and logs them at most once per [`REFUSAL_LOG_INTERVAL`]: a
-/// flood of connections must not become a flood of log lines.
+/// flood of connections must not become a flood of log lines. The first refusal after a
+/// quiet interval is logged at once; the ones after it when the interval is over.
 #[derive(Default)]
 struct RefusalLog {
     over_total: u64,
     over_per_client: u64,
+    last_peer: Option<SocketAddr>,
     logged: Option<Instant>,
 }
 
@@ -187,17 +194,32 @@ impl RefusalLog {
             Refused::Total => self.over_total += 1,
             Refused::PerClient => self.over_per_client += 1,
         }
-        if self
-            .logged
-            .is_some_and(|at| at.elapsed() < REFUSAL_LOG_INTERVAL)
-        {
+        self.last_peer = Some(peer);
+        if self.next_line() <= Instant::now() {
+            self.log(open);
+        }
+    }
+
+    fn pending(&self) -> bool {
+        self.over_total + self.over_per_client > 0
+    }
+
+    /// When the next line may be written.
+    fn next_line(&self) -> Instant {
+        self.logged
+            .map_or_else(Instant::now, |at| at + REFUSAL_LOG_INTERVAL)
+    }
+
+    /// Writes the counts since the last line, if any.
+    fn log(&mut self, open: usize) {
+        if !self.pending() {
             return;
         }
         tracing::warn!(
             over_max_connections = self.over_total,
             over_max_connections_per_ip = self.over_per_client,
             open_connections = open,
-            last_peer = %peer,
+            last_peer = ?self.last_peer,
             "refused connections over the cap (counts since the last such line)"
         );
         *self = RefusalLog {
@@ -225,5 +247,27 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(body).expect("json");
         assert_eq!(json["message"], "Too many connections. Please retry later.");
         assert_eq!(json["help"], "Ask Ann.");
+    }
+
+    #[test]
+    fn refusals_are_logged_as_counts_at_most_once_per_interval() {
+        let peer: SocketAddr = "10.0.0.1:5000".parse().expect("peer");
+        let mut log = RefusalLog::default();
+        log.record(Refused::PerClient, peer, 3);
+        assert!(!log.pending(), "the first refusal is logged at once");
+        let logged = log.logged.expect("logged");
+        for _ in 0..1000 {
+            log.record(Refused::PerClient, peer, 3);
+        }
+        log.record(Refused::Total, peer, 3);
+        assert_eq!((log.over_per_client, log.over_total), (1000, 1));
+        assert_eq!(
+            log.logged,
+            Some(logged),
+            "no second line within the interval"
+        );
+        assert_eq!(log.next_line(), logged + REFUSAL_LOG_INTERVAL);
+        log.log(3);
+        assert!(!log.pending());
     }
 }
