@@ -195,7 +195,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         blobs = %crate::store::redact_url(&state.config.blobs_url()),
         "serving"
     );
-    crate::server::serve(state, listener, crate::server::shutdown_signal()).await?;
+    crate::server::serve(state, listener, crate::server::shutdown_signal()).await;
     Ok(())
 }
 

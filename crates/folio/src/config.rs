@@ -40,6 +40,8 @@ pub struct Config {
     pub blobs: String,
     /// The `help` member of every error body.
     pub help_text: String,
+    /// The HTTP listener: connection timeouts and caps.
+    pub server: ServerConfig,
     pub limits: Limits,
     pub auth: AuthConfig,
     /// Downloads of a `file` given as a URL.
@@ -51,6 +53,44 @@ pub struct Config {
     pub s3: S3Config,
     /// Post-upload extensions (spec §3.9): where they run, and webhook delivery.
     pub extensions: ExtensionsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Time from accept to the first complete request head, and from the end of one
+    /// HTTP/1.1 response to the next request's complete head (so also the HTTP/1.1
+    /// keep-alive timeout).
+    pub header_read_timeout_secs: u64,
+    /// A connection with no request in progress on which nothing is read or written for this
+    /// long is closed (HTTP/2 connections and idle connections in general).
+    pub idle_timeout_secs: u64,
+    /// Connections open at once; more are refused at accept.
+    pub max_connections: usize,
+    /// Connections open at once from one client address (IPv6: one /64); 0 = no per-address
+    /// cap (behind a reverse proxy, where every connection comes from the proxy).
+    pub max_connections_per_ip: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 1024,
+            max_connections_per_ip: 128,
+        }
+    }
+}
+
+impl ServerConfig {
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -267,6 +307,7 @@ impl Default for Config {
             catalog: String::new(),
             blobs: String::new(),
             help_text: "For support, contact the administrator of this server.".to_owned(),
+            server: ServerConfig::default(),
             limits: Limits::default(),
             auth: AuthConfig::default(),
             fetch: FetchConfig::default(),
@@ -404,6 +445,12 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        if self.server.header_read_timeout_secs == 0 || self.server.idle_timeout_secs == 0 {
+            bail!("server.header_read_timeout_secs and server.idle_timeout_secs must be positive");
+        }
+        if self.server.max_connections == 0 {
+            bail!("server.max_connections must be positive");
+        }
         if self.limits.max_file_size == 0 || self.limits.max_video_size == 0 {
             bail!("limits.max_file_size and limits.max_video_size must be positive");
         }
@@ -517,6 +564,29 @@ mod tests {
         assert_eq!(c.fetch.header_timeout_secs, 8);
         assert_eq!(c.fetch.max_redirects, 5);
         assert!(c.fetch.allow.is_empty());
+        assert_eq!(c.server.header_read_timeout_secs, 10);
+        assert_eq!(c.server.max_connections_per_ip, 128);
+    }
+
+    #[test]
+    fn server_keys_load_from_the_environment_and_zero_timeouts_are_refused() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("FOLIO_SERVER__HEADER_READ_TIMEOUT_SECS", "5"),
+                ("FOLIO_SERVER__MAX_CONNECTIONS_PER_IP", "0"),
+            ]),
+        )
+        .expect("load");
+        assert_eq!(c.server.header_read_timeout(), Duration::from_secs(5));
+        assert_eq!(c.server.max_connections_per_ip, 0, "0 switches the cap off");
+        for key in [
+            "FOLIO_SERVER__HEADER_READ_TIMEOUT_SECS",
+            "FOLIO_SERVER__IDLE_TIMEOUT_SECS",
+            "FOLIO_SERVER__MAX_CONNECTIONS",
+        ] {
+            assert!(Config::load(None, env(&[(key, "0")])).is_err(), "{key}=0");
+        }
     }
 
     #[test]

@@ -127,6 +127,9 @@ pub enum AppError {
     /// (`limits.unauthenticated_file_bytes`) is spent.
     #[error("budget of unauthenticated file bytes spent")]
     UnauthenticatedUploadsBusy,
+    /// A connection over `server.max_connections(_per_ip)`, answered at accept.
+    #[error("too many connections")]
+    TooManyConnections,
 
     /// A dependency (catalog, blob store) failed; the detail stays on the server.
     #[error(transparent)]
@@ -211,6 +214,7 @@ impl AppError {
             NoSuchField => (StatusCode::NOT_FOUND, "No such custom metadata field exists."),
             RangeNotSatisfiable { .. } => (StatusCode::RANGE_NOT_SATISFIABLE, "The requested range is not satisfiable."),
             UnauthenticatedUploadsBusy => (StatusCode::SERVICE_UNAVAILABLE, "The server is busy receiving other uploads. Please retry later, or send the authentication fields before the file."),
+            TooManyConnections => (StatusCode::SERVICE_UNAVAILABLE, "Too many connections. Please retry later."),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error."),
         };
         (status, message.to_owned())
@@ -246,6 +250,16 @@ pub fn error_response(
         HeaderValue::from_static("application/json; charset=utf-8"),
     );
     response
+}
+
+/// The JSON body alone, for an answer written outside the router (a refused connection).
+pub fn error_body(message: &str, help: &str) -> Vec<u8> {
+    serde_json::to_vec(&ErrorBody {
+        message,
+        help,
+        errors: None,
+    })
+    .unwrap_or_default()
 }
 
 impl IntoResponse for AppError {
@@ -336,6 +350,7 @@ mod tests {
             (PostTransformationIncompatible, 400),
             (TransformationNotImplemented("video pre".into()), 400),
             (UnauthenticatedUploadsBusy, 503),
+            (TooManyConnections, 503),
             (AppError::internal(anyhow::anyhow!("disk on fire")), 500),
         ];
         for (err, status) in cases {

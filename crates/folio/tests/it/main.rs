@@ -9,6 +9,7 @@ mod chaos;
 mod checks;
 mod cli_token;
 mod compat;
+mod connections;
 mod custom_metadata;
 mod delivery;
 mod demo;

@@ -1,4 +1,5 @@
-//! Starting and stopping the server.
+//! Starting and stopping the server. The connections themselves (caps, timers, HTTP/1.1
+//! and HTTP/2) are `accept`'s.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,6 +14,10 @@ use crate::state::AppState;
 use crate::store::blob::BlobStore;
 use crate::store::postgres::Migrate;
 use crate::store::{open_catalog, ApiKey};
+
+mod accept;
+mod activity;
+mod caps;
 
 /// Opens the catalog and the blob store named by the configuration, creating the default
 /// account on first start (its key pair is returned so the caller can show it once).
@@ -36,33 +41,30 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
+    task: JoinHandle<()>,
 }
 
 impl RunningServer {
-    /// Stops accepting, lets requests in flight finish, and waits.
+    /// Stops accepting, lets requests in flight finish, closes idle connections, and waits.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        (&mut self.task).await.context("server task")??;
-        Ok(())
+        (&mut self.task).await.context("server task")
     }
 }
 
-/// Binds `listener` and serves until `shutdown` resolves.
+/// Serves on `listener` until `shutdown` resolves, then lets requests in flight finish.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) {
     let sweeper = crate::sweeper::spawn(state.clone());
+    let config = std::sync::Arc::clone(&state.config);
     let app = crate::http::router(state);
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    accept::serve_connections(listener, app, &config.server, &config.help_text, shutdown).await;
     sweeper.abort();
-    result
 }
 
 /// Binds `config.listen`. With port 0 the system picks a port, and the configuration is updated
