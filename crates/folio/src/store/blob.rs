@@ -233,6 +233,46 @@ impl BlobStore {
         }
     }
 
+    /// A whole object of at most `limit` bytes (the original of a render), or `None` when it
+    /// does not exist. A larger object is an error, found from its size before any byte is
+    /// read, and the read stops at the limit in any case.
+    pub async fn read_bounded(&self, key: &str, limit: u64) -> anyhow::Result<Option<Bytes>> {
+        let result = match self.store.get(&ObjectPath::from(key)).await {
+            Ok(result) => result,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        if result.meta.size > limit {
+            anyhow::bail!("{key} has {} bytes, more than {limit}", result.meta.size);
+        }
+        let mut out = Vec::with_capacity(usize::try_from(result.meta.size).unwrap_or(0));
+        let mut stream = result.into_stream();
+        while let Some(chunk) = stream.try_next().await? {
+            if (out.len() + chunk.len()) as u64 > limit {
+                anyhow::bail!("{key} grew beyond {limit} bytes while it was read");
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(Some(Bytes::from(out)))
+    }
+
+    /// How many objects directly under the folder `dir` have a name starting with
+    /// `name_prefix` (one listing; the same answer for every instance that shares the store).
+    pub async fn count_named(&self, dir: &str, name_prefix: &str) -> anyhow::Result<usize> {
+        let mut listing = self.store.list(Some(&ObjectPath::from(dir)));
+        let mut count = 0;
+        while let Some(meta) = listing.try_next().await? {
+            if meta
+                .location
+                .filename()
+                .is_some_and(|name| name.starts_with(name_prefix))
+            {
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
     /// Writes a small object in one piece (renditions derived from a version).
     pub async fn put(&self, key: &str, bytes: Bytes) -> anyhow::Result<()> {
         self.store.put(&ObjectPath::from(key), bytes.into()).await?;
