@@ -484,10 +484,9 @@ impl Config {
         if self.delivery.max_steps == 0 {
             bail!("delivery.max_steps must be positive");
         }
-        if !self.delivery.public_url.is_empty()
-            && !(self.delivery.public_url.starts_with("http://")
-                || self.delivery.public_url.starts_with("https://"))
-        {
+        let delivery_url = &self.delivery.public_url;
+        let http = delivery_url.starts_with("http://") || delivery_url.starts_with("https://");
+        if !delivery_url.is_empty() && !http {
             bail!("delivery.public_url must be an http(s) URL");
         }
         Ok(())

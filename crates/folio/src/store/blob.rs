@@ -601,6 +601,32 @@ mod tests {
             Some(Bytes::from_static(b"hello"))
         );
         assert_eq!(store.read_all("v/aa/cc/none").await.expect("read"), None);
+
+        // Bounded whole reads (the original of a render).
+        assert_eq!(
+            store.read_bounded("v/aa/cc/small", 5).await.expect("read"),
+            Some(Bytes::from_static(b"hello"))
+        );
+        assert!(store.read_bounded("v/aa/cc/small", 4).await.is_err());
+        assert!(store.read_bounded("v/aa/bb/big", 1000).await.is_err());
+        assert_eq!(
+            store.read_bounded("v/aa/cc/none", 5).await.expect("read"),
+            None
+        );
+
+        // Counting renditions of a version by name, one folder only.
+        for key in [
+            "d/ver1/tr-61",
+            "d/ver1/tr-62",
+            "d/ver1/ik_ml_thumbnail",
+            "d/ver10/tr-61",
+        ] {
+            store.put(key, Bytes::from_static(b"r")).await.expect("put");
+        }
+        assert_eq!(store.count_named("d/ver1", "tr-").await.expect("count"), 2);
+        assert_eq!(store.count_named("d/ver10", "tr-").await.expect("count"), 1);
+        assert_eq!(store.count_named("d/none", "tr-").await.expect("count"), 0);
+
         store.delete("v/aa/cc/small").await.expect("delete");
         store
             .delete("v/aa/cc/small")
