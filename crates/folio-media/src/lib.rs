@@ -12,7 +12,9 @@
 //! * [`embedded_metadata`] — consolidated EXIF/IPTC/XMP map
 //!   (`embeddedMetadata`, §4.2).
 //! * [`legacy_metadata`] — the legacy `metadata` object (§4.7).
-//! * [`thumbnail`] — small JPEG/PNG rendition of a raster image.
+//! * [`thumbnail`] — small JPEG/PNG rendition of a raster image; [`render`] — a
+//!   transformation; both judged first by the render budget ([`estimate_render`],
+//!   [`estimate_thumbnail`]).
 //!
 //! Known limits, all consequences of reading only the head:
 //! * MP4/MOV files whose `moov` box comes after the media data ("no fast
@@ -27,6 +29,7 @@
 //!   rotation properties (`irot`/`imir`) are not reported as orientation.
 
 mod bmff;
+mod budget;
 mod detect;
 mod ebml;
 mod exif_data;
@@ -40,7 +43,10 @@ mod xmp;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-pub use thumb::{MAX_DECODE_ALLOC, MAX_DECODE_DIMENSION};
+pub use budget::{
+    estimate_render, estimate_thumbnail, Estimate, Refusal, RenderLimits, SourceImage,
+};
+pub use thumb::MAX_DECODE_DIMENSION;
 pub use transform::{
     render, Crop, OutputFormat, Rendered, Size, Step, TransformError, Transformation,
     MAX_OUTPUT_DIMENSION, MAX_TRANSFORMATION_LEN,
@@ -158,13 +164,17 @@ impl MediaFacts {
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     /// Not a raster format we decode (SVG, AVIF, HEIC, PDF, video, ...).
-    /// Callers serve the original or answer 404.
+    /// There is no rendition: callers answer 404 (never the original).
     #[error("thumbnails are not supported for {mime}")]
     Unsupported { mime: String },
     /// The image declares dimensions or memory needs beyond the decode
-    /// limits ([`MAX_DECODE_DIMENSION`], [`MAX_DECODE_ALLOC`]).
+    /// limits ([`MAX_DECODE_DIMENSION`], the budget's memory limit).
     #[error("image exceeds decoding limits: {0}")]
     TooLarge(String),
+    /// The render would cost more than the [`RenderLimits`] allow (judged
+    /// from the header, before decoding).
+    #[error("render refused: {0}")]
+    OverBudget(#[from] Refusal),
     /// Corrupt or truncated image data.
     #[error("cannot decode image: {0}")]
     Decode(String),
@@ -407,10 +417,15 @@ pub fn legacy_metadata(facts: &MediaFacts, head: &[u8], size: u64) -> Value {
 /// with its EXIF orientation applied. Returns the encoded bytes and their
 /// MIME type: `image/png` when the source has alpha, else `image/jpeg`.
 ///
-/// `bytes` is the whole file. Decoding is capped by [`MAX_DECODE_DIMENSION`]
-/// and [`MAX_DECODE_ALLOC`], so decompression bombs fail with
-/// [`MediaError::TooLarge`]. SVG, AVIF/HEIC and non-images give
-/// [`MediaError::Unsupported`].
-pub fn thumbnail(bytes: &[u8], max_side: u32) -> Result<(Vec<u8>, &'static str), MediaError> {
-    thumb::thumbnail(bytes, max_side)
+/// `bytes` is the whole file. The cost is judged from the header first
+/// ([`estimate_thumbnail`], [`MediaError::OverBudget`]); decoding is capped
+/// by [`MAX_DECODE_DIMENSION`] and `limits.max_memory_bytes`, so
+/// decompression bombs fail with [`MediaError::TooLarge`]. SVG, AVIF/HEIC and
+/// non-images give [`MediaError::Unsupported`].
+pub fn thumbnail(
+    bytes: &[u8],
+    max_side: u32,
+    limits: &RenderLimits,
+) -> Result<(Vec<u8>, &'static str), MediaError> {
+    thumb::thumbnail(bytes, max_side, limits)
 }

@@ -1,10 +1,12 @@
-//! Thumbnails for raster images, decoded under hard resource limits.
+//! Thumbnails for raster images, and the decoding both thumbnails and transformations use:
+//! judged by the render budget from the header, then decoded under hard limits.
 
 use std::io::Cursor;
 
 use image::metadata::Orientation;
-use image::{DynamicImage, ImageError, ImageFormat, ImageReader, Limits};
+use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits};
 
+use crate::budget::{Refusal, RenderLimits, SourceImage};
 use crate::detect::{self, Kind};
 use crate::transform::{self, OutputFormat};
 use crate::{exif_data, raster, MediaError};
@@ -12,8 +14,6 @@ use crate::{exif_data, raster, MediaError};
 /// Largest width or height we agree to decode. Legitimate photos and
 /// panoramas stay well below; decompression bombs declare far more.
 pub const MAX_DECODE_DIMENSION: u32 = 32_768;
-/// Upper bound on the memory the decoder may allocate for one image.
-pub const MAX_DECODE_ALLOC: u64 = 512 * 1024 * 1024;
 /// JPEG quality of the generated thumbnails: small files, no visible blocking
 /// at thumbnail sizes.
 const JPEG_QUALITY: u8 = 82;
@@ -21,30 +21,56 @@ const JPEG_QUALITY: u8 = 82;
 pub(crate) fn thumbnail(
     bytes: &[u8],
     max_side: u32,
+    limits: &RenderLimits,
 ) -> Result<(Vec<u8>, &'static str), MediaError> {
     if max_side == 0 {
         return Err(MediaError::InvalidSize);
     }
-    let (image, _, orientation) = decode(bytes)?;
-    let image = if image.width() > max_side || image.height() > max_side {
-        // `thumbnail` keeps the aspect ratio and uses a fast box filter, which
-        // is what a large downscale wants.
+    let decoded = decode_within(bytes, limits, |source| {
+        crate::budget::estimate_thumbnail(source, max_side, limits)
+    })?;
+    let image = decoded.image;
+    let mut image = if image.width() > max_side || image.height() > max_side {
+        // `thumbnail` keeps the aspect ratio and uses a fast box filter (no float
+        // intermediate), which is what a large downscale wants.
         image.thumbnail(max_side, max_side)
     } else {
         image
     };
-    let mut image = image;
     // Orientation is applied after the resize: the box is square, so the fit
     // is the same, and rotating the small image is cheaper.
-    if let Some(o) = orientation {
+    if let Some(o) = decoded.orientation {
         image.apply_orientation(o);
     }
     encode(image)
 }
 
-/// Decodes a raster image under the limits, returning its format and EXIF orientation (not
-/// applied).
-fn decode(bytes: &[u8]) -> Result<(DynamicImage, ImageFormat, Option<Orientation>), MediaError> {
+/// A decoded picture, with its format and EXIF orientation (not applied).
+pub(crate) struct Decoded {
+    pub image: DynamicImage,
+    pub format: ImageFormat,
+    pub orientation: Option<Orientation>,
+}
+
+/// Working memory of a decoder beyond its output, per pixel of output: JPEG keeps coefficient
+/// planes, WebP its YUV planes, GIF a frame canvas, TIFF whole strips or tiles; PNG, BMP and
+/// ICO write rows straight into the output.
+fn decoder_bytes_per_pixel(format: ImageFormat, bytes_per_pixel: u64) -> u64 {
+    match format {
+        ImageFormat::Jpeg | ImageFormat::WebP | ImageFormat::Tiff => bytes_per_pixel,
+        ImageFormat::Gif => 4,
+        _ => 0,
+    }
+}
+
+/// Reads the header of a raster image, lets `budget` judge the render from it, and only then
+/// decodes, with the decoder's allocations capped at `limits.max_memory_bytes` (so a header
+/// that understates the picture cannot get past the budget either).
+pub(crate) fn decode_within(
+    bytes: &[u8],
+    limits: &RenderLimits,
+    budget: impl FnOnce(&SourceImage) -> Result<crate::budget::Estimate, Refusal>,
+) -> Result<Decoded, MediaError> {
     let head = &bytes[..bytes.len().min(crate::SNIFF_LEN)];
     // The name only matters for text formats, which are refused anyway.
     let detected = detect::detect(head, "");
@@ -62,25 +88,39 @@ fn decode(bytes: &[u8]) -> Result<(DynamicImage, ImageFormat, Option<Orientation
             })
         }
     };
+    let exif_orientation = orientation(detected.kind, head);
 
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_DECODE_DIMENSION);
-    limits.max_image_height = Some(MAX_DECODE_DIMENSION);
-    limits.max_alloc = Some(MAX_DECODE_ALLOC);
+    let mut header_limits = Limits::default();
+    header_limits.max_image_width = Some(MAX_DECODE_DIMENSION);
+    header_limits.max_image_height = Some(MAX_DECODE_DIMENSION);
+    header_limits.max_alloc = Some(limits.max_memory_bytes);
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
-    reader.limits(limits);
-    let image = reader.decode().map_err(decode_error)?;
-    let o = orientation(detected.kind, head).and_then(Orientation::from_exif);
-    Ok((image, format, o))
-}
-
-/// [`decode`] with the EXIF orientation applied: the upright picture.
-pub(crate) fn decode_oriented(bytes: &[u8]) -> Result<(DynamicImage, ImageFormat), MediaError> {
-    let (mut image, format, orientation) = decode(bytes)?;
-    if let Some(o) = orientation {
-        image.apply_orientation(o);
-    }
-    Ok((image, format))
+    reader.limits(header_limits.clone());
+    let mut decoder = reader.into_decoder().map_err(decode_error)?;
+    let (width, height) = decoder.dimensions();
+    let bytes_per_pixel = u64::from(decoder.color_type().bytes_per_pixel());
+    budget(&SourceImage {
+        width,
+        height,
+        bytes_per_pixel,
+        decoder_bytes_per_pixel: decoder_bytes_per_pixel(format, bytes_per_pixel),
+        file_bytes: bytes.len() as u64,
+        orientation: exif_orientation.map(u16::from),
+    })
+    .map_err(MediaError::OverBudget)?;
+    // What `ImageReader::decode` does: the output buffer counts against the allocation
+    // limit, the decoder gets the rest.
+    let mut decode_limits = header_limits;
+    decode_limits
+        .reserve(decoder.total_bytes())
+        .map_err(decode_error)?;
+    decoder.set_limits(decode_limits).map_err(decode_error)?;
+    let image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
+    Ok(Decoded {
+        image,
+        format,
+        orientation: exif_orientation.and_then(Orientation::from_exif),
+    })
 }
 
 fn orientation(kind: Kind, head: &[u8]) -> Option<u8> {

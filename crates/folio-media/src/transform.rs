@@ -16,7 +16,8 @@
 //! | `bl-` | 1..=100 (blur radius) |
 //!
 //! No output side may exceed [`MAX_OUTPUT_DIMENSION`]: such a request is
-//! refused, never clamped, so a URL always means one picture.
+//! refused, never clamped, so a URL always means one picture. What a render may cost
+//! (pixels, steps, memory, work) is bounded by [`crate::budget`].
 
 use std::fmt;
 use std::io::Cursor;
@@ -27,13 +28,14 @@ use image::codecs::webp::WebPEncoder;
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageError};
 
+use crate::budget::{Refusal, RenderLimits};
 use crate::MediaError;
 
 /// Largest width or height a transformation may produce.
 pub const MAX_OUTPUT_DIMENSION: u32 = 8192;
 /// Longest transformation string accepted (a URL segment, a form field).
 pub const MAX_TRANSFORMATION_LEN: usize = 1024;
-/// Most steps in one chain.
+/// Most steps the grammar accepts in one chain (the render budget's `max_steps` is lower).
 const MAX_STEPS: usize = 16;
 const DEFAULT_JPEG_QUALITY: u8 = 85;
 
@@ -327,12 +329,26 @@ pub struct Rendered {
 
 /// Applies `t` to a raster image (the formats [`crate::thumbnail`] decodes), EXIF orientation
 /// first. Without `f-`, the output keeps the input's format when it is JPEG, PNG or WebP, else
-/// PNG when the image has alpha and JPEG otherwise. Decoding is bounded like thumbnails';
-/// an output side above [`MAX_OUTPUT_DIMENSION`] gives [`MediaError::TooLarge`].
-pub fn render(bytes: &[u8], t: &Transformation) -> Result<Rendered, MediaError> {
-    let (mut image, source) = crate::thumb::decode_oriented(bytes)?;
+/// PNG when the image has alpha and JPEG otherwise.
+///
+/// The cost is estimated from the header before anything is decoded
+/// ([`crate::estimate_render`]) and refused beyond `limits` ([`MediaError::OverBudget`]); the
+/// decoder may allocate at most `limits.max_memory_bytes`.
+pub fn render(
+    bytes: &[u8],
+    t: &Transformation,
+    limits: &RenderLimits,
+) -> Result<Rendered, MediaError> {
+    let decoded = crate::thumb::decode_within(bytes, limits, |source| {
+        crate::budget::estimate_render(source, t, limits)
+    })?;
+    let (mut image, source) = (decoded.image, decoded.format);
+    if let Some(o) = decoded.orientation {
+        image.apply_orientation(o);
+    }
     for step in &t.steps {
-        image = apply_step(image, step)?;
+        let plan = plan_step(step, (image.width(), image.height()))?;
+        image = apply_step(image, &plan);
     }
     let format = t.format().unwrap_or(match source {
         image::ImageFormat::Jpeg => OutputFormat::Jpeg,
@@ -363,21 +379,64 @@ fn resolve(size: Option<Size>, input: u32) -> Option<u64> {
     })
 }
 
-fn too_large() -> MediaError {
-    MediaError::TooLarge(format!(
-        "a transformation output side exceeds {MAX_OUTPUT_DIMENSION} pixels"
-    ))
-}
-
-fn checked(v: u64) -> Result<u32, MediaError> {
+fn checked(v: u64) -> Result<u32, Refusal> {
     u32::try_from(v.max(1))
         .ok()
         .filter(|v| *v <= MAX_OUTPUT_DIMENSION)
-        .ok_or_else(too_large)
+        .ok_or(Refusal::OutputSide)
 }
 
-fn apply_step(image: DynamicImage, step: &Step) -> Result<DynamicImage, MediaError> {
-    let (iw, ih) = (image.width().max(1), image.height().max(1));
+/// The largest size of `input`'s aspect ratio inside `bounds` (`fill`: the smallest covering
+/// it), each side at least 1: the same arithmetic as the `image` crate's `resize` and
+/// `resize_to_fill`, so the sizes Folio computes are the sizes it renders. `None` beyond `u32`.
+pub(crate) fn fit_dimensions(
+    (width, height): (u32, u32),
+    (nwidth, nheight): (u32, u32),
+    fill: bool,
+) -> Option<(u32, u32)> {
+    let wratio = f64::from(nwidth) / f64::from(width.max(1));
+    let hratio = f64::from(nheight) / f64::from(height.max(1));
+    let ratio = if fill {
+        f64::max(wratio, hratio)
+    } else {
+        f64::min(wratio, hratio)
+    };
+    let side = |v: u32| {
+        let r = (f64::from(v) * ratio).round();
+        (r.is_finite() && r < f64::from(u32::MAX)).then(|| (r as u32).max(1))
+    };
+    Some((side(width)?, side(height)?))
+}
+
+/// A window cut out of a picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// What one step does, in the order [`render`] does it: the pure geometry that both the
+/// renderer and the budget ([`crate::budget`]) follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StepPlan {
+    /// Resize to this size (Triangle filter); `None` when the size does not change.
+    pub resize: Option<(u32, u32)>,
+    /// Then cut this window out of the resized picture (`c-maintain_ratio` with both sides).
+    pub crop: Option<Window>,
+    /// Then turn clockwise (0, 90, 180 or 270).
+    pub rotate: u16,
+    /// Then blur with this `bl-` value.
+    pub blur: Option<u8>,
+    /// The size after the step.
+    pub output: (u32, u32),
+}
+
+/// The geometry of `step` on a `(width, height)` picture. A requested side above
+/// [`MAX_OUTPUT_DIMENSION`] is refused.
+pub(crate) fn plan_step(step: &Step, (iw, ih): (u32, u32)) -> Result<StepPlan, Refusal> {
+    let (iw, ih) = (iw.max(1), ih.max(1));
     let mut w = resolve(step.width, iw);
     let mut h = resolve(step.height, ih);
     if let Some((a, b)) = step.aspect {
@@ -387,54 +446,106 @@ fn apply_step(image: DynamicImage, step: &Step) -> Result<DynamicImage, MediaErr
             _ => {}
         }
     }
-    let mut image = match (w, h) {
-        (None, None) => image,
-        (w, h) => {
-            let crop = step.crop.unwrap_or(Crop::MaintainRatio);
-            // Proportional other side when only one is given.
-            let (tw, th) = match (w, h) {
-                (Some(w), Some(h)) => (w, h),
-                (Some(w), None) => (w, scale(w, u64::from(ih), u64::from(iw))),
-                (None, Some(h)) => (scale(h, u64::from(iw), u64::from(ih)), h),
-                (None, None) => (u64::from(iw), u64::from(ih)),
-            };
-            let both = w.is_some() && h.is_some();
-            match crop {
-                Crop::Force => image.resize_exact(checked(tw)?, checked(th)?, FilterType::Triangle),
-                Crop::MaintainRatio if both => {
-                    image.resize_to_fill(checked(tw)?, checked(th)?, FilterType::Triangle)
+    let mut resize = None;
+    let mut crop = None;
+    if w.is_some() || h.is_some() {
+        let crop_mode = step.crop.unwrap_or(Crop::MaintainRatio);
+        // Proportional other side when only one is given.
+        let (tw, th) = match (w, h) {
+            (Some(w), Some(h)) => (w, h),
+            (Some(w), None) => (w, scale(w, u64::from(ih), u64::from(iw))),
+            (None, Some(h)) => (scale(h, u64::from(iw), u64::from(ih)), h),
+            (None, None) => (u64::from(iw), u64::from(ih)),
+        };
+        let both = w.is_some() && h.is_some();
+        let target = match crop_mode {
+            Crop::Force => (checked(tw)?, checked(th)?),
+            Crop::MaintainRatio if both => {
+                // Cover the box keeping the ratio, then cut the middle out (`resize_to_fill`).
+                let (nw, nh) = (checked(tw)?, checked(th)?);
+                let (rw, rh) =
+                    fit_dimensions((iw, ih), (nw, nh), true).ok_or(Refusal::OutputSide)?;
+                let window = if u64::from(nw) * u64::from(rh) > u64::from(rw) * u64::from(nh) {
+                    Window {
+                        x: 0,
+                        y: rh.saturating_sub(nh) / 2,
+                        width: nw.min(rw),
+                        height: nh.min(rh),
+                    }
+                } else {
+                    Window {
+                        x: rw.saturating_sub(nw) / 2,
+                        y: 0,
+                        width: nw.min(rw),
+                        height: nh.min(rh),
+                    }
+                };
+                if (window.width, window.height) != (rw, rh) {
+                    crop = Some(window);
                 }
-                Crop::MaintainRatio => {
-                    image.resize_exact(checked(tw)?, checked(th)?, FilterType::Triangle)
-                }
-                Crop::AtMax => {
-                    // Fit inside the box, never enlarging.
-                    let bw = tw.min(u64::from(iw));
-                    let bh = th.min(u64::from(ih));
-                    image.resize(checked(bw)?, checked(bh)?, FilterType::Triangle)
-                }
-                Crop::AtLeast => {
-                    // Cover the box, keeping the ratio: scale by the larger factor.
-                    let (nw, nh) = if tw * u64::from(ih) >= th * u64::from(iw) {
-                        (tw, scale(tw, u64::from(ih), u64::from(iw)))
-                    } else {
-                        (scale(th, u64::from(iw), u64::from(ih)), th)
-                    };
-                    image.resize_exact(checked(nw)?, checked(nh)?, FilterType::Triangle)
+                (rw, rh)
+            }
+            Crop::MaintainRatio => (checked(tw)?, checked(th)?),
+            Crop::AtMax => {
+                // Fit inside the box, never enlarging.
+                let bw = checked(tw.min(u64::from(iw)))?;
+                let bh = checked(th.min(u64::from(ih)))?;
+                if (bw, bh) == (iw, ih) {
+                    (iw, ih)
+                } else {
+                    fit_dimensions((iw, ih), (bw, bh), false).ok_or(Refusal::OutputSide)?
                 }
             }
+            Crop::AtLeast => {
+                // Cover the box, keeping the ratio: scale by the larger factor.
+                let (nw, nh) = if tw * u64::from(ih) >= th * u64::from(iw) {
+                    (tw, scale(tw, u64::from(ih), u64::from(iw)))
+                } else {
+                    (scale(th, u64::from(iw), u64::from(ih)), th)
+                };
+                (checked(nw)?, checked(nh)?)
+            }
+        };
+        if target != (iw, ih) {
+            resize = Some(target);
         }
+    }
+    let mut output = crop
+        .map(|c| (c.width, c.height))
+        .or(resize)
+        .unwrap_or((iw, ih));
+    let rotate = step.rotate.unwrap_or(0);
+    if rotate == 90 || rotate == 270 {
+        output = (output.1, output.0);
+    }
+    Ok(StepPlan {
+        resize,
+        crop,
+        rotate,
+        blur: step.blur,
+        output,
+    })
+}
+
+/// Executes a [`StepPlan`]; each stage consumes the previous picture, so at most two are alive.
+fn apply_step(image: DynamicImage, plan: &StepPlan) -> DynamicImage {
+    let mut image = match plan.resize {
+        Some((w, h)) => image.resize_exact(w, h, FilterType::Triangle),
+        None => image,
     };
-    image = match step.rotate {
-        Some(90) => image.rotate90(),
-        Some(180) => image.rotate180(),
-        Some(270) => image.rotate270(),
+    if let Some(c) = plan.crop {
+        image = image.crop_imm(c.x, c.y, c.width, c.height);
+    }
+    image = match plan.rotate {
+        90 => image.rotate90(),
+        180 => image.rotate180(),
+        270 => image.rotate270(),
         _ => image,
     };
-    if let Some(b) = step.blur {
+    if let Some(b) = plan.blur {
         image = image.fast_blur(f32::from(b) / 2.0);
     }
-    Ok(image)
+    image
 }
 
 pub(crate) fn encode(
@@ -569,7 +680,12 @@ mod tests {
     }
 
     fn dims(text: &str, w: u32, h: u32) -> (u32, u32) {
-        let r = render(&png(w, h), &Transformation::parse(text).expect("parse")).expect("render");
+        let r = render(
+            &png(w, h),
+            &Transformation::parse(text).expect("parse"),
+            &RenderLimits::default(),
+        )
+        .expect("render");
         (r.width, r.height)
     }
 
@@ -586,29 +702,102 @@ mod tests {
         assert_eq!(dims("rt-90", 400, 200), (200, 400));
         assert_eq!(dims("w-100:rt-270", 400, 200), (50, 100));
         assert_eq!(dims("bl-5", 40, 20), (40, 20));
-        let r = render(&png(10, 10), &Transformation::parse("f-jpg").expect("p")).expect("r");
+        let r = render(
+            &png(10, 10),
+            &Transformation::parse("f-jpg").expect("p"),
+            &RenderLimits::default(),
+        )
+        .expect("r");
         assert_eq!(r.mime, "image/jpeg");
-        let r = render(&png(10, 10), &Transformation::parse("f-webp").expect("p")).expect("r");
+        let r = render(
+            &png(10, 10),
+            &Transformation::parse("f-webp").expect("p"),
+            &RenderLimits::default(),
+        )
+        .expect("r");
         assert_eq!(r.mime, "image/webp");
-        let r = render(&png(10, 10), &Transformation::parse("w-5").expect("p")).expect("r");
+        let r = render(
+            &png(10, 10),
+            &Transformation::parse("w-5").expect("p"),
+            &RenderLimits::default(),
+        )
+        .expect("r");
         assert_eq!(r.mime, "image/png");
     }
 
     #[test]
     fn refuses_outputs_beyond_the_maximum() {
+        let limits = RenderLimits::default();
         let t = Transformation::parse("w-8192,h-10,c-at_least").expect("parse");
         assert!(matches!(
-            render(&png(10, 100), &t),
-            Err(MediaError::TooLarge(_))
+            render(&png(10, 100), &t, &limits),
+            Err(MediaError::OverBudget(Refusal::OutputSide))
         ));
         let t = Transformation::parse("w-100:w-8192:h-8192").expect("parse");
         assert!(matches!(
-            render(&png(10, 1), &t),
-            Err(MediaError::TooLarge(_))
+            render(&png(10, 1), &t, &limits),
+            Err(MediaError::OverBudget(Refusal::OutputSide))
+        ));
+        // Refused from the header: the 2000×2000 picture is never decoded.
+        let tight = RenderLimits {
+            max_memory_bytes: 1024 * 1024,
+            ..limits
+        };
+        let t = Transformation::parse("w-10").expect("parse");
+        assert!(matches!(
+            render(&png(2000, 2000), &t, &tight),
+            Err(MediaError::OverBudget(Refusal::Memory { .. }))
         ));
     }
 
+    #[test]
+    fn fill_crops_the_middle_like_resize_to_fill() {
+        let t = Transformation::parse("w-100,h-100").expect("parse");
+        let plan = plan_step(&t.steps()[0], (400, 200)).expect("plan");
+        assert_eq!(plan.resize, Some((200, 100)));
+        assert_eq!(
+            plan.crop,
+            Some(Window {
+                x: 50,
+                y: 0,
+                width: 100,
+                height: 100
+            })
+        );
+        assert_eq!(plan.output, (100, 100));
+        // Same size: nothing to do.
+        let t = Transformation::parse("w-400").expect("parse");
+        assert_eq!(
+            plan_step(&t.steps()[0], (400, 200)).expect("plan").resize,
+            None
+        );
+    }
+
     proptest! {
+        /// The budget's geometry is what `render` makes: random chains on small pictures.
+        #[test]
+        fn planned_sizes_are_rendered_sizes(
+            w in 1u32..=40, h in 1u32..=40,
+            steps in proptest::collection::vec(
+                "(w-[1-9][0-9]?|w-0\\.[1-9]|h-[1-9][0-9]?|h-0\\.[1-9])(,h-[1-9][0-9]?)?(,ar-[1-4]-[1-4])?(,c-(force|at_max|at_least|maintain_ratio))?(,rt-(90|180|270))?(,bl-[1-3])?",
+                1..=3,
+            ),
+        ) {
+            let Ok(t) = Transformation::parse(&steps.join(":")) else { return Ok(()) };
+            let limits = RenderLimits::default();
+            let source = crate::budget::SourceImage {
+                width: w, height: h, bytes_per_pixel: 3, decoder_bytes_per_pixel: 0,
+                file_bytes: 0, orientation: None,
+            };
+            let estimate = crate::budget::estimate_render(&source, &t, &limits);
+            let rendered = render(&png(w, h), &t, &limits);
+            match (estimate, rendered) {
+                (Ok(e), Ok(r)) => prop_assert_eq!((e.width, e.height), (r.width, r.height)),
+                (Err(e), Err(MediaError::OverBudget(r))) => prop_assert_eq!(e, r),
+                (e, r) => prop_assert!(false, "estimate {:?} but render {:?}", e, r.map(|r| (r.width, r.height))),
+            }
+        }
+
         #[test]
         fn parser_never_panics(s in "\\PC{0,64}") {
             let _ = Transformation::parse(&s);

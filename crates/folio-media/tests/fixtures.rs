@@ -12,7 +12,8 @@
 use std::path::{Path, PathBuf};
 
 use folio_media::{
-    embedded_metadata, legacy_metadata, probe, thumbnail, FileType, MediaError, SNIFF_LEN,
+    embedded_metadata, legacy_metadata, probe, thumbnail, FileType, MediaError, RenderLimits,
+    SNIFF_LEN,
 };
 use serde_json::{json, Map, Value};
 
@@ -310,7 +311,8 @@ fn thumbnails_fit_the_box() {
     for name in raster_fixtures() {
         let bytes = read(name);
         let facts = probe(&bytes, bytes.len() as u64, name);
-        let (thumb, mime) = thumbnail(&bytes, BOX).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (thumb, mime) = thumbnail(&bytes, BOX, &RenderLimits::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         let img = image::load_from_memory(&thumb).unwrap_or_else(|e| panic!("{name}: {e}"));
         let (w, h) = (img.width(), img.height());
         assert!(w <= BOX && h <= BOX && w > 0 && h > 0, "{name}: {w}x{h}");
@@ -336,7 +338,8 @@ fn thumbnails_fit_the_box() {
 
 #[test]
 fn thumbnail_never_upscales() {
-    let (thumb, _) = thumbnail(&read("tiny.jpg"), 500).expect("tiny thumbnail");
+    let (thumb, _) =
+        thumbnail(&read("tiny.jpg"), 500, &RenderLimits::default()).expect("tiny thumbnail");
     let img = image::load_from_memory(&thumb).expect("decodes");
     assert_eq!((img.width(), img.height()), (1, 1));
 }
@@ -344,7 +347,8 @@ fn thumbnail_never_upscales() {
 #[test]
 fn thumbnail_applies_exif_orientation() {
     // stored 640x480 landscape with orientation 6 (rotate 90° CW)
-    let (thumb, mime) = thumbnail(&read("photo-exif.jpg"), 100).expect("thumbnail");
+    let (thumb, mime) =
+        thumbnail(&read("photo-exif.jpg"), 100, &RenderLimits::default()).expect("thumbnail");
     assert_eq!(mime, "image/jpeg");
     let img = image::load_from_memory(&thumb).expect("decodes");
     assert_eq!((img.width(), img.height()), (75, 100));
@@ -352,7 +356,8 @@ fn thumbnail_applies_exif_orientation() {
 
 #[test]
 fn thumbnail_of_large_dims_jpeg() {
-    let (thumb, _) = thumbnail(&read("large-dims.jpg"), 256).expect("4000x3000 is allowed");
+    let (thumb, _) = thumbnail(&read("large-dims.jpg"), 256, &RenderLimits::default())
+        .expect("4000x3000 is allowed");
     let img = image::load_from_memory(&thumb).expect("decodes");
     assert_eq!((img.width(), img.height()), (256, 192));
 }
@@ -366,13 +371,13 @@ fn thumbnail_unsupported_types() {
         "video.mp4",
         "note.txt",
     ] {
-        match thumbnail(&read(name), 64) {
+        match thumbnail(&read(name), 64, &RenderLimits::default()) {
             Err(MediaError::Unsupported { .. }) => {}
             other => panic!("{name}: {other:?}"),
         }
     }
     assert!(matches!(
-        thumbnail(&read("tiny.jpg"), 0),
+        thumbnail(&read("tiny.jpg"), 0, &RenderLimits::default()),
         Err(MediaError::InvalidSize)
     ));
 }
@@ -395,7 +400,7 @@ fn thumbnail_of_truncated_images_fails_cleanly() {
             bytes.len().saturating_sub(1),
         ] {
             // Decoders may recover a partial image; either way no panic.
-            let _ = thumbnail(&bytes[..cut.min(bytes.len())], 32);
+            let _ = thumbnail(&bytes[..cut.min(bytes.len())], 32, &RenderLimits::default());
         }
     }
 }
@@ -445,8 +450,8 @@ fn decompression_bombs_are_refused() {
     // probe still reports what the header claims
     let f = probe(&bomb, bomb.len() as u64, "bomb.jpg");
     assert_eq!((f.width, f.height), (Some(60_000), Some(60_000)));
-    match thumbnail(&bomb, 64) {
-        Err(MediaError::TooLarge(_)) => {}
+    match thumbnail(&bomb, 64, &RenderLimits::default()) {
+        Err(MediaError::TooLarge(_) | MediaError::OverBudget(_)) => {}
         other => panic!("jpeg bomb: {other:?}"),
     }
     for (w, h) in [(60_000, 60_000), (40_000, 10), (20_000, 20_000)] {
@@ -457,8 +462,8 @@ fn decompression_bombs_are_refused() {
             Some(w),
             "crafted header is read"
         );
-        match thumbnail(&bomb, 64) {
-            Err(MediaError::TooLarge(_)) => {}
+        match thumbnail(&bomb, 64, &RenderLimits::default()) {
+            Err(MediaError::TooLarge(_) | MediaError::OverBudget(_)) => {}
             other => panic!("png bomb {w}x{h}: {other:?}"),
         }
     }

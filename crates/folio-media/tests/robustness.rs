@@ -2,7 +2,7 @@
 //! usefully, since random bytes rarely get past the magic numbers — on real
 //! fixtures with corrupted bytes and random truncation.
 
-use folio_media::{embedded_metadata, legacy_metadata, probe, thumbnail};
+use folio_media::{embedded_metadata, legacy_metadata, probe, thumbnail, RenderLimits};
 use proptest::prelude::*;
 
 const FIXTURES: &[&str] = &[
@@ -99,7 +99,7 @@ proptest! {
             let i = at.index(bytes.len());
             bytes[i] = value;
         }
-        if let Ok((out, _)) = thumbnail(&bytes, 32) {
+        if let Ok((out, _)) = thumbnail(&bytes, 32, &RenderLimits::default()) {
             let img = image::load_from_memory(&out).expect("our own output decodes");
             prop_assert!(img.width() <= 32 && img.height() <= 32);
         }

@@ -181,7 +181,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     }
     println!(
         "Folio listening on http://{addr} (upload: POST http://{addr}/api/v2/files/upload, files at {}/default/…)",
-        state.config.public_url()
+        state.config.delivery_url()
     );
     if let Some(demo) = &state.demo {
         println!(

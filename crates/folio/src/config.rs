@@ -53,6 +53,66 @@ pub struct Config {
     pub s3: S3Config,
     /// Post-upload extensions (spec §3.9): where they run, and webhook delivery.
     pub extensions: ExtensionsConfig,
+    /// Serving files and renditions: the delivery origin and the render budget.
+    pub delivery: DeliveryConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Base of the delivery URLs the server hands out (`url`, `thumbnailUrl`), without trailing
+    /// slash. Empty: `public_url`. Recommended: an origin of its own that holds no cookies or
+    /// credentials, so user content never shares an origin with the API or the demo page.
+    pub public_url: String,
+    /// Transformations other than the named thumbnail (`tr:w-100`, `?tr=…`) on delivery; off,
+    /// they answer 403.
+    pub allow_unnamed_transformations: bool,
+    /// Distinct transformations cached per file version; beyond it a new one is rendered and
+    /// served but not stored.
+    pub max_renditions_per_file: usize,
+    /// Renders (transformations, thumbnails) running at once per instance; a request waits
+    /// for a slot before it reads the original.
+    pub render_concurrency: usize,
+    /// Largest image rendered at all, in pixels (width × height).
+    pub max_input_pixels: u64,
+    /// Largest picture one transformation step may make, in pixels.
+    pub max_output_pixels: u64,
+    /// Most `:`-chained steps in one transformation.
+    pub max_steps: usize,
+    /// Estimated peak memory of one render, in bytes (also the decoder's allocation cap).
+    pub max_render_memory_bytes: u64,
+    /// Estimated work of one render, in pixel operations.
+    pub max_render_work: u64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        let budget = folio_media::RenderLimits::default();
+        DeliveryConfig {
+            public_url: String::new(),
+            allow_unnamed_transformations: true,
+            max_renditions_per_file: 50,
+            render_concurrency: 2,
+            max_input_pixels: budget.max_input_pixels,
+            max_output_pixels: budget.max_output_pixels,
+            max_steps: budget.max_steps,
+            max_render_memory_bytes: budget.max_memory_bytes,
+            max_render_work: budget.max_work,
+        }
+    }
+}
+
+impl DeliveryConfig {
+    /// The render budget of one transformation or thumbnail.
+    pub fn render_limits(&self) -> folio_media::RenderLimits {
+        folio_media::RenderLimits {
+            max_input_pixels: self.max_input_pixels,
+            max_output_pixels: self.max_output_pixels,
+            max_steps: self.max_steps,
+            max_memory_bytes: self.max_render_memory_bytes,
+            max_work: self.max_render_work,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -315,6 +375,7 @@ impl Default for Config {
             postgres: PostgresConfig::default(),
             s3: S3Config::default(),
             extensions: ExtensionsConfig::default(),
+            delivery: DeliveryConfig::default(),
         }
     }
 }
@@ -485,6 +546,17 @@ impl Config {
         {
             bail!("extensions: timeouts and webhook_max_attempts must be positive");
         }
+        if self.delivery.render_concurrency == 0 {
+            bail!("delivery.render_concurrency must be positive");
+        }
+        if self.delivery.max_steps == 0 {
+            bail!("delivery.max_steps must be positive");
+        }
+        let delivery_url = &self.delivery.public_url;
+        let http = delivery_url.starts_with("http://") || delivery_url.starts_with("https://");
+        if !delivery_url.is_empty() && !http {
+            bail!("delivery.public_url must be an http(s) URL");
+        }
         Ok(())
     }
 
@@ -493,6 +565,15 @@ impl Config {
             format!("http://{}", self.listen)
         } else {
             self.public_url.trim_end_matches('/').to_owned()
+        }
+    }
+
+    /// Base of delivery URLs (no trailing slash): `delivery.public_url`, else [`Self::public_url`].
+    pub fn delivery_url(&self) -> String {
+        if self.delivery.public_url.is_empty() {
+            self.public_url()
+        } else {
+            self.delivery.public_url.trim_end_matches('/').to_owned()
         }
     }
 
@@ -566,6 +647,29 @@ mod tests {
         assert!(c.fetch.allow.is_empty());
         assert_eq!(c.server.header_read_timeout_secs, 10);
         assert_eq!(c.server.max_connections_per_ip, 128);
+        assert_eq!(c.delivery_url(), "http://127.0.0.1:8080");
+        assert!(c.delivery.allow_unnamed_transformations);
+    }
+
+    #[test]
+    fn the_delivery_origin_is_its_own_key() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("FOLIO_PUBLIC_URL", "https://api.example.com/"),
+                ("FOLIO_DELIVERY__PUBLIC_URL", "https://media.example.net/"),
+                ("FOLIO_DELIVERY__MAX_STEPS", "2"),
+            ]),
+        )
+        .expect("load");
+        assert_eq!(c.public_url(), "https://api.example.com");
+        assert_eq!(c.delivery_url(), "https://media.example.net");
+        assert_eq!(c.delivery.render_limits().max_steps, 2);
+        let bad = Config::load(
+            None,
+            env(&[("FOLIO_DELIVERY__PUBLIC_URL", "media.example")]),
+        );
+        assert!(bad.is_err());
     }
 
     #[test]

@@ -107,9 +107,13 @@ pub enum AppError {
     Unauthorized,
     #[error("transformation not supported")]
     UnsupportedTransformation,
-    /// A delivery `tr:` outside the grammar of our subset.
+    /// A delivery `tr:` outside the grammar of our subset, or beyond the render budget.
     #[error("invalid delivery transformation")]
     InvalidDeliveryTransformation,
+    /// A delivery transformation other than the named thumbnail while
+    /// `delivery.allow_unnamed_transformations` is off.
+    #[error("unnamed transformations are disabled")]
+    TransformationsDisabled,
 
     // Transformations at upload (spec §3.8, step E1).
     #[error("transformation on a file that is neither image nor video")]
@@ -197,6 +201,7 @@ impl AppError {
             Unauthorized => (StatusCode::UNAUTHORIZED, "Your request is not authorized to access this file."),
             UnsupportedTransformation => (bad, "The requested transformation is not supported by this server yet."),
             InvalidDeliveryTransformation => (bad, "The requested transformation is invalid."),
+            TransformationsDisabled => (StatusCode::FORBIDDEN, "The requested transformation is not allowed on this server."),
             TransformationNotForType => (bad, "The file could not be uploaded because transformations are supported only for image and video files."),
             PostTransformationIncompatible => (bad, "The file could not be uploaded because the detected file type & post-transformation are incompatible."),
             TransformationNotImplemented(what) => return (bad, format!("The {what} transformation is not supported by this server yet.")),
@@ -346,6 +351,7 @@ mod tests {
             (InvalidIdParam, 400),
             (NoSuchField, 404),
             (InvalidDeliveryTransformation, 400),
+            (TransformationsDisabled, 403),
             (TransformationNotForType, 400),
             (PostTransformationIncompatible, 400),
             (TransformationNotImplemented("video pre".into()), 400),

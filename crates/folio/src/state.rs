@@ -15,7 +15,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub catalog: DynCatalog,
     pub blobs: BlobStore,
-    /// Bounds the CPU spent decoding images for thumbnails at once.
+    /// Render slots (`delivery.render_concurrency`): a render takes one before it reads the
+    /// original, so memory and CPU of renders in flight are bounded by slots × render budget.
     pub renders: Arc<Semaphore>,
     pub clock: Clock,
     /// Demo mode (`folio serve --demo`): the browser page and its token endpoint; `None` (no
@@ -51,11 +52,12 @@ impl AppState {
         let fetcher = Arc::new(Fetcher::new(&config.fetch)?);
         let extensions = Arc::new(crate::extensions::Extensions::new(&config.extensions)?);
         let unproven_files = UnprovenFiles::new(config.limits.unauthenticated_file_bytes);
+        let renders = Arc::new(Semaphore::new(config.delivery.render_concurrency));
         Ok(AppState {
             config: Arc::new(config),
             catalog,
             blobs,
-            renders: Arc::new(Semaphore::new(2)),
+            renders,
             clock: Clock::System,
             demo: None,
             fetcher,
@@ -64,8 +66,10 @@ impl AppState {
         })
     }
 
-    /// `url_endpoint` of an account (spec §0.3): the public base plus the account's URL id.
+    /// `url_endpoint` of an account (spec §0.3): the delivery base (`delivery.public_url`, else
+    /// `public_url`) plus the account's URL id. Every delivery URL the server builds starts
+    /// with it.
     pub fn url_endpoint(&self, url_id: &str) -> String {
-        format!("{}/{}", self.config.public_url(), url_id)
+        format!("{}/{}", self.config.delivery_url(), url_id)
     }
 }

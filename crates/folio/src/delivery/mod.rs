@@ -7,8 +7,15 @@
 //! blob store under `d/<version id>/tr-<hex of the canonical string>`.
 //! Unpublished files are not served; private files need a signed URL, which is not
 //! implemented yet, so their originals and unnamed transformations answer 401 (the thumbnail,
-//! a named transformation, stays public as the spec says).
+//! a named transformation, stays public as the spec says). No path ever serves an original in
+//! place of a rendition: an image that cannot be thumbnailed has no thumbnail (404).
+//!
+//! Every response carries `nosniff`, script-capable types a CSP sandbox ([`headers`]).
+//! Renders are bounded by the budget of `folio_media` ([`folio_media::RenderLimits`], from
+//! `[delivery]`): judged from the catalog's facts before anything is read, then from the
+//! header before anything is decoded; a render slot is taken before the original is read.
 
+mod headers;
 mod range;
 
 use axum::body::Body;
@@ -16,7 +23,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures_util::TryStreamExt;
 use percent_encoding::percent_decode_str;
 
 use crate::error::{AppError, AppResult};
@@ -83,13 +89,29 @@ fn transformation_kind(spec: Option<String>) -> AppResult<Transformation> {
     }
 }
 
+/// The delivery handler: whatever the outcome (a file, a rendition, a 304, an error), the
+/// response carries `nosniff`.
 pub async fn serve(
     State(state): State<AppState>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+) -> Response {
+    let mut response = match serve_request(&state, &method, &uri, &headers).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    };
+    headers::set_nosniff(response.headers_mut());
+    response
+}
+
+async fn serve_request(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
 ) -> AppResult<Response> {
-    let (url_id, path_tr, file_path) = parse_path(&uri)?;
+    let (url_id, path_tr, file_path) = parse_path(uri)?;
     let account = state
         .catalog
         .account_by_url_id(&url_id)
@@ -104,19 +126,29 @@ pub async fn serve(
         .map_err(AppError::internal)?
         .filter(|v| v.is_published)
         .ok_or(AppError::NotFound)?;
-    match transformation_kind(path_tr.or_else(|| query_transformation(&uri)))? {
+    let spec = path_tr.or_else(|| query_transformation(uri));
+    if !state.config.delivery.allow_unnamed_transformations
+        && spec
+            .as_deref()
+            .is_some_and(|t| !THUMBNAIL_NAMES.contains(&t))
+    {
+        return Err(AppError::TransformationsDisabled);
+    }
+    match transformation_kind(spec)? {
         Transformation::None => {
             if version.is_private_file {
                 return Err(AppError::Unauthorized);
             }
-            serve_original(&state, &version, &method, &headers).await
+            serve_original(state, &version, method, headers).await
         }
-        Transformation::Thumbnail => serve_thumbnail(&state, &version, &method, &headers).await,
+        Transformation::Thumbnail => serve_thumbnail(state, &version, method, headers).await,
         Transformation::Render(t) => {
+            // Checked before any cached rendition is looked at: a file that became private
+            // keeps its cached renditions, and they are not served either.
             if version.is_private_file {
                 return Err(AppError::Unauthorized);
             }
-            serve_rendition(&state, &version, &t, &method, &headers).await
+            serve_rendition(state, &version, &t, method, headers).await
         }
     }
 }
@@ -137,6 +169,7 @@ fn base_headers(response: &mut Response, mime: &str, etag: &str, created_at_ms: 
     if let Ok(v) = HeaderValue::from_str(mime) {
         h.insert(http::header::CONTENT_TYPE, v);
     }
+    headers::set_content_policy(h, mime);
     if let Ok(v) = HeaderValue::from_str(etag) {
         h.insert(http::header::ETAG, v);
     }
@@ -243,12 +276,15 @@ async fn serve_thumbnail(
     method: &Method,
     headers: &HeaderMap,
 ) -> AppResult<Response> {
-    if version.media.file_type != "image" {
+    // Decided: an image we cannot rasterise (SVG, AVIF, HEIC) has no thumbnail. Serving its
+    // original instead would hand out a private file through this public URL, and an SVG
+    // as a script-capable document.
+    if version.media.file_type != "image" || !renderable(&version.media.mime) {
         return Err(AppError::NotFound);
     }
     let tag = etag(version, "-thumb");
     if not_modified(headers, &tag) {
-        return Ok(StatusCode::NOT_MODIFIED.into_response());
+        return Ok(not_modified_response(&tag));
     }
     let key = rendition_key(version, "ik_ml_thumbnail");
     let (bytes, mime) = match state.blobs.read_all(&key).await {
@@ -256,9 +292,30 @@ async fn serve_thumbnail(
             let mime = folio_media::probe(&cached, cached.len() as u64, "").mime;
             (cached, mime)
         }
-        _ => render_thumbnail(state, version, &key).await?,
+        _ => match render_original(state, version, RenderJob::Thumbnail).await? {
+            Ok((bytes, mime)) => {
+                if let Err(e) = state.blobs.put(&key, bytes.clone()).await {
+                    tracing::warn!(error = %e, "could not cache a thumbnail");
+                }
+                (bytes, mime.to_owned())
+            }
+            // Corrupt, or beyond the decode limits or the render budget: no thumbnail.
+            Err(e) => {
+                tracing::debug!(error = %e, "no thumbnail");
+                return Err(AppError::NotFound);
+            }
+        },
     };
     Ok(rendition_response(method, bytes, &mime, &tag, version))
+}
+
+/// A 304 for a rendition: its tag, nothing else to say.
+fn not_modified_response(tag: &str) -> Response {
+    let mut response = StatusCode::NOT_MODIFIED.into_response();
+    if let Ok(v) = HeaderValue::from_str(tag) {
+        response.headers_mut().insert(http::header::ETAG, v);
+    }
+    response
 }
 
 /// A 200 with a whole rendition (no Range: renditions are small and made on demand).
@@ -285,61 +342,15 @@ fn rendition_response(
     response
 }
 
-async fn render_thumbnail(
-    state: &AppState,
-    version: &StoredVersion,
-    key: &str,
-) -> AppResult<(Bytes, String)> {
-    let original = state
-        .blobs
-        .get(&version.blob_key, None)
-        .await
-        .map_err(AppError::internal)?;
-    let chunks: Vec<Bytes> = original
-        .stream
-        .try_collect()
-        .await
-        .map_err(AppError::internal)?;
-    let original = Bytes::from(chunks.concat());
-    let permit = state
-        .renders
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(AppError::internal)?;
-    let source = original.clone();
-    let rendered = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        folio_media::thumbnail(&source, THUMBNAIL_MAX_SIDE)
-    })
-    .await
-    .map_err(AppError::internal)?;
-    match rendered {
-        Ok((bytes, mime)) => {
-            let bytes = Bytes::from(bytes);
-            if let Err(e) = state.blobs.put(key, bytes.clone()).await {
-                tracing::warn!(error = %e, "could not cache a thumbnail");
-            }
-            Ok((bytes, mime.to_owned()))
-        }
-        // Formats without a raster decoder (SVG, AVIF) are small or scalable: the original
-        // serves as its own thumbnail. A corrupt or oversized image has none.
-        Err(folio_media::MediaError::Unsupported { .. }) => {
-            Ok((original, version.media.mime.clone()))
-        }
-        Err(e) => {
-            tracing::debug!(error = %e, "no thumbnail");
-            Err(AppError::NotFound)
-        }
-    }
-}
-
 /// Blob key of the cached rendition of `t` for a version: the canonical string, hex-encoded so
 /// that no store sees `:` or `,` in a key.
 pub(crate) fn transformation_key(version_id: &str, t: &folio_media::Transformation) -> String {
     let hex: String = t.to_string().bytes().map(|b| format!("{b:02x}")).collect();
-    format!("d/{version_id}/tr-{hex}")
+    format!("d/{version_id}/{TRANSFORMATION_KEY_PREFIX}{hex}")
 }
+
+/// Name prefix of cached transformations under `d/<version id>/` (the thumbnail has its own).
+const TRANSFORMATION_KEY_PREFIX: &str = "tr-";
 
 /// Image formats [`folio_media::render`] decodes.
 pub(crate) fn renderable(mime: &str) -> bool {
@@ -355,59 +366,150 @@ pub(crate) fn renderable(mime: &str) -> bool {
     )
 }
 
-/// Renders `t` from bytes under the render semaphore, off the async threads.
-pub(crate) async fn render_bytes(
+/// What a render makes.
+pub(crate) enum RenderJob {
+    Thumbnail,
+    Transformation(folio_media::Transformation),
+}
+
+/// The picture a render starts from: its blob and what the catalog (or the upload's probe)
+/// knows of it.
+pub(crate) struct RenderSource<'a> {
+    pub blob_key: &'a str,
+    pub size: u64,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub orientation: Option<u16>,
+}
+
+impl<'a> From<&'a StoredVersion> for RenderSource<'a> {
+    fn from(version: &'a StoredVersion) -> Self {
+        RenderSource {
+            blob_key: &version.blob_key,
+            size: version.size,
+            width: version.media.width,
+            height: version.media.height,
+            orientation: version.media.orientation,
+        }
+    }
+}
+
+/// Renders `job` from an original, in the order that keeps an unaffordable request cheap:
+/// the budget from the known facts (no I/O), a render slot, the original read whole but
+/// bounded by `limits.max_file_size`, then the render off the async threads (where the
+/// budget is checked again from the real header before decoding). `Ok(Err(_))`: this
+/// picture has no such rendition (refused by the budget, corrupt, not a raster image).
+pub(crate) async fn render_original<'a>(
     state: &AppState,
-    source: Bytes,
-    t: folio_media::Transformation,
-) -> AppResult<Result<folio_media::Rendered, folio_media::MediaError>> {
+    source: impl Into<RenderSource<'a>>,
+    job: RenderJob,
+) -> AppResult<Result<(Bytes, &'static str), folio_media::MediaError>> {
+    let source = source.into();
+    let limits = state.config.delivery.render_limits();
+    if let (Some(w), Some(h)) = (source.width, source.height) {
+        let known = folio_media::SourceImage::lower_bound(w, h, source.orientation);
+        let judged = match &job {
+            RenderJob::Thumbnail => {
+                folio_media::estimate_thumbnail(&known, THUMBNAIL_MAX_SIDE, &limits)
+            }
+            RenderJob::Transformation(t) => folio_media::estimate_render(&known, t, &limits),
+        };
+        if let Err(refusal) = judged {
+            return Ok(Err(refusal.into()));
+        }
+    }
+    let max_bytes = state.config.limits.max_file_size;
+    if source.size > max_bytes {
+        return Ok(Err(folio_media::MediaError::TooLarge(format!(
+            "the original has {} bytes, more than limits.max_file_size",
+            source.size
+        ))));
+    }
     let permit = state
         .renders
         .clone()
         .acquire_owned()
         .await
         .map_err(AppError::internal)?;
+    let original = state
+        .blobs
+        .read_bounded(source.blob_key, max_bytes)
+        .await
+        .map_err(AppError::internal)?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("the blob of a version is missing")))?;
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        folio_media::render(&source, &t)
+        match job {
+            RenderJob::Thumbnail => folio_media::thumbnail(&original, THUMBNAIL_MAX_SIDE, &limits)
+                .map(|(bytes, mime)| (Bytes::from(bytes), mime)),
+            RenderJob::Transformation(t) => {
+                folio_media::render(&original, &t, &limits).map(|r| (Bytes::from(r.bytes), r.mime))
+            }
+        }
     })
     .await
     .map_err(AppError::internal)
 }
 
 /// The rendition of `t` for a stored version: from the cache, else rendered from the version's
-/// blob and cached. `Ok(None)` when the image cannot be rendered (corrupt, beyond the decode or
-/// output limits).
+/// blob and cached (unless the version already has `delivery.max_renditions_per_file` cached
+/// transformations: then it is served but not stored). `Ok(None)` when the image cannot be
+/// rendered (corrupt, beyond the decode limits or the render budget).
 pub(crate) async fn rendition(
     state: &AppState,
-    version_id: &str,
-    blob_key: &str,
+    version: &StoredVersion,
     t: &folio_media::Transformation,
 ) -> AppResult<Option<(Bytes, String)>> {
-    let key = transformation_key(version_id, t);
+    let key = transformation_key(&version.version_id, t);
     if let Ok(Some(cached)) = state.blobs.read_all(&key).await {
         let mime = folio_media::probe(&cached, cached.len() as u64, "").mime;
         return Ok(Some((cached, mime)));
     }
-    // Bounded: the stored version passed the upload size limit.
-    let original = state
-        .blobs
-        .read_all(blob_key)
-        .await
-        .map_err(AppError::internal)?
-        .ok_or(AppError::NotFound)?;
-    match render_bytes(state, original, t.clone()).await? {
-        Ok(rendered) => {
-            let bytes = Bytes::from(rendered.bytes);
-            if let Err(e) = state.blobs.put(&key, bytes.clone()).await {
-                tracing::warn!(error = %e, "could not cache a rendition");
+    let (bytes, mime) =
+        match render_original(state, version, RenderJob::Transformation(t.clone())).await? {
+            Ok(rendered) => rendered,
+            Err(e) => {
+                tracing::debug!(error = %e, transformation = %t, "no rendition");
+                return Ok(None);
             }
-            Ok(Some((bytes, rendered.mime.to_owned())))
+        };
+    store_rendition(state, version, &key, t, bytes.clone()).await;
+    Ok(Some((bytes, mime.to_owned())))
+}
+
+/// Caches a rendition unless its version is at the cap. Counted by listing
+/// `d/<version id>/` in the blob store, which every instance shares (local folder or bucket):
+/// no catalog schema change, and only a render (already the expensive path) pays for the
+/// listing. Instances racing at the cap may store a few more, never unboundedly many.
+async fn store_rendition(
+    state: &AppState,
+    version: &StoredVersion,
+    key: &str,
+    t: &folio_media::Transformation,
+    bytes: Bytes,
+) {
+    let cap = state.config.delivery.max_renditions_per_file;
+    let dir = format!("d/{}", version.version_id);
+    match state
+        .blobs
+        .count_named(&dir, TRANSFORMATION_KEY_PREFIX)
+        .await
+    {
+        Ok(cached) if cached >= cap => {
+            tracing::info!(
+                version_id = %version.version_id, transformation = %t, cap,
+                "rendition served but not cached: the file has reached max_renditions_per_file"
+            );
+            return;
         }
+        Ok(_) => {}
         Err(e) => {
-            tracing::debug!(error = %e, "no rendition");
-            Ok(None)
+            tracing::warn!(error = %e, "could not count cached renditions; not caching");
+            return;
         }
+    }
+    if let Err(e) = state.blobs.put(key, bytes).await {
+        tracing::warn!(error = %e, "could not cache a rendition");
     }
 }
 
@@ -426,9 +528,10 @@ async fn serve_rendition(
     // `,` would split the tag in If-None-Match lists.
     let tag = etag(version, &format!("-tr-{}", t.to_string().replace(',', ";")));
     if not_modified(headers, &tag) {
-        return Ok(StatusCode::NOT_MODIFIED.into_response());
+        return Ok(not_modified_response(&tag));
     }
-    let (bytes, mime) = rendition(state, &version.version_id, &version.blob_key, t)
+    // Refused by the budget, or not decodable: the request, not the server, is at fault.
+    let (bytes, mime) = rendition(state, version, t)
         .await?
         .ok_or(AppError::InvalidDeliveryTransformation)?;
     Ok(rendition_response(method, bytes, &mime, &tag, version))

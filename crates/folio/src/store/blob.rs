@@ -233,6 +233,46 @@ impl BlobStore {
         }
     }
 
+    /// A whole object of at most `limit` bytes (the original of a render), or `None` when it
+    /// does not exist. A larger object is an error, found from its size before any byte is
+    /// read, and the read stops at the limit in any case.
+    pub async fn read_bounded(&self, key: &str, limit: u64) -> anyhow::Result<Option<Bytes>> {
+        let result = match self.store.get(&ObjectPath::from(key)).await {
+            Ok(result) => result,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        if result.meta.size > limit {
+            anyhow::bail!("{key} has {} bytes, more than {limit}", result.meta.size);
+        }
+        let mut out = Vec::with_capacity(usize::try_from(result.meta.size).unwrap_or(0));
+        let mut stream = result.into_stream();
+        while let Some(chunk) = stream.try_next().await? {
+            if (out.len() + chunk.len()) as u64 > limit {
+                anyhow::bail!("{key} grew beyond {limit} bytes while it was read");
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(Some(Bytes::from(out)))
+    }
+
+    /// How many objects directly under the folder `dir` have a name starting with
+    /// `name_prefix` (one listing; the same answer for every instance that shares the store).
+    pub async fn count_named(&self, dir: &str, name_prefix: &str) -> anyhow::Result<usize> {
+        let mut listing = self.store.list(Some(&ObjectPath::from(dir)));
+        let mut count = 0;
+        while let Some(meta) = listing.try_next().await? {
+            if meta
+                .location
+                .filename()
+                .is_some_and(|name| name.starts_with(name_prefix))
+            {
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
     /// Writes a small object in one piece (renditions derived from a version).
     pub async fn put(&self, key: &str, bytes: Bytes) -> anyhow::Result<()> {
         self.store.put(&ObjectPath::from(key), bytes.into()).await?;
@@ -561,6 +601,32 @@ mod tests {
             Some(Bytes::from_static(b"hello"))
         );
         assert_eq!(store.read_all("v/aa/cc/none").await.expect("read"), None);
+
+        // Bounded whole reads (the original of a render).
+        assert_eq!(
+            store.read_bounded("v/aa/cc/small", 5).await.expect("read"),
+            Some(Bytes::from_static(b"hello"))
+        );
+        assert!(store.read_bounded("v/aa/cc/small", 4).await.is_err());
+        assert!(store.read_bounded("v/aa/bb/big", 1000).await.is_err());
+        assert_eq!(
+            store.read_bounded("v/aa/cc/none", 5).await.expect("read"),
+            None
+        );
+
+        // Counting renditions of a version by name, one folder only.
+        for key in [
+            "d/ver1/tr-61",
+            "d/ver1/tr-62",
+            "d/ver1/ik_ml_thumbnail",
+            "d/ver10/tr-61",
+        ] {
+            store.put(key, Bytes::from_static(b"r")).await.expect("put");
+        }
+        assert_eq!(store.count_named("d/ver1", "tr-").await.expect("count"), 2);
+        assert_eq!(store.count_named("d/ver10", "tr-").await.expect("count"), 1);
+        assert_eq!(store.count_named("d/none", "tr-").await.expect("count"), 0);
+
         store.delete("v/aa/cc/small").await.expect("delete");
         store
             .delete("v/aa/cc/small")

@@ -171,7 +171,7 @@ async fn run(
 
     // E1, then E4 (image pre-transformation: the stored bytes are its result).
     let plan = match &params.transformation {
-        Some(t) => transformation_plan(t, &file.facts)?,
+        Some(t) => transformation_plan(t, &file.facts, &state.config.delivery.render_limits())?,
         None => TransformationPlan::default(),
     };
     // E2 (spec §9.3): the request's values, then the defaults of fields still without one.
@@ -285,10 +285,10 @@ async fn run(
         // Post-transformations are derived renditions, made after the response (spec §3.8):
         // a failure is logged, and delivery renders on demand anyway.
         let state = state.clone();
-        let (version, blob) = (stored.version_id.clone(), stored.blob_key.clone());
+        let version = (*stored).clone();
         tokio::spawn(async move {
             for t in plan.post {
-                match crate::delivery::rendition(&state, &version, &blob, &t).await {
+                match crate::delivery::rendition(&state, &version, &t).await {
                     Ok(Some(_)) => {}
                     Ok(None) => tracing::warn!(transformation = %t, "post-transformation failed"),
                     Err(e) => {
@@ -337,6 +337,7 @@ struct TransformationPlan {
 fn transformation_plan(
     t: &folio_contract::TransformationParam,
     facts: &folio_media::MediaFacts,
+    limits: &folio_media::RenderLimits,
 ) -> Result<TransformationPlan, AppError> {
     use folio_contract::PostKind;
     let (image, video) = (facts.is_image(), facts.is_video());
@@ -374,9 +375,17 @@ fn transformation_plan(
         let format = facts.format.as_deref().unwrap_or("this");
         return Err(not_implemented(&format!("{format} image")));
     }
+    // Outside the subset, or certainly beyond the render budget for a picture of this size
+    // (judged from its header facts; the render itself checks again from the real header).
     let parse = |text: &str| {
-        folio_media::Transformation::parse(text)
-            .map_err(|_| AppError::Param(folio_contract::ParamError::TransformationInvalid))
+        let t = folio_media::Transformation::parse(text)
+            .map_err(|_| AppError::Param(folio_contract::ParamError::TransformationInvalid))?;
+        if let (Some(w), Some(h)) = (facts.width, facts.height) {
+            let known = folio_media::SourceImage::lower_bound(w, h, facts.orientation);
+            folio_media::estimate_render(&known, &t, limits)
+                .map_err(|_| AppError::Param(folio_contract::ParamError::TransformationInvalid))?;
+        }
+        Ok::<_, AppError>(t)
     };
     Ok(TransformationPlan {
         pre: t.pre.as_deref().map(parse).transpose()?,
@@ -399,14 +408,15 @@ async fn pre_transform(
     pre: folio_media::Transformation,
     file_name: &str,
 ) -> Result<(), AppError> {
-    // Bounded: F3 has checked the size against max_file_size.
-    let original = state
-        .blobs
-        .read_all(file.guard.key())
-        .await
-        .map_err(AppError::internal)?
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("received blob vanished")))?;
-    let rendered = match crate::delivery::render_bytes(state, original, pre).await? {
+    let source = crate::delivery::RenderSource {
+        blob_key: file.guard.key(),
+        size: file.size,
+        width: file.facts.width,
+        height: file.facts.height,
+        orientation: file.facts.orientation,
+    };
+    let job = crate::delivery::RenderJob::Transformation(pre);
+    let (bytes, _mime) = match crate::delivery::render_original(state, source, job).await? {
         Ok(r) => r,
         Err(folio_media::MediaError::Encode(e)) => {
             return Err(AppError::internal(anyhow::anyhow!("encoding: {e}")))
@@ -414,7 +424,8 @@ async fn pre_transform(
         Err(folio_media::MediaError::Decode(_)) => {
             return Err(AppError::InvalidFile("undecodable image"))
         }
-        // Beyond the decode or output limits: the requested transformation cannot be made.
+        // Beyond the decode limits or the render budget: the requested transformation cannot
+        // be made.
         Err(_) => {
             return Err(AppError::Param(
                 folio_contract::ParamError::TransformationInvalid,
@@ -423,7 +434,6 @@ async fn pre_transform(
     };
     let key = blob_key(version_id);
     let guard = sink::BlobGuard::new(&state.blobs, &key);
-    let bytes = bytes::Bytes::from(rendered.bytes);
     state
         .blobs
         .put(&key, bytes.clone())

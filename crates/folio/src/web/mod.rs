@@ -131,7 +131,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     };
     let web = WebState {
         demo,
-        csp: content_security_policy(&state.config.public_url()),
+        csp: content_security_policy(&state.config.delivery_url()),
     };
     Router::new()
         .route("/demo", get(|| async { Redirect::permanent("/demo/") }))

@@ -130,6 +130,27 @@ pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!("{FIXTURES}/{name}")).expect("fixture")
 }
 
+/// A black PNG of `width`×`height` 8-bit grey pixels: a few hundred KiB for a picture of a
+/// hundred million pixels (what a render-amplification request starts from).
+pub fn solid_png(width: u32, height: u32) -> Vec<u8> {
+    use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+    use image::ImageEncoder;
+    let pixels = vec![0u8; width as usize * height as usize];
+    let mut out = Vec::new();
+    PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::NoFilter)
+        .write_image(&pixels, width, height, image::ExtendedColorType::L8)
+        .expect("encode png");
+    out
+}
+
+/// The delivery URL of an uploaded file (its upload response) with `tr:<tr>` before its path.
+pub fn with_tr(body: &Value, tr: &str) -> String {
+    let url = body["url"].as_str().expect("url");
+    let path = body["filePath"].as_str().expect("filePath");
+    let base = url.strip_suffix(path).expect("url ends with the path");
+    format!("{base}/tr:{tr}{path}")
+}
+
 pub struct TestApp {
     pub server: Option<RunningServer>,
     pub base: String,

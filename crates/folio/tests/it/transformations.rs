@@ -1,7 +1,7 @@
 //! Transformations (spec §3.8, §4.6 `tr:`): image pre-transformations at upload, post
 //! renditions, delivery of the subset, and what is refused.
 
-use crate::harness::{fixture, TestApp};
+use crate::harness::{fixture, solid_png, with_tr, TestApp};
 
 const INVALID: &str = "The file could not be uploaded because the transformation field is invalid.";
 
@@ -13,14 +13,6 @@ fn dims(bytes: &[u8]) -> (u64, u64, String) {
         u64::from(facts.height.expect("height")),
         facts.mime,
     )
-}
-
-/// The delivery URL of an uploaded file with `tr:<tr>` before its path.
-fn with_tr(body: &serde_json::Value, tr: &str) -> String {
-    let url = body["url"].as_str().expect("url");
-    let path = body["filePath"].as_str().expect("filePath");
-    let base = url.strip_suffix(path).expect("url ends with the path");
-    format!("{base}/tr:{tr}{path}")
 }
 
 async fn fetch(app: &TestApp, url: &str) -> (reqwest::StatusCode, String, Vec<u8>) {
@@ -340,4 +332,176 @@ async fn a_pre_transformation_result_obeys_the_size_limit() {
         "Your request contains invalid file parameter. The file size exceeds limits.",
     );
     app.assert_no_orphan_blobs(0).await;
+}
+
+const REFUSED: &str = "The requested transformation is invalid.";
+
+/// Finding 7 (render amplification): what costs too much is refused from the header, before
+/// decoding, with the invalid-transformation answer, never a 500 or a render.
+#[tokio::test]
+async fn renders_beyond_the_budget_are_refused_before_decoding() {
+    let app = TestApp::start().await;
+    // 11000×11000: a few hundred KiB of PNG. `w-5000` would hold the decoded picture and an
+    // 11000×5000 float intermediate (~1 GB).
+    let big = app
+        .upload(solid_png(11_000, 11_000), &[("fileName", "big.png")])
+        .await
+        .assert_ok()
+        .clone();
+    assert_eq!(big["width"], 11_000);
+    assert!(
+        big["size"].as_u64().expect("size") < 1024 * 1024,
+        "{}",
+        big["size"]
+    );
+    let photo = app
+        .upload(fixture("photo-exif.jpg"), &[("fileName", "p.jpg")])
+        .await
+        .assert_ok()
+        .clone();
+    for (body, tr) in [
+        (&big, "w-5000"),
+        (&big, "w-5000,h-5000,c-force"),
+        // Five steps (the budget allows four).
+        (&photo, "w-90:w-80:w-70:w-60:w-50"),
+        // A 8192² picture is beyond the output pixel limit, then blurred.
+        (&photo, "w-8192,h-8192:bl-50:w-8192,h-8192:bl-50"),
+        // Covering a thin box keeps the ratio: 8192 wide would make 8192×10923 first.
+        (&photo, "w-8192,h-1"),
+    ] {
+        let response = app.get(&with_tr(body, tr)).await;
+        assert_eq!(response.status(), 400, "{tr}");
+        let json: serde_json::Value = response.json().await.expect("json");
+        assert_eq!(json["message"], REFUSED, "{tr}");
+    }
+    // Nothing was rendered or stored for them.
+    assert!(
+        !app.stored_blobs().iter().any(|k| k.starts_with("d/")),
+        "{:?}",
+        app.stored_blobs()
+    );
+    // Ordinary renditions and thumbnails still work.
+    let (status, _, bytes) = fetch(&app, &with_tr(&photo, "w-100")).await;
+    assert_eq!(status, 200);
+    assert_eq!(dims(&bytes).0, 100);
+    let (status, _, _) = fetch(&app, &with_tr(&photo, "w-50:rt-90:bl-2:h-20")).await;
+    assert_eq!(status, 200);
+    for name in ["photo-exif.jpg", "alpha.png", "tiny.jpg"] {
+        let body = app
+            .upload(fixture(name), &[("fileName", name)])
+            .await
+            .assert_ok()
+            .clone();
+        let (status, _, bytes) = fetch(&app, body["thumbnailUrl"].as_str().expect("thumb")).await;
+        assert_eq!(status, 200, "{name}");
+        let (w, h, _) = dims(&bytes);
+        assert!(w <= 300 && h <= 300, "{name}: {w}x{h}");
+    }
+}
+
+/// Upload pre-transformations are held to the same budget (spec §3.8 error, nothing stored).
+#[tokio::test]
+async fn pre_transformations_beyond_the_budget_are_invalid() {
+    let app = TestApp::start().await;
+    for (bytes, pre) in [
+        (solid_png(11_000, 11_000), "w-5000"),
+        (fixture("photo-exif.jpg"), "w-90:w-80:w-70:w-60:w-50"),
+    ] {
+        app.upload(
+            bytes,
+            &[
+                ("fileName", "p.png"),
+                ("transformation", &format!(r#"{{"pre":"{pre}"}}"#)),
+            ],
+        )
+        .await
+        .assert_error(400, INVALID);
+    }
+    app.assert_no_orphan_blobs(0).await;
+    // Within the budget it works as before.
+    app.upload(
+        fixture("photo-exif.jpg"),
+        &[
+            ("fileName", "p.jpg"),
+            ("transformation", r#"{"pre":"w-90:w-80:w-70:w-60"}"#),
+        ],
+    )
+    .await
+    .assert_ok();
+}
+
+/// Every new `tr:` string would otherwise add a blob: past `max_renditions_per_file` a new
+/// transformation is rendered and served, but not stored.
+#[tokio::test]
+async fn cached_renditions_per_file_are_capped() {
+    let app = TestApp::builder()
+        .config(|c| c.delivery.max_renditions_per_file = 2)
+        .start()
+        .await;
+    let body = app
+        .upload(fixture("photo-exif.jpg"), &[("fileName", "p.jpg")])
+        .await
+        .assert_ok()
+        .clone();
+    let version = body["versionInfo"]["id"]
+        .as_str()
+        .expect("version")
+        .to_owned();
+    let cached = || {
+        app.stored_blobs()
+            .into_iter()
+            .filter(|k| k.starts_with(&format!("d/{version}/tr-")))
+            .count()
+    };
+    for (i, width) in [10, 20, 30, 30].into_iter().enumerate() {
+        let (status, _, bytes) = fetch(&app, &with_tr(&body, &format!("w-{width}"))).await;
+        assert_eq!(status, 200, "w-{width}");
+        assert_eq!(dims(&bytes).0, width);
+        assert_eq!(cached(), (i + 1).min(2), "after w-{width}");
+    }
+    // The thumbnail is a named rendition, outside the cap.
+    let (status, _, _) = fetch(&app, body["thumbnailUrl"].as_str().expect("thumb")).await;
+    assert_eq!(status, 200);
+    assert!(app
+        .stored_blobs()
+        .iter()
+        .any(|k| k == &format!("d/{version}/ik_ml_thumbnail")));
+}
+
+/// `delivery.allow_unnamed_transformations = false`: only the named thumbnail is rendered.
+#[tokio::test]
+async fn unnamed_transformations_can_be_switched_off() {
+    let app = TestApp::builder()
+        .config(|c| c.delivery.allow_unnamed_transformations = false)
+        .start()
+        .await;
+    let body = app
+        .upload(fixture("photo-exif.jpg"), &[("fileName", "p.jpg")])
+        .await
+        .assert_ok()
+        .clone();
+    let url = body["url"].as_str().expect("url");
+    for tr_url in [
+        with_tr(&body, "w-100"),
+        format!("{url}?tr=w-100"),
+        with_tr(&body, "w-abc"),
+    ] {
+        let reply = TestApp::reply(app.get(&tr_url).await).await;
+        reply.assert_error(
+            403,
+            "The requested transformation is not allowed on this server.",
+        );
+    }
+    assert_eq!(app.get(url).await.status(), 200);
+    for thumb in [
+        body["thumbnailUrl"].as_str().expect("thumb").to_owned(),
+        format!("{url}?tr=n-ik_ml_thumbnail"),
+    ] {
+        assert_eq!(app.get(&thumb).await.status(), 200, "{thumb}");
+    }
+    assert!(
+        !app.stored_blobs().iter().any(|k| k.contains("/tr-")),
+        "{:?}",
+        app.stored_blobs()
+    );
 }
