@@ -429,3 +429,11 @@ pub fn thumbnail(
 ) -> Result<(Vec<u8>, &'static str), MediaError> {
     thumb::thumbnail(bytes, max_side, limits)
 }
+
+/// What the header of a raster image (the formats [`thumbnail`] decodes) says, for
+/// [`estimate_render`] and [`estimate_thumbnail`], without decoding a pixel: a server can
+/// reserve the estimate's memory before it renders. SVG, AVIF/HEIC and non-images give
+/// [`MediaError::Unsupported`]; a corrupt or oversized header the decoding errors.
+pub fn source_image(bytes: &[u8], limits: &RenderLimits) -> Result<SourceImage, MediaError> {
+    thumb::source_image(bytes, limits)
+}

@@ -63,14 +63,18 @@ fn decoder_bytes_per_pixel(format: ImageFormat, bytes_per_pixel: u64) -> u64 {
     }
 }
 
-/// Reads the header of a raster image, lets `budget` judge the render from it, and only then
-/// decodes, with the decoder's allocations capped at `limits.max_memory_bytes` (so a header
-/// that understates the picture cannot get past the budget either).
-pub(crate) fn decode_within(
-    bytes: &[u8],
-    limits: &RenderLimits,
-    budget: impl FnOnce(&SourceImage) -> Result<crate::budget::Estimate, Refusal>,
-) -> Result<Decoded, MediaError> {
+/// A raster image's decoder, opened (its header read) under the hard limits, with what the
+/// header says.
+struct Opened<'a> {
+    decoder: Box<dyn ImageDecoder + 'a>,
+    limits: Limits,
+    source: SourceImage,
+    format: ImageFormat,
+    orientation: Option<u8>,
+}
+
+/// Reads the header of a raster image, without decoding any pixel.
+fn open<'a>(bytes: &'a [u8], limits: &RenderLimits) -> Result<Opened<'a>, MediaError> {
     let head = &bytes[..bytes.len().min(crate::SNIFF_LEN)];
     // The name only matters for text formats, which are refused anyway.
     let detected = detect::detect(head, "");
@@ -96,21 +100,49 @@ pub(crate) fn decode_within(
     header_limits.max_alloc = Some(limits.max_memory_bytes);
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(header_limits.clone());
-    let mut decoder = reader.into_decoder().map_err(decode_error)?;
+    let decoder = reader.into_decoder().map_err(decode_error)?;
     let (width, height) = decoder.dimensions();
     let bytes_per_pixel = u64::from(decoder.color_type().bytes_per_pixel());
-    budget(&SourceImage {
+    let source = SourceImage {
         width,
         height,
         bytes_per_pixel,
         decoder_bytes_per_pixel: decoder_bytes_per_pixel(format, bytes_per_pixel),
         file_bytes: bytes.len() as u64,
         orientation: exif_orientation.map(u16::from),
+    };
+    Ok(Opened {
+        decoder: Box::new(decoder),
+        limits: header_limits,
+        source,
+        format,
+        orientation: exif_orientation,
     })
-    .map_err(MediaError::OverBudget)?;
+}
+
+/// What the header of a raster image says (for the render budget), without decoding it.
+pub(crate) fn source_image(bytes: &[u8], limits: &RenderLimits) -> Result<SourceImage, MediaError> {
+    open(bytes, limits).map(|opened| opened.source)
+}
+
+/// Reads the header of a raster image, lets `budget` judge the render from it, and only then
+/// decodes, with the decoder's allocations capped at `limits.max_memory_bytes` (so a header
+/// that understates the picture cannot get past the budget either).
+pub(crate) fn decode_within(
+    bytes: &[u8],
+    limits: &RenderLimits,
+    budget: impl FnOnce(&SourceImage) -> Result<crate::budget::Estimate, Refusal>,
+) -> Result<Decoded, MediaError> {
+    let Opened {
+        mut decoder,
+        limits: mut decode_limits,
+        source,
+        format,
+        orientation,
+    } = open(bytes, limits)?;
+    budget(&source).map_err(MediaError::OverBudget)?;
     // What `ImageReader::decode` does: the output buffer counts against the allocation
     // limit, the decoder gets the rest.
-    let mut decode_limits = header_limits;
     decode_limits
         .reserve(decoder.total_bytes())
         .map_err(decode_error)?;
@@ -119,7 +151,7 @@ pub(crate) fn decode_within(
     Ok(Decoded {
         image,
         format,
-        orientation: exif_orientation.and_then(Orientation::from_exif),
+        orientation: orientation.and_then(Orientation::from_exif),
     })
 }
 

@@ -79,7 +79,9 @@ pub struct DeliveryConfig {
     pub max_output_pixels: u64,
     /// Most `:`-chained steps in one transformation.
     pub max_steps: usize,
-    /// Estimated peak memory of one render, in bytes (also the decoder's allocation cap).
+    /// Memory all renders of an instance may hold at once, in bytes: each reserves its
+    /// estimated peak from this pool before decoding. So also the most one render may need,
+    /// and the decoder's allocation cap.
     pub max_render_memory_bytes: u64,
     /// Estimated work of one render, in pixel operations.
     pub max_render_work: u64,

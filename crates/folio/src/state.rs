@@ -2,9 +2,8 @@
 
 use std::sync::Arc;
 
-use tokio::sync::Semaphore;
-
 use crate::config::Config;
+use crate::delivery::RenderPool;
 use crate::store::blob::BlobStore;
 use crate::store::DynCatalog;
 use crate::upload::fetch::Fetcher;
@@ -15,9 +14,9 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub catalog: DynCatalog,
     pub blobs: BlobStore,
-    /// Render slots (`delivery.render_concurrency`): a render takes one before it reads the
-    /// original, so memory and CPU of renders in flight are bounded by slots × render budget.
-    pub renders: Arc<Semaphore>,
+    /// Render slots and the render memory pool (`delivery.render_concurrency`,
+    /// `delivery.max_render_memory_bytes`): renders in flight never hold more than the pool.
+    pub renders: Arc<RenderPool>,
     pub clock: Clock,
     /// Demo mode (`folio serve --demo`): the browser page and its token endpoint; `None` (no
     /// such routes) unless asked for.
@@ -52,7 +51,10 @@ impl AppState {
         let fetcher = Arc::new(Fetcher::new(&config.fetch)?);
         let extensions = Arc::new(crate::extensions::Extensions::new(&config.extensions)?);
         let unproven_files = UnprovenFiles::new(config.limits.unauthenticated_file_bytes);
-        let renders = Arc::new(Semaphore::new(config.delivery.render_concurrency));
+        let renders = Arc::new(RenderPool::new(
+            config.delivery.render_concurrency,
+            config.delivery.max_render_memory_bytes,
+        ));
         Ok(AppState {
             config: Arc::new(config),
             catalog,

@@ -16,7 +16,10 @@
 //! header before anything is decoded; a render slot is taken before the original is read.
 
 mod headers;
+mod pool;
 mod range;
+
+pub use pool::RenderPool;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -425,18 +428,33 @@ pub(crate) async fn render_original<'a>(
             source.size
         ))));
     }
-    let permit = state
-        .renders
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(AppError::internal)?;
+    let mut permit = state.renders.slot().await.map_err(AppError::internal)?;
     let original = state
         .blobs
         .read_bounded(source.blob_key, max_bytes)
         .await
         .map_err(AppError::internal)?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("the blob of a version is missing")))?;
+    // The exact estimate, from the real header: that much of the render memory pool is
+    // reserved before a pixel is decoded.
+    let estimate = folio_media::source_image(&original, &limits).and_then(|image| {
+        match &job {
+            RenderJob::Thumbnail => {
+                folio_media::estimate_thumbnail(&image, THUMBNAIL_MAX_SIDE, &limits)
+            }
+            RenderJob::Transformation(t) => folio_media::estimate_render(&image, t, &limits),
+        }
+        .map_err(folio_media::MediaError::OverBudget)
+    });
+    let estimate = match estimate {
+        Ok(estimate) => estimate,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    state
+        .renders
+        .reserve(&mut permit, estimate.peak_memory_bytes)
+        .await
+        .map_err(AppError::internal)?;
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
         match job {

@@ -263,3 +263,53 @@ async fn silent_and_slow_clients_are_capped_and_closed() {
     let health = target.client.get(target.url("/healthz")).send().await;
     assert_eq!(health.expect("healthz").status(), 200);
 }
+
+/// Finding 7: anonymous GETs of `tr:` URLs rendered without a budget (`tr:w-5000` on an 11000²
+/// PNG took the server to 1.4 GiB; a chain of 8192² resizes and blurs cost 20 s of CPU and
+/// 1 GiB), and every new string rendered again. Now renders over the budget are refused
+/// before decoding, and the ones within it share one memory pool: here 300 MiB, while four
+/// distinct renders that need ~270 MiB each are asked for at once.
+#[tokio::test]
+async fn render_requests_stay_within_the_render_memory_pool() {
+    const POOL_MIB: u64 = 300;
+    let pool = (POOL_MIB * MIB).to_string();
+    let target = Target::start(&[("FOLIO_DELIVERY__MAX_RENDER_MEMORY_BYTES", pool.as_str())]).await;
+    let huge = target
+        .upload_basic(crate::harness::solid_png(11_000, 11_000), "huge.png")
+        .await;
+    let large = target
+        .upload_basic(crate::harness::solid_png(8_000, 8_000), "large.png")
+        .await;
+    let (huge, large) = (huge.assert_ok().clone(), large.assert_ok().clone());
+    target
+        .holds_flat(
+            "render bombs, and 4 distinct ~270 MiB renders at once",
+            POOL_MIB + 48,
+            async {
+                let bombs = [
+                    crate::harness::with_tr(&huge, "w-5000"),
+                    crate::harness::with_tr(&huge, "w-8192,h-8192:bl-50:w-8192,h-8192:bl-50"),
+                    crate::harness::with_tr(&large, "w-100:w-200:w-300:w-400:w-500"),
+                ];
+                let fitting =
+                    (0..4).map(|i| crate::harness::with_tr(&large, &format!("w-{}", 1500 + i)));
+                let requests = bombs.iter().cloned().chain(fitting).map(|url| {
+                    let client = target.client.clone();
+                    async move {
+                        let response = client
+                            .get(&url)
+                            .timeout(Duration::from_secs(300))
+                            .send()
+                            .await
+                            .expect("render request");
+                        (url, response.status().as_u16())
+                    }
+                });
+                for (url, status) in join_all(requests).await {
+                    let want = if url.contains("w-15") { 200 } else { 400 };
+                    assert_eq!(status, want, "{url}");
+                }
+            },
+        )
+        .await;
+}
