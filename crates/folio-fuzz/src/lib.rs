@@ -40,8 +40,11 @@ pub use names::{file_name, folder};
 pub use token::{jwt, v1_fields};
 pub use transformation::transformation;
 
+/// A check: feeds one input to the parsers, panics when an invariant breaks.
+pub type Check = fn(&[u8]);
+
 /// Every target by name, as the fuzz target files and corpus directories are named.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("jwt", jwt),
     ("v1_fields", v1_fields),
     ("file_name", file_name),

@@ -128,11 +128,15 @@ pub fn folder(data: &[u8]) {
     assert_eq!(folder.to_string(), path);
     assert_eq!(Folder::parse(&path).as_ref(), Ok(&folder), "{path:?}");
 
-    let ancestors: Vec<Folder> = folder.ancestors().collect();
-    assert_eq!(ancestors.len(), folder.depth());
-    assert_eq!(ancestors.last().unwrap_or(&Folder::root()), &folder);
-    for (depth, ancestor) in ancestors.iter().enumerate() {
-        assert_eq!(ancestor.segments(), &folder.segments()[..=depth]);
+    // Building the ancestors costs depth² segment copies; their logic does not depend on
+    // the depth, so deep folders (which cost the fuzzer most) skip it.
+    if folder.depth() <= 8 {
+        let ancestors: Vec<Folder> = folder.ancestors().collect();
+        assert_eq!(ancestors.len(), folder.depth());
+        assert_eq!(ancestors.last().unwrap_or(&Folder::root()), &folder);
+        for (depth, ancestor) in ancestors.iter().enumerate() {
+            assert_eq!(ancestor.segments(), &folder.segments()[..=depth]);
+        }
     }
     assert_eq!(folder.parent().map(|p| p.depth() + 1), {
         let depth = folder.depth();

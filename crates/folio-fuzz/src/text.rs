@@ -17,6 +17,9 @@ pub(crate) fn lines(data: &[u8]) -> Vec<String> {
 /// and numerals (general categories `L*`, `M*`, `N*`), read off the category table directly
 /// rather than through folio-contract's helper.
 pub(crate) fn is_letter_mark_or_number(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric();
+    }
     let category = unicode_general_category::get_general_category(c).abbreviation();
     category.starts_with('L') || category.starts_with('M') || category.starts_with('N')
 }
