@@ -24,6 +24,7 @@
 #                     5-10x the executions per second here. Overflow checks and debug assertions
 #                     are on either way (cargo-fuzz's default build).
 #   FUZZ_ARGS         extra libFuzzer arguments, e.g. "-max_total_time=600"
+#   FUZZ_TOOLCHAIN    nightly or stable, to choose rather than take nightly when installed
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,7 +66,8 @@ max_len() {
 }
 
 install_cargo_fuzz
-if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+if [ "${FUZZ_TOOLCHAIN:-}" = nightly ] || { [ -z "${FUZZ_TOOLCHAIN:-}" ] &&
+  rustup toolchain list 2>/dev/null | grep -q '^nightly'; }; then
   fuzz=(cargo +nightly fuzz)
   toolchain="$(rustc +nightly --version)"
 else
