@@ -61,6 +61,8 @@ max_len() {
     file_name) echo 2100 ;;               # MAX_FILE_NAME_BYTES 1024 (1025 x 'a', 513 x 'é')
     folder) echo 1100 ;;                  # 51 levels, segments of 256 bytes
     checks) echo 10240 ;;                 # MAX_CHECKS_BYTES 10000
+    multipart) echo 1024 ;;               # the checks bound header blocks at 64 bytes
+    urlencoded) echo 512 ;;               # and names/values/totals at 16/32/64
     *) echo 4096 ;;
   esac
 }

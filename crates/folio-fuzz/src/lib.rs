@@ -30,12 +30,14 @@
 //! `folio` to this crate's dependencies; its pure functions need to be `pub`.
 
 mod checks;
+mod intake;
 mod names;
 mod text;
 mod token;
 mod transformation;
 
 pub use checks::checks;
+pub use intake::{multipart, urlencoded};
 pub use names::{file_name, folder};
 pub use token::{jwt, v1_fields};
 pub use transformation::transformation;
@@ -51,6 +53,8 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("folder", folder),
     ("transformation", transformation),
     ("checks", checks),
+    ("multipart", multipart),
+    ("urlencoded", urlencoded),
 ];
 
 /// The clock the token targets verify against: 2025-01-01T00:00:00Z, as in the spec's examples.

@@ -594,3 +594,93 @@ proptest! {
         folio_fuzz::checks(text.as_bytes());
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// multipart, urlencoded
+
+/// Chunk sizes, then a body: the layout of the two intake targets after their first line.
+fn sizes() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(any::<u8>().prop_filter("no newline", |b| *b != b'\n'), 0..6)
+}
+
+/// A multipart body near the framing the guard follows: parts with short or long header
+/// blocks, delimiter look-alikes in the content, padding, preambles and epilogues.
+fn multipart_body(boundary: &'static str) -> impl Strategy<Value = Vec<u8>> {
+    let header = prop_oneof![
+        Just("Content-Disposition: form-data; name=\"fileName\"".to_owned()),
+        Just("Content-Disposition: form-data; name=\"file\"; filename=\"a\"\r\nContent-Type: image/png".to_owned()),
+        "[a-z: =\"-]{0,80}",
+    ];
+    let content = prop_oneof![
+        "[a-z0-9]{0,60}",
+        Just(format!("--{boundary} \r\n-{boundary}\n")),
+        proptest::collection::vec(any::<u8>(), 0..40)
+            .prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+    ];
+    let part = (header, content, select(&["", " ", "\t  "][..]))
+        .prop_map(move |(h, c, pad)| format!("--{boundary}{pad}\r\n{h}\r\n\r\n{c}\r\n"));
+    (
+        "[a-z\r\n]{0,90}",
+        proptest::collection::vec(part, 0..4),
+        select(&["--", "", "--\r\nepilogue"][..]),
+    )
+        .prop_map(move |(preamble, parts, end)| {
+            let mut body = preamble;
+            for part in parts {
+                body.push_str(&part);
+            }
+            body.push_str(&format!("--{boundary}{end}"));
+            body.into_bytes()
+        })
+}
+
+/// A form-encoded body near the grammar: names (`file` among them), escapes valid and not,
+/// `+`, empty pairs.
+fn form_body() -> impl Strategy<Value = Vec<u8>> {
+    let text = || "([a-zA-Z0-9+.]|%[0-9a-fA-F]{2}|%[g-z]?){0,24}";
+    let pair = prop_oneof![
+        (text(), text()).prop_map(|(n, v)| format!("{n}={v}")),
+        text().prop_map(|v| format!("file={v}")),
+        text(),
+        Just(String::new()),
+    ];
+    proptest::collection::vec(pair, 0..8).prop_map(|pairs| pairs.join("&").into_bytes())
+}
+
+fn layout(first: &[u8], sizes: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut data = first.to_vec();
+    data.push(b'\n');
+    data.extend_from_slice(sizes);
+    data.push(b'\n');
+    data.extend_from_slice(body);
+    data
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn multipart_bytes(data in bytes()) {
+        folio_fuzz::multipart(&data);
+    }
+
+    #[test]
+    fn multipart_structured(sizes in sizes(), body in multipart_body("XyZ")) {
+        // `boundary_from` maps each byte into the boundary alphabet: these three bytes give
+        // "XyZ" ('X' = 33, 'y' = 60, 'Z' = 35 in it).
+        folio_fuzz::multipart(&layout(&[33, 60, 35], &sizes, &body));
+    }
+
+    #[test]
+    fn urlencoded_bytes(data in bytes()) {
+        folio_fuzz::urlencoded(&data);
+    }
+
+    #[test]
+    fn urlencoded_structured(sizes in sizes(), body in form_body()) {
+        let mut data = sizes;
+        data.push(b'\n');
+        data.extend_from_slice(&body);
+        folio_fuzz::urlencoded(&data);
+    }
+}

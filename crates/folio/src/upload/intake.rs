@@ -70,16 +70,8 @@ pub async fn read_multipart(
     unproven: &Hold,
 ) -> Result<Received, AppError> {
     let limits = target.limits;
-    let hard_cap = limits.hard_cap();
-    let constraints = multer::Constraints::new().size_limit(
-        multer::SizeLimit::new()
-            .whole_stream(hard_cap)
-            .per_field(limits.max_text_field_bytes)
-            .for_field("file", hard_cap),
-    );
-    let guard = MultipartGuard::new(&boundary, limits.max_part_header_bytes);
-    let stream = guarded(idle_limited(body, limits.idle_body_timeout()), guard);
-    let mut multipart = multer::Multipart::with_constraints(stream, boundary, constraints);
+    let stream = idle_limited(body, limits.idle_body_timeout());
+    let mut multipart = multipart_parser(stream, boundary, limits);
 
     let mut reader = Reader::new(target, auth, unproven);
     loop {
@@ -111,6 +103,24 @@ pub async fn read_multipart(
         }
     }
     reader.finish().await
+}
+
+/// The multipart parser of the intake: `multer` under the size limits, behind the
+/// [`MultipartGuard`] that bounds what it would buffer whole (public for the fuzz targets).
+pub fn multipart_parser(
+    stream: impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    boundary: String,
+    limits: &Limits,
+) -> multer::Multipart<'static> {
+    let hard_cap = limits.hard_cap();
+    let constraints = multer::Constraints::new().size_limit(
+        multer::SizeLimit::new()
+            .whole_stream(hard_cap)
+            .per_field(limits.max_text_field_bytes)
+            .for_field("file", hard_cap),
+    );
+    let guard = MultipartGuard::new(&boundary, limits.max_part_header_bytes);
+    multer::Multipart::with_constraints(guarded(stream, guard), boundary, constraints)
 }
 
 /// Reads an `application/x-www-form-urlencoded` body (spec §1: every field is text there, so
