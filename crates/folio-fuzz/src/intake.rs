@@ -30,7 +30,9 @@ fn chunks<'a>(body: &'a [u8], sizes: &[u8]) -> Vec<&'a [u8]> {
     let mut rest = body;
     let mut i = 0;
     while !rest.is_empty() {
-        let size = sizes.get(i % sizes.len().max(1)).map_or(7, |&b| usize::from(b) + 1);
+        let size = sizes
+            .get(i % sizes.len().max(1))
+            .map_or(7, |&b| usize::from(b) + 1);
         let (piece, tail) = rest.split_at(size.min(rest.len()));
         out.push(piece);
         rest = tail;
@@ -42,7 +44,8 @@ fn chunks<'a>(body: &'a [u8], sizes: &[u8]) -> Vec<&'a [u8]> {
 /// A boundary that a `Content-Type` may carry (RFC 2046: 1 to 70 characters of a small
 /// alphabet), made from any bytes.
 fn boundary_from(raw: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'()+_,-./:=?";
+    const ALPHABET: &[u8] =
+        b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'()+_,-./:=?";
     let boundary: String = raw
         .iter()
         .take(70)
@@ -93,14 +96,22 @@ fn whole_buffer_verdict(boundary: &str, body: &[u8]) -> Result<(), Violation> {
         let block_start = pos;
         let unfinished = (body.len() - block_start).saturating_add(1);
         let Some(line) = find(after, b"\r\n") else {
-            return if unfinished > limit { too_long_header } else { Ok(()) };
+            return if unfinished > limit {
+                too_long_header
+            } else {
+                Ok(())
+            };
         };
         let line_end = pos + line + 2;
         if line_end - block_start > limit {
             return too_long_header;
         }
         let Some(blank) = find(&body[line_end..], b"\r\n\r\n") else {
-            return if unfinished > limit { too_long_header } else { Ok(()) };
+            return if unfinished > limit {
+                too_long_header
+            } else {
+                Ok(())
+            };
         };
         let block_end = line_end + blank + 4;
         if block_end - block_start > limit {
@@ -249,7 +260,10 @@ fn streamed_events(pieces: &[&[u8]], limits: TextLimits) -> Result<Vec<Event>, F
         while let Some(event) = parser.parse(&mut input)? {
             push(event);
         }
-        assert!(input.is_empty(), "the parser stopped before the end of its input");
+        assert!(
+            input.is_empty(),
+            "the parser stopped before the end of its input"
+        );
     }
     while let Some(event) = parser.finish()? {
         push(event);
@@ -276,7 +290,15 @@ pub fn urlencoded(data: &[u8]) {
     };
     for limits in [small, roomy] {
         let want = whole_buffer_events(body, limits);
-        assert_eq!(streamed_events(&[body], limits), want, "whole body, {limits:?}");
-        assert_eq!(streamed_events(&pieces, limits), want, "in pieces, {limits:?}");
+        assert_eq!(
+            streamed_events(&[body], limits),
+            want,
+            "whole body, {limits:?}"
+        );
+        assert_eq!(
+            streamed_events(&pieces, limits),
+            want,
+            "in pieces, {limits:?}"
+        );
     }
 }
