@@ -225,19 +225,33 @@ fn whole_buffer_events(body: &[u8], limits: TextLimits) -> Result<Vec<Event>, Fo
             continue;
         }
         let lossy_name = String::from_utf8_lossy(&name).into_owned();
-        if value.len() > limits.max_value_bytes {
-            return Err(FormError::ValueTooLong {
-                name: lossy_name,
-                limit: limits.max_value_bytes,
-            });
+        // The value arrives byte by byte: the bound it crosses first is the error (its own
+        // bound when both are crossed by the same byte).
+        let own = (value.len() > limits.max_value_bytes).then(|| limits.max_value_bytes + 1);
+        let together = (total + value.len() > limits.max_total_value_bytes)
+            .then(|| (limits.max_total_value_bytes - total).saturating_add(1));
+        match (own, together) {
+            (Some(at), Some(other)) if other < at => {
+                return Err(FormError::TextTooLarge {
+                    name: lossy_name,
+                    limit: limits.max_total_value_bytes,
+                })
+            }
+            (Some(_), _) => {
+                return Err(FormError::ValueTooLong {
+                    name: lossy_name,
+                    limit: limits.max_value_bytes,
+                })
+            }
+            (None, Some(_)) => {
+                return Err(FormError::TextTooLarge {
+                    name: lossy_name,
+                    limit: limits.max_total_value_bytes,
+                })
+            }
+            (None, None) => {}
         }
         total += value.len();
-        if total > limits.max_total_value_bytes {
-            return Err(FormError::TextTooLarge {
-                name: lossy_name,
-                limit: limits.max_total_value_bytes,
-            });
-        }
         out.push(Event::Field {
             name: lossy_name,
             value: String::from_utf8_lossy(&value).into_owned(),

@@ -200,9 +200,12 @@ impl MultipartGuard {
                             self.check_header_block(self.seen)?;
                             input = &input[end..];
                             if self.stage == Stage::DelimiterLine {
-                                // The header block is searched from after the line's CRLF.
+                                // The header block is searched from after the line's CRLF,
+                                // and its blank line is still to come: judged now, as when
+                                // the body goes on (the body may end here).
                                 self.stage = Stage::Headers;
                                 self.blank_line.reset();
+                                self.check_header_block(self.seen.saturating_add(1))?;
                             } else {
                                 self.enter(Stage::Body);
                             }
@@ -300,6 +303,20 @@ mod tests {
         ));
         body.extend(format!("--{B}--\r\nepilogue of any length\r\n\r\n").as_bytes());
         body
+    }
+
+    /// Found by the `multipart` fuzz target: a delimiter line that fills the bound to the byte,
+    /// at the end of the body, passed although its blank line could only end past the bound
+    /// (whereas one more byte of any kind would have been refused).
+    #[test]
+    fn a_delimiter_line_that_fills_the_bound_is_refused_even_at_the_end_of_the_body() {
+        let body = format!("--{B}12345678\r\n");
+        assert_eq!(
+            feed_all(body.as_bytes(), &[], 10),
+            Err(Violation::HeaderBlockTooLong { limit: 10 })
+        );
+        let shorter = format!("--{B}1234567\r\n");
+        assert_eq!(feed_all(shorter.as_bytes(), &[], 10), Ok(()));
     }
 
     #[test]
