@@ -283,13 +283,11 @@ impl IntoResponse for AppError {
             }
         }
         if let AppError::UnauthenticatedUploadsBusy = &self {
-            // Other uploads end within seconds to minutes; the SDKs honour both headers.
-            let headers = response.headers_mut();
-            headers.insert(
+            // Other uploads end within seconds to minutes. The edge adds `retry-after-ms`.
+            response.headers_mut().insert(
                 http::header::RETRY_AFTER,
                 HeaderValue::from_static(RETRY_BUSY_SECS),
             );
-            headers.insert("retry-after-ms", HeaderValue::from_static(RETRY_BUSY_MS));
         }
         if let AppError::Internal(cause) = self {
             response.extensions_mut().insert(InternalCause(cause));
@@ -300,7 +298,6 @@ impl IntoResponse for AppError {
 
 /// When a client refused by [`AppError::UnauthenticatedUploadsBusy`] should try again.
 const RETRY_BUSY_SECS: &str = "5";
-const RETRY_BUSY_MS: &str = "5000";
 
 pub type AppResult<T> = Result<T, AppError>;
 
