@@ -103,8 +103,16 @@ pub enum AppError {
     NotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// A private file's original or unnamed transformation without `ik-s`.
     #[error("signature required")]
     Unauthorized,
+    /// A delivery request whose `ik-s` / `ik-t` are malformed, or signed by no live key of the
+    /// account (media-api §4).
+    #[error("invalid URL signature")]
+    SignedUrlInvalid,
+    /// A signed delivery URL past its `ik-t`.
+    #[error("signed URL expired")]
+    SignedUrlExpired,
     #[error("transformation not supported")]
     UnsupportedTransformation,
     /// A delivery `tr:` outside the grammar of our subset, or beyond the render budget.
@@ -199,6 +207,8 @@ impl AppError {
             NotFound => (StatusCode::NOT_FOUND, "Not found."),
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed."),
             Unauthorized => (StatusCode::UNAUTHORIZED, "Your request is not authorized to access this file."),
+            SignedUrlInvalid => (StatusCode::UNAUTHORIZED, "The URL signature is invalid."),
+            SignedUrlExpired => (StatusCode::UNAUTHORIZED, "The signed URL has expired."),
             UnsupportedTransformation => (bad, "The requested transformation is not supported by this server yet."),
             InvalidDeliveryTransformation => (bad, "The requested transformation is invalid."),
             TransformationsDisabled => (StatusCode::FORBIDDEN, "The requested transformation is not allowed on this server."),
@@ -334,6 +344,8 @@ mod tests {
             (NotFound, 404),
             (MethodNotAllowed, 405),
             (Unauthorized, 401),
+            (SignedUrlInvalid, 401),
+            (SignedUrlExpired, 401),
             (RangeNotSatisfiable { size: 1 }, 416),
             (UnsupportedTransformation, 400),
             (InvalidCustomMetadata(FieldErrors::new()), 400),

@@ -356,6 +356,12 @@ async fn delivery_and_routing_failures_tell_the_sdks_not_to_retry() {
             app.client.get(private["url"].as_str().expect("url")),
         ),
         (
+            "wrong signature",
+            app.client.get(format!(
+                "{public_url}?ik-s=0000000000000000000000000000000000000000"
+            )),
+        ),
+        (
             "bad transformation",
             app.client.get(crate::harness::with_tr(&public, "w-abc")),
         ),

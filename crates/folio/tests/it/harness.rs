@@ -377,6 +377,16 @@ impl TestApp {
         self.client.get(url).send().await.expect("get")
     }
 
+    /// The account endpoint every delivery URL of the default account starts with.
+    pub fn url_endpoint(&self) -> String {
+        format!("{}/default", self.config.delivery_url())
+    }
+
+    /// The catalog this server runs on, for changes no endpoint makes (keys).
+    pub fn catalog(&self) -> &folio::store::DynCatalog {
+        &self.server.as_ref().expect("server").state.catalog
+    }
+
     /// Writes an object straight into the blob store, past the upload pipeline (what a crash
     /// between the blob write and the catalog commit leaves).
     pub async fn plant_blob(&self, key: &str, bytes: &'static [u8]) {
@@ -386,6 +396,26 @@ impl TestApp {
             .put(key, bytes::Bytes::from_static(bytes))
             .await
             .expect("plant blob");
+    }
+}
+
+/// A signed delivery URL as the SDKs build it (media-api §4), written here from the spec
+/// rather than taken from the server's code: HMAC-SHA1 over `relative` (the URL after
+/// `url_endpoint + "/"`) followed by the expiry, `ik-t` only when an expiry is given.
+pub fn sign_url(
+    private_key: &str,
+    url_endpoint: &str,
+    relative: &str,
+    expiry: Option<i64>,
+) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(private_key.as_bytes()).expect("key");
+    mac.update(format!("{relative}{}", expiry.unwrap_or(9_999_999_999)).as_bytes());
+    let signature = hex::encode(mac.finalize().into_bytes());
+    let separator = if relative.contains('?') { '&' } else { '?' };
+    match expiry {
+        Some(t) => format!("{url_endpoint}/{relative}{separator}ik-t={t}&ik-s={signature}"),
+        None => format!("{url_endpoint}/{relative}{separator}ik-s={signature}"),
     }
 }
 

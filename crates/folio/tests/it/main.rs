@@ -12,6 +12,7 @@ mod compat;
 mod connections;
 mod custom_metadata;
 mod delivery;
+mod delivery_signed;
 mod demo;
 mod edge;
 mod extensions;
