@@ -150,18 +150,18 @@ fn advise_retry(status: StatusCode, headers: &mut HeaderMap) {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .unwrap_or(DEFAULT_RETRY_AFTER_SECS);
-            if !headers.contains_key(http::header::RETRY_AFTER) {
-                headers.insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
-            }
-            if !headers.contains_key(RETRY_AFTER_MS) {
-                headers.insert(RETRY_AFTER_MS, HeaderValue::from(secs.saturating_mul(1000)));
-            }
+            headers
+                .entry(http::header::RETRY_AFTER)
+                .or_insert_with(|| HeaderValue::from(secs));
+            headers
+                .entry(RETRY_AFTER_MS)
+                .or_insert_with(|| HeaderValue::from(secs.saturating_mul(1000)));
         }
         408 => {}
         400..=499 => {
-            if !headers.contains_key(SHOULD_RETRY) {
-                headers.insert(SHOULD_RETRY, HeaderValue::from_static("false"));
-            }
+            headers
+                .entry(SHOULD_RETRY)
+                .or_insert_with(|| HeaderValue::from_static("false"));
         }
         _ => {}
     }
