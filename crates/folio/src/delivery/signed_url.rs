@@ -59,7 +59,9 @@ fn mac(private_key: &str, relative: &str, expiry: u64) -> Hmac<Sha1> {
 }
 
 /// The signed URL for `relative` under `url_endpoint` (no trailing slash), as the SDKs emit it:
-/// `ik-t` only when an expiry is given.
+/// `ik-t` only when an expiry is given, after `&` when `relative` has a query. (For an empty
+/// query, `a.png?`, the SDKs would append `?ik-s=…`, which no verifier reads as `ik-s`; `&`
+/// keeps every URL this emits verifiable.)
 pub fn signed_url(
     private_key: &str,
     url_endpoint: &str,
@@ -67,20 +69,13 @@ pub fn signed_url(
     expiry: Option<u64>,
 ) -> String {
     let signature = sign(private_key, relative, expiry.unwrap_or(NO_EXPIRY));
-    let separator = if has_query(relative) { '&' } else { '?' };
+    let separator = if relative.contains('?') { '&' } else { '?' };
     match expiry {
         Some(t) => format!(
             "{url_endpoint}/{relative}{separator}{EXPIRY_PARAM}={t}&{SIGNATURE_PARAM}={signature}"
         ),
         None => format!("{url_endpoint}/{relative}{separator}{SIGNATURE_PARAM}={signature}"),
     }
-}
-
-/// Whether a relative URL has a non-empty query (the SDKs' test for `&` over `?`).
-fn has_query(relative: &str) -> bool {
-    relative
-        .split_once('?')
-        .is_some_and(|(_, query)| !query.is_empty())
 }
 
 /// The signature parameters of a request and what they cover.
@@ -310,6 +305,12 @@ mod tests {
                 sign(KEY, "a.png?tr=w-10", 1_800_000_000)
             )
         );
+        // An empty query keeps its `?`, and the URL still reads back as what was signed.
+        let url = signed_url(KEY, ENDPOINT, "a.png?", None);
+        assert!(url.contains("/a.png?&ik-s="), "{url}");
+        let target = parse(relative_of(&url)).expect("parse").expect("signed");
+        assert_eq!(target.signed, "a.png?");
+        assert_eq!(target.verify(0, [KEY]), Ok(()));
     }
 
     #[test]
