@@ -684,3 +684,90 @@ proptest! {
         folio_fuzz::urlencoded(&data);
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// signed_url
+
+/// The path part of a relative target: plain, with a `tr:` segment, escapes, or anything.
+fn target_path() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("a.png".to_owned()),
+        "(tr:[a-z0-9,:-]{1,12}/)?[a-zA-Z0-9%._/-]{1,30}",
+        tricky_text().prop_map(|t| t.replace(['?', '\n'], "")),
+    ]
+}
+
+/// A query pair: ordinary, empty, or one of the signature parameters, well or badly formed.
+fn query_pair() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => "[a-z]{1,5}=[a-zA-Z0-9,.%+:-]{0,8}",
+        1 => Just(String::new()),
+        1 => (0u64..=10_000_000_001).prop_map(|t| format!("ik-t={t}")),
+        1 => select(&[
+            "ik-t=", "ik-t=0", "ik-t=01735690000", "ik-t=+1735690000", "ik-t=1e10",
+            "ik-s", "ik-s=", "IK-S=ab", "ik-s=zz", "ik-s==",
+        ][..]).prop_map(str::to_owned),
+        1 => "[0-9a-f]{40}".prop_map(|s| format!("ik-s={s}")),
+        1 => "[0-9a-fA-F]{38,42}".prop_map(|s| format!("ik-s={s}")),
+    ]
+}
+
+/// A relative target, often signed with the fuzz key (without or with an expiry around the
+/// clock) so that many verify, sometimes tampered after signing; then the clock.
+fn signed_url_input() -> impl Strategy<Value = Vec<u8>> {
+    use folio::delivery::signed_url::signed_url;
+    let target =
+        (target_path(), proptest::collection::vec(query_pair(), 0..4)).prop_map(|(path, pairs)| {
+            if pairs.is_empty() {
+                path
+            } else {
+                format!("{path}?{}", pairs.join("&"))
+            }
+        });
+    let signing = prop_oneof![
+        1 => Just(None),
+        2 => Just(Some(None)),
+        2 => (-50i64..50).prop_map(|d| Some(Some((NOW + d) as u64))),
+    ];
+    let tamper = prop_oneof![
+        4 => Just(None),
+        1 => (any::<u8>(), "[a-z0-9&=?:,%]{0,3}").prop_map(Some),
+    ];
+    let clock = prop_oneof![3 => Just(NOW), 1 => -100i64..100i64, 1 => any::<i64>()];
+    (target, signing, tamper, clock).prop_map(|(target, signing, tamper, clock)| {
+        let mut text = match signing {
+            None => target,
+            Some(expiry) => {
+                let url = signed_url(PRIVATE_KEY, "https://e/x", &target, expiry);
+                url["https://e/x/".len()..].to_owned()
+            }
+        };
+        if let Some((at, insert)) = tamper {
+            let mut at = usize::from(at) % (text.len() + 1);
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            text.insert_str(at, &insert);
+        }
+        let clock = if clock.abs() < 100 {
+            NOW + clock
+        } else {
+            clock
+        };
+        format!("{text}\n{clock}").into_bytes()
+    })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn signed_url_bytes(data in bytes()) {
+        folio_fuzz::signed_url(&data);
+    }
+
+    #[test]
+    fn signed_url_structured(data in signed_url_input()) {
+        folio_fuzz::signed_url(&data);
+    }
+}

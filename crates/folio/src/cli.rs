@@ -1,4 +1,4 @@
-//! The `folio` command line: `serve`, `migrate`, `keys`, `token`.
+//! The `folio` command line: `serve`, `migrate`, `keys`, `token`, `files`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -65,6 +65,33 @@ enum Command {
     },
     /// Mint a v2 upload token (JWT) for the given parameters.
     Token(TokenArgs),
+    /// Work with the files of an account.
+    Files {
+        #[command(subcommand)]
+        action: FilesAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum FilesAction {
+    /// Print a signed delivery URL for a file (needed for private files), signed with the
+    /// account's newest live key.
+    Url(UrlArgs),
+}
+
+#[derive(Args)]
+struct UrlArgs {
+    /// The file's path, e.g. /photos/cat.jpg.
+    path: String,
+    /// Seconds until the URL stops working; without it, it works as long as the key lives.
+    #[arg(long, value_name = "SECONDS")]
+    expires: Option<u64>,
+    /// A transformation to sign into the URL (in the path), e.g. w-300,h-200.
+    #[arg(long, value_name = "T")]
+    transformation: Option<String>,
+    /// The account, by its URL id.
+    #[arg(long, value_name = "URL_ID", default_value = "default")]
+    account: String,
 }
 
 #[derive(Subcommand)]
@@ -144,6 +171,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate { check } => migrate(config, check).await,
         Command::Keys { action } => keys(config, action).await,
         Command::Token(args) => token(config, args).await,
+        Command::Files {
+            action: FilesAction::Url(args),
+        } => files_url(config, args).await,
     }
 }
 
@@ -282,5 +312,71 @@ async fn token(config: Config, args: TokenArgs) -> anyhow::Result<()> {
     } else {
         println!("{token}");
     }
+    Ok(())
+}
+
+/// `folio files url`: the URL a signing SDK would build for this file, so that it can be
+/// checked against the server (or handed out) without writing code.
+async fn files_url(config: Config, args: UrlArgs) -> anyhow::Result<()> {
+    use crate::delivery::signed_url;
+
+    if let Some(t) = &args.transformation {
+        crate::delivery::check_transformation(t)
+            .map_err(|e| anyhow::anyhow!("--transformation {t}: {}", e.status_and_message().1))?;
+    }
+    let (state, _) = crate::server::open_state(config).await?;
+    let now = state.clock.now_secs();
+    let expiry = match args.expires {
+        None => None,
+        Some(0) => anyhow::bail!("--expires 0: must be positive"),
+        Some(secs) => {
+            let at = u64::try_from(now)
+                .ok()
+                .and_then(|now| now.checked_add(secs))
+                .filter(|at| *at <= signed_url::NO_EXPIRY)
+                .with_context(|| {
+                    format!(
+                        "--expires {secs}: the URL would expire after {}, the largest expiry",
+                        signed_url::NO_EXPIRY
+                    )
+                })?;
+            Some(at)
+        }
+    };
+    let account = state
+        .catalog
+        .account_by_url_id(&args.account)
+        .await?
+        .with_context(|| format!("no account with URL id {:?}", args.account))?;
+    let keys = state.catalog.account_keys(&account.id).await?;
+    let key = keys
+        .iter()
+        .rev()
+        .find(|k| k.is_live(now))
+        .with_context(|| {
+            format!(
+                "account {:?} has no live key: create one with `folio keys create`",
+                args.account
+            )
+        })?;
+    let file_path = format!("/{}", args.path.trim_start_matches('/'));
+    let version = state
+        .catalog
+        .current_by_path(&account.id, &file_path)
+        .await?
+        .with_context(|| format!("no file {file_path} in account {:?}", args.account))?;
+    if !version.is_published {
+        anyhow::bail!("{file_path} is unpublished: its URL answers 404, signed or not");
+    }
+    let encoded = folio_contract::url_path_encode(&file_path);
+    let relative = match &args.transformation {
+        Some(t) => format!("tr:{t}{encoded}"),
+        None => encoded.trim_start_matches('/').to_owned(),
+    };
+    let url_endpoint = state.url_endpoint(&account.url_id);
+    println!(
+        "{}",
+        signed_url::signed_url(&key.private_key, &url_endpoint, &relative, expiry)
+    );
     Ok(())
 }

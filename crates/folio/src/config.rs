@@ -579,6 +579,21 @@ impl Config {
         }
     }
 
+    /// The path of [`Self::delivery_url`] (`/media` for `https://cdn.example/media`; empty for
+    /// none): the prefix a proxy that forwards paths unchanged puts before `/<url id>/`.
+    pub fn delivery_base_path(&self) -> String {
+        let url = self.delivery_url();
+        let after_scheme = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+        let path = after_scheme
+            .find('/')
+            .map_or("", |slash| &after_scheme[slash..]);
+        path.split(['?', '#'])
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
     pub fn catalog_url(&self) -> String {
         if self.catalog.is_empty() {
             format!("sqlite://{}", self.data_dir.join("folio.db").display())
@@ -666,7 +681,17 @@ mod tests {
         .expect("load");
         assert_eq!(c.public_url(), "https://api.example.com");
         assert_eq!(c.delivery_url(), "https://media.example.net");
+        assert_eq!(c.delivery_base_path(), "");
         assert_eq!(c.delivery.render_limits().max_steps, 2);
+        let mounted = Config::load(
+            None,
+            env(&[("FOLIO_DELIVERY__PUBLIC_URL", "https://cdn.example/a/media/")]),
+        )
+        .expect("load");
+        assert_eq!(mounted.delivery_base_path(), "/a/media");
+        let api =
+            Config::load(None, env(&[("FOLIO_PUBLIC_URL", "http://h:1/folio")])).expect("load");
+        assert_eq!(api.delivery_base_path(), "/folio");
         let bad = Config::load(
             None,
             env(&[("FOLIO_DELIVERY__PUBLIC_URL", "media.example")]),

@@ -103,8 +103,16 @@ pub enum AppError {
     NotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// A private file's original or unnamed transformation without `ik-s`.
     #[error("signature required")]
     Unauthorized,
+    /// A delivery request whose `ik-s` / `ik-t` are malformed, or signed by no live key of the
+    /// account (media-api §4).
+    #[error("invalid URL signature")]
+    SignedUrlInvalid,
+    /// A signed delivery URL past its `ik-t`.
+    #[error("signed URL expired")]
+    SignedUrlExpired,
     #[error("transformation not supported")]
     UnsupportedTransformation,
     /// A delivery `tr:` outside the grammar of our subset, or beyond the render budget.
@@ -199,6 +207,8 @@ impl AppError {
             NotFound => (StatusCode::NOT_FOUND, "Not found."),
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed."),
             Unauthorized => (StatusCode::UNAUTHORIZED, "Your request is not authorized to access this file."),
+            SignedUrlInvalid => (StatusCode::UNAUTHORIZED, "The URL signature is invalid."),
+            SignedUrlExpired => (StatusCode::UNAUTHORIZED, "The signed URL has expired."),
             UnsupportedTransformation => (bad, "The requested transformation is not supported by this server yet."),
             InvalidDeliveryTransformation => (bad, "The requested transformation is invalid."),
             TransformationsDisabled => (StatusCode::FORBIDDEN, "The requested transformation is not allowed on this server."),
@@ -283,13 +293,11 @@ impl IntoResponse for AppError {
             }
         }
         if let AppError::UnauthenticatedUploadsBusy = &self {
-            // Other uploads end within seconds to minutes; the SDKs honour both headers.
-            let headers = response.headers_mut();
-            headers.insert(
+            // Other uploads end within seconds to minutes. The edge adds `retry-after-ms`.
+            response.headers_mut().insert(
                 http::header::RETRY_AFTER,
                 HeaderValue::from_static(RETRY_BUSY_SECS),
             );
-            headers.insert("retry-after-ms", HeaderValue::from_static(RETRY_BUSY_MS));
         }
         if let AppError::Internal(cause) = self {
             response.extensions_mut().insert(InternalCause(cause));
@@ -300,7 +308,6 @@ impl IntoResponse for AppError {
 
 /// When a client refused by [`AppError::UnauthenticatedUploadsBusy`] should try again.
 const RETRY_BUSY_SECS: &str = "5";
-const RETRY_BUSY_MS: &str = "5000";
 
 pub type AppResult<T> = Result<T, AppError>;
 
@@ -337,6 +344,8 @@ mod tests {
             (NotFound, 404),
             (MethodNotAllowed, 405),
             (Unauthorized, 401),
+            (SignedUrlInvalid, 401),
+            (SignedUrlExpired, 401),
             (RangeNotSatisfiable { size: 1 }, 416),
             (UnsupportedTransformation, 400),
             (InvalidCustomMetadata(FieldErrors::new()), 400),

@@ -81,3 +81,17 @@ export async function checkUploadedFile(file, { fixtureName, name, folder = '/',
   assert.equal(delivered.status, 200, `GET ${file.url}`);
   assert.deepEqual(Buffer.from(await delivered.arrayBuffer()), bytes, 'delivered bytes');
 }
+
+/** Width and height of a JPEG, read from its first frame header (SOFn). */
+export function jpegSize(bytes) {
+  let i = 2;
+  while (i + 9 < bytes.length) {
+    if (bytes[i] !== 0xff) throw new Error(`not a JPEG marker at ${i}`);
+    const marker = bytes[i + 1];
+    if (marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker)) {
+      return [bytes.readUInt16BE(i + 7), bytes.readUInt16BE(i + 5)];
+    }
+    i += 2 + bytes.readUInt16BE(i + 2);
+  }
+  throw new Error('no JPEG frame header');
+}

@@ -3,6 +3,7 @@ and the checks every upload response must pass."""
 
 import os
 import re
+import struct
 import urllib.request
 
 TIMEOUT_S = 10
@@ -60,3 +61,17 @@ def check_uploaded_file(file, *, fixture_name, name, folder="/", version=1):
     with urllib.request.urlopen(file["url"], timeout=TIMEOUT_S) as response:
         assert response.status == 200, response.status
         assert response.read() == data, "delivered bytes differ"
+
+
+def jpeg_size(data):
+    """Width and height of a JPEG, read from its first frame header (SOFn)."""
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            raise AssertionError(f"not a JPEG marker at {i}")
+        marker = data[i + 1]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            height, width = struct.unpack(">HH", data[i + 5 : i + 9])
+            return width, height
+        i += 2 + struct.unpack(">H", data[i + 2 : i + 4])[0]
+    raise AssertionError("no JPEG frame header")

@@ -5,10 +5,14 @@
 //! parameter) selects a transformation: the named media-library thumbnail, or a chain of the
 //! subset [`folio_media::Transformation`] parses, rendered on first request and cached in the
 //! blob store under `d/<version id>/tr-<hex of the canonical string>`.
-//! Unpublished files are not served; private files need a signed URL, which is not
-//! implemented yet, so their originals and unnamed transformations answer 401 (the thumbnail,
-//! a named transformation, stays public as the spec says). No path ever serves an original in
-//! place of a rendition: an image that cannot be thumbnailed has no thumbnail (404).
+//! Unpublished files are not served, signed or not (404). A private file's original and its
+//! unnamed transformations need a signed URL (`ik-s`, optionally `ik-t`; [`signed_url`]),
+//! checked on the raw request target before any transformation is parsed; the thumbnail, a
+//! named transformation, stays public as the spec says. A valid signature is accepted on any
+//! file, and a request that carries one is judged by it (401 when it fails, on any file).
+//! Responses to signed requests are `Cache-Control: private`, never longer than the URL lives.
+//! No path ever serves an original in place of a rendition: an image that cannot be
+//! thumbnailed has no thumbnail (404).
 //!
 //! Every response carries `nosniff`, script-capable types a CSP sandbox ([`headers`]).
 //! Renders are bounded by the budget of `folio_media` ([`folio_media::RenderLimits`], from
@@ -18,6 +22,7 @@
 mod headers;
 mod pool;
 mod range;
+pub mod signed_url;
 
 pub use pool::RenderPool;
 
@@ -30,8 +35,9 @@ use percent_encoding::percent_decode_str;
 
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::store::StoredVersion;
+use crate::store::{Account, StoredVersion};
 use range::ByteRange;
+use signed_url::{SignedTarget, SignedUrlError};
 
 /// Longest side of the `ik_ml_thumbnail` rendition, in pixels.
 const THUMBNAIL_MAX_SIDE: u32 = 300;
@@ -39,33 +45,71 @@ const THUMBNAIL_MAX_SIDE: u32 = 300;
 /// Named transformations that mean the media-library thumbnail (spec §11 Q5).
 const THUMBNAIL_NAMES: &[&str] = &["n-ik_ml_thumbnail", "n-media_library_thumbnail"];
 
+/// How long a client or cache may keep a delivered file before revalidating: a path can get a
+/// new version at any time. Responses to signed URLs keep it no longer than the URL lives.
+const MAX_AGE_SECS: u64 = 60;
+
 enum Transformation {
     None,
     Thumbnail,
     Render(folio_media::Transformation),
 }
 
-/// Splits `/{url_id}/[tr:…/]{path}` and decodes each segment.
-fn parse_path(uri: &Uri) -> AppResult<(String, Option<String>, String)> {
-    let mut segments = uri.path().trim_start_matches('/').split('/');
-    let decode = |s: &str| {
-        percent_decode_str(s)
-            .decode_utf8()
-            .map(|c| c.into_owned())
-            .map_err(|_| AppError::NotFound)
-    };
-    let url_id = decode(segments.next().unwrap_or_default())?;
-    let mut rest: Vec<&str> = segments.collect();
+/// A delivery request target as received: `[base path]/{url_id}/{relative}`.
+#[derive(Debug, PartialEq, Eq)]
+struct Target<'a> {
+    /// The account's URL id, still percent-encoded.
+    url_id: &'a str,
+    /// Everything after `/{url_id}/`, raw, query included: what a URL signature covers.
+    relative: &'a str,
+}
+
+impl<'a> Target<'a> {
+    /// Splits a raw request target (path and query). `base_path` is the path of the delivery
+    /// base URL: a proxy that forwards paths unchanged sends it first, one that strips it
+    /// does not, and both work.
+    fn split(path_and_query: &'a str, base_path: &str) -> Option<Self> {
+        let target = (!base_path.is_empty())
+            .then(|| path_and_query.strip_prefix(base_path))
+            .flatten()
+            .filter(|rest| rest.starts_with('/'))
+            .unwrap_or(path_and_query);
+        let (url_id, relative) = target.strip_prefix('/')?.split_once('/')?;
+        if url_id.contains('?') {
+            return None;
+        }
+        Some(Target { url_id, relative })
+    }
+
+    /// The relative path, without the query.
+    fn path(&self) -> &'a str {
+        self.relative
+            .split_once('?')
+            .map_or(self.relative, |(path, _)| path)
+    }
+}
+
+fn percent_decode(segment: &str) -> AppResult<String> {
+    percent_decode_str(segment)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| AppError::NotFound)
+}
+
+/// Splits a relative path `[tr:…/]{path}` into the path transformation and the file path
+/// (`/`-prefixed), decoding each segment.
+fn parse_path(relative_path: &str) -> AppResult<(Option<String>, String)> {
+    let mut rest: Vec<&str> = relative_path.split('/').collect();
     let mut transformation = None;
     if rest.first().is_some_and(|s| s.starts_with("tr:")) {
-        transformation = Some(decode(&rest.remove(0)["tr:".len()..])?);
+        transformation = Some(percent_decode(&rest.remove(0)["tr:".len()..])?);
     }
     let mut file_path = String::new();
     for segment in rest {
         file_path.push('/');
-        file_path.push_str(&decode(segment)?);
+        file_path.push_str(&percent_decode(segment)?);
     }
-    Ok((url_id, transformation, file_path))
+    Ok((transformation, file_path))
 }
 
 fn query_transformation(uri: &Uri) -> Option<String> {
@@ -92,6 +136,12 @@ fn transformation_kind(spec: Option<String>) -> AppResult<Transformation> {
     }
 }
 
+/// Whether delivery would apply transformation `t` (`w-300,h-200`, a named thumbnail) rather
+/// than refuse it as malformed or unsupported; for `folio files url`.
+pub fn check_transformation(t: &str) -> AppResult<()> {
+    transformation_kind(Some(t.to_owned())).map(|_| ())
+}
+
 /// The delivery handler: whatever the outcome (a file, a rendition, a 304, an error), the
 /// response carries `nosniff`.
 pub async fn serve(
@@ -114,7 +164,11 @@ async fn serve_request(
     uri: &Uri,
     headers: &HeaderMap,
 ) -> AppResult<Response> {
-    let (url_id, path_tr, file_path) = parse_path(uri)?;
+    let raw = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
+    let target =
+        Target::split(raw, &state.config.delivery_base_path()).ok_or(AppError::NotFound)?;
+    let url_id = percent_decode(target.url_id)?;
+    let (path_tr, file_path) = parse_path(target.path())?;
     let account = state
         .catalog
         .account_by_url_id(&url_id)
@@ -122,6 +176,17 @@ async fn serve_request(
         .map_err(AppError::internal)?
         .filter(|a| !a.disabled)
         .ok_or(AppError::NotFound)?;
+    // A request that carries a signature is judged by it, before the file is looked up and
+    // before any transformation is parsed: what was signed is what is served.
+    let now = state.clock.now_secs();
+    let signed = match signed_url::parse(target.relative) {
+        Ok(None) => None,
+        Ok(Some(signed)) => {
+            check_signature(state, &account, &signed, now).await?;
+            Some(signed.remaining_secs(now))
+        }
+        Err(_) => return Err(AppError::SignedUrlInvalid),
+    };
     let version = state
         .catalog
         .current_by_path(&account.id, &file_path)
@@ -137,23 +202,60 @@ async fn serve_request(
     {
         return Err(AppError::TransformationsDisabled);
     }
-    match transformation_kind(spec)? {
+    let authorized = signed.is_some() || !version.is_private_file;
+    let mut response = match transformation_kind(spec)? {
         Transformation::None => {
-            if version.is_private_file {
+            if !authorized {
                 return Err(AppError::Unauthorized);
             }
-            serve_original(state, &version, method, headers).await
+            serve_original(state, &version, method, headers).await?
         }
-        Transformation::Thumbnail => serve_thumbnail(state, &version, method, headers).await,
+        Transformation::Thumbnail => serve_thumbnail(state, &version, method, headers).await?,
         Transformation::Render(t) => {
             // Checked before any cached rendition is looked at: a file that became private
             // keeps its cached renditions, and they are not served either.
-            if version.is_private_file {
+            if !authorized {
                 return Err(AppError::Unauthorized);
             }
-            serve_rendition(state, &version, &t, method, headers).await
+            serve_rendition(state, &version, &t, method, headers).await?
+        }
+    };
+    if let Some(remaining) = signed {
+        // Only the holder of the URL may keep it, and not past its expiry.
+        let value = format!("private, max-age={}", remaining.min(MAX_AGE_SECS));
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            response
+                .headers_mut()
+                .insert(http::header::CACHE_CONTROL, v);
         }
     }
+    Ok(response)
+}
+
+/// A signed request's `ik-t` and `ik-s`: not expired, and signed by a live key of the account
+/// (any of them: keys rotate; a revoked or expired key signs nothing).
+async fn check_signature(
+    state: &AppState,
+    account: &Account,
+    signed: &SignedTarget<'_>,
+    now: i64,
+) -> AppResult<()> {
+    signed
+        .check_expiry(now)
+        .map_err(|_| AppError::SignedUrlExpired)?;
+    let keys = state
+        .catalog
+        .account_keys(&account.id)
+        .await
+        .map_err(AppError::internal)?;
+    let live = keys
+        .iter()
+        .filter(|k| k.is_live(now))
+        .map(|k| k.private_key.as_str());
+    signed.verify(now, live).map_err(|e| match e {
+        SignedUrlError::Expired => AppError::SignedUrlExpired,
+        SignedUrlError::Malformed(_) | SignedUrlError::Mismatch => AppError::SignedUrlInvalid,
+    })
 }
 
 fn etag(version: &StoredVersion, variant: &str) -> String {
@@ -183,10 +285,9 @@ fn base_headers(response: &mut Response, mime: &str, etag: &str, created_at_ms: 
     }
     // A path can get a new version at any time: let caches keep a copy briefly and then
     // revalidate with the ETag.
-    h.insert(
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=60"),
-    );
+    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={MAX_AGE_SECS}")) {
+        h.insert(http::header::CACHE_CONTROL, v);
+    }
     h.insert(
         http::header::ACCEPT_RANGES,
         HeaderValue::from_static("bytes"),
@@ -561,16 +662,17 @@ mod tests {
 
     #[test]
     fn paths_split_into_account_transformation_and_file() {
-        let uri: Uri = "/default/tr:n-ik_ml_thumbnail/a/my%20photo.jpg"
-            .parse()
-            .expect("uri");
-        let (id, tr, path) = parse_path(&uri).expect("parse");
-        assert_eq!(id, "default");
+        let target =
+            Target::split("/default/tr:n-ik_ml_thumbnail/a/my%20photo.jpg", "").expect("target");
+        assert_eq!(target.url_id, "default");
+        let (tr, path) = parse_path(target.path()).expect("parse");
         assert_eq!(tr.as_deref(), Some("n-ik_ml_thumbnail"));
         assert_eq!(path, "/a/my photo.jpg");
 
         let uri: Uri = "/default/x.png?tr=n-ik_ml_thumbnail".parse().expect("uri");
-        let (_, tr, path) = parse_path(&uri).expect("parse");
+        let target = Target::split(uri.path_and_query().expect("pq").as_str(), "").expect("target");
+        assert_eq!(target.relative, "x.png?tr=n-ik_ml_thumbnail");
+        let (tr, path) = parse_path(target.path()).expect("parse");
         assert_eq!(tr, None);
         assert_eq!(path, "/x.png");
         assert_eq!(
@@ -593,5 +695,28 @@ mod tests {
             transformation_kind(Some("n-other".into())),
             Err(AppError::UnsupportedTransformation)
         ));
+    }
+
+    #[test]
+    fn the_signed_part_starts_after_the_url_id_and_any_base_path() {
+        let split = |raw, base| Target::split(raw, base).map(|t| (t.url_id, t.relative));
+        assert_eq!(
+            split("/default/tr:w-1/a%20b.png?x=1&ik-s=ab", ""),
+            Some(("default", "tr:w-1/a%20b.png?x=1&ik-s=ab"))
+        );
+        // Mounted under /media: a proxy may forward the prefix or strip it.
+        assert_eq!(
+            split("/media/default/a.png?ik-s=ab", "/media"),
+            Some(("default", "a.png?ik-s=ab"))
+        );
+        assert_eq!(
+            split("/default/a.png?ik-s=ab", "/media"),
+            Some(("default", "a.png?ik-s=ab"))
+        );
+        // A prefix is a whole segment, not a string prefix.
+        assert_eq!(split("/mediax/a.png", "/media"), Some(("mediax", "a.png")));
+        assert_eq!(split("/default", ""), None);
+        assert_eq!(split("/default?ik-s=1/x", ""), None);
+        assert_eq!(split("/default/", ""), Some(("default", "")));
     }
 }

@@ -1,10 +1,10 @@
 //! The HTTP surface: routes, and the edge every request passes (request id, CORS, JSON errors
-//! for routing failures and panics, one log line per request).
+//! for routing failures and panics, retry advice for the SDKs, one log line per request).
 
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
@@ -90,6 +90,8 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
         }
     }
 
+    let status = response.status();
+    advise_retry(status, response.headers_mut());
     let headers = response.headers_mut();
     if let Ok(id) = HeaderValue::from_str(&request_id) {
         headers.insert("x-ik-requestId", id.clone());
@@ -126,6 +128,48 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
     response
 }
 
+/// `retry-after` of a 429 or 503 whose handler named no delay, in seconds.
+const DEFAULT_RETRY_AFTER_SECS: u64 = 1;
+
+/// Retry advice for clients that retry on their own (media-api §1: the new SDKs retry 408,
+/// 409, 429 and 5xx twice unless told not to, waiting `retry-after-ms` / `retry-after`):
+///
+/// * every 4xx but 408 and 429 is deterministic (the same request gets the same answer):
+///   `x-should-retry: false`;
+/// * 429 and 503 say when to come back: `retry-after` (the handler's, else
+///   [`DEFAULT_RETRY_AFTER_SECS`]) and the same in `retry-after-ms`;
+/// * other 5xx are left as the handler made them (a retry may well succeed; a client-token
+///   upload marks its own 5xx `x-should-retry: false`, since its token is spent).
+///
+/// A value a handler set is never overwritten.
+fn advise_retry(status: StatusCode, headers: &mut HeaderMap) {
+    match status.as_u16() {
+        429 | 503 => {
+            let secs = headers
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(DEFAULT_RETRY_AFTER_SECS);
+            headers
+                .entry(http::header::RETRY_AFTER)
+                .or_insert_with(|| HeaderValue::from(secs));
+            headers
+                .entry(RETRY_AFTER_MS)
+                .or_insert_with(|| HeaderValue::from(secs.saturating_mul(1000)));
+        }
+        408 => {}
+        400..=499 => {
+            headers
+                .entry(SHOULD_RETRY)
+                .or_insert_with(|| HeaderValue::from_static("false"));
+        }
+        _ => {}
+    }
+}
+
+const SHOULD_RETRY: &str = "x-should-retry";
+const RETRY_AFTER_MS: &str = "retry-after-ms";
+
 fn preflight() -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let h = response.headers_mut();
@@ -142,4 +186,56 @@ fn preflight() -> Response {
         HeaderValue::from_static("86400"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn advised(status: u16, preset: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in preset {
+            headers.insert(*name, HeaderValue::from_static(value));
+        }
+        advise_retry(StatusCode::from_u16(status).expect("status"), &mut headers);
+        headers
+    }
+
+    #[test]
+    fn deterministic_failures_say_do_not_retry() {
+        for status in [400, 401, 403, 404, 405, 409, 413, 416, 422, 431] {
+            let h = advised(status, &[]);
+            assert_eq!(h[SHOULD_RETRY], "false", "{status}");
+            assert!(!h.contains_key(http::header::RETRY_AFTER), "{status}");
+        }
+    }
+
+    #[test]
+    fn transient_failures_say_when() {
+        for status in [429, 503] {
+            let h = advised(status, &[]);
+            assert_eq!(h[http::header::RETRY_AFTER], "1", "{status}");
+            assert_eq!(h[RETRY_AFTER_MS], "1000", "{status}");
+            assert!(!h.contains_key(SHOULD_RETRY), "{status}");
+        }
+        // The handler's delay is kept, and given in milliseconds too.
+        let h = advised(503, &[("retry-after", "5")]);
+        assert_eq!(h[http::header::RETRY_AFTER], "5");
+        assert_eq!(h[RETRY_AFTER_MS], "5000");
+        let h = advised(429, &[("retry-after", "2"), ("retry-after-ms", "1500")]);
+        assert_eq!(h[RETRY_AFTER_MS], "1500");
+    }
+
+    #[test]
+    fn success_timeouts_and_other_server_errors_are_left_alone() {
+        for status in [200, 201, 204, 206, 304, 408, 500, 502, 504] {
+            assert!(advised(status, &[]).is_empty(), "{status}");
+        }
+        // A client-token upload's own verdict on its 5xx stands.
+        let h = advised(500, &[("x-should-retry", "false")]);
+        assert_eq!(h[SHOULD_RETRY], "false");
+        // As does a handler that knows a 4xx is worth retrying.
+        let h = advised(409, &[("x-should-retry", "true")]);
+        assert_eq!(h[SHOULD_RETRY], "true");
+    }
 }

@@ -167,6 +167,7 @@ fn refusal_response(help_text: &str) -> Vec<u8> {
          content-length: {}\r\n\
          access-control-allow-origin: *\r\n\
          retry-after: 1\r\n\
+         retry-after-ms: 1000\r\n\
          connection: close\r\n\r\n",
         status.as_str(),
         status.canonical_reason().unwrap_or_default(),
@@ -243,6 +244,9 @@ mod tests {
             "{head}"
         );
         assert!(head.contains("\r\nconnection: close"));
+        // The SDKs wait what these say before they retry.
+        assert!(head.contains("\r\nretry-after: 1\r\n"), "{head}");
+        assert!(head.contains("\r\nretry-after-ms: 1000\r\n"), "{head}");
         assert!(head.contains(&format!("\r\ncontent-length: {}", body.len())));
         let json: serde_json::Value = serde_json::from_str(body).expect("json");
         assert_eq!(json["message"], "Too many connections. Please retry later.");

@@ -52,6 +52,13 @@ impl std::fmt::Debug for ApiKey {
     }
 }
 
+impl ApiKey {
+    /// Whether the key may authenticate at `now` (Unix seconds): not revoked, not expired.
+    pub fn is_live(&self, now: i64) -> bool {
+        !self.revoked && self.expires_at.is_none_or(|t| t > now)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct KeyWithAccount {
     pub key: ApiKey,
@@ -212,6 +219,8 @@ pub trait Catalog: Send + Sync + 'static {
     /// Adds a given key pair to the default account (keys moved from another installation).
     async fn import_key(&self, public_key: &str, private_key: &str) -> anyhow::Result<ApiKey>;
     async fn list_keys(&self) -> anyhow::Result<Vec<ApiKey>>;
+    /// The key pairs of one account, revoked and expired ones included, oldest first.
+    async fn account_keys(&self, account_id: &str) -> anyhow::Result<Vec<ApiKey>>;
     /// Revokes a key by its public part; false when no such live key exists.
     async fn revoke_key(&self, public_key: &str) -> anyhow::Result<bool>;
 

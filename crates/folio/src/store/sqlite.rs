@@ -229,6 +229,19 @@ impl Catalog for SqliteCatalog {
             .collect()
     }
 
+    async fn account_keys(&self, account_id: &str) -> anyhow::Result<Vec<ApiKey>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys k JOIN accounts a ON a.id = k.account_id \
+             WHERE k.account_id = ? ORDER BY k.created_at, k.public_key"
+        ))
+        .bind(account_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| key_from_row(r).map(|k| k.key))
+            .collect()
+    }
+
     async fn revoke_key(&self, public_key: &str) -> anyhow::Result<bool> {
         let done =
             sqlx::query("UPDATE api_keys SET revoked = 1 WHERE public_key = ? AND revoked = 0")

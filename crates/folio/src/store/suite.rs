@@ -212,6 +212,40 @@ async fn keys_are_created_listed_found_and_revoked(catalog: Arc<dyn Catalog>) {
         .expect("by public")
         .expect("still there");
     assert!(revoked.key.revoked);
+    // An account's keys, oldest first, the revoked one included and marked.
+    let own = catalog
+        .account_keys(&first.account_id)
+        .await
+        .expect("account keys");
+    let own_public: Vec<&str> = own.iter().map(|k| k.public_key.as_str()).collect();
+    assert_eq!(own.len(), 4, "{own_public:?}");
+    for key in [&first, &second, &third, &imported] {
+        assert!(
+            own_public.contains(&key.public_key.as_str()),
+            "{own_public:?}"
+        );
+    }
+    assert!(own
+        .windows(2)
+        .all(|w| w[0].created_at_ms <= w[1].created_at_ms));
+    let live: Vec<&str> = own
+        .iter()
+        .filter(|k| k.is_live(0))
+        .map(|k| k.public_key.as_str())
+        .collect();
+    assert!(!live.contains(&second.public_key.as_str()), "{live:?}");
+    assert_eq!(live.len(), 3, "{live:?}");
+    assert_eq!(
+        own.iter()
+            .find(|k| k.private_key == "private_imported")
+            .map(|k| k.public_key.as_str()),
+        Some("public_imported")
+    );
+    assert!(catalog
+        .account_keys("no-such-account")
+        .await
+        .expect("account keys")
+        .is_empty());
     assert!(catalog
         .account_by_url_id("elsewhere")
         .await

@@ -145,6 +145,33 @@ async fn python_sdk_manages_custom_metadata_fields_and_uploads_custom_metadata()
     run(&app, Lang::Python, "custom_metadata.py", &[]).await;
 }
 
+/// Signed delivery URLs (media-api §4) built by the SDKs' own helpers for private files.
+#[tokio::test]
+async fn node_sdk_signed_urls_are_served_and_tampered_ones_refused() {
+    let app = TestApp::start().await;
+    let endpoint = app.url_endpoint();
+    run(
+        &app,
+        Lang::Node,
+        "signed_urls.mjs",
+        &[("FOLIO_URL_ENDPOINT", endpoint)],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn python_sdk_signed_urls_are_served_and_tampered_ones_refused() {
+    let app = TestApp::start().await;
+    let endpoint = app.url_endpoint();
+    run(
+        &app,
+        Lang::Python,
+        "signed_urls.py",
+        &[("FOLIO_URL_ENDPOINT", endpoint)],
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_jsonwebtoken_token_is_accepted_once() {
     let app = TestApp::start().await;

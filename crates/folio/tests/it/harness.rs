@@ -377,6 +377,29 @@ impl TestApp {
         self.client.get(url).send().await.expect("get")
     }
 
+    /// The account endpoint every delivery URL of the default account starts with.
+    pub fn url_endpoint(&self) -> String {
+        format!("{}/default", self.config.delivery_url())
+    }
+
+    /// The environment under which a `folio` command (not `serve`) works on this app's
+    /// catalog and blobs and builds the URLs this server answers: its data folder, the
+    /// `postgres-s3` storage when that backend runs, and its address as `public_url`.
+    pub fn cli_env(&self) -> Vec<(String, String)> {
+        let mut env = self._backing.env();
+        env.push((
+            "FOLIO_DATA_DIR".to_owned(),
+            self.data.path().display().to_string(),
+        ));
+        env.push(("FOLIO_PUBLIC_URL".to_owned(), self.base.clone()));
+        env
+    }
+
+    /// The catalog this server runs on, for changes no endpoint makes (keys).
+    pub fn catalog(&self) -> &folio::store::DynCatalog {
+        &self.server.as_ref().expect("server").state.catalog
+    }
+
     /// Writes an object straight into the blob store, past the upload pipeline (what a crash
     /// between the blob write and the catalog commit leaves).
     pub async fn plant_blob(&self, key: &str, bytes: &'static [u8]) {
@@ -386,6 +409,56 @@ impl TestApp {
             .put(key, bytes::Bytes::from_static(bytes))
             .await
             .expect("plant blob");
+    }
+}
+
+/// A signed delivery URL as the SDKs build it (media-api §4), written here from the spec
+/// rather than taken from the server's code: HMAC-SHA1 over `relative` (the URL after
+/// `url_endpoint + "/"`) followed by the expiry, `ik-t` only when an expiry is given.
+pub fn sign_url(
+    private_key: &str,
+    url_endpoint: &str,
+    relative: &str,
+    expiry: Option<i64>,
+) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(private_key.as_bytes()).expect("key");
+    mac.update(format!("{relative}{}", expiry.unwrap_or(9_999_999_999)).as_bytes());
+    let signature = hex::encode(mac.finalize().into_bytes());
+    let separator = if relative.contains('?') { '&' } else { '?' };
+    match expiry {
+        Some(t) => format!("{url_endpoint}/{relative}{separator}ik-t={t}&ik-s={signature}"),
+        None => format!("{url_endpoint}/{relative}{separator}ik-s={signature}"),
+    }
+}
+
+/// What a `folio` command printed, and whether it succeeded.
+pub struct CliRun {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the real `folio` binary with `args` and `env` (no config file of the caller's, no
+/// `FOLIO_*` key variables), bounded in time.
+pub async fn run_folio(args: &[&str], env: &[(String, String)]) -> CliRun {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_folio"));
+    command
+        .args(args)
+        .env_remove("FOLIO_CONFIG")
+        .env_remove("FOLIO_PUBLIC_KEY")
+        .env_remove("FOLIO_PRIVATE_KEY")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(std::time::Duration::from_secs(60), command.output())
+        .await
+        .expect("folio finishes within 60 s")
+        .expect("run folio");
+    CliRun {
+        ok: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
 
