@@ -21,6 +21,10 @@ const NON_KEY_VARS: &[&str] = &[
     "FOLIO_LOG_FORMAT",
     "FOLIO_PUBLIC_KEY",
     "FOLIO_PRIVATE_KEY",
+    // The scripts' own settings (scripts/s3-server.sh, scripts/fuzz.sh): exported for them,
+    // they reach `folio` processes started beside them.
+    "FOLIO_TOOLS_DIR",
+    "FOLIO_S3_STATE_DIR",
 ];
 
 const MIB: u64 = 1024 * 1024;
@@ -755,6 +759,7 @@ mod tests {
                 ("FOLIO_HELP_TEXT", "Ask Ann."),
                 ("FOLIO_LOG", "debug"),
                 ("FOLIO_TEST_BACKEND", "postgres-s3"),
+                ("FOLIO_S3_STATE_DIR", "/tmp/s3"),
                 ("OTHER", "x"),
             ]),
         )
