@@ -6,13 +6,19 @@
 use anyhow::Context;
 use sqlx::Row;
 
-use super::{Account, ApiKey, CustomField, KeyWithAccount, MediaInfo, StoredVersion};
+use super::{Account, ApiKey, CustomField, KeyWithAccount, MediaInfo, StoredFolder, StoredVersion};
 
 /// Columns of `file_versions v JOIN files f` read by [`version_from_row`].
 pub(super) const VERSION_COLUMNS: &str =
     "f.file_id, v.version_id, v.version_number, f.name, f.file_path, \
     v.blob_key, v.size, v.tags, v.ai_tags, v.custom_metadata, v.custom_coordinates, \
-    v.is_private_file, v.is_published, v.description, v.media, v.created_at";
+    v.is_private_file, v.is_published, v.description, v.media, v.created_at, \
+    f.created_at AS file_created_at, f.updated_at AS file_updated_at, \
+    COALESCE(v.updated_at, v.created_at) AS version_updated_at, \
+    (f.current_version_id = v.version_id) AS is_current";
+
+/// Columns of `folders` read by [`folder_from_row`].
+pub(super) const FOLDER_COLUMNS: &str = "folder_id, path, created_at";
 
 /// Columns of `api_keys k JOIN accounts a` read by [`key_from_row`].
 pub(super) const KEY_COLUMNS: &str =
@@ -106,6 +112,18 @@ pub(super) fn version_from_row<R: Columns>(row: &R) -> anyhow::Result<StoredVers
         is_published: row.column("is_published")?,
         description: row.column("description")?,
         media: json_column::<MediaInfo>(row, "media")?.unwrap_or_default(),
+        created_at_ms: row.column("created_at")?,
+        is_current: row.column("is_current")?,
+        file_created_at_ms: row.column("file_created_at")?,
+        file_updated_at_ms: row.column("file_updated_at")?,
+        updated_at_ms: row.column("version_updated_at")?,
+    })
+}
+
+pub(super) fn folder_from_row<R: Columns>(row: &R) -> anyhow::Result<StoredFolder> {
+    Ok(StoredFolder {
+        folder_id: row.column("folder_id")?,
+        path: row.column("path")?,
         created_at_ms: row.column("created_at")?,
     })
 }
