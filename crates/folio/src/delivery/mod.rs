@@ -34,6 +34,7 @@ use bytes::Bytes;
 use percent_encoding::percent_decode_str;
 
 use crate::error::{AppError, AppResult};
+use crate::ids;
 use crate::state::AppState;
 use crate::store::{Account, StoredVersion};
 use range::ByteRange;
@@ -112,10 +113,15 @@ fn parse_path(relative_path: &str) -> AppResult<(Option<String>, String)> {
     Ok((transformation, file_path))
 }
 
-fn query_transformation(uri: &Uri) -> Option<String> {
+/// The value of the query parameter `name`, decoded.
+fn query_param(uri: &Uri, name: &str) -> Option<String> {
     form_urlencoded::parse(uri.query()?.as_bytes())
-        .find(|(k, _)| k == "tr")
+        .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
+}
+
+fn query_transformation(uri: &Uri) -> Option<String> {
+    query_param(uri, "tr")
 }
 
 fn transformation_kind(spec: Option<String>) -> AppResult<Transformation> {
@@ -187,13 +193,28 @@ async fn serve_request(
         }
         Err(_) => return Err(AppError::SignedUrlInvalid),
     };
-    let version = state
+    let current = state
         .catalog
         .current_by_path(&account.id, &file_path)
         .await
         .map_err(AppError::internal)?
-        .filter(|v| v.is_published)
         .ok_or(AppError::NotFound)?;
+    // `?ik-obj-version=<version id>`: an older version of the file at this path, as the
+    // `url` of a `file-version` object names it (upload-api §8.1). Its own flags decide.
+    let version = match query_param(uri, "ik-obj-version") {
+        None => current,
+        Some(version_id) if version_id == current.version_id => current,
+        Some(version_id) if ids::is_object_id(&version_id) => state
+            .catalog
+            .version_by_id(&account.id, &current.file_id, &version_id)
+            .await
+            .map_err(AppError::internal)?
+            .ok_or(AppError::NotFound)?,
+        Some(_) => return Err(AppError::NotFound),
+    };
+    if !version.is_published {
+        return Err(AppError::NotFound);
+    }
     let spec = path_tr.or_else(|| query_transformation(uri));
     if !state.config.delivery.allow_unnamed_transformations
         && spec

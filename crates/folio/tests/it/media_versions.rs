@@ -347,3 +347,56 @@ async fn rename_onto_a_name_an_upload_is_creating_gives_it_to_one() {
         assert_rows_and_blobs_agree(&app, &format!("/{target}")).await;
     }
 }
+
+#[tokio::test]
+async fn an_older_version_is_served_at_its_version_url() {
+    let app = TestApp::start().await;
+    let first = fixture("tiny.jpg");
+    let second = fixture("photo-exif.jpg");
+    let v1 = app.put_file(first.clone(), "/", "served.jpg").await;
+    let v2 = app.put_file(second.clone(), "/", "served.jpg").await;
+    let file_id = id(&v1);
+    let listed = app
+        .api(Method::GET, &format!("/v1/files/{file_id}/versions"), None)
+        .await;
+    let list = listed.assert_ok().as_array().expect("array").clone();
+    let get = |url: String| {
+        let client = app.client.clone();
+        async move { client.get(url).send().await.expect("get") }
+    };
+
+    // The current version at its plain URL and at its own version URL.
+    let current = get(v2["url"].as_str().expect("url").to_owned()).await;
+    assert_eq!(current.bytes().await.expect("body").as_ref(), second);
+    let current_by_id = get(format!(
+        "{}?ik-obj-version={}",
+        v2["url"].as_str().expect("url"),
+        version(&v2)
+    ))
+    .await;
+    assert_eq!(current_by_id.bytes().await.expect("body").as_ref(), second);
+
+    // The older one, original and thumbnail, at the URLs the API gives for it.
+    let older = &list[1];
+    assert_eq!(version(older), version(&v1));
+    let original = get(older["url"].as_str().expect("url").to_owned()).await;
+    assert_eq!(original.status(), 200);
+    assert_eq!(original.bytes().await.expect("body").as_ref(), first);
+    let thumbnail = get(older["thumbnail"].as_str().expect("thumbnail").to_owned()).await;
+    assert_eq!(thumbnail.status(), 200);
+    assert_eq!(
+        thumbnail.headers()["content-type"].to_str().expect("type"),
+        "image/jpeg"
+    );
+
+    // A version of another file, an unknown id or a malformed one: 404, never another file.
+    let other = app.put_file(fixture("tiny.jpg"), "/", "other.jpg").await;
+    for bad in [version(&other), UNKNOWN_ID, "nope"] {
+        let response = get(format!(
+            "{}?ik-obj-version={bad}",
+            v2["url"].as_str().expect("url")
+        ))
+        .await;
+        assert_eq!(response.status(), 404, "{bad}");
+    }
+}
