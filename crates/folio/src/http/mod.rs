@@ -40,6 +40,9 @@ pub fn router(state: AppState) -> Router {
             "/v1/customMetadataFields/{id}",
             patch(custom_fields::update).delete(custom_fields::delete),
         )
+        // List and search (spec §8.9); old clients add a trailing slash (media-api §1).
+        .route("/v1/files", get(crate::media::list::list))
+        .route("/v1/files/", get(crate::media::list::list))
         .route("/healthz", get(health::healthz))
         // Delivery: `{url_endpoint}/{filePath}` with url_endpoint = public URL + account id.
         // `get` answers HEAD too.

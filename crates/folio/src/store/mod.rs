@@ -7,6 +7,7 @@
 //! an `Err` from here is always an internal failure.
 
 pub mod blob;
+pub mod listing;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
@@ -166,6 +167,31 @@ impl NewUpload {
     }
 }
 
+/// A folder as the list API shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredFolder {
+    pub folder_id: String,
+    /// Canonical path, `/a/b/`.
+    pub path: String,
+    pub name: String,
+    pub created_at_ms: i64,
+}
+
+/// One item of a list result (spec §8.9).
+#[derive(Debug, Clone)]
+pub enum ListedItem {
+    File {
+        version: Box<StoredVersion>,
+        /// The file's current version (`type` `file`), else an older one (`file-version`).
+        current: bool,
+        /// `createdAt` / `updatedAt` of the item: the file's for a current version, the
+        /// version's creation for an older one.
+        created_at_ms: i64,
+        updated_at_ms: i64,
+    },
+    Folder(StoredFolder),
+}
+
 /// A custom metadata field (spec §9.1) as the catalog holds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CustomField {
@@ -275,6 +301,14 @@ pub trait Catalog: Send + Sync + 'static {
     ) -> anyhow::Result<FieldWrite>;
     /// Marks a live field deleted (its name stays reserved); false when there is none.
     async fn delete_custom_field(&self, account_id: &str, id: &str) -> anyhow::Result<bool>;
+
+    /// One page of the account's files, versions and folders matching `query` (spec §8.9),
+    /// filtered, sorted and paged by the database ([`listing::compile`]).
+    async fn list_files(
+        &self,
+        account_id: &str,
+        query: &listing::ListQuery,
+    ) -> anyhow::Result<Vec<ListedItem>>;
 
     /// Whether any version row points at this blob.
     async fn blob_is_referenced(&self, blob_key: &str) -> anyhow::Result<bool>;

@@ -373,6 +373,18 @@ impl TestApp {
         builder.sign().expect("token")
     }
 
+    /// A GET of an API path (with its query) under Basic auth with the private key.
+    pub async fn api_get(&self, path_and_query: &str) -> Reply {
+        let response = self
+            .client
+            .get(self.url(path_and_query))
+            .header("Authorization", self.basic())
+            .send()
+            .await
+            .expect("get");
+        Self::reply(response).await
+    }
+
     pub async fn get(&self, url: &str) -> reqwest::Response {
         self.client.get(url).send().await.expect("get")
     }

@@ -20,6 +20,7 @@ mod extensions;
 mod fetch;
 mod harness;
 mod intake_abuse;
+mod media_list;
 mod params;
 mod process;
 mod scale_out;
