@@ -365,8 +365,14 @@ pub fn compile(q: &ListQuery, account_id: &str, dialect: Dialect) -> Sql {
         sql
     } else if branches.len() == 1 {
         let (kind, sql) = branches.remove(0);
+        // Width and height may be NULL: they sort first ascending, as SQLite does by itself.
+        let nulls = match (dialect, q.sort.key, q.sort.descending) {
+            (Dialect::Postgres, SortKey::Width | SortKey::Height, false) => " NULLS FIRST",
+            (Dialect::Postgres, SortKey::Width | SortKey::Height, true) => " NULLS LAST",
+            _ => "",
+        };
         format!(
-            "{sql} ORDER BY {} {direction}, {}",
+            "{sql} ORDER BY {} {direction}{nulls}, {}",
             sort_column(kind, q.sort.key),
             tiebreak(kind)
         )

@@ -28,7 +28,7 @@ async fn search(app: &TestApp, query: &str) -> Vec<String> {
 }
 
 /// A library of four files (one with two versions) in three folders:
-/// `/a/b/red car.png` (10×10, tags red+car, brand Acme, price 12), `/a/b/blue_sky.png`
+/// `/a/b/red_car.png` (uploaded as `red car.png`; 10×10, tags red+car, brand Acme, price 12), `/a/b/blue_sky.png`
 /// (300×200, tag blue), `/x/cv.pdf` (non-image), `/notes.txt` (private).
 async fn library() -> TestApp {
     let app = TestApp::start().await;
@@ -72,9 +72,12 @@ async fn library() -> TestApp {
     app.upload(b"hello world".to_vec(), &notes)
         .await
         .assert_ok();
-    // A second version of the red car (tags kept).
+    // A second version of the red car (tags and custom metadata kept).
     let mut again = fixed("red car.png", "/a/b");
-    again.push(("overwriteTags", "false"));
+    again.extend([
+        ("overwriteTags", "false"),
+        ("overwriteCustomMetadata", "false"),
+    ]);
     app.upload(solid_png(10, 10), &again).await.assert_ok();
     app
 }
@@ -125,10 +128,10 @@ async fn the_items_are_file_details_and_folders() {
     let items = reply.assert_ok().as_array().expect("array").clone();
     assert_eq!(items.len(), 2);
     let red = &items[1];
-    assert_eq!(red["name"], "red car.png");
+    assert_eq!(red["name"], "red_car.png");
     assert_eq!(
         red["url"],
-        format!("{}/a/b/red%20car.png", app.url_endpoint())
+        format!("{}/a/b/red_car.png", app.url_endpoint())
     );
     assert_eq!(red["tags"], json!(["red", "car"]));
     assert_eq!(red["versionInfo"]["name"], "Version 2");
@@ -158,10 +161,10 @@ async fn the_items_are_file_details_and_folders() {
 async fn each_parameter() {
     let app = library().await;
     let all_files = [
+        "/a/b/red_car.png",
         "/a/b/blue_sky.png",
         "/x/cv.pdf",
         "/notes.txt",
-        "/a/b/red car.png",
     ];
     // Default: current files, oldest first.
     assert_eq!(list(&app, "").await, all_files);
@@ -176,13 +179,13 @@ async fn each_parameter() {
             "/a/b/blue_sky.png",
             "/x/cv.pdf",
             "/notes.txt",
-            "/a/b/red car.png"
+            "/a/b/red_car.png"
         ]
     );
     assert_eq!(
         list(&app, "sort=DESC_NAME").await,
         [
-            "/a/b/red car.png",
+            "/a/b/red_car.png",
             "/notes.txt",
             "/x/cv.pdf",
             "/a/b/blue_sky.png"
@@ -201,12 +204,12 @@ async fn each_parameter() {
     assert_eq!(list(&app, "sort=ASC_HEIGHT").await.len(), 4);
     assert_eq!(list(&app, "sort=ASC_SIZE").await.len(), 4);
     // The second red car moved its updatedAt.
-    assert_eq!(list(&app, "sort=DESC_UPDATED").await[0], "/a/b/red car.png");
+    assert_eq!(list(&app, "sort=DESC_UPDATED").await[0], "/a/b/red_car.png");
     assert_eq!(list(&app, "sort=ASC_UPDATED").await.len(), 4);
     // type
     assert_eq!(
         list(&app, "type=file-version").await,
-        ["v:/a/b/red car.png"]
+        ["v:/a/b/red_car.png"]
     );
     assert_eq!(
         list(&app, "type=folder&sort=ASC_NAME").await,
@@ -219,13 +222,13 @@ async fn each_parameter() {
     // path: that folder only
     assert_eq!(
         list(&app, "path=/a/b/&sort=ASC_NAME").await,
-        ["/a/b/blue_sky.png", "/a/b/red car.png"]
+        ["/a/b/blue_sky.png", "/a/b/red_car.png"]
     );
     assert_eq!(list(&app, "path=a").await, Vec::<String>::new());
     // fileType
     assert_eq!(
         list(&app, "fileType=image&sort=ASC_NAME").await,
-        ["/a/b/blue_sky.png", "/a/b/red car.png"]
+        ["/a/b/blue_sky.png", "/a/b/red_car.png"]
     );
     assert_eq!(
         list(&app, "fileType=non-image&sort=ASC_NAME").await,
@@ -240,10 +243,10 @@ async fn each_parameter() {
     // legacy tags (Python 4.x joins with ", ") and name
     assert_eq!(
         list(&app, "tags=car,+blue&sort=ASC_NAME").await,
-        ["/a/b/blue_sky.png", "/a/b/red car.png"]
+        ["/a/b/blue_sky.png", "/a/b/red_car.png"]
     );
     assert_eq!(list(&app, "tags=nope").await, Vec::<String>::new());
-    assert_eq!(list(&app, "name=red+car.png").await, ["/a/b/red car.png"]);
+    assert_eq!(list(&app, "name=red_car.png").await, ["/a/b/red_car.png"]);
     // includeFolder
     assert_eq!(
         list(&app, "includeFolder=true&path=/&sort=ASC_NAME").await,
@@ -253,10 +256,10 @@ async fn each_parameter() {
     assert_eq!(
         list(
             &app,
-            "type=folder&tags=blue&name=x&searchQuery=name+%3D+%22red+car.png%22"
+            "type=folder&tags=blue&name=x&searchQuery=name+%3D+%22red_car.png%22"
         )
         .await,
-        ["/a/b/red car.png"]
+        ["/a/b/red_car.png"]
     );
 }
 
@@ -290,9 +293,9 @@ async fn every_search_field_and_operator() {
         ("name = 'cv.pdf'", vec!["/x/cv.pdf"]),
         (
             "name NOT = 'cv.pdf' AND path = '/a/b'",
-            vec!["/a/b/blue_sky.png", "/a/b/red car.png"],
+            vec!["/a/b/blue_sky.png", "/a/b/red_car.png"],
         ),
-        ("name : 'red'", vec!["/a/b/red car.png"]),
+        ("name : 'red'", vec!["/a/b/red_car.png"]),
         ("name : 'Red'", none.clone()),
         (
             "name IN ['cv.pdf', 'notes.txt']",
@@ -300,30 +303,32 @@ async fn every_search_field_and_operator() {
         ),
         (
             "name NOT IN ['cv.pdf', 'notes.txt']",
-            vec!["/a/b/blue_sky.png", "/a/b/red car.png"],
+            vec!["/a/b/blue_sky.png", "/a/b/red_car.png"],
         ),
         ("name HAS 'SKY'", vec!["/a/b/blue_sky.png"]),
-        ("name HAS 'red c'", vec!["/a/b/red car.png"]),
+        ("name HAS 'red c'", vec!["/a/b/red_car.png"]),
+        ("name HAS 'car png'", vec!["/a/b/red_car.png"]),
+        ("name HAS 'ar'", none.clone()),
         (
             "tags IN ['red', 'blue']",
-            vec!["/a/b/blue_sky.png", "/a/b/red car.png"],
+            vec!["/a/b/blue_sky.png", "/a/b/red_car.png"],
         ),
         (
             "tags NOT IN ['red']",
             vec!["/a/b/blue_sky.png", "/x/cv.pdf", "/notes.txt"],
         ),
-        ("tags EXISTS", vec!["/a/b/blue_sky.png", "/a/b/red car.png"]),
+        ("tags EXISTS", vec!["/a/b/blue_sky.png", "/a/b/red_car.png"]),
         ("tags NOT EXISTS", vec!["/x/cv.pdf", "/notes.txt"]),
-        ("type = 'file-version'", vec!["v:/a/b/red car.png"]),
+        ("type = 'file-version'", vec!["v:/a/b/red_car.png"]),
         ("type IN ['folder'] AND name = 'b'", vec!["d:/a/b"]),
-        ("type NOT IN ['file', 'folder']", vec!["v:/a/b/red car.png"]),
+        ("type NOT IN ['file', 'folder']", vec!["v:/a/b/red_car.png"]),
         (
             "createdAt > '1h' AND createdAt <= '2999-12-31'",
             vec![
                 "/a/b/blue_sky.png",
                 "/x/cv.pdf",
                 "/notes.txt",
-                "/a/b/red car.png",
+                "/a/b/red_car.png",
             ],
         ),
         ("createdAt < '2020-01-01T12:12:12'", none.clone()),
@@ -333,7 +338,7 @@ async fn every_search_field_and_operator() {
                 "/a/b/blue_sky.png",
                 "/x/cv.pdf",
                 "/notes.txt",
-                "/a/b/red car.png",
+                "/a/b/red_car.png",
             ],
         ),
         (
@@ -345,39 +350,42 @@ async fn every_search_field_and_operator() {
             vec!["/x/cv.pdf"],
         ),
         ("height >= 200", vec!["/a/b/blue_sky.png"]),
-        ("width < 100", vec!["/a/b/red car.png"]),
+        ("width < 100", vec!["/a/b/red_car.png"]),
         ("width = 300", vec!["/a/b/blue_sky.png"]),
         (
             "width NOT = 300",
-            vec!["/x/cv.pdf", "/notes.txt", "/a/b/red car.png"],
+            vec!["/x/cv.pdf", "/notes.txt", "/a/b/red_car.png"],
         ),
-        ("width IN [10, 11]", vec!["/a/b/red car.png"]),
+        ("width IN [10, 11]", vec!["/a/b/red_car.png"]),
         (
             "width EXISTS",
-            vec!["/a/b/blue_sky.png", "/a/b/red car.png"],
+            vec!["/a/b/blue_sky.png", "/a/b/red_car.png"],
         ),
         (
             "size < '1kb' AND size > 0",
-            vec!["/notes.txt", "/a/b/red car.png"],
+            vec!["/x/cv.pdf", "/notes.txt", "/a/b/red_car.png"],
         ),
         ("size = 11", vec!["/notes.txt"]),
-        ("size > 100", vec!["/a/b/blue_sky.png", "/x/cv.pdf"]),
+        ("size >= 458 AND size <= '0.5kb'", vec!["/x/cv.pdf"]),
+        ("size > 142", vec!["/a/b/blue_sky.png", "/x/cv.pdf"]),
+        ("size = 142", vec!["/a/b/red_car.png"]),
+        ("size >= 458 AND size <= '0.5kb'", vec!["/x/cv.pdf"]),
         (
             "format = 'png'",
-            vec!["/a/b/blue_sky.png", "/a/b/red car.png"],
+            vec!["/a/b/blue_sky.png", "/a/b/red_car.png"],
         ),
         ("format IN ['pdf', 'txt']", vec!["/x/cv.pdf", "/notes.txt"]),
         ("private = true", vec!["/notes.txt"]),
         (
             "published = true AND private = false",
-            vec!["/a/b/blue_sky.png", "/x/cv.pdf", "/a/b/red car.png"],
+            vec!["/a/b/blue_sky.png", "/x/cv.pdf", "/a/b/red_car.png"],
         ),
         (
             "transparency = false",
-            vec!["/a/b/blue_sky.png", "/a/b/red car.png"],
+            vec!["/a/b/blue_sky.png", "/a/b/red_car.png"],
         ),
         ("path = '/'", vec!["/notes.txt"]),
-        ("path : '/a'", vec!["/a/b/blue_sky.png", "/a/b/red car.png"]),
+        ("path : '/a'", vec!["/a/b/blue_sky.png", "/a/b/red_car.png"]),
         ("path IN ['/x', '/']", vec!["/x/cv.pdf", "/notes.txt"]),
         ("path NOT = '/a/b/'", vec!["/x/cv.pdf", "/notes.txt"]),
         ("videoDuration > 1", none.clone()),
@@ -387,23 +395,23 @@ async fn every_search_field_and_operator() {
         ),
         (
             "\"customMetadata.brand\" = 'Acme'",
-            vec!["/a/b/red car.png"],
+            vec!["/a/b/red_car.png"],
         ),
-        ("\"customMetadata.brand\" : 'Ac'", vec!["/a/b/red car.png"]),
-        ("\"customMetadata.price\" >= 12", vec!["/a/b/red car.png"]),
+        ("\"customMetadata.brand\" : 'Ac'", vec!["/a/b/red_car.png"]),
+        ("\"customMetadata.price\" >= 12", vec!["/a/b/red_car.png"]),
         (
             "'customMetadata.price' NOT = 12 AND path = '/x/'",
             vec!["/x/cv.pdf"],
         ),
-        ("\"customMetadata.price\" EXISTS", vec!["/a/b/red car.png"]),
+        ("\"customMetadata.price\" EXISTS", vec!["/a/b/red_car.png"]),
         ("\"embeddedMetadata.Keywords\" IN ['summer']", none.clone()),
         (
             "(size < '1mb' AND width > 100) OR (tags IN ['car'])",
-            vec!["/a/b/blue_sky.png", "/a/b/red car.png"],
+            vec!["/a/b/blue_sky.png", "/a/b/red_car.png"],
         ),
         (
-            "size < 100 OR name : 'cv' AND private = true",
-            vec!["/notes.txt", "/a/b/red car.png"],
+            "size < 200 OR name : 'cv' AND private = true",
+            vec!["/notes.txt", "/a/b/red_car.png"],
         ),
     ] {
         assert_eq!(search(&app, query).await, wanted, "{query}");
