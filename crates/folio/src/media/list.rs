@@ -8,17 +8,15 @@ use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use folio_contract::search::{format_millis, parse_search};
+use folio_contract::search::parse_search;
 use folio_contract::Folder;
-use serde_json::{Map, Value};
 
-use crate::custom_fields::LiveFields;
+use super::details::{file_details, folder_details, Listed, RenderContext};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::listing::{FileTypeFilter, ListQuery, ListType, Sort, SortKey};
-use crate::store::{ListedItem, StoredFolder, StoredVersion};
+use crate::store::ListedItem;
 use crate::upload::auth::authenticate_basic;
-use crate::upload::response::delivery_urls;
 
 /// The list parameters, validated; `search` is the raw `searchQuery` text, if any.
 #[derive(Debug, Clone, PartialEq)]
@@ -161,7 +159,7 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Response {
     match list_inner(&state, &headers, raw.as_deref().unwrap_or("")).await {
-        Ok(items) => Json(Value::Array(items)).into_response(),
+        Ok(items) => Json(items).into_response(),
         Err(e) => e.into_response(),
     }
 }
@@ -170,16 +168,12 @@ async fn list_inner(
     state: &AppState,
     headers: &HeaderMap,
     raw: &str,
-) -> Result<Vec<Value>, AppError> {
+) -> Result<Vec<Listed>, AppError> {
     let key = authenticate_basic(state, headers).await?;
     let account = &key.account;
     let ListParams { mut query, search } = parse_list_params(raw)?;
-    let fields = state
-        .catalog
-        .custom_fields(&account.id, false)
-        .await
-        .map_err(AppError::internal)?;
-    let live = LiveFields::new(&fields);
+    // The live custom fields type `customMetadata.*` conditions and filter what is shown.
+    let ctx = RenderContext::load(state, account).await?;
     if let Some(text) = search {
         let now_ms = state.clock.now_secs().saturating_mul(1000);
         // A pinned test clock has seconds only; the system clock is read to the millisecond.
@@ -187,7 +181,7 @@ async fn list_inner(
             crate::state::Clock::System => crate::ids::now_millis(),
             crate::state::Clock::Fixed(_) => now_ms,
         };
-        let parsed = parse_search(&text, &live, now_ms)
+        let parsed = parse_search(&text, &ctx.live_fields, now_ms)
             .map_err(|e| AppError::InvalidSearchQuery(e.reason().to_owned()))?;
         query.search = Some(parsed);
     }
@@ -196,135 +190,13 @@ async fn list_inner(
         .list_files(&account.id, &query)
         .await
         .map_err(AppError::internal)?;
-    let url_endpoint = state.url_endpoint(&account.url_id);
     Ok(items
         .iter()
-        .map(|item| render_item(item, &url_endpoint, &live))
+        .map(|item| match item {
+            ListedItem::File(version) => Listed::File(Box::new(file_details(version, &ctx))),
+            ListedItem::Folder(folder) => Listed::Folder(folder_details(folder)),
+        })
         .collect())
-}
-
-/// A list item as JSON. Minimal renderer of the FileDetails object (spec §8.1) and the
-/// folder object; the media file endpoints' renderer replaces it once both are merged.
-pub fn render_item(item: &ListedItem, url_endpoint: &str, live: &LiveFields) -> Value {
-    match item {
-        ListedItem::Folder(folder) => render_folder(folder),
-        ListedItem::File {
-            version,
-            current,
-            created_at_ms,
-            updated_at_ms,
-        } => render_file(
-            version,
-            *current,
-            *created_at_ms,
-            *updated_at_ms,
-            url_endpoint,
-            live,
-        ),
-    }
-}
-
-fn render_folder(folder: &StoredFolder) -> Value {
-    let mut obj = Map::new();
-    obj.insert("type".into(), "folder".into());
-    obj.insert("folderId".into(), folder.folder_id.clone().into());
-    obj.insert("name".into(), folder.name.clone().into());
-    obj.insert(
-        "folderPath".into(),
-        folder.path.trim_end_matches('/').to_owned().into(),
-    );
-    obj.insert("customMetadata".into(), Value::Object(Map::new()));
-    obj.insert(
-        "createdAt".into(),
-        format_millis(folder.created_at_ms).into(),
-    );
-    obj.insert(
-        "updatedAt".into(),
-        format_millis(folder.created_at_ms).into(),
-    );
-    Value::Object(obj)
-}
-
-fn render_file(
-    v: &StoredVersion,
-    current: bool,
-    created_at_ms: i64,
-    updated_at_ms: i64,
-    url_endpoint: &str,
-    live: &LiveFields,
-) -> Value {
-    let media = &v.media;
-    let (mut url, mut thumbnail) = delivery_urls(url_endpoint, &v.file_path);
-    if !current {
-        let version = format!("?ik-obj-version={}", v.version_id);
-        url.push_str(&version);
-        thumbnail.push_str(&version);
-    }
-    let mut obj = Map::new();
-    let mut put = |k: &str, value: Value| {
-        obj.insert(k.to_owned(), value);
-    };
-    put("type", if current { "file" } else { "file-version" }.into());
-    put("fileId", v.file_id.clone().into());
-    put("name", v.name.clone().into());
-    put("filePath", v.file_path.clone().into());
-    put(
-        "tags",
-        match &v.tags {
-            Some(tags) if !tags.is_empty() => Value::from(tags.clone()),
-            _ => Value::Null,
-        },
-    );
-    put("AITags", v.ai_tags.clone().unwrap_or(Value::Null));
-    put(
-        "versionInfo",
-        serde_json::json!({"id": v.version_id, "name": format!("Version {}", v.version_number)}),
-    );
-    put("isPrivateFile", v.is_private_file.into());
-    put("isPublished", v.is_published.into());
-    put("customCoordinates", v.custom_coordinates.clone().into());
-    // Values of deleted fields are kept but not shown (spec §9.2, our choice).
-    let custom: Map<String, Value> = v
-        .custom_metadata
-        .iter()
-        .filter(|(k, _)| live.contains(k))
-        .map(|(k, value)| (k.clone(), value.clone()))
-        .collect();
-    put("customMetadata", Value::Object(custom));
-    if let Some(description) = &v.description {
-        put("description", description.clone().into());
-    }
-    put("url", url.into());
-    if media.file_type == "image" {
-        put("thumbnail", thumbnail.into());
-    }
-    put("fileType", media.file_type.clone().into());
-    put("mime", media.mime.clone().into());
-    if let Some(width) = media.width {
-        put("width", width.into());
-    }
-    if let Some(height) = media.height {
-        put("height", height.into());
-    }
-    put("size", v.size.into());
-    if let Some(alpha) = media.has_alpha {
-        put("hasAlpha", alpha.into());
-    }
-    if let Some(bit_rate) = media.bit_rate {
-        put("bitRate", bit_rate.into());
-    }
-    if let Some(duration) = media.duration {
-        put("duration", duration.into());
-    }
-    if let Some(codec) = &media.audio_codec {
-        put("audioCodec", codec.clone().into());
-    }
-    if let Some(codec) = &media.video_codec {
-        put("videoCodec", codec.clone().into());
-    }
-    put("createdAt", format_millis(created_at_ms).into());
-    put("updatedAt", format_millis(updated_at_ms).into());
-    Value::Object(obj)
 }
 
 #[cfg(test)]

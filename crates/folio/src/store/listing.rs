@@ -138,7 +138,7 @@ impl Kind {
 }
 
 /// Columns every branch yields, in this order (folders give NULL for the version columns).
-pub const LIST_COLUMNS: [&str; 20] = [
+pub const LIST_COLUMNS: [&str; 24] = [
     "kind",
     "item_id",
     "version_id",
@@ -159,6 +159,10 @@ pub const LIST_COLUMNS: [&str; 20] = [
     "media",
     "created_at",
     "updated_at",
+    "version_created_at",
+    "version_updated_at",
+    "file_created_at",
+    "file_updated_at",
 ];
 
 /// A predicate under construction: constants fold away.
@@ -416,7 +420,8 @@ fn sort_column(kind: Kind, key: SortKey) -> &'static str {
         (_, SortKey::Name) => "f.name",
         (Kind::File, SortKey::Created) => "f.created_at",
         (Kind::File, SortKey::Updated) => "f.updated_at",
-        (Kind::Version, SortKey::Created | SortKey::Updated) => "v.created_at",
+        (Kind::Version, SortKey::Created) => "v.created_at",
+        (Kind::Version, SortKey::Updated) => "COALESCE(v.updated_at, v.created_at)",
         (_, SortKey::Height) => "v.height",
         (_, SortKey::Width) => "v.width",
         (_, SortKey::Size) => "v.size",
@@ -445,12 +450,14 @@ fn select_list(b: &Builder, kind: Kind) -> String {
             "SELECT '{}' AS kind, f.file_id AS item_id, v.version_id, v.version_number, f.name, \
              f.file_path, v.blob_key, v.size, v.width, v.height, v.tags, v.ai_tags, \
              v.custom_metadata, v.custom_coordinates, v.is_private_file, v.is_published, \
-             v.description, v.media, {}",
+             v.description, v.media, {}, v.created_at AS version_created_at, \
+             COALESCE(v.updated_at, v.created_at) AS version_updated_at, \
+             f.created_at AS file_created_at, f.updated_at AS file_updated_at",
             kind.type_name(),
             if kind == Kind::File {
                 "f.created_at, f.updated_at"
             } else {
-                "v.created_at, v.created_at AS updated_at"
+                "v.created_at, COALESCE(v.updated_at, v.created_at) AS updated_at"
             }
         ),
         Kind::Folder => format!(
@@ -459,7 +466,8 @@ fn select_list(b: &Builder, kind: Kind) -> String {
              {int} AS size, {int} AS width, {int} AS height, {text} AS tags, {text} AS ai_tags, \
              {text} AS custom_metadata, {text} AS custom_coordinates, {bool} AS is_private_file, \
              {bool} AS is_published, {text} AS description, {text} AS media, d.created_at, \
-             d.created_at AS updated_at",
+             d.created_at AS updated_at, {int} AS version_created_at, \
+             {int} AS version_updated_at, {int} AS file_created_at, {int} AS file_updated_at",
             text = null("text"),
             int = null("bigint"),
             bool = null("boolean"),

@@ -15,7 +15,13 @@ use super::{
 pub(super) const VERSION_COLUMNS: &str =
     "f.file_id, v.version_id, v.version_number, f.name, f.file_path, \
     v.blob_key, v.size, v.tags, v.ai_tags, v.custom_metadata, v.custom_coordinates, \
-    v.is_private_file, v.is_published, v.description, v.media, v.created_at";
+    v.is_private_file, v.is_published, v.description, v.media, v.created_at, \
+    f.created_at AS file_created_at, f.updated_at AS file_updated_at, \
+    COALESCE(v.updated_at, v.created_at) AS version_updated_at, \
+    (f.current_version_id = v.version_id) AS is_current";
+
+/// Columns of `folders` read by [`folder_from_row`].
+pub(super) const FOLDER_COLUMNS: &str = "folder_id, path, created_at";
 
 /// Columns of `api_keys k JOIN accounts a` read by [`key_from_row`].
 pub(super) const KEY_COLUMNS: &str =
@@ -110,6 +116,18 @@ pub(super) fn version_from_row<R: Columns>(row: &R) -> anyhow::Result<StoredVers
         description: row.column("description")?,
         media: json_column::<MediaInfo>(row, "media")?.unwrap_or_default(),
         created_at_ms: row.column("created_at")?,
+        is_current: row.column("is_current")?,
+        file_created_at_ms: row.column("file_created_at")?,
+        file_updated_at_ms: row.column("file_updated_at")?,
+        updated_at_ms: row.column("version_updated_at")?,
+    })
+}
+
+pub(super) fn folder_from_row<R: Columns>(row: &R) -> anyhow::Result<StoredFolder> {
+    Ok(StoredFolder {
+        folder_id: row.column("folder_id")?,
+        path: row.column("path")?,
+        created_at_ms: row.column("created_at")?,
     })
 }
 
@@ -129,18 +147,16 @@ pub(super) fn field_from_row<R: Columns>(row: &R) -> anyhow::Result<CustomField>
 /// A row of a list statement (columns [`super::listing::LIST_COLUMNS`]).
 pub(super) fn listed_from_row<R: Columns>(row: &R) -> anyhow::Result<ListedItem> {
     let kind: String = row.column("kind")?;
-    let created_at_ms: i64 = row.column("created_at")?;
     if kind == "folder" {
         return Ok(ListedItem::Folder(StoredFolder {
             folder_id: row.column("item_id")?,
             path: row.column("file_path")?,
-            name: row.column("name")?,
-            created_at_ms,
+            created_at_ms: row.column("created_at")?,
         }));
     }
     let size: i64 = row.column("size")?;
     let number: i64 = row.column("version_number")?;
-    let version = StoredVersion {
+    Ok(ListedItem::File(Box::new(StoredVersion {
         file_id: row.column("item_id")?,
         version_id: row.column("version_id")?,
         version_number: u32::try_from(number)?,
@@ -156,13 +172,10 @@ pub(super) fn listed_from_row<R: Columns>(row: &R) -> anyhow::Result<ListedItem>
         is_published: row.column("is_published")?,
         description: row.column("description")?,
         media: json_column::<MediaInfo>(row, "media")?.unwrap_or_default(),
-        // The version's own creation; the item's createdAt is below.
-        created_at_ms,
-    };
-    Ok(ListedItem::File {
-        version: Box::new(version),
-        current: kind == "file",
-        created_at_ms,
-        updated_at_ms: row.column("updated_at")?,
-    })
+        created_at_ms: row.column("version_created_at")?,
+        is_current: kind == "file",
+        file_created_at_ms: row.column("file_created_at")?,
+        file_updated_at_ms: row.column("file_updated_at")?,
+        updated_at_ms: row.column("version_updated_at")?,
+    })))
 }

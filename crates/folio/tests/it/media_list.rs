@@ -1,5 +1,6 @@
 //! `GET /v1/files` — list and search (spec §8.9, media-api §2–§3), over HTTP.
 
+use reqwest::Method;
 use serde_json::json;
 
 use crate::harness::{fixture, solid_png, Reply, TestApp};
@@ -18,7 +19,10 @@ fn paths(reply: &Reply) -> Vec<String> {
 }
 
 async fn list(app: &TestApp, query: &str) -> Vec<String> {
-    paths(&app.api_get(&format!("/v1/files?{query}")).await)
+    paths(
+        &app.api(Method::GET, &format!("/v1/files?{query}"), None)
+            .await,
+    )
 }
 
 /// `searchQuery` results, sorted by name.
@@ -116,14 +120,21 @@ async fn auth_is_basic_with_the_private_key() {
     .await;
     reply.assert_error(403, "Your account cannot be authenticated.");
     // An empty library is an empty array.
-    assert_eq!(app.api_get("/v1/files").await.assert_ok(), &json!([]));
+    assert_eq!(
+        app.api(Method::GET, "/v1/files", None).await.assert_ok(),
+        &json!([])
+    );
 }
 
 #[tokio::test]
 async fn the_items_are_file_details_and_folders() {
     let app = library().await;
     let reply = app
-        .api_get("/v1/files?sort=ASC_NAME&type=all&path=/a/b")
+        .api(
+            Method::GET,
+            "/v1/files?sort=ASC_NAME&type=all&path=/a/b",
+            None,
+        )
         .await;
     let items = reply.assert_ok().as_array().expect("array").clone();
     assert_eq!(items.len(), 2);
@@ -143,7 +154,9 @@ async fn the_items_are_file_details_and_folders() {
         ".createdAt" => "[time]",
         ".updatedAt" => "[time]",
     });
-    let folders = app.api_get("/v1/files?type=folder&path=/a").await;
+    let folders = app
+        .api(Method::GET, "/v1/files?type=folder&path=/a", None)
+        .await;
     let folder = &folders.assert_ok()[0];
     insta::assert_json_snapshot!(folder, {
         ".folderId" => "[id]",
@@ -152,7 +165,7 @@ async fn the_items_are_file_details_and_folders() {
     });
     // The trailing-slash form answers the same.
     assert_eq!(
-        paths(&app.api_get("/v1/files/?sort=ASC_NAME").await),
+        paths(&app.api(Method::GET, "/v1/files/?sort=ASC_NAME", None).await),
         list(&app, "sort=ASC_NAME").await
     );
 }
@@ -279,7 +292,7 @@ async fn bad_parameters_get_the_exact_messages() {
         ("fileType=video", "Your request contains invalid fileType parameter."),
         ("includeFolder=maybe", "Your request contains invalid includeFolder parameter."),
     ] {
-        let reply = app.api_get(&format!("/v1/files?{query}")).await;
+        let reply = app.api(Method::GET, &format!("/v1/files?{query}"), None).await;
         reply.assert_error(400, message);
         assert_eq!(reply.headers["x-should-retry"], "false", "{query}");
     }
@@ -417,7 +430,7 @@ async fn every_search_field_and_operator() {
         assert_eq!(search(&app, query).await, wanted, "{query}");
     }
     // `id`: the file's id.
-    let items = app.api_get("/v1/files?path=/x").await;
+    let items = app.api(Method::GET, "/v1/files?path=/x", None).await;
     let id = items.assert_ok()[0]["fileId"]
         .as_str()
         .expect("id")
@@ -468,12 +481,16 @@ async fn bad_queries_say_what_is_wrong() {
         ("name = 'unterminated", "unterminated string at position 7"),
     ] {
         let encoded: String = form_urlencoded::byte_serialize(query.as_bytes()).collect();
-        app.api_get(&format!("/v1/files?searchQuery={encoded}"))
-            .await
-            .assert_error(400, &format!("Invalid search query - {reason}"));
+        app.api(
+            Method::GET,
+            &format!("/v1/files?searchQuery={encoded}"),
+            None,
+        )
+        .await
+        .assert_error(400, &format!("Invalid search query - {reason}"));
     }
     // Parameters are checked before the query.
-    app.api_get("/v1/files?limit=0&searchQuery=oops")
+    app.api(Method::GET, "/v1/files?limit=0&searchQuery=oops", None)
         .await
         .assert_error(
             400,
