@@ -215,19 +215,49 @@ impl Pred {
     }
 }
 
+/// Placeholder markers: control characters that no SQL text of ours contains (every value
+/// from the request is a bind, never spliced).
+const MARK_OPEN: char = '\u{1}';
+const MARK_CLOSE: char = '\u{2}';
+
 struct Builder {
     dialect: Dialect,
     binds: Vec<Bind>,
 }
 
 impl Builder {
-    /// A placeholder for a new bind value.
+    /// A placeholder for a new bind value: a marker naming the value, numbered into `?` or
+    /// `$n` only once the whole statement is built ([`Builder::finish`]). Constant folding drops
+    /// SQL text together with the markers in it, so a value whose condition folded away is
+    /// never bound, and the rest keep their order.
     fn bind(&mut self, value: Bind) -> String {
         self.binds.push(value);
-        match self.dialect {
-            Dialect::Sqlite => "?".to_owned(),
-            Dialect::Postgres => format!("${}", self.binds.len()),
+        format!("{MARK_OPEN}{}{MARK_CLOSE}", self.binds.len() - 1)
+    }
+
+    /// Numbers the markers of `text` in order of appearance and lists their values likewise.
+    fn finish(self, text: &str) -> Sql {
+        let mut out = String::with_capacity(text.len());
+        let mut binds = Vec::new();
+        let mut rest = text;
+        while let Some(open) = rest.find(MARK_OPEN) {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + MARK_OPEN.len_utf8()..];
+            let close = after.find(MARK_CLOSE).unwrap_or(after.len());
+            let index: usize = after[..close].parse().unwrap_or(usize::MAX);
+            if let Some(value) = self.binds.get(index) {
+                binds.push(value.clone());
+            }
+            match self.dialect {
+                Dialect::Sqlite => out.push('?'),
+                Dialect::Postgres => out.push_str(&format!("${}", binds.len())),
+            }
+            rest = after
+                .get(close + MARK_CLOSE.len_utf8()..)
+                .unwrap_or_default();
         }
+        out.push_str(rest);
+        Sql { text: out, binds }
     }
 
     fn text(&mut self, value: &str) -> String {
@@ -405,10 +435,7 @@ pub fn compile(q: &ListQuery, account_id: &str, dialect: Dialect) -> Sql {
     let limit = b.int(i64::from(q.limit));
     let offset = b.int(i64::try_from(q.skip).unwrap_or(i64::MAX));
     text.push_str(&format!(" LIMIT {limit} OFFSET {offset}"));
-    Sql {
-        text,
-        binds: b.binds,
-    }
+    b.finish(&text)
 }
 
 fn sort_column(kind: Kind, key: SortKey) -> &'static str {
@@ -477,9 +504,6 @@ fn select_list(b: &Builder, kind: Kind) -> String {
 
 /// One kind's `SELECT`, or `None` when its predicate is false.
 fn branch(b: &mut Builder, q: &ListQuery, kind: Kind, account_id: &str) -> Option<(Kind, String)> {
-    // Bind values of a branch that folds to false must go again: SQLite numbers `?` by
-    // position, PostgreSQL's `$n` by count.
-    let mark = b.binds.len();
     let select = select_list(b, kind);
     let from = match kind {
         Kind::File => "FROM files f JOIN file_versions v ON v.version_id = f.current_version_id",
@@ -540,10 +564,7 @@ fn branch(b: &mut Builder, q: &ListQuery, kind: Kind, account_id: &str) -> Optio
         }
     }
     match Pred::and(parts) {
-        Pred::False => {
-            b.binds.truncate(mark);
-            None
-        }
+        Pred::False => None,
         Pred::True => Some((kind, format!("{select} {from}"))),
         Pred::Sql(w) => Some((kind, format!("{select} {from} WHERE {w}"))),
     }

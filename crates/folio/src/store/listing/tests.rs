@@ -276,3 +276,29 @@ fn has_matches_words() {
     assert!(lite.binds.contains(&Bind::Text("% car%".into())));
     assert!(pg.text.contains("regexp_replace(lower(f.name)"));
 }
+
+#[test]
+fn values_of_folded_conditions_are_not_bound() {
+    // For folders `tags EXISTS` is false, so `id = 'x'` beside it folds away with its value.
+    let q = ListQuery {
+        include_folder: true,
+        ..search("(tags EXISTS AND id = 'x') OR name = 'y'")
+    };
+    let (lite, pg) = both(&q);
+    aligned(&lite, Dialect::Sqlite);
+    aligned(&pg, Dialect::Postgres);
+    let folder_branch = &lite.text[lite.text.find("'folder' AS kind").expect("folders")..];
+    assert!(!folder_branch.contains("folder_id = ?"), "{folder_branch}");
+    assert_eq!(
+        lite.binds,
+        [
+            Bind::Text("acc".into()),
+            Bind::Text("x".into()),
+            Bind::Text("y".into()),
+            Bind::Text("acc".into()),
+            Bind::Text("y".into()),
+            Bind::Int(1000),
+            Bind::Int(0)
+        ]
+    );
+}
