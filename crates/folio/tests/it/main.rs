@@ -7,6 +7,7 @@ mod auth_v1;
 mod browser;
 mod chaos;
 mod checks;
+mod cli_files_ls;
 mod cli_files_url;
 mod cli_token;
 mod compat;
