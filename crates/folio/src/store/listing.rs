@@ -398,20 +398,44 @@ pub fn compile(q: &ListQuery, account_id: &str, dialect: Dialect) -> Sql {
         sql.push_str(" FROM folders d WHERE 1 = 0");
         sql
     } else if branches.len() == 1 {
-        let (kind, sql) = branches.remove(0);
+        let branch = branches.remove(0);
+        let kind = branch.kind;
         // Width and height may be NULL: they sort first ascending, as SQLite does by itself.
         let nulls = match (dialect, q.sort.key, q.sort.descending) {
             (Dialect::Postgres, SortKey::Width | SortKey::Height, false) => " NULLS FIRST",
             (Dialect::Postgres, SortKey::Width | SortKey::Height, true) => " NULLS LAST",
             _ => "",
         };
-        format!(
-            "{sql} ORDER BY {} {direction}{nulls}, {}",
+        let order = format!(
+            "ORDER BY {} {direction}{nulls}, {}",
             sort_column(kind, q.sort.key),
             tiebreak(kind)
-        )
+        );
+        // A deferred join: the page is chosen over the narrow rows the filter and the order
+        // need (ids and the sort key, from indexes where possible), and only its rows are read
+        // whole. Sorting the candidates of an unselective filter then moves keys, not JSON.
+        let (inner_from, id, outer_id) = match kind {
+            Kind::Folder => ("FROM folders d", "d.folder_id", "d.folder_id"),
+            Kind::File
+                if !mentions_versions(&branch.where_clause()) && !mentions_versions(&order) =>
+            {
+                ("FROM files f", "f.current_version_id", "v.version_id")
+            }
+            _ => (branch.from, "v.version_id", "v.version_id"),
+        };
+        let limit = b.int(i64::from(q.limit));
+        let offset = b.int(i64::try_from(q.skip).unwrap_or(i64::MAX));
+        let inner = format!(
+            "SELECT {id} {inner_from}{} {order} LIMIT {limit} OFFSET {offset}",
+            branch.where_clause()
+        );
+        let text = format!(
+            "{} {} WHERE {outer_id} IN ({inner}) {order}",
+            branch.select, branch.from
+        );
+        return b.finish(&text);
     } else {
-        let union: Vec<String> = branches.into_iter().map(|(_, sql)| sql).collect();
+        let union: Vec<String> = branches.iter().map(Branch::full).collect();
         let key = match q.sort.key {
             SortKey::Name => "name",
             SortKey::Created => "created_at",
@@ -503,7 +527,7 @@ fn select_list(b: &Builder, kind: Kind) -> String {
 }
 
 /// One kind's `SELECT`, or `None` when its predicate is false.
-fn branch(b: &mut Builder, q: &ListQuery, kind: Kind, account_id: &str) -> Option<(Kind, String)> {
+fn branch(b: &mut Builder, q: &ListQuery, kind: Kind, account_id: &str) -> Option<Branch> {
     let select = select_list(b, kind);
     let from = match kind {
         Kind::File => "FROM files f JOIN file_versions v ON v.version_id = f.current_version_id",
@@ -563,11 +587,47 @@ fn branch(b: &mut Builder, q: &ListQuery, kind: Kind, account_id: &str) -> Optio
             }
         }
     }
-    match Pred::and(parts) {
-        Pred::False => None,
-        Pred::True => Some((kind, format!("{select} {from}"))),
-        Pred::Sql(w) => Some((kind, format!("{select} {from} WHERE {w}"))),
+    let filter = match Pred::and(parts) {
+        Pred::False => return None,
+        Pred::True => None,
+        Pred::Sql(w) => Some(w),
+    };
+    Some(Branch {
+        kind,
+        select,
+        from,
+        filter,
+    })
+}
+
+/// One kind's `SELECT`, in parts.
+struct Branch {
+    kind: Kind,
+    select: String,
+    from: &'static str,
+    filter: Option<String>,
+}
+
+impl Branch {
+    fn where_clause(&self) -> String {
+        self.filter
+            .as_ref()
+            .map_or(String::new(), |w| format!(" WHERE {w}"))
     }
+
+    fn full(&self) -> String {
+        format!("{} {}{}", self.select, self.from, self.where_clause())
+    }
+}
+
+/// Whether `sql` refers to the alias `v` (a `v.` not preceded by an identifier character).
+fn mentions_versions(sql: &str) -> bool {
+    sql.match_indices("v.").any(|(at, _)| {
+        sql[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
+    })
 }
 
 fn expr(b: &mut Builder, e: &Expr, kind: Kind, account_id: &str) -> Pred {
@@ -619,7 +679,16 @@ fn condition(b: &mut Builder, field: &Field, op: &Op, kind: Kind, account_id: &s
         Field::Height => int_column(b, "v.height", op, true),
         Field::Private => bool_column(b, "v.is_private_file", op),
         Field::Published => bool_column(b, "v.is_published", op),
-        Field::Tags => tags(b, op, account_id),
+        Field::Tags => {
+            // On current files the version is `f.current_version_id` (the join's condition),
+            // which spares the `file_versions` join where nothing else needs it.
+            let version = if kind == Kind::File {
+                "f.current_version_id"
+            } else {
+                "v.version_id"
+            };
+            tags(b, op, account_id, version)
+        }
         Field::Format => json_member(b, MediaDoc::Media, "format", op, JsonKind::Str),
         Field::Transparency => json_member(b, MediaDoc::Media, "hasAlpha", op, JsonKind::Bool),
         Field::VideoDuration => json_member(b, MediaDoc::Media, "duration", op, JsonKind::Num),
@@ -801,14 +870,24 @@ impl Pred {
     }
 }
 
-fn tags(b: &mut Builder, op: &Op, account_id: &str) -> Pred {
+fn tags(b: &mut Builder, op: &Op, account_id: &str, version: &str) -> Pred {
     match op {
         Op::In { negated, values } => {
             let account = b.text(account_id);
             let list: Vec<String> = values.iter().map(|v| b.text(&value_text(v))).collect();
             let not = if *negated { "NOT " } else { "" };
+            // SQLite would drive the query from the tag list (every file with the tag, then a
+            // sort), which grows with the tag's popularity. The unary `+` keeps the list a
+            // probe, so the query walks the sort order's index and stops at the page's end:
+            // fast for common tags, a bounded index scan for rare ones. PostgreSQL weighs the
+            // tag's frequency from its statistics and is left to choose.
+            let version = if b.pg() {
+                version.to_owned()
+            } else {
+                format!("+{version}")
+            };
             Pred::Sql(format!(
-                "v.version_id {not}IN (SELECT t.version_id FROM version_tags t \
+                "{version} {not}IN (SELECT t.version_id FROM version_tags t \
                  WHERE t.account_id = {account} AND t.tag IN ({}))",
                 list.join(", ")
             ))
@@ -816,7 +895,7 @@ fn tags(b: &mut Builder, op: &Op, account_id: &str) -> Pred {
         Op::Exists(present) => {
             let not = if *present { "" } else { "NOT " };
             Pred::Sql(format!(
-                "{not}EXISTS (SELECT 1 FROM version_tags t WHERE t.version_id = v.version_id)"
+                "{not}EXISTS (SELECT 1 FROM version_tags t WHERE t.version_id = {version})"
             ))
         }
         _ => Pred::False,

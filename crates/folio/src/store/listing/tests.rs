@@ -44,12 +44,15 @@ fn aligned(sql: &Sql, dialect: Dialect) {
 }
 
 #[test]
-fn default_listing_is_one_ordered_branch() {
+fn default_listing_is_one_ordered_branch_with_a_deferred_join() {
     let (lite, pg) = both(&ListQuery::default());
+    // The page is chosen over `files` alone (index order), then read whole.
     assert!(
         lite.text.contains(
             "FROM files f JOIN file_versions v ON v.version_id = f.current_version_id \
-         WHERE f.account_id = ? ORDER BY f.created_at ASC, f.file_id LIMIT ? OFFSET ?"
+         WHERE v.version_id IN (SELECT f.current_version_id FROM files f \
+         WHERE f.account_id = ? ORDER BY f.created_at ASC, f.file_id LIMIT ? OFFSET ?) \
+         ORDER BY f.created_at ASC, f.file_id"
         ),
         "{}",
         lite.text
@@ -59,9 +62,31 @@ fn default_listing_is_one_ordered_branch() {
         [Bind::Text("acc".into()), Bind::Int(1000), Bind::Int(0)]
     );
     assert!(pg.text.contains(
-        "WHERE f.account_id = $1 ORDER BY f.created_at ASC, f.file_id LIMIT $2 OFFSET $3"
+        "WHERE f.account_id = $1 ORDER BY f.created_at ASC, f.file_id LIMIT $2 OFFSET $3)"
     ));
     assert!(!lite.text.contains("UNION"));
+    // A filter or order on version columns keeps the join inside.
+    let q = ListQuery {
+        sort: Sort {
+            key: SortKey::Size,
+            descending: false,
+        },
+        ..ListQuery::default()
+    };
+    assert!(compile(&q, "a", Dialect::Sqlite)
+        .text
+        .contains("(SELECT v.version_id FROM files f JOIN file_versions v"));
+}
+
+#[test]
+fn mentions_of_the_version_alias() {
+    assert!(mentions_versions("v.size > 1"));
+    assert!(mentions_versions("(v.size"));
+    assert!(mentions_versions("json_each(v.media)"));
+    assert!(!mentions_versions(
+        "f.current_version_id IN (SELECT t.version_id FROM version_tags t)"
+    ));
+    assert!(!mentions_versions("d.name"));
 }
 
 #[test]
@@ -154,11 +179,21 @@ fn successor_is_the_least_upper_bound() {
 fn tags_use_the_side_table() {
     let (lite, pg) = both(&search("tags IN ['a', 'b']"));
     assert!(lite.text.contains(
-        "v.version_id IN (SELECT t.version_id FROM version_tags t WHERE t.account_id = ? AND t.tag IN (?, ?))"
+        "+f.current_version_id IN (SELECT t.version_id FROM version_tags t WHERE t.account_id = ? AND t.tag IN (?, ?))"
     ), "{}", lite.text);
     aligned(&pg, Dialect::Postgres);
     let (lite, _) = both(&search("tags NOT IN ['a']"));
-    assert!(lite.text.contains("v.version_id NOT IN (SELECT"));
+    assert!(lite.text.contains("+f.current_version_id NOT IN (SELECT"));
+    assert!(pg.text.contains(" f.current_version_id IN (SELECT"));
+    // Older versions are matched by their own id.
+    let q = ListQuery {
+        list_type: ListType::FileVersion,
+        tags: Some(vec!["a".into()]),
+        ..ListQuery::default()
+    };
+    assert!(compile(&q, "a", Dialect::Sqlite)
+        .text
+        .contains("v.version_id IN (SELECT t.version_id"));
     // The legacy parameter means the same as IN.
     let q = ListQuery {
         tags: Some(vec!["a".into()]),
