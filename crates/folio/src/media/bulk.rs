@@ -1,7 +1,6 @@
 //! Bulk operations (media-api §2): delete by ids, add/remove tags, remove AI tags. All or
 //! nothing: one unknown id → 404 with `missingFileIds`, and nothing changes.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -9,7 +8,7 @@ use axum::Json;
 use serde_json::json;
 
 use super::service::{self, AiTagRemoval};
-use super::{json_object, string_list};
+use super::{json_body, string_list};
 use crate::error::AppResult;
 use crate::state::AppState;
 use crate::store::EditScope;
@@ -26,10 +25,10 @@ const MAX_TAGS: usize = 500;
 pub async fn delete(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: super::Body,
 ) -> AppResult<Response> {
     let principal = authenticate_basic(&state, &headers).await?;
-    let obj = json_object(&body)?;
+    let obj = json_body(body)?;
     let ids = string_list(&obj, "fileIds", MAX_DELETE_IDS)?;
     let deleted = service::delete_files(&state, &principal.account.id, &ids).await?;
     Ok(Json(json!({ "successfullyDeletedFileIds": deleted })).into_response())
@@ -39,10 +38,10 @@ pub async fn delete(
 pub async fn add_tags(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: super::Body,
 ) -> AppResult<Response> {
     let principal = authenticate_basic(&state, &headers).await?;
-    let obj = json_object(&body)?;
+    let obj = json_body(body)?;
     let ids = string_list(&obj, "fileIds", MAX_TAG_IDS)?;
     let tags = string_list(&obj, "tags", MAX_TAGS)?;
     let updated = service::edit(
@@ -63,10 +62,10 @@ pub async fn add_tags(
 pub async fn remove_tags(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: super::Body,
 ) -> AppResult<Response> {
     let principal = authenticate_basic(&state, &headers).await?;
-    let obj = json_object(&body)?;
+    let obj = json_body(body)?;
     let ids = string_list(&obj, "fileIds", MAX_TAG_IDS)?;
     let tags = string_list(&obj, "tags", MAX_TAGS)?;
     let updated = service::edit(
@@ -87,10 +86,10 @@ pub async fn remove_tags(
 pub async fn remove_ai_tags(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: super::Body,
 ) -> AppResult<Response> {
     let principal = authenticate_basic(&state, &headers).await?;
-    let obj = json_object(&body)?;
+    let obj = json_body(body)?;
     let ids = string_list(&obj, "fileIds", MAX_TAG_IDS)?;
     let removal = AiTagRemoval::Names(string_list(&obj, "AITags", MAX_TAGS)?);
     let updated = service::edit(

@@ -1,7 +1,6 @@
 //! `GET`/`PATCH /v1/files/{id}/details`, `DELETE /v1/files/{id}`, `POST /v1/files/copy`,
 //! `POST /v1/files/move`, `PUT /v1/files/rename`.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -11,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::details::{file_details, RenderContext};
 use super::service::{self, AiTagRemoval, DetailsUpdate};
-use super::{check_file_id, json_object, optional_bool, required_string};
+use super::{check_file_id, json_body, optional_bool, required_string};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::EditScope;
@@ -41,11 +40,11 @@ pub async fn update(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(file_id): Path<String>,
-    body: Bytes,
+    body: super::Body,
 ) -> AppResult<Response> {
     let principal = authenticate_basic(&state, &headers).await?;
     check_file_id(&file_id)?;
-    let obj = json_object(&body)?;
+    let obj = json_body(body)?;
     let account_id = &principal.account.id;
     let ctx = RenderContext::load(&state, &principal.account).await?;
     let ids = [file_id];
@@ -246,10 +245,10 @@ pub async fn delete(
 pub async fn copy(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: super::Body,
 ) -> AppResult<Response> {
     let principal = authenticate_basic(&state, &headers).await?;
-    let obj = json_object(&body)?;
+    let obj = json_body(body)?;
     let source = service::normalize_file_path(&required_string(&obj, "sourceFilePath")?);
     let destination = service::folder_target(
         &required_string(&obj, "destinationPath")?,
@@ -271,10 +270,10 @@ pub async fn copy(
 pub async fn move_file(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: super::Body,
 ) -> AppResult<Response> {
     let principal = authenticate_basic(&state, &headers).await?;
-    let obj = json_object(&body)?;
+    let obj = json_body(body)?;
     let source = service::normalize_file_path(&required_string(&obj, "sourceFilePath")?);
     let destination = service::folder_target(
         &required_string(&obj, "destinationPath")?,
@@ -288,10 +287,10 @@ pub async fn move_file(
 pub async fn rename(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: super::Body,
 ) -> AppResult<Response> {
     let principal = authenticate_basic(&state, &headers).await?;
-    let obj = json_object(&body)?;
+    let obj = json_body(body)?;
     let path = service::normalize_file_path(&required_string(&obj, "filePath")?);
     let new_name = service::rename_target(&required_string(&obj, "newFileName")?)?;
     // TODO(purge): Folio has no CDN cache to purge yet; `purgeCache` is accepted (and

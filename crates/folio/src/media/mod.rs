@@ -83,6 +83,15 @@ fn check_version_id(id: &str) -> Result<(), AppError> {
     }
 }
 
+/// The body of a JSON request: a body that could not be read (over axum's limit, a broken
+/// stream) is a 400 like any other bad body.
+type Body = Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>;
+
+/// A request body that must be a JSON object; anything else is a 400, never a 500.
+fn json_body(body: Body) -> Result<Map<String, Value>, AppError> {
+    json_object(&body.map_err(|_| AppError::InvalidJsonBody)?)
+}
+
 /// A request body that must be a JSON object; anything else is a 400, never a 500.
 fn json_object(body: &[u8]) -> Result<Map<String, Value>, AppError> {
     match serde_json::from_slice::<Value>(body) {

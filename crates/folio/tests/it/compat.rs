@@ -185,6 +185,41 @@ async fn python_sdk_signed_urls_are_served_and_tampered_ones_refused() {
     .await;
 }
 
+/// The media API (media-api §2) driven by the SDKs' own methods: files, versions, bulk and
+/// metadata (of a stored file, and of a URL on a loopback server the app may fetch).
+async fn media_app() -> (TestApp, String) {
+    let photo = crate::media_files::photo_server().await;
+    let app = TestApp::builder()
+        .config(|c| c.fetch.allow = vec!["127.0.0.1/32".to_owned()])
+        .start()
+        .await;
+    (app, format!("{photo}/photo.jpg"))
+}
+
+#[tokio::test]
+async fn node_sdk_manages_files_versions_and_metadata() {
+    let (app, photo) = media_app().await;
+    run(
+        &app,
+        Lang::Node,
+        "media_files.mjs",
+        &[("FOLIO_PHOTO_URL", photo)],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn python_sdk_manages_files_versions_and_metadata() {
+    let (app, photo) = media_app().await;
+    run(
+        &app,
+        Lang::Python,
+        "media_files.py",
+        &[("FOLIO_PHOTO_URL", photo)],
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_jsonwebtoken_token_is_accepted_once() {
     let app = TestApp::start().await;

@@ -86,6 +86,11 @@ async fn bulk_delete_is_all_or_nothing() {
     app.api_raw(Method::POST, path, Some("{}"), None)
         .await
         .assert_error(401, "Your request does not contain private API key.");
+    // A body past the server's JSON limit is a bad body too, answered in JSON.
+    let huge = format!("{{\"fileIds\": [\"{}\"]}}", "a".repeat(3 * 1024 * 1024));
+    app.api_raw(Method::POST, path, Some(&huge), Some(&app.basic()))
+        .await
+        .assert_error(400, BAD_JSON);
 }
 
 #[tokio::test]

@@ -654,7 +654,7 @@ async fn metadata_of_a_stored_file_is_read_from_its_bytes() {
 }
 
 /// A loopback server answering every GET with the EXIF photo fixture.
-async fn photo_server() -> String {
+pub async fn photo_server() -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

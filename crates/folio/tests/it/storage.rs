@@ -95,6 +95,61 @@ async fn the_sweeper_removes_only_old_unreferenced_blobs() {
     );
 }
 
+/// A crash between a delete's catalog transaction and its blob removals leaves the version
+/// blob and its renditions (`d/<version id>/…`) without rows: the sweeper removes both, and
+/// keeps the renditions of versions that still exist.
+#[tokio::test]
+async fn the_sweeper_removes_blobs_and_renditions_a_crashed_delete_left() {
+    let app = TestApp::builder()
+        .config(|c| c.storage.orphan_grace_secs = 1)
+        .start()
+        .await;
+    let gone = app
+        .upload(fixture("photo-exif.jpg"), &[("fileName", "gone.jpg")])
+        .await
+        .assert_ok()
+        .clone();
+    let kept = app
+        .upload(fixture("photo-exif.jpg"), &[("fileName", "kept.jpg")])
+        .await
+        .assert_ok()
+        .clone();
+    for body in [&gone, &kept] {
+        let thumb = app.get(body["thumbnailUrl"].as_str().expect("thumb")).await;
+        assert_eq!(thumb.status(), 200);
+    }
+    let account = app
+        .catalog()
+        .key_by_private(&app.private_key)
+        .await
+        .expect("key")
+        .expect("key")
+        .account
+        .id;
+    // The rows go, as a delete does first; the process "dies" before the blobs go.
+    let outcome = app
+        .catalog()
+        .delete_files(&account, &[gone["fileId"].as_str().expect("id").to_owned()])
+        .await
+        .expect("delete rows");
+    assert!(matches!(outcome, folio::store::DeleteOutcome::Deleted(_)));
+    assert_eq!(app.stored_blobs().len(), 4, "{:?}", app.stored_blobs());
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+
+    let state = &app.server.as_ref().expect("server").state;
+    let report = folio::sweeper::sweep_once(state).await.expect("sweep");
+    assert_eq!(
+        (report.orphan_blobs, report.orphan_renditions),
+        (1, 1),
+        "{:?}",
+        app.stored_blobs()
+    );
+    let kept_version = kept["versionInfo"]["id"].as_str().expect("v");
+    let left = app.stored_blobs();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(left.iter().all(|b| b.contains(kept_version)), "{left:?}");
+}
+
 #[tokio::test]
 async fn young_orphans_are_left_for_uploads_in_flight() {
     let app = TestApp::start().await; // default grace: an hour
