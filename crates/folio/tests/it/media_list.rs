@@ -497,3 +497,59 @@ async fn bad_queries_say_what_is_wrong() {
             "Minimum value of limit parameter is 1. Value sent is 0.",
         );
 }
+
+/// `version_tags` is kept by triggers, so tags written by the media API (details update, bulk
+/// add/remove) are searchable at once.
+#[tokio::test]
+async fn tags_edited_through_the_media_api_are_searchable() {
+    let app = library().await;
+    let id_of = |reply: &Reply| {
+        reply.assert_ok()[0]["fileId"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    };
+    let cv = id_of(&app.api(Method::GET, "/v1/files?path=/x", None).await);
+    let notes = id_of(&app.api(Method::GET, "/v1/files?path=/", None).await);
+
+    app.api(
+        Method::PATCH,
+        &format!("/v1/files/{cv}/details"),
+        Some(json!({"tags": ["paper"]})),
+    )
+    .await
+    .assert_ok();
+    assert_eq!(search(&app, "tags IN ['paper']").await, ["/x/cv.pdf"]);
+
+    let reply = app
+        .api(
+            Method::POST,
+            "/v1/files/addTags",
+            Some(json!({"fileIds": [cv, notes], "tags": ["todo"]})),
+        )
+        .await;
+    reply.assert_ok();
+    assert_eq!(
+        search(&app, "tags IN ['todo']").await,
+        ["/x/cv.pdf", "/notes.txt"]
+    );
+
+    let reply = app
+        .api(
+            Method::POST,
+            "/v1/files/removeTags",
+            Some(json!({"fileIds": [cv], "tags": ["todo", "paper"]})),
+        )
+        .await;
+    reply.assert_ok();
+    assert_eq!(
+        search(&app, "tags IN ['todo', 'paper']").await,
+        ["/notes.txt"]
+    );
+
+    let deleted = app
+        .api(Method::DELETE, &format!("/v1/files/{notes}"), None)
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    assert_eq!(search(&app, "tags IN ['todo']").await, Vec::<String>::new());
+}
