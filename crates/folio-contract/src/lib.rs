@@ -35,6 +35,7 @@ mod file_name;
 mod folder;
 mod params;
 mod response_fields;
+pub mod search;
 mod tags;
 mod transformation;
 mod url;

@@ -32,6 +32,7 @@
 mod checks;
 mod intake;
 mod names;
+mod search;
 mod signed_url;
 mod text;
 mod token;
@@ -40,6 +41,7 @@ mod transformation;
 pub use checks::checks;
 pub use intake::{multipart, urlencoded};
 pub use names::{file_name, folder};
+pub use search::search;
 pub use signed_url::signed_url;
 pub use token::{jwt, v1_fields};
 pub use transformation::transformation;
@@ -58,6 +60,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("multipart", multipart),
     ("urlencoded", urlencoded),
     ("signed_url", signed_url),
+    ("search", search),
 ];
 
 /// The clock the token targets verify against: 2025-01-01T00:00:00Z, as in the spec's examples.

@@ -771,3 +771,77 @@ proptest! {
         folio_fuzz::signed_url(&data);
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// search
+
+/// A search condition that type-checks most of the time.
+fn search_condition() -> impl Strategy<Value = String> {
+    let string = || string_literal().boxed();
+    let pick = |items: &'static [&'static str]| select(items).prop_map(str::to_owned).boxed();
+    let cond = |fields: &'static [&'static str],
+                ops: &'static [&'static str],
+                value: BoxedStrategy<String>| {
+        (
+            select(fields),
+            select(ops),
+            value,
+            proptest::collection::vec(string_literal(), 1..3),
+        )
+            .prop_map(|(field, op, value, list)| {
+                if op.ends_with("IN") {
+                    format!("{field} {op} [{}]", list.join(", "))
+                } else if op.ends_with("EXISTS") {
+                    format!("{field} {op}")
+                } else {
+                    format!("{field} {op} {value}")
+                }
+            })
+    };
+    prop_oneof![
+        3 => cond(&["name", "'name'", "id", "path"], &["=", "NOT =", ":", "IN", "NOT IN", "HAS"], string()),
+        2 => cond(&["tags"], &["IN", "NOT IN", "EXISTS", "NOT EXISTS"], string()),
+        2 => cond(&["size", "width", "height", "videoDuration"], &["=", "<", "<=", ">", ">=", "NOT =", "EXISTS"],
+            prop_oneof![number_literal(), size_literal(), pick(&["'30sec'", "'1.5min'", "'2hr'"])].boxed()),
+        2 => cond(&["createdAt", "updatedAt", "\"customMetadata.launch\""], &["=", "<", ">=", "NOT ="],
+            prop_oneof![date_literal(), pick(&["'1h'", "'2d'", "'3w'", "'4m'", "'2y'"])].boxed()),
+        1 => cond(&["type"], &["=", "NOT =", "IN", "NOT IN"], pick(&["'file'", "'file-version'", "'folder'", "'image'"])),
+        1 => cond(&["format"], &["=", "IN"], pick(&["'jpg'", "'PNG'", "'exe'"])),
+        1 => cond(&["private", "published", "transparency"], &["=", "NOT ="], pick(&["true", "false", "'true'"])),
+        1 => cond(&["\"customMetadata.size\"", "\"customMetadata.tuple\"", "\"customMetadata.qty\"", "'embeddedMetadata.Make'"],
+            &["=", "IN", "NOT IN", "<", ":", "EXISTS"], any_literal()),
+        1 => cond(&["colour", "\"customMetadata.missing\"", "customMetadata.qty"], &["=", ":", "=="], any_literal()),
+    ]
+}
+
+fn search_expression() -> impl Strategy<Value = String> {
+    search_condition().prop_recursive(4, 16, 3, |inner| {
+        (
+            proptest::collection::vec(inner, 2..4),
+            select(&[" AND ", " OR ", " and ", " or ", "\nAND\t", " "][..]),
+            any::<bool>(),
+        )
+            .prop_map(|(children, joiner, parens)| {
+                let joined = children.join(joiner);
+                if parens {
+                    format!("({joined})")
+                } else {
+                    joined
+                }
+            })
+    })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn search_bytes(data in bytes()) {
+        folio_fuzz::search(&data);
+    }
+
+    #[test]
+    fn search_structured(text in search_expression()) {
+        folio_fuzz::search(text.as_bytes());
+    }
+}

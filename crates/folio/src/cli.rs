@@ -77,6 +77,31 @@ enum FilesAction {
     /// Print a signed delivery URL for a file (needed for private files), signed with the
     /// account's newest live key.
     Url(UrlArgs),
+    /// List a folder (its sub-folders and files), or search the account's files with the
+    /// `searchQuery` language of the list API; runs the same catalog query as GET /v1/files.
+    Ls(LsArgs),
+}
+
+#[derive(Args)]
+struct LsArgs {
+    /// The folder to list (only what is directly in it), e.g. /photos; without it, the whole
+    /// account (files only).
+    path: Option<String>,
+    /// A searchQuery, e.g. 'name : "cat" AND size < "1mb"'.
+    #[arg(long, value_name = "QUERY")]
+    search: Option<String>,
+    /// Print the list API's JSON array instead of one line per item.
+    #[arg(long)]
+    json: bool,
+    /// Items at most (1-1000).
+    #[arg(long, default_value_t = 1000)]
+    limit: u32,
+    /// Items to skip first.
+    #[arg(long, default_value_t = 0)]
+    skip: u64,
+    /// The account, by its URL id.
+    #[arg(long, value_name = "URL_ID", default_value = "default")]
+    account: String,
 }
 
 #[derive(Args)]
@@ -174,6 +199,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Files {
             action: FilesAction::Url(args),
         } => files_url(config, args).await,
+        Command::Files {
+            action: FilesAction::Ls(args),
+        } => files_ls(config, args).await,
     }
 }
 
@@ -317,6 +345,78 @@ async fn token(config: Config, args: TokenArgs) -> anyhow::Result<()> {
 
 /// `folio files url`: the URL a signing SDK would build for this file, so that it can be
 /// checked against the server (or handed out) without writing code.
+async fn files_ls(config: Config, args: LsArgs) -> anyhow::Result<()> {
+    use crate::media::details::{file_details, folder_details, Listed, RenderContext};
+    use crate::store::listing::{ListQuery, ListType, Sort, SortKey};
+    use crate::store::ListedItem;
+
+    if !(1..=1000).contains(&args.limit) {
+        anyhow::bail!("--limit {}: must be between 1 and 1000", args.limit);
+    }
+    let (state, _) = crate::server::open_state(config).await?;
+    let account = state
+        .catalog
+        .account_by_url_id(&args.account)
+        .await?
+        .with_context(|| format!("no account with URL id {:?}", args.account))?;
+    let ctx = RenderContext::load(&state, &account)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.status_and_message().1))?;
+    let mut query = ListQuery {
+        sort: Sort {
+            key: SortKey::Name,
+            descending: false,
+        },
+        limit: args.limit,
+        skip: args.skip,
+        ..ListQuery::default()
+    };
+    if let Some(path) = &args.path {
+        let folder = folio_contract::Folder::parse(path)
+            .map_err(|_| anyhow::anyhow!("{path:?} is not a folder path"))?;
+        query.path = Some(folder.path());
+        // A folder's listing shows its sub-folders too, as `ls` does.
+        query.list_type = ListType::All;
+        query.include_folder = true;
+    }
+    if let Some(text) = &args.search {
+        let parsed =
+            folio_contract::search::parse_search(text, &ctx.live_fields, crate::ids::now_millis())
+                .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+        query.search = Some(parsed);
+    }
+    let items = state.catalog.list_files(&account.id, &query).await?;
+    if args.json {
+        let listed: Vec<Listed> = items
+            .iter()
+            .map(|item| match item {
+                ListedItem::File(v) => Listed::File(Box::new(file_details(v, &ctx))),
+                ListedItem::Folder(f) => Listed::Folder(folder_details(f)),
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&listed)?);
+        return Ok(());
+    }
+    for item in &items {
+        match item {
+            ListedItem::Folder(folder) => println!("{:>12}  {:24}  {}", "-", "", folder.path),
+            ListedItem::File(v) => {
+                let details = file_details(v, &ctx);
+                let marker = if v.is_current {
+                    ""
+                } else {
+                    "  (older version)"
+                };
+                println!(
+                    "{:>12}  {:24}  {}{marker}",
+                    v.size, details.created_at, v.file_path
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn files_url(config: Config, args: UrlArgs) -> anyhow::Result<()> {
     use crate::delivery::signed_url;
 

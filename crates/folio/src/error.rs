@@ -98,6 +98,20 @@ pub enum AppError {
     #[error("no such field")]
     NoSuchField,
 
+    // List and search (spec §8.9, media-api §3).
+    #[error("skip below 0: {0}")]
+    SkipBelowZero(String),
+    #[error("limit below 1: {0}")]
+    LimitBelowMinimum(String),
+    #[error("limit above 1000: {0}")]
+    LimitAboveMaximum(String),
+    #[error("invalid sort")]
+    InvalidSort,
+    #[error("invalid list type")]
+    InvalidListType,
+    /// The reason says what is wrong with the query; it is part of the wire message.
+    #[error("invalid search query: {0}")]
+    InvalidSearchQuery(String),
     // Media management API (media-api §2, upload-api §8).
     /// A `fileId` path segment that is not 24 lowercase hex digits.
     #[error("invalid fileId")]
@@ -241,6 +255,13 @@ impl AppError {
             ChecksFailed => (bad, "Your request failed 'checks' validation."),
             FileExists => (bad, "A file with the same name already exists at the exact location. We could not overwrite it because both overwriteFile and useUniqueFileName are set to false."),
             TooManyVersions => (bad, "The file could not be uploaded because it has reached the maximum of 100 versions."),
+            SkipBelowZero(n) => return (bad, format!("The value of skip parameter should be greater than or equal to 0. Value sent is {n}.")),
+            LimitBelowMinimum(n) => return (bad, format!("Minimum value of limit parameter is 1. Value sent is {n}.")),
+            LimitAboveMaximum(n) => return (bad, format!("Maximum value of limit parameter is 1000. Value sent is {n}.")),
+            InvalidSort => (bad, "Your request contains invalid value for sort parameters."),
+            InvalidListType => (bad, "Your request contains invalid value for type parameter. Please provide one of the following: file, file-version, folder, all."),
+            // media-api §2: `Invalid search query - <what is wrong>`, no trailing period added.
+            InvalidSearchQuery(reason) => return (bad, format!("Invalid search query - {reason}")),
             InvalidFileId => (bad, "Your request contains invalid fileId parameter."),
             InvalidVersionId => (bad, "Your request contains invalid versionId parameter."),
             FileNotFound => (StatusCode::NOT_FOUND, "The requested file does not exist."),
@@ -432,6 +453,11 @@ mod tests {
             (MissingIdParam, 400),
             (InvalidIdParam, 400),
             (NoSuchField, 404),
+            (SkipBelowZero("-1".into()), 400),
+            (LimitBelowMinimum("0".into()), 400),
+            (LimitAboveMaximum("1001".into()), 400),
+            (InvalidSort, 400),
+            (InvalidListType, 400),
             (InvalidFileId, 400),
             (InvalidVersionId, 400),
             (FileNotFound, 404),

@@ -14,6 +14,12 @@ pub(crate) enum Token {
     /// An unquoted number; always finite.
     Num(f64),
     Bool(bool),
+    /// A bare word that is no keyword: only in [`Dialect::Search`], where built-in field
+    /// names are unquoted (`name`, `createdAt`). In `checks` a bare word is an error.
+    Word(String),
+    /// `HAS` and `EXISTS`: keywords of [`Dialect::Search`] only (bare words in `checks`).
+    Has,
+    Exists,
     And,
     Or,
     In,
@@ -51,7 +57,19 @@ fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_' || c == '.' || c == '-'
 }
 
+/// The two languages sharing this lexer: `checks` (spec §7.1) and `searchQuery` (spec §8.9,
+/// media-api §3), which adds unquoted field names and the `HAS` / `EXISTS` operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Checks,
+    Search,
+}
+
 pub(crate) fn tokenize(text: &str) -> Result<Vec<Spanned>, SyntaxError> {
+    tokenize_in(text, Dialect::Checks)
+}
+
+pub(crate) fn tokenize_in(text: &str, dialect: Dialect) -> Result<Vec<Spanned>, SyntaxError> {
     let mut tokens = Vec::new();
     let mut chars = text.char_indices().peekable();
     while let Some(&(offset, c)) = chars.peek() {
@@ -88,7 +106,11 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Spanned>, SyntaxError> {
                     end = i + w.len_utf8();
                 }
                 let word = text.get(offset..end).unwrap_or_default();
-                keyword(word).ok_or(SyntaxError::new(offset, "bare word"))?
+                match (keyword(word, dialect), dialect) {
+                    (Some(token), _) => token,
+                    (None, Dialect::Search) => Token::Word(word.to_owned()),
+                    (None, Dialect::Checks) => return Err(SyntaxError::new(offset, "bare word")),
+                }
             }
             _ => return Err(SyntaxError::new(offset, "unexpected character")),
         };
@@ -103,7 +125,15 @@ fn single(chars: &mut impl Iterator<Item = (usize, char)>, token: Token) -> Toke
 }
 
 /// Keywords and booleans, case-insensitive (spec §7.1, our choice).
-fn keyword(word: &str) -> Option<Token> {
+fn keyword(word: &str, dialect: Dialect) -> Option<Token> {
+    if dialect == Dialect::Search {
+        if word.eq_ignore_ascii_case("HAS") {
+            return Some(Token::Has);
+        }
+        if word.eq_ignore_ascii_case("EXISTS") {
+            return Some(Token::Exists);
+        }
+    }
     const WORDS: [(&str, Token); 6] = [
         ("AND", Token::And),
         ("OR", Token::Or),
@@ -376,6 +406,35 @@ mod tests {
                 Token::RBracket
             ]
         );
+    }
+
+    #[test]
+    fn search_dialect_reads_bare_words_and_its_keywords() {
+        let kinds = |text: &str| -> Vec<Token> {
+            match tokenize_in(text, Dialect::Search) {
+                Ok(tokens) => tokens.into_iter().map(|t| t.token).collect(),
+                Err(e) => panic!("{text:?}: {e:?}"),
+            }
+        };
+        assert_eq!(
+            kinds("name HAS 'a' and tags exists"),
+            [
+                Token::Word("name".into()),
+                Token::Has,
+                s("a"),
+                Token::And,
+                Token::Word("tags".into()),
+                Token::Exists
+            ]
+        );
+        assert_eq!(
+            kinds("private = TRUE"),
+            [Token::Word("private".into()), Token::Eq, Token::Bool(true)]
+        );
+        // The checks dialect is unchanged: HAS and EXISTS are bare words there.
+        assert_eq!(fails("HAS").reason(), "bare word");
+        assert_eq!(fails("exists").reason(), "bare word");
+        assert!(tokenize_in("1mb", Dialect::Search).is_err());
     }
 
     #[test]

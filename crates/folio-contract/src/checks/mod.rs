@@ -33,12 +33,12 @@
 
 mod ast;
 mod context;
-mod error;
+pub(crate) mod error;
 mod eval;
-mod lexer;
+pub(crate) mod lexer;
 mod parser;
 mod schema;
-mod values;
+pub(crate) mod values;
 
 #[cfg(test)]
 mod tests;

@@ -138,7 +138,7 @@ fn is_leap(year: u32) -> bool {
     year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
 }
 
-fn days_in_month(year: u32, month: u32) -> u32 {
+pub(crate) fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
         2 if is_leap(year) => 29,
         2 => 28,
@@ -150,7 +150,7 @@ fn days_in_month(year: u32, month: u32) -> u32 {
 /// Days from 1970-01-01 to the given proleptic Gregorian date. Counts whole 400-year cycles
 /// (146 097 days each) from 0000-03-01, a year that starts in March so that the leap day is
 /// the last day of the counted year.
-fn days_from_civil(year: u32, month: u32, day: u32) -> i64 {
+pub(crate) fn days_from_civil(year: u32, month: u32, day: u32) -> i64 {
     let (year, month, day) = (i64::from(year), i64::from(month), i64::from(day));
     // Shift the year start to March: January and February belong to the previous year.
     let year = if month <= 2 { year - 1 } else { year };

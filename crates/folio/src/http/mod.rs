@@ -40,6 +40,9 @@ pub fn router(state: AppState) -> Router {
             "/v1/customMetadataFields/{id}",
             patch(custom_fields::update).delete(custom_fields::delete),
         )
+        // List and search (spec §8.9); old clients add a trailing slash (media-api §1).
+        .route("/v1/files", get(crate::media::list::list))
+        .route("/v1/files/", get(crate::media::list::list))
         // The media management API (media-api §2).
         .merge(crate::media::routes())
         .route("/healthz", get(health::healthz))

@@ -9,6 +9,7 @@
 //! Every route also answers with a trailing slash (old SDKs add one, media-api §1).
 
 pub mod details;
+pub mod list;
 pub mod service;
 
 mod bulk;

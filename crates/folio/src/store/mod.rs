@@ -7,6 +7,7 @@
 //! an `Err` from here is always an internal failure.
 
 pub mod blob;
+pub mod listing;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
@@ -303,6 +304,14 @@ impl NewUpload {
     }
 }
 
+/// One item of a list result (spec §8.9): a version (current or not, see
+/// [`StoredVersion::is_current`]) or a folder.
+#[derive(Debug, Clone)]
+pub enum ListedItem {
+    File(Box<StoredVersion>),
+    Folder(StoredFolder),
+}
+
 /// A custom metadata field (spec §9.1) as the catalog holds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CustomField {
@@ -412,6 +421,14 @@ pub trait Catalog: Send + Sync + 'static {
     ) -> anyhow::Result<FieldWrite>;
     /// Marks a live field deleted (its name stays reserved); false when there is none.
     async fn delete_custom_field(&self, account_id: &str, id: &str) -> anyhow::Result<bool>;
+
+    /// One page of the account's files, versions and folders matching `query` (spec §8.9),
+    /// filtered, sorted and paged by the database ([`listing::compile`]).
+    async fn list_files(
+        &self,
+        account_id: &str,
+        query: &listing::ListQuery,
+    ) -> anyhow::Result<Vec<ListedItem>>;
 
     /// Whether any version row points at this blob.
     async fn blob_is_referenced(&self, blob_key: &str) -> anyhow::Result<bool>;

@@ -6,7 +6,10 @@
 use anyhow::Context;
 use sqlx::Row;
 
-use super::{Account, ApiKey, CustomField, KeyWithAccount, MediaInfo, StoredFolder, StoredVersion};
+use super::{
+    Account, ApiKey, CustomField, KeyWithAccount, ListedItem, MediaInfo, StoredFolder,
+    StoredVersion,
+};
 
 /// Columns of `file_versions v JOIN files f` read by [`version_from_row`].
 pub(super) const VERSION_COLUMNS: &str =
@@ -139,4 +142,40 @@ pub(super) fn field_from_row<R: Columns>(row: &R) -> anyhow::Result<CustomField>
         deleted: row.column("deleted")?,
         created_at_ms: row.column("created_at")?,
     })
+}
+
+/// A row of a list statement (columns [`super::listing::LIST_COLUMNS`]).
+pub(super) fn listed_from_row<R: Columns>(row: &R) -> anyhow::Result<ListedItem> {
+    let kind: String = row.column("kind")?;
+    if kind == "folder" {
+        return Ok(ListedItem::Folder(StoredFolder {
+            folder_id: row.column("item_id")?,
+            path: row.column("file_path")?,
+            created_at_ms: row.column("created_at")?,
+        }));
+    }
+    let size: i64 = row.column("size")?;
+    let number: i64 = row.column("version_number")?;
+    Ok(ListedItem::File(Box::new(StoredVersion {
+        file_id: row.column("item_id")?,
+        version_id: row.column("version_id")?,
+        version_number: u32::try_from(number)?,
+        name: row.column("name")?,
+        file_path: row.column("file_path")?,
+        blob_key: row.column("blob_key")?,
+        size: u64::try_from(size)?,
+        tags: json_column(row, "tags")?,
+        ai_tags: json_column(row, "ai_tags")?,
+        custom_metadata: json_column(row, "custom_metadata")?.unwrap_or_default(),
+        custom_coordinates: row.column("custom_coordinates")?,
+        is_private_file: row.column("is_private_file")?,
+        is_published: row.column("is_published")?,
+        description: row.column("description")?,
+        media: json_column::<MediaInfo>(row, "media")?.unwrap_or_default(),
+        created_at_ms: row.column("version_created_at")?,
+        is_current: kind == "file",
+        file_created_at_ms: row.column("file_created_at")?,
+        file_updated_at_ms: row.column("file_updated_at")?,
+        updated_at_ms: row.column("version_updated_at")?,
+    })))
 }

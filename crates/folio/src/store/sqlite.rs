@@ -26,8 +26,8 @@ use subtle::ConstantTimeEq;
 use tokio::sync::{mpsc, oneshot};
 
 use super::rows::{
-    field_from_row, folder_from_row, json_column, key_from_row, version_from_row, FIELD_COLUMNS,
-    FOLDER_COLUMNS, KEY_COLUMNS, VERSION_COLUMNS,
+    field_from_row, folder_from_row, json_column, key_from_row, listed_from_row, version_from_row,
+    FIELD_COLUMNS, FOLDER_COLUMNS, KEY_COLUMNS, VERSION_COLUMNS,
 };
 use super::{
     Account, ApiKey, Catalog, CommitOutcome, CopyOutcome, CustomField, DeleteOutcome, EditOutcome,
@@ -493,6 +493,24 @@ impl Catalog for SqliteCatalog {
             .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_files(
+        &self,
+        account_id: &str,
+        query: &super::listing::ListQuery,
+    ) -> anyhow::Result<Vec<super::ListedItem>> {
+        let sql = super::listing::compile(query, account_id, super::listing::Dialect::Sqlite);
+        let mut statement = sqlx::query(&sql.text);
+        for bind in &sql.binds {
+            statement = match bind {
+                super::listing::Bind::Text(text) => statement.bind(text.as_str()),
+                super::listing::Bind::Int(n) => statement.bind(*n),
+                super::listing::Bind::Real(x) => statement.bind(*x),
+            };
+        }
+        let rows = statement.fetch_all(&self.reader).await?;
+        rows.iter().map(listed_from_row).collect()
     }
 
     async fn blob_is_referenced(&self, blob_key: &str) -> anyhow::Result<bool> {

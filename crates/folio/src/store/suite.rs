@@ -81,6 +81,7 @@ suite!(
     custom_fields_keep_names_reserved_and_live_labels_unique,
     custom_metadata_defaults_fill_what_the_merge_left_empty,
     ai_tags_are_set_on_one_version_and_kept_by_an_overwrite_that_asks,
+    list_and_search_run_in_the_database,
     files_and_versions_are_found_by_id_within_their_account,
     edits_are_all_or_nothing,
     deletes_remove_rows_and_report_blobs,
@@ -707,6 +708,261 @@ async fn ai_tags_are_set_on_one_version_and_kept_by_an_overwrite_that_asks(
         .expect("read")
         .expect("exists");
     assert_eq!(current.ai_tags, None);
+}
+
+/// `(type, name)` of a list result, in order.
+fn listed_names(items: &[super::ListedItem]) -> Vec<String> {
+    items
+        .iter()
+        .map(|item| match item {
+            super::ListedItem::File(version) => {
+                let marker = if version.is_current { "" } else { "v:" };
+                format!("{marker}{}", version.file_path)
+            }
+            super::ListedItem::Folder(folder) => format!("d:{}", folder.path),
+        })
+        .collect()
+}
+
+async fn list_and_search_run_in_the_database(catalog: Arc<dyn Catalog>) {
+    use super::listing::{FileTypeFilter, ListQuery, ListType, Sort, SortKey};
+    let account_id = account(&catalog).await;
+    let seed = |name: &str, folder: &str, size: u64, width: Option<u32>, format: &str| {
+        let mut up = upload(&account_id, name);
+        up.folder_path = folder.to_owned();
+        up.folder_ancestors = folio_contract::Folder::parse(folder)
+            .expect("folder")
+            .ancestors()
+            .map(|f| f.path())
+            .collect();
+        up.size = size;
+        up.media.width = width;
+        up.media.format = Some(format.to_owned());
+        if format == "pdf" {
+            up.media.file_type = "non-image".to_owned();
+            up.media.mime = "application/pdf".to_owned();
+            up.media.height = None;
+        }
+        up
+    };
+    let mut red = seed("red car.jpg", "/a/b/", 100, Some(10), "jpg");
+    red.tags = Some(vec!["red".into(), "car".into()]);
+    committed(catalog.commit_upload(&red).await.expect("commit"));
+    let mut blue = seed("blue_sky.png", "/a/b/", 2000, Some(300), "png");
+    blue.tags = Some(vec!["blue".into()]);
+    let blue = committed(catalog.commit_upload(&blue).await.expect("commit"));
+    let mut pdf = seed("cv.pdf", "/x/", 5000, None, "pdf");
+    pdf.custom_metadata = Some(
+        serde_json::json!({"price": 12, "brand": "Acme"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    );
+    committed(catalog.commit_upload(&pdf).await.expect("commit"));
+    // A second version of the red car: version 1 becomes a file-version (its tags carry over).
+    let mut again = seed("red car.jpg", "/a/b/", 150, Some(10), "jpg");
+    again.tags = None;
+    committed(catalog.commit_upload(&again).await.expect("commit"));
+    // AI tags reach version_tags through the update trigger.
+    assert!(catalog
+        .set_ai_tags(
+            &blue.version_id,
+            &serde_json::json!([{"name": "sky", "confidence": 90}])
+        )
+        .await
+        .expect("ai tags"));
+
+    let by_name = Sort {
+        key: SortKey::Name,
+        descending: false,
+    };
+    let list = |q: ListQuery| {
+        let catalog = Arc::clone(&catalog);
+        let account_id = account_id.clone();
+        async move { listed_names(&catalog.list_files(&account_id, &q).await.expect("list")) }
+    };
+    let named = |q: ListQuery| ListQuery { sort: by_name, ..q };
+    let search = |text: &str| ListQuery {
+        sort: by_name,
+        search: Some(
+            folio_contract::search::parse_search(
+                text,
+                &|name: &str| match name {
+                    "price" => Some(folio_contract::CustomFieldType::Number),
+                    "brand" => Some(folio_contract::CustomFieldType::Text),
+                    _ => None,
+                },
+                crate::ids::now_millis(),
+            )
+            .expect("query"),
+        ),
+        ..ListQuery::default()
+    };
+
+    assert_eq!(
+        list(named(ListQuery::default())).await,
+        ["/a/b/blue_sky.png", "/x/cv.pdf", "/a/b/red car.jpg"]
+    );
+    assert_eq!(
+        list(named(ListQuery {
+            path: Some("/a/b/".into()),
+            ..ListQuery::default()
+        }))
+        .await,
+        ["/a/b/blue_sky.png", "/a/b/red car.jpg"]
+    );
+    assert_eq!(
+        list(ListQuery {
+            list_type: ListType::FileVersion,
+            ..ListQuery::default()
+        })
+        .await,
+        ["v:/a/b/red car.jpg"]
+    );
+    assert_eq!(
+        list(named(ListQuery {
+            list_type: ListType::Folder,
+            ..ListQuery::default()
+        }))
+        .await,
+        ["d:/a/", "d:/a/b/", "d:/x/"]
+    );
+    assert_eq!(
+        list(named(ListQuery {
+            list_type: ListType::All,
+            path: Some("/a/".into()),
+            ..ListQuery::default()
+        }))
+        .await,
+        ["d:/a/b/"]
+    );
+    assert_eq!(
+        list(named(ListQuery {
+            list_type: ListType::All,
+            path: Some("/".into()),
+            ..ListQuery::default()
+        }))
+        .await,
+        ["d:/a/", "d:/x/"]
+    );
+    assert_eq!(
+        list(ListQuery {
+            sort: Sort {
+                key: SortKey::Size,
+                descending: true
+            },
+            ..ListQuery::default()
+        })
+        .await,
+        ["/x/cv.pdf", "/a/b/blue_sky.png", "/a/b/red car.jpg"]
+    );
+    assert_eq!(
+        list(ListQuery {
+            sort: Sort {
+                key: SortKey::Size,
+                descending: true
+            },
+            limit: 1,
+            skip: 1,
+            ..ListQuery::default()
+        })
+        .await,
+        ["/a/b/blue_sky.png"]
+    );
+    assert_eq!(
+        list(named(ListQuery {
+            file_type: FileTypeFilter::NonImage,
+            ..ListQuery::default()
+        }))
+        .await,
+        ["/x/cv.pdf"]
+    );
+    assert_eq!(
+        list(named(ListQuery {
+            tags: Some(vec!["car".into(), "sky".into()]),
+            ..ListQuery::default()
+        }))
+        .await,
+        ["/a/b/blue_sky.png", "/a/b/red car.jpg"]
+    );
+    assert_eq!(
+        list(named(ListQuery {
+            name: Some("cv.pdf".into()),
+            ..ListQuery::default()
+        }))
+        .await,
+        ["/x/cv.pdf"]
+    );
+
+    for (query, wanted) in [
+        ("tags IN ['sky']", vec!["/a/b/blue_sky.png"]),
+        ("tags IN ['red']", vec!["/a/b/red car.jpg"]),
+        ("tags NOT IN ['red', 'blue']", vec!["/x/cv.pdf"]),
+        ("tags EXISTS", vec!["/a/b/blue_sky.png", "/a/b/red car.jpg"]),
+        ("tags NOT EXISTS", vec!["/x/cv.pdf"]),
+        ("name : 'blue'", vec!["/a/b/blue_sky.png"]),
+        (
+            "name = 'cv.pdf' OR name IN ['red car.jpg']",
+            vec!["/x/cv.pdf", "/a/b/red car.jpg"],
+        ),
+        (
+            "name NOT = 'cv.pdf'",
+            vec!["/a/b/blue_sky.png", "/a/b/red car.jpg"],
+        ),
+        ("name HAS 'SKY'", vec!["/a/b/blue_sky.png"]),
+        ("name HAS 'red ca'", vec!["/a/b/red car.jpg"]),
+        ("name HAS 'ed'", vec![]),
+        ("size >= '1kb' AND size < 5000", vec!["/a/b/blue_sky.png"]),
+        ("size > '4.5kb'", vec!["/x/cv.pdf"]),
+        ("width > 100", vec!["/a/b/blue_sky.png"]),
+        ("width NOT = 10", vec!["/a/b/blue_sky.png", "/x/cv.pdf"]),
+        ("width NOT EXISTS", vec!["/x/cv.pdf"]),
+        (
+            "format IN ['png', 'pdf']",
+            vec!["/a/b/blue_sky.png", "/x/cv.pdf"],
+        ),
+        ("format = 'jpg'", vec!["/a/b/red car.jpg"]),
+        (
+            "path = '/a/b'",
+            vec!["/a/b/blue_sky.png", "/a/b/red car.jpg"],
+        ),
+        ("path : '/a'", vec!["/a/b/blue_sky.png", "/a/b/red car.jpg"]),
+        ("path NOT IN ['/a/b/']", vec!["/x/cv.pdf"]),
+        (
+            "private = false AND published = true",
+            vec!["/a/b/blue_sky.png", "/x/cv.pdf", "/a/b/red car.jpg"],
+        ),
+        ("private = true", vec![]),
+        ("\"customMetadata.price\" > 10", vec!["/x/cv.pdf"]),
+        ("\"customMetadata.price\" IN [12, 13]", vec!["/x/cv.pdf"]),
+        (
+            "\"customMetadata.price\" NOT = 12",
+            vec!["/a/b/blue_sky.png", "/a/b/red car.jpg"],
+        ),
+        ("\"customMetadata.brand\" : 'Ac'", vec!["/x/cv.pdf"]),
+        ("\"customMetadata.brand\" EXISTS", vec!["/x/cv.pdf"]),
+        (
+            "createdAt > '1d' AND updatedAt <= '2999-01-01'",
+            vec!["/a/b/blue_sky.png", "/x/cv.pdf", "/a/b/red car.jpg"],
+        ),
+        ("createdAt < '2000-01-01'", vec![]),
+        ("type = 'file-version'", vec!["v:/a/b/red car.jpg"]),
+        ("type = 'folder' AND name : 'b'", vec!["d:/a/b/"]),
+        (
+            "type IN ['file', 'folder'] AND path = '/'",
+            vec!["d:/a/", "d:/x/"],
+        ),
+        (
+            "(size < 200 OR tags IN ['blue']) AND path = '/a/b/'",
+            vec!["/a/b/blue_sky.png", "/a/b/red car.jpg"],
+        ),
+        (
+            "size < 200 OR tags IN ['blue'] AND path = '/x/'",
+            vec!["/a/b/red car.jpg"],
+        ),
+    ] {
+        assert_eq!(list(search(query)).await, wanted, "{query}");
+    }
 }
 
 // ---- The media management API's catalog operations (media-api §2). ----

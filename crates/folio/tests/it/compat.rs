@@ -145,6 +145,19 @@ async fn python_sdk_manages_custom_metadata_fields_and_uploads_custom_metadata()
     run(&app, Lang::Python, "custom_metadata.py", &[]).await;
 }
 
+/// List and search (spec §8.9, media-api §2–§3) through the SDKs' `assets.list`.
+#[tokio::test]
+async fn node_sdk_lists_and_searches_files() {
+    let app = TestApp::start().await;
+    run(&app, Lang::Node, "list_search.mjs", &[]).await;
+}
+
+#[tokio::test]
+async fn python_sdk_lists_and_searches_files() {
+    let app = TestApp::start().await;
+    run(&app, Lang::Python, "list_search.py", &[]).await;
+}
+
 /// Signed delivery URLs (media-api §4) built by the SDKs' own helpers for private files.
 #[tokio::test]
 async fn node_sdk_signed_urls_are_served_and_tampered_ones_refused() {
