@@ -112,6 +112,32 @@ pub enum AppError {
     /// The reason says what is wrong with the query; it is part of the wire message.
     #[error("invalid search query: {0}")]
     InvalidSearchQuery(String),
+    // Media management API (media-api §2, upload-api §8).
+    /// A `fileId` path segment that is not 24 lowercase hex digits.
+    #[error("invalid fileId")]
+    InvalidFileId,
+    #[error("invalid versionId")]
+    InvalidVersionId,
+    #[error("no such file")]
+    FileNotFound,
+    #[error("no such file version")]
+    VersionNotFound,
+    /// Deleting a version that does not exist (upload-api §8.8's wording).
+    #[error("no such asset")]
+    AssetNotFound,
+    #[error("current version cannot be deleted")]
+    CurrentVersionNotDeletable,
+    /// Bulk operations: these ids name no file; nothing was changed.
+    #[error("unknown file ids")]
+    FilesNotFound(Vec<String>),
+    #[error("no file at {0}")]
+    NoFileAtPath(String),
+    /// Rename onto a path another file holds.
+    #[error("file name taken")]
+    FileAlreadyExists,
+    /// A JSON request body that does not parse, or is not an object.
+    #[error("body is not a JSON object")]
+    InvalidJsonBody,
 
     // Delivery and routing.
     #[error("not found")]
@@ -173,12 +199,22 @@ struct ErrorBody<'a> {
     help: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a FieldErrors>,
+    /// Keys some errors add (media-api §2: `reason`, `missingFileIds`).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    extra: Option<&'a ErrorExtra>,
 }
+
+/// Keys beyond `message`, `help` and `errors` that an error body carries.
+pub type ErrorExtra = serde_json::Map<String, serde_json::Value>;
 
 /// The message of an error response, kept so that the edge can re-render the body with the
 /// configured `help` text (`IntoResponse` has no access to configuration).
 #[derive(Clone)]
-pub struct ErrorMessage(pub String, pub Option<Arc<FieldErrors>>);
+pub struct ErrorMessage(
+    pub String,
+    pub Option<Arc<FieldErrors>>,
+    pub Option<Arc<ErrorExtra>>,
+);
 
 /// The cause of a 5xx, attached to the response for the request-log middleware.
 #[derive(Clone)]
@@ -226,6 +262,17 @@ impl AppError {
             InvalidListType => (bad, "Your request contains invalid value for type parameter. Please provide one of the following: file, file-version, folder, all."),
             // media-api §2: `Invalid search query - <what is wrong>`, no trailing period added.
             InvalidSearchQuery(reason) => return (bad, format!("Invalid search query - {reason}")),
+            InvalidFileId => (bad, "Your request contains invalid fileId parameter."),
+            InvalidVersionId => (bad, "Your request contains invalid versionId parameter."),
+            FileNotFound => (StatusCode::NOT_FOUND, "The requested file does not exist."),
+            VersionNotFound => (StatusCode::NOT_FOUND, "The requested file version does not exist."),
+            AssetNotFound => (StatusCode::NOT_FOUND, "The requested asset does not exist."),
+            CurrentVersionNotDeletable => (bad, "You cannot delete current version of a file."),
+            FilesNotFound(_) => (StatusCode::NOT_FOUND, "The requested file(s) does not exist."),
+            // media-api §2 quotes it without a final period.
+            NoFileAtPath(path) => return (StatusCode::NOT_FOUND, format!("No file found with filePath {path}")),
+            FileAlreadyExists => (StatusCode::CONFLICT, "File with the same name already exists at the destination."),
+            InvalidJsonBody => (bad, "Your request contains an invalid JSON body."),
             NotFound => (StatusCode::NOT_FOUND, "Not found."),
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed."),
             Unauthorized => (StatusCode::UNAUTHORIZED, "Your request is not authorized to access this file."),
@@ -266,6 +313,21 @@ impl AppError {
             _ => None,
         }
     }
+
+    /// The extra keys of the body, for the errors that have some.
+    pub fn extra(&self) -> Option<ErrorExtra> {
+        let mut extra = ErrorExtra::new();
+        match self {
+            AppError::FilesNotFound(ids) => {
+                extra.insert("missingFileIds".to_owned(), serde_json::json!(ids));
+            }
+            AppError::FileAlreadyExists => {
+                extra.insert("reason".to_owned(), "FILE_ALREADY_EXISTS".into());
+            }
+            _ => return None,
+        }
+        Some(extra)
+    }
 }
 
 /// Wraps an error message and `help` into the wire body.
@@ -274,11 +336,13 @@ pub fn error_response(
     message: &str,
     help: &str,
     errors: Option<&FieldErrors>,
+    extra: Option<&ErrorExtra>,
 ) -> Response {
     let body = serde_json::to_vec(&ErrorBody {
         message,
         help,
         errors,
+        extra,
     })
     .unwrap_or_default();
     let mut response = (status, body).into_response();
@@ -295,6 +359,7 @@ pub fn error_body(message: &str, help: &str) -> Vec<u8> {
         message,
         help,
         errors: None,
+        extra: None,
     })
     .unwrap_or_default()
 }
@@ -303,10 +368,17 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, message) = self.status_and_message();
         let errors = self.field_errors().cloned().map(Arc::new);
-        let mut response = error_response(status, &message, DEFAULT_HELP, errors.as_deref());
+        let extra = self.extra().map(Arc::new);
+        let mut response = error_response(
+            status,
+            &message,
+            DEFAULT_HELP,
+            errors.as_deref(),
+            extra.as_deref(),
+        );
         response
             .extensions_mut()
-            .insert(ErrorMessage(message, errors));
+            .insert(ErrorMessage(message, errors, extra));
         if let AppError::RangeNotSatisfiable { size } = &self {
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
                 response
@@ -386,6 +458,16 @@ mod tests {
             (LimitAboveMaximum("1001".into()), 400),
             (InvalidSort, 400),
             (InvalidListType, 400),
+            (InvalidFileId, 400),
+            (InvalidVersionId, 400),
+            (FileNotFound, 404),
+            (VersionNotFound, 404),
+            (AssetNotFound, 404),
+            (CurrentVersionNotDeletable, 400),
+            (FilesNotFound(vec!["x".into()]), 404),
+            (NoFileAtPath("/a.jpg".into()), 404),
+            (FileAlreadyExists, 409),
+            (InvalidJsonBody, 400),
             (InvalidDeliveryTransformation, 400),
             (TransformationsDisabled, 403),
             (TransformationNotForType, 400),
@@ -399,7 +481,9 @@ mod tests {
             let (s, message) = err.status_and_message();
             assert_eq!(s.as_u16(), status, "{err:?}");
             assert!(
-                message.ends_with('.') || message == "Invalid field object",
+                message.ends_with('.')
+                    || message == "Invalid field object"
+                    || message.starts_with("No file found with filePath "),
                 "{message}"
             );
             assert!(!message.contains("fire"));

@@ -1,6 +1,12 @@
-//! Background housekeeping: blobs that no catalog row points at (left by a crash between the
-//! blob write and the catalog commit), staging files of interrupted writes, and ledger
-//! entries of expired tokens.
+//! Background housekeeping: blobs that no catalog row points at, staging files of interrupted
+//! writes, and ledger entries of expired tokens.
+//!
+//! Unreferenced blobs come from a crash between the blob write and the catalog commit of an
+//! upload or a copy, and from a crash between the removal of rows (delete file, delete version,
+//! bulk delete) and the removal of their blobs: the media API deletes rows first, so a row never
+//! points at a missing blob, and what a crash leaves is swept here. Version blobs (`v/…`) are
+//! kept while a version row names them; renditions (`d/<version id>/…`) while their version
+//! exists.
 
 use std::time::Duration;
 
@@ -12,6 +18,7 @@ use crate::state::AppState;
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct SweepReport {
     pub orphan_blobs: usize,
+    pub orphan_renditions: usize,
     pub staging_files: usize,
     pub expired_tokens: u64,
 }
@@ -31,6 +38,23 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<SweepReport> {
         if !state.catalog.blob_is_referenced(&key).await? {
             state.blobs.delete(&key).await?;
             report.orphan_blobs += 1;
+        }
+    }
+    // Renditions: also what a render that finished after its version was deleted wrote.
+    let mut renditions = state.blobs.list_rendition_blobs();
+    while let Some(item) = renditions.next().await {
+        let (key, modified) = item?;
+        if modified > cutoff {
+            continue;
+        }
+        let referenced = match crate::store::blob::rendition_version(&key) {
+            Some(version_id) => state.catalog.version_exists(version_id).await?,
+            // Not a key Folio writes: left alone.
+            None => true,
+        };
+        if !referenced {
+            state.blobs.delete(&key).await?;
+            report.orphan_renditions += 1;
         }
     }
     report.staging_files = state.blobs.sweep_local_staging(grace).await?;
@@ -53,6 +77,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                 Ok(report) if report != SweepReport::default() => {
                     tracing::info!(
                         sweep.orphan_blobs = report.orphan_blobs,
+                        sweep.orphan_renditions = report.orphan_renditions,
                         sweep.staging_files = report.staging_files,
                         sweep.expired_tokens = report.expired_tokens,
                         "swept"

@@ -43,6 +43,8 @@ pub fn router(state: AppState) -> Router {
         // List and search (spec §8.9); old clients add a trailing slash (media-api §1).
         .route("/v1/files", get(crate::media::list::list))
         .route("/v1/files/", get(crate::media::list::list))
+        // The media management API (media-api §2).
+        .merge(crate::media::routes())
         .route("/healthz", get(health::healthz))
         // Delivery: `{url_endpoint}/{filePath}` with url_endpoint = public URL + account id.
         // `get` answers HEAD too.
@@ -77,13 +79,19 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
     };
 
     if state.config.help_text != DEFAULT_HELP {
-        if let Some(ErrorMessage(message, errors)) =
+        if let Some(ErrorMessage(message, errors, extra)) =
             response.extensions_mut().remove::<ErrorMessage>()
         {
             let status = response.status();
             let extensions = std::mem::take(response.extensions_mut());
             let headers = std::mem::take(response.headers_mut());
-            response = error_response(status, &message, &state.config.help_text, errors.as_deref());
+            response = error_response(
+                status,
+                &message,
+                &state.config.help_text,
+                errors.as_deref(),
+                extra.as_deref(),
+            );
             *response.extensions_mut() = extensions;
             for (name, value) in headers.iter() {
                 if name != http::header::CONTENT_LENGTH {

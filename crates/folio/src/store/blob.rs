@@ -34,6 +34,21 @@ use crate::config::{Config, S3Config};
 /// Prefix under which version blobs live.
 const VERSIONS_PREFIX: &str = "v";
 
+/// Prefix under which renditions live, one folder per version: `d/<version id>/<name>`.
+pub const RENDITIONS_PREFIX: &str = "d";
+
+/// The folder of a version's renditions (thumbnails, cached transformations).
+pub fn renditions_dir(version_id: &str) -> String {
+    format!("{RENDITIONS_PREFIX}/{version_id}")
+}
+
+/// The version id a rendition key belongs to (`d/<version id>/<name>`).
+pub fn rendition_version(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix(RENDITIONS_PREFIX)?.strip_prefix('/')?;
+    let (version_id, name) = rest.split_once('/')?;
+    (!version_id.is_empty() && !name.is_empty()).then_some(version_id)
+}
+
 /// The object key of a version's bytes: sharded by the id's random tail so that no directory
 /// grows too large (the leading bytes of an id are a timestamp and would all be alike).
 pub fn blob_key(version_id: &str) -> String {
@@ -279,6 +294,33 @@ impl BlobStore {
         Ok(())
     }
 
+    /// Copies a blob inside the store (S3 `CopyObject`, a local hard link to a new name): the
+    /// bytes never pass through this process. Blobs are immutable, so a shared local inode is
+    /// a true copy.
+    pub async fn copy(&self, from: &str, to: &str) -> anyhow::Result<()> {
+        self.store
+            .copy(&ObjectPath::from(from), &ObjectPath::from(to))
+            .await?;
+        self.sync(to).await
+    }
+
+    /// Deletes every object under the folder `dir` (a version's renditions).
+    pub async fn delete_dir(&self, dir: &str) -> anyhow::Result<usize> {
+        let keys: Vec<ObjectPath> = self
+            .store
+            .list(Some(&ObjectPath::from(dir)))
+            .map_ok(|meta| meta.location)
+            .try_collect()
+            .await?;
+        for key in &keys {
+            match self.store.delete(key).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(keys.len())
+    }
+
     pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
         match self.store.delete(&ObjectPath::from(key)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
@@ -290,6 +332,17 @@ impl BlobStore {
     pub fn list_version_blobs(&self) -> BoxStream<'static, anyhow::Result<(String, i64)>> {
         self.store
             .list(Some(&ObjectPath::from(VERSIONS_PREFIX)))
+            .map(|item| {
+                let meta = item?;
+                Ok((meta.location.to_string(), meta.last_modified.timestamp()))
+            })
+            .boxed()
+    }
+
+    /// Every rendition (`d/<version id>/<name>`) with its last-modified time (Unix seconds).
+    pub fn list_rendition_blobs(&self) -> BoxStream<'static, anyhow::Result<(String, i64)>> {
+        self.store
+            .list(Some(&ObjectPath::from(RENDITIONS_PREFIX)))
             .map(|item| {
                 let meta = item?;
                 Ok((meta.location.to_string(), meta.last_modified.timestamp()))
@@ -504,6 +557,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rendition_keys_name_their_version() {
+        assert_eq!(rendition_version("d/abc/tr-61"), Some("abc"));
+        assert_eq!(rendition_version("d/abc/x/y"), Some("abc"));
+        assert_eq!(rendition_version("d/abc"), None);
+        assert_eq!(rendition_version("d//x"), None);
+        assert_eq!(rendition_version("v/ab/abc"), None);
+        assert_eq!(renditions_dir("abc"), "d/abc");
+    }
+
+    #[test]
     fn keys_are_sharded_by_the_random_tail() {
         assert_eq!(
             blob_key("598821f949c0a938d57563bd"),
@@ -627,7 +690,44 @@ mod tests {
         assert_eq!(store.count_named("d/ver10", "tr-").await.expect("count"), 1);
         assert_eq!(store.count_named("d/none", "tr-").await.expect("count"), 0);
 
+        // A copy inside the store is a blob of its own: it outlives the original.
+        store
+            .copy("v/aa/cc/small", "v/aa/cc/copied")
+            .await
+            .expect("copy");
+        assert!(store.copy("v/aa/cc/none", "v/aa/cc/x").await.is_err());
+
+        // Renditions are listed by their own prefix and deleted by version folder.
+        let mut renditions: Vec<String> = store
+            .list_rendition_blobs()
+            .map_ok(|(key, _)| key)
+            .try_collect()
+            .await
+            .expect("list");
+        renditions.sort();
+        assert_eq!(
+            renditions,
+            [
+                "d/ver1/ik_ml_thumbnail",
+                "d/ver1/tr-61",
+                "d/ver1/tr-62",
+                "d/ver10/tr-61"
+            ]
+        );
+        assert_eq!(
+            store
+                .delete_dir(&renditions_dir("ver1"))
+                .await
+                .expect("delete"),
+            3
+        );
+        assert_eq!(store.count_named("d/ver10", "tr-").await.expect("count"), 1);
+
         store.delete("v/aa/cc/small").await.expect("delete");
+        assert_eq!(
+            store.read_all("v/aa/cc/copied").await.expect("read"),
+            Some(Bytes::from_static(b"hello"))
+        );
         store
             .delete("v/aa/cc/small")
             .await

@@ -154,7 +154,135 @@ pub struct StoredVersion {
     pub is_published: bool,
     pub description: Option<String>,
     pub media: MediaInfo,
+    /// When this version was created.
     pub created_at_ms: i64,
+    /// Whether this is the file's current version (`type` `file` rather than `file-version`).
+    pub is_current: bool,
+    /// When the file was first uploaded (its first version, whichever versions remain).
+    pub file_created_at_ms: i64,
+    /// When the file last changed (a new version, a restore, a move, an edit of its current
+    /// version).
+    pub file_updated_at_ms: i64,
+    /// When this version's attributes last changed; its creation time if they never did.
+    pub updated_at_ms: i64,
+}
+
+/// Which versions of a file an edit applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditScope {
+    Current,
+    /// Every version, the current one included (`publish` with `includeFileVersions`).
+    AllVersions,
+}
+
+/// Per-key problems an edit found (the `errors` object of a validation error).
+pub type EditErrors = std::collections::BTreeMap<String, String>;
+
+/// A change to a version's attributes, decided above the backends (media layer): it gets the
+/// version as stored, inside the transaction that holds the file, and may refuse. The backend
+/// writes back `tags`, `ai_tags`, `custom_metadata`, `custom_coordinates`, `description` and
+/// `is_published`; nothing else it changes is stored.
+pub type VersionEdit<'a> = &'a (dyn Fn(&mut StoredVersion) -> Result<(), EditErrors> + Send + Sync);
+
+/// The outcome of [`Catalog::edit_versions`].
+#[derive(Debug)]
+pub enum EditOutcome {
+    /// The current versions after the edit, in the order of the ids asked for.
+    Done(Vec<StoredVersion>),
+    /// These ids name no file of the account; nothing was changed.
+    Missing(Vec<String>),
+    /// The edit refused a version; nothing was changed.
+    Invalid(EditErrors),
+}
+
+/// A version whose rows are gone: its blob and renditions can go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovedVersion {
+    pub version_id: String,
+    pub blob_key: String,
+}
+
+/// The outcome of [`Catalog::delete_files`].
+#[derive(Debug)]
+pub enum DeleteOutcome {
+    /// Every version of every file, now without rows.
+    Deleted(Vec<RemovedVersion>),
+    /// These ids name no file of the account; nothing was deleted.
+    Missing(Vec<String>),
+}
+
+/// The outcome of [`Catalog::delete_version`].
+#[derive(Debug)]
+pub enum VersionDelete {
+    NoFile,
+    NoVersion,
+    /// The version is the file's current one and stays.
+    Current,
+    Deleted(RemovedVersion),
+}
+
+/// The outcome of [`Catalog::restore_version`].
+#[derive(Debug)]
+pub enum RestoreOutcome {
+    NoFile,
+    NoVersion,
+    /// The file's current version after the restore (the restored one).
+    Restored(Box<StoredVersion>),
+}
+
+/// A destination folder: canonical path and its ancestors from the top (created if missing).
+#[derive(Debug, Clone)]
+pub struct FolderTarget {
+    pub path: String,
+    pub ancestors: Vec<String>,
+}
+
+/// One version made by a copy: a fresh id and blob (already copied in the blob store), the
+/// attributes of `source`.
+#[derive(Debug, Clone)]
+pub struct CopiedVersion {
+    pub version_id: String,
+    pub blob_key: String,
+    pub source: StoredVersion,
+}
+
+/// A copy of a file into a folder (media-api §2 copy).
+#[derive(Debug, Clone)]
+pub struct NewCopy {
+    pub account_id: String,
+    pub folder: FolderTarget,
+    pub name: String,
+    /// Oldest first; the last one becomes the current version.
+    pub versions: Vec<CopiedVersion>,
+    pub max_versions: u32,
+}
+
+/// The outcome of [`Catalog::insert_copy`].
+#[derive(Debug)]
+pub enum CopyOutcome {
+    /// The destination file's current version (the copy).
+    Copied(Box<StoredVersion>),
+    /// The destination file would have more than `max_versions` versions; nothing was written.
+    TooManyVersions,
+}
+
+/// The outcome of [`Catalog::move_file`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum MoveOutcome {
+    NotFound,
+    /// The file is at the destination (its own row moved, or its versions appended to the
+    /// file already there).
+    Moved,
+    TooManyVersions,
+}
+
+/// The outcome of [`Catalog::rename_file`].
+#[derive(Debug)]
+pub enum RenameOutcome {
+    NotFound,
+    /// Another file holds the new path.
+    Exists,
+    Renamed(Box<StoredVersion>),
 }
 
 impl NewUpload {
@@ -312,6 +440,90 @@ pub trait Catalog: Send + Sync + 'static {
 
     /// Whether any version row points at this blob.
     async fn blob_is_referenced(&self, blob_key: &str) -> anyhow::Result<bool>;
+    /// Whether a version row with this id exists (its renditions, `d/<version id>/…`, are
+    /// referenced by it).
+    async fn version_exists(&self, version_id: &str) -> anyhow::Result<bool>;
+
+    // The media management API (media-api §2). Every lookup is scoped to the account; an id
+    // of another account is unknown. Writes lock the files they touch (PostgreSQL row locks,
+    // SQLite's single writer), so they serialise with uploads to the same path.
+
+    /// The current version of the file `file_id`.
+    async fn file_by_id(
+        &self,
+        account_id: &str,
+        file_id: &str,
+    ) -> anyhow::Result<Option<StoredVersion>>;
+    /// Every version of a file, newest (highest number) first; `None` when there is no file.
+    async fn file_versions(
+        &self,
+        account_id: &str,
+        file_id: &str,
+    ) -> anyhow::Result<Option<Vec<StoredVersion>>>;
+    /// One version of a file.
+    async fn version_by_id(
+        &self,
+        account_id: &str,
+        file_id: &str,
+        version_id: &str,
+    ) -> anyhow::Result<Option<StoredVersion>>;
+    /// A folder by its canonical path (`/a/b/`).
+    async fn folder_by_path(
+        &self,
+        account_id: &str,
+        path: &str,
+    ) -> anyhow::Result<Option<StoredFolder>>;
+
+    /// Applies `edit` to the versions in `scope` of every file in `file_ids`, all or nothing,
+    /// in one transaction.
+    async fn edit_versions(
+        &self,
+        account_id: &str,
+        file_ids: &[String],
+        scope: EditScope,
+        edit: VersionEdit<'_>,
+    ) -> anyhow::Result<EditOutcome>;
+    /// Removes the rows of the files and all their versions, all or nothing, in one
+    /// transaction. The caller removes the blobs afterwards.
+    async fn delete_files(
+        &self,
+        account_id: &str,
+        file_ids: &[String],
+    ) -> anyhow::Result<DeleteOutcome>;
+    /// Removes a non-current version's row.
+    async fn delete_version(
+        &self,
+        account_id: &str,
+        file_id: &str,
+        version_id: &str,
+    ) -> anyhow::Result<VersionDelete>;
+    /// Makes a version the file's current one again (it keeps its id and number).
+    async fn restore_version(
+        &self,
+        account_id: &str,
+        file_id: &str,
+        version_id: &str,
+    ) -> anyhow::Result<RestoreOutcome>;
+    /// Writes the rows of a copy whose blobs exist: a new file at `folder + name`, or new
+    /// versions of the file already there.
+    async fn insert_copy(&self, copy: &NewCopy) -> anyhow::Result<CopyOutcome>;
+    /// Moves the file at `source_path` into `folder` (same name). When a file already holds
+    /// the destination path, the source's versions are appended to it (oldest first, the
+    /// source's current version last, so it becomes current) and the source file is gone.
+    async fn move_file(
+        &self,
+        account_id: &str,
+        source_path: &str,
+        folder: &FolderTarget,
+        max_versions: u32,
+    ) -> anyhow::Result<MoveOutcome>;
+    /// Gives the file at `file_path` a new (sanitised) name in its folder.
+    async fn rename_file(
+        &self,
+        account_id: &str,
+        file_path: &str,
+        new_name: &str,
+    ) -> anyhow::Result<RenameOutcome>;
 
     /// A cheap round trip to the database (health checks).
     async fn ping(&self) -> anyhow::Result<()>;

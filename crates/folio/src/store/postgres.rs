@@ -26,12 +26,14 @@ use sqlx::{Postgres, Row, Transaction};
 use subtle::ConstantTimeEq;
 
 use super::rows::{
-    field_from_row, json_column, key_from_row, listed_from_row, version_from_row, FIELD_COLUMNS,
-    KEY_COLUMNS, VERSION_COLUMNS,
+    field_from_row, folder_from_row, json_column, key_from_row, listed_from_row, version_from_row,
+    FIELD_COLUMNS, FOLDER_COLUMNS, KEY_COLUMNS, VERSION_COLUMNS,
 };
 use super::{
-    Account, ApiKey, Catalog, CommitOutcome, CustomField, FieldWrite, KeyWithAccount, NewUpload,
-    StoredVersion,
+    Account, ApiKey, Catalog, CommitOutcome, CopyOutcome, CustomField, DeleteOutcome, EditOutcome,
+    EditScope, FieldWrite, FolderTarget, KeyWithAccount, MoveOutcome, NewCopy, NewUpload,
+    RemovedVersion, RenameOutcome, RestoreOutcome, StoredFolder, StoredVersion, VersionDelete,
+    VersionEdit,
 };
 use crate::config::PostgresConfig;
 use crate::ids;
@@ -188,6 +190,7 @@ impl PgCatalog {
         let mut tags = up.tags.clone().filter(|t| !t.is_empty());
         let mut custom_metadata = up.custom_metadata.clone();
         let mut ai_tags = None;
+        let mut file_created_at = now;
 
         let (name, file_id, number) = if up.use_unique_file_name {
             let name = insert_unique_file(&mut tx, up, now).await?;
@@ -202,7 +205,7 @@ impl PgCatalog {
             // our insert returns), and the second round finds it.
             for _ in 0..3 {
                 existing = sqlx::query(
-                    "SELECT file_id, current_version_id, last_version_number FROM files \
+                    "SELECT file_id, current_version_id, last_version_number, created_at FROM files \
                      WHERE account_id = $1 AND file_path = $2 FOR UPDATE",
                 )
                 .bind(&up.account_id)
@@ -230,6 +233,7 @@ impl PgCatalog {
                     let file_id: String = row.try_get("file_id")?;
                     let current: String = row.try_get("current_version_id")?;
                     let last: i64 = row.try_get("last_version_number")?;
+                    file_created_at = row.try_get("created_at")?;
                     let count: i64 =
                         sqlx::query_scalar("SELECT COUNT(*) FROM file_versions WHERE file_id = $1")
                             .bind(&file_id)
@@ -323,6 +327,10 @@ impl PgCatalog {
             description: up.description.clone(),
             media: up.media.clone(),
             created_at_ms: now,
+            is_current: true,
+            file_created_at_ms: file_created_at,
+            file_updated_at_ms: now,
+            updated_at_ms: now,
         })))
     }
 }
@@ -784,6 +792,663 @@ impl Catalog for PgCatalog {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+
+    async fn version_exists(&self, version_id: &str) -> anyhow::Result<bool> {
+        let found: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM file_versions WHERE version_id = $1")
+                .bind(version_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    async fn file_by_id(
+        &self,
+        account_id: &str,
+        file_id: &str,
+    ) -> anyhow::Result<Option<StoredVersion>> {
+        let row = sqlx::query(&format!(
+            "SELECT {VERSION_COLUMNS} FROM files f \
+             JOIN file_versions v ON v.version_id = f.current_version_id \
+             WHERE f.account_id = $1 AND f.file_id = $2"
+        ))
+        .bind(account_id)
+        .bind(file_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(version_from_row).transpose()
+    }
+
+    async fn file_versions(
+        &self,
+        account_id: &str,
+        file_id: &str,
+    ) -> anyhow::Result<Option<Vec<StoredVersion>>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {VERSION_COLUMNS} FROM files f \
+             JOIN file_versions v ON v.file_id = f.file_id \
+             WHERE f.account_id = $1 AND f.file_id = $2 ORDER BY v.version_number DESC"
+        ))
+        .bind(account_id)
+        .bind(file_id)
+        .fetch_all(&self.pool)
+        .await?;
+        // A file always has its current version, so no rows means no file.
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        rows.iter()
+            .map(version_from_row)
+            .collect::<anyhow::Result<_>>()
+            .map(Some)
+    }
+
+    async fn version_by_id(
+        &self,
+        account_id: &str,
+        file_id: &str,
+        version_id: &str,
+    ) -> anyhow::Result<Option<StoredVersion>> {
+        let row = sqlx::query(&format!(
+            "SELECT {VERSION_COLUMNS} FROM files f \
+             JOIN file_versions v ON v.file_id = f.file_id \
+             WHERE f.account_id = $1 AND f.file_id = $2 AND v.version_id = $3"
+        ))
+        .bind(account_id)
+        .bind(file_id)
+        .bind(version_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(version_from_row).transpose()
+    }
+
+    async fn folder_by_path(
+        &self,
+        account_id: &str,
+        path: &str,
+    ) -> anyhow::Result<Option<StoredFolder>> {
+        let row = sqlx::query(&format!(
+            "SELECT {FOLDER_COLUMNS} FROM folders WHERE account_id = $1 AND path = $2"
+        ))
+        .bind(account_id)
+        .bind(path)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(folder_from_row).transpose()
+    }
+
+    async fn edit_versions(
+        &self,
+        account_id: &str,
+        file_ids: &[String],
+        scope: EditScope,
+        edit: VersionEdit<'_>,
+    ) -> anyhow::Result<EditOutcome> {
+        let ids = unique(file_ids);
+        retrying(|| self.try_edit(account_id, &ids, scope, edit)).await
+    }
+
+    async fn delete_files(
+        &self,
+        account_id: &str,
+        file_ids: &[String],
+    ) -> anyhow::Result<DeleteOutcome> {
+        let ids = unique(file_ids);
+        retrying(|| self.try_delete_files(account_id, &ids)).await
+    }
+
+    async fn delete_version(
+        &self,
+        account_id: &str,
+        file_id: &str,
+        version_id: &str,
+    ) -> anyhow::Result<VersionDelete> {
+        let mut tx = self.pool.begin().await?;
+        let Some(current) = lock_file(&mut tx, account_id, file_id).await? else {
+            return Ok(VersionDelete::NoFile);
+        };
+        let blob_key: Option<String> = sqlx::query_scalar(
+            "SELECT blob_key FROM file_versions WHERE file_id = $1 AND version_id = $2",
+        )
+        .bind(file_id)
+        .bind(version_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(blob_key) = blob_key else {
+            return Ok(VersionDelete::NoVersion);
+        };
+        if current == version_id {
+            return Ok(VersionDelete::Current);
+        }
+        sqlx::query("DELETE FROM file_versions WHERE version_id = $1")
+            .bind(version_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(VersionDelete::Deleted(RemovedVersion {
+            version_id: version_id.to_owned(),
+            blob_key,
+        }))
+    }
+
+    async fn restore_version(
+        &self,
+        account_id: &str,
+        file_id: &str,
+        version_id: &str,
+    ) -> anyhow::Result<RestoreOutcome> {
+        let mut tx = self.pool.begin().await?;
+        let Some(current) = lock_file(&mut tx, account_id, file_id).await? else {
+            return Ok(RestoreOutcome::NoFile);
+        };
+        let found: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM file_versions WHERE file_id = $1 AND version_id = $2",
+        )
+        .bind(file_id)
+        .bind(version_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if found.is_none() {
+            return Ok(RestoreOutcome::NoVersion);
+        }
+        if current != version_id {
+            sqlx::query(
+                "UPDATE files SET current_version_id = $1, updated_at = $2 WHERE file_id = $3",
+            )
+            .bind(version_id)
+            .bind(ids::now_millis())
+            .bind(file_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let restored = current_in(&mut tx, file_id).await?;
+        tx.commit().await?;
+        Ok(RestoreOutcome::Restored(Box::new(restored)))
+    }
+
+    async fn insert_copy(&self, copy: &NewCopy) -> anyhow::Result<CopyOutcome> {
+        retrying(|| self.try_insert_copy(copy)).await
+    }
+
+    async fn move_file(
+        &self,
+        account_id: &str,
+        source_path: &str,
+        folder: &FolderTarget,
+        max_versions: u32,
+    ) -> anyhow::Result<MoveOutcome> {
+        retrying(|| self.try_move(account_id, source_path, folder, max_versions)).await
+    }
+
+    async fn rename_file(
+        &self,
+        account_id: &str,
+        file_path: &str,
+        new_name: &str,
+    ) -> anyhow::Result<RenameOutcome> {
+        let mut tx = self.pool.begin().await?;
+        let source = sqlx::query(
+            "SELECT file_id, folder_path FROM files WHERE account_id = $1 AND file_path = $2 \
+             FOR UPDATE",
+        )
+        .bind(account_id)
+        .bind(file_path)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(source) = source else {
+            return Ok(RenameOutcome::NotFound);
+        };
+        let file_id: String = source.try_get("file_id")?;
+        let folder_path: String = source.try_get("folder_path")?;
+        let new_path = format!("{folder_path}{new_name}");
+        if new_path != file_path {
+            // A commit creating the new path right now makes this wait for it and then fail
+            // on the unique key: the name is taken, whoever took it first.
+            let renamed = sqlx::query(
+                "UPDATE files SET name = $1, file_path = $2, updated_at = $3 WHERE file_id = $4",
+            )
+            .bind(new_name)
+            .bind(&new_path)
+            .bind(ids::now_millis())
+            .bind(&file_id)
+            .execute(&mut *tx)
+            .await;
+            match renamed {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => return Ok(RenameOutcome::Exists),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let current = current_in(&mut tx, &file_id).await?;
+        tx.commit().await?;
+        Ok(RenameOutcome::Renamed(Box::new(current)))
+    }
+}
+
+/// The media API's writes on PostgreSQL: each locks the `files` rows it touches (in file id
+/// order when there are several, so two bulk writes never wait on each other in a cycle).
+impl PgCatalog {
+    async fn try_edit(
+        &self,
+        account_id: &str,
+        ids: &[String],
+        scope: EditScope,
+        edit: VersionEdit<'_>,
+    ) -> anyhow::Result<EditOutcome> {
+        let mut tx = self.pool.begin().await?;
+        let missing = lock_files(&mut tx, account_id, ids).await?;
+        if !missing.is_empty() {
+            return Ok(EditOutcome::Missing(missing));
+        }
+        let now = ids::now_millis();
+        let join = match scope {
+            EditScope::Current => "v.version_id = f.current_version_id",
+            EditScope::AllVersions => "v.file_id = f.file_id",
+        };
+        for id in ids {
+            let rows = sqlx::query(&format!(
+                "SELECT {VERSION_COLUMNS} FROM files f JOIN file_versions v ON {join} \
+                 WHERE f.file_id = $1"
+            ))
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in &rows {
+                let mut version = version_from_row(row)?;
+                if let Err(errors) = edit(&mut version) {
+                    return Ok(EditOutcome::Invalid(errors));
+                }
+                sqlx::query(
+                    "UPDATE file_versions SET tags = $1, ai_tags = $2, custom_metadata = $3, \
+                     custom_coordinates = $4, description = $5, is_published = $6, \
+                     updated_at = $7 WHERE version_id = $8",
+                )
+                .bind(version.tags.as_ref().map(to_json).transpose()?)
+                .bind(version.ai_tags.as_ref().map(to_json).transpose()?)
+                .bind(to_json(&version.custom_metadata)?)
+                .bind(&version.custom_coordinates)
+                .bind(&version.description)
+                .bind(version.is_published)
+                .bind(now)
+                .bind(&version.version_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query("UPDATE files SET updated_at = $1 WHERE file_id = $2")
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let mut current = Vec::with_capacity(ids.len());
+        for id in ids {
+            current.push(current_in(&mut tx, id).await?);
+        }
+        tx.commit().await?;
+        Ok(EditOutcome::Done(current))
+    }
+
+    async fn try_delete_files(
+        &self,
+        account_id: &str,
+        ids: &[String],
+    ) -> anyhow::Result<DeleteOutcome> {
+        let mut tx = self.pool.begin().await?;
+        let missing = lock_files(&mut tx, account_id, ids).await?;
+        if !missing.is_empty() {
+            return Ok(DeleteOutcome::Missing(missing));
+        }
+        // Read after the lock: a version an overwrite committed while we waited is included.
+        let rows = sqlx::query(
+            "SELECT version_id, blob_key FROM file_versions WHERE file_id = ANY($1) \
+             ORDER BY file_id, version_number",
+        )
+        .bind(ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut removed = Vec::with_capacity(rows.len());
+        for row in rows {
+            removed.push(RemovedVersion {
+                version_id: row.try_get("version_id")?,
+                blob_key: row.try_get("blob_key")?,
+            });
+        }
+        sqlx::query("DELETE FROM file_versions WHERE file_id = ANY($1)")
+            .bind(ids)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM files WHERE file_id = ANY($1)")
+            .bind(ids)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(DeleteOutcome::Deleted(removed))
+    }
+
+    async fn try_insert_copy(&self, copy: &NewCopy) -> anyhow::Result<CopyOutcome> {
+        let (Some(first), Some(last)) = (copy.versions.first(), copy.versions.last()) else {
+            anyhow::bail!("a copy without versions");
+        };
+        let now = ids::now_millis();
+        let n = i64::try_from(copy.versions.len())?;
+        let mut tx = self.pool.begin().await?;
+        insert_folders(&mut tx, &copy.account_id, &copy.folder.ancestors, now).await?;
+        let path = format!("{}{}", copy.folder.path, copy.name);
+        let existing = sqlx::query(
+            "SELECT file_id, last_version_number FROM files \
+             WHERE account_id = $1 AND file_path = $2 FOR UPDATE",
+        )
+        .bind(&copy.account_id)
+        .bind(&path)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (file_id, first_number) = match existing {
+            Some(row) => {
+                let file_id: String = row.try_get("file_id")?;
+                let last_number: i64 = row.try_get("last_version_number")?;
+                let count: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM file_versions WHERE file_id = $1")
+                        .bind(&file_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if count + n > i64::from(copy.max_versions) {
+                    tx.rollback().await?;
+                    return Ok(CopyOutcome::TooManyVersions);
+                }
+                sqlx::query(
+                    "UPDATE files SET current_version_id = $1, last_version_number = $2, \
+                     updated_at = $3 WHERE file_id = $4",
+                )
+                .bind(&last.version_id)
+                .bind(last_number + n)
+                .bind(now)
+                .bind(&file_id)
+                .execute(&mut *tx)
+                .await?;
+                (file_id, last_number + 1)
+            }
+            None => {
+                if n > i64::from(copy.max_versions) {
+                    tx.rollback().await?;
+                    return Ok(CopyOutcome::TooManyVersions);
+                }
+                // A commit creating the path meanwhile makes this fail on the unique key; the
+                // retry then finds (and locks) that file and appends to it.
+                sqlx::query(
+                    "INSERT INTO files (file_id, account_id, file_path, folder_path, name, \
+                     current_version_id, last_version_number, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&first.version_id)
+                .bind(&copy.account_id)
+                .bind(&path)
+                .bind(&copy.folder.path)
+                .bind(&copy.name)
+                .bind(&last.version_id)
+                .bind(n)
+                .bind(now)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                (first.version_id.clone(), 1)
+            }
+        };
+        for (number, copied) in (first_number..).zip(&copy.versions) {
+            let v = &copied.source;
+            sqlx::query(
+                "INSERT INTO file_versions (version_id, file_id, version_number, blob_key, size, \
+                 mime, file_type, width, height, tags, ai_tags, custom_metadata, \
+                 custom_coordinates, is_private_file, is_published, description, media, \
+                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+                 $14, $15, $16, $17, $18)",
+            )
+            .bind(&copied.version_id)
+            .bind(&file_id)
+            .bind(number)
+            .bind(&copied.blob_key)
+            .bind(i64::try_from(v.size)?)
+            .bind(&v.media.mime)
+            .bind(&v.media.file_type)
+            .bind(v.media.width.map(i64::from))
+            .bind(v.media.height.map(i64::from))
+            .bind(v.tags.as_ref().map(to_json).transpose()?)
+            .bind(v.ai_tags.as_ref().map(to_json).transpose()?)
+            .bind(to_json(&v.custom_metadata)?)
+            .bind(&v.custom_coordinates)
+            .bind(v.is_private_file)
+            .bind(v.is_published)
+            .bind(&v.description)
+            .bind(to_json(&v.media)?)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let current = current_in(&mut tx, &file_id).await?;
+        tx.commit().await?;
+        Ok(CopyOutcome::Copied(Box::new(current)))
+    }
+
+    async fn try_move(
+        &self,
+        account_id: &str,
+        source_path: &str,
+        folder: &FolderTarget,
+        max_versions: u32,
+    ) -> anyhow::Result<MoveOutcome> {
+        let now = ids::now_millis();
+        let mut tx = self.pool.begin().await?;
+        let source = sqlx::query(
+            "SELECT file_id, current_version_id, name FROM files \
+             WHERE account_id = $1 AND file_path = $2",
+        )
+        .bind(account_id)
+        .bind(source_path)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(source) = source else {
+            return Ok(MoveOutcome::NotFound);
+        };
+        let name: String = source.try_get("name")?;
+        let dest_path = format!("{}{}", folder.path, name);
+        if dest_path == source_path {
+            return Ok(MoveOutcome::Moved);
+        }
+        insert_folders(&mut tx, account_id, &folder.ancestors, now).await?;
+        // Both rows locked in file id order (the order every multi-file write uses).
+        let locked = sqlx::query(
+            "SELECT file_id, file_path, current_version_id, last_version_number FROM files \
+             WHERE account_id = $1 AND file_path IN ($2, $3) ORDER BY file_id FOR UPDATE",
+        )
+        .bind(account_id)
+        .bind(source_path)
+        .bind(&dest_path)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut source = None;
+        let mut dest = None;
+        for row in locked {
+            let path: String = row.try_get("file_path")?;
+            if path == source_path {
+                source = Some(row);
+            } else {
+                dest = Some(row);
+            }
+        }
+        // Deleted while we waited for the lock.
+        let Some(source) = source else {
+            tx.rollback().await?;
+            return Ok(MoveOutcome::NotFound);
+        };
+        let source_id: String = source.try_get("file_id")?;
+        let source_current: String = source.try_get("current_version_id")?;
+        match dest {
+            None => {
+                // A commit creating the destination meanwhile makes this fail on the unique
+                // key; the retry then appends to that file.
+                sqlx::query(
+                    "UPDATE files SET file_path = $1, folder_path = $2, updated_at = $3 \
+                     WHERE file_id = $4",
+                )
+                .bind(&dest_path)
+                .bind(&folder.path)
+                .bind(now)
+                .bind(&source_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Some(dest) => {
+                let dest_id: String = dest.try_get("file_id")?;
+                let last_number: i64 = dest.try_get("last_version_number")?;
+                let moving: Vec<String> = sqlx::query_scalar(
+                    "SELECT version_id FROM file_versions WHERE file_id = $1 \
+                     ORDER BY version_id = $2, version_number",
+                )
+                .bind(&source_id)
+                .bind(&source_current)
+                .fetch_all(&mut *tx)
+                .await?;
+                let count: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM file_versions WHERE file_id = $1")
+                        .bind(&dest_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                let n = i64::try_from(moving.len())?;
+                if count + n > i64::from(max_versions) {
+                    tx.rollback().await?;
+                    return Ok(MoveOutcome::TooManyVersions);
+                }
+                for (number, version_id) in (last_number + 1..).zip(&moving) {
+                    sqlx::query(
+                        "UPDATE file_versions SET file_id = $1, version_number = $2 \
+                         WHERE version_id = $3",
+                    )
+                    .bind(&dest_id)
+                    .bind(number)
+                    .bind(version_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query(
+                    "UPDATE files SET current_version_id = $1, last_version_number = $2, \
+                     updated_at = $3 WHERE file_id = $4",
+                )
+                .bind(&source_current)
+                .bind(last_number + n)
+                .bind(now)
+                .bind(&dest_id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM files WHERE file_id = $1")
+                    .bind(&source_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(MoveOutcome::Moved)
+    }
+}
+
+/// Runs `attempt` again after a transient conflict (deadlock, serialization failure, a unique
+/// key another transaction took meanwhile), at most [`COMMIT_ATTEMPTS`] times.
+async fn retrying<T, F, Fut>(attempt: F) -> anyhow::Result<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(e) if tries < COMMIT_ATTEMPTS && is_transient(&e) => {
+                tracing::debug!(error = %e, tries, "catalog write conflict; retrying");
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// `ids` without repeats, in their first order.
+fn unique(ids: &[String]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    ids.iter()
+        .filter(|id| seen.insert(id.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// Locks the `files` rows of `ids` (in id order); returns the ids that name no file of the
+/// account.
+async fn lock_files(
+    tx: &mut Transaction<'_, Postgres>,
+    account_id: &str,
+    ids: &[String],
+) -> anyhow::Result<Vec<String>> {
+    let found: Vec<String> = sqlx::query_scalar(
+        "SELECT file_id FROM files WHERE account_id = $1 AND file_id = ANY($2) \
+         ORDER BY file_id FOR UPDATE",
+    )
+    .bind(account_id)
+    .bind(ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(ids
+        .iter()
+        .filter(|id| !found.contains(id))
+        .cloned()
+        .collect())
+}
+
+/// Locks one file's row; its current version id, or `None` when there is no such file.
+async fn lock_file(
+    tx: &mut Transaction<'_, Postgres>,
+    account_id: &str,
+    file_id: &str,
+) -> anyhow::Result<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT current_version_id FROM files WHERE account_id = $1 AND file_id = $2 FOR UPDATE",
+    )
+    .bind(account_id)
+    .bind(file_id)
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+/// The current version of a file that exists, read inside the transaction.
+async fn current_in(
+    tx: &mut Transaction<'_, Postgres>,
+    file_id: &str,
+) -> anyhow::Result<StoredVersion> {
+    let row = sqlx::query(&format!(
+        "SELECT {VERSION_COLUMNS} FROM files f \
+         JOIN file_versions v ON v.version_id = f.current_version_id WHERE f.file_id = $1"
+    ))
+    .bind(file_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    version_from_row(&row)
+}
+
+/// Creates the folders of a destination that do not exist yet (top down, like uploads).
+async fn insert_folders(
+    tx: &mut Transaction<'_, Postgres>,
+    account_id: &str,
+    ancestors: &[String],
+    now: i64,
+) -> anyhow::Result<()> {
+    for folder in ancestors {
+        sqlx::query(
+            "INSERT INTO folders (account_id, path, folder_id, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(account_id)
+        .bind(folder)
+        .bind(ids::object_id())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

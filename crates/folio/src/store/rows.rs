@@ -15,7 +15,13 @@ use super::{
 pub(super) const VERSION_COLUMNS: &str =
     "f.file_id, v.version_id, v.version_number, f.name, f.file_path, \
     v.blob_key, v.size, v.tags, v.ai_tags, v.custom_metadata, v.custom_coordinates, \
-    v.is_private_file, v.is_published, v.description, v.media, v.created_at";
+    v.is_private_file, v.is_published, v.description, v.media, v.created_at, \
+    f.created_at AS file_created_at, f.updated_at AS file_updated_at, \
+    COALESCE(v.updated_at, v.created_at) AS version_updated_at, \
+    (f.current_version_id = v.version_id) AS is_current";
+
+/// Columns of `folders` read by [`folder_from_row`].
+pub(super) const FOLDER_COLUMNS: &str = "folder_id, path, created_at";
 
 /// Columns of `api_keys k JOIN accounts a` read by [`key_from_row`].
 pub(super) const KEY_COLUMNS: &str =
@@ -110,6 +116,29 @@ pub(super) fn version_from_row<R: Columns>(row: &R) -> anyhow::Result<StoredVers
         description: row.column("description")?,
         media: json_column::<MediaInfo>(row, "media")?.unwrap_or_default(),
         created_at_ms: row.column("created_at")?,
+        is_current: row.column("is_current")?,
+        file_created_at_ms: row.column("file_created_at")?,
+        file_updated_at_ms: row.column("file_updated_at")?,
+        updated_at_ms: row.column("version_updated_at")?,
+    })
+}
+
+/// The last segment of a canonical folder path (`/a/b/` → `b`).
+fn folder_name(path: &str) -> String {
+    path.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+pub(super) fn folder_from_row<R: Columns>(row: &R) -> anyhow::Result<StoredFolder> {
+    let path: String = row.column("path")?;
+    Ok(StoredFolder {
+        folder_id: row.column("folder_id")?,
+        name: folder_name(&path),
+        path,
+        created_at_ms: row.column("created_at")?,
     })
 }
 
@@ -138,6 +167,7 @@ pub(super) fn listed_from_row<R: Columns>(row: &R) -> anyhow::Result<ListedItem>
             created_at_ms,
         }));
     }
+    let updated_at_ms: i64 = row.column("updated_at")?;
     let size: i64 = row.column("size")?;
     let number: i64 = row.column("version_number")?;
     let version = StoredVersion {
@@ -158,11 +188,17 @@ pub(super) fn listed_from_row<R: Columns>(row: &R) -> anyhow::Result<ListedItem>
         media: json_column::<MediaInfo>(row, "media")?.unwrap_or_default(),
         // The version's own creation; the item's createdAt is below.
         created_at_ms,
+        // The list statement selects the item's dates only (what the list renders): for a
+        // current version they are the file's, for an older one the version's.
+        is_current: kind == "file",
+        file_created_at_ms: created_at_ms,
+        file_updated_at_ms: updated_at_ms,
+        updated_at_ms,
     };
     Ok(ListedItem::File {
         version: Box::new(version),
         current: kind == "file",
         created_at_ms,
-        updated_at_ms: row.column("updated_at")?,
+        updated_at_ms,
     })
 }

@@ -26,12 +26,14 @@ use subtle::ConstantTimeEq;
 use tokio::sync::{mpsc, oneshot};
 
 use super::rows::{
-    field_from_row, json_column, key_from_row, listed_from_row, version_from_row, FIELD_COLUMNS,
-    KEY_COLUMNS, VERSION_COLUMNS,
+    field_from_row, folder_from_row, json_column, key_from_row, listed_from_row, version_from_row,
+    FIELD_COLUMNS, FOLDER_COLUMNS, KEY_COLUMNS, VERSION_COLUMNS,
 };
 use super::{
-    Account, ApiKey, Catalog, CommitOutcome, CustomField, FieldWrite, KeyWithAccount, NewUpload,
-    StoredVersion,
+    Account, ApiKey, Catalog, CommitOutcome, CopyOutcome, CustomField, DeleteOutcome, EditOutcome,
+    EditScope, FieldWrite, FolderTarget, KeyWithAccount, MoveOutcome, NewCopy, NewUpload,
+    RemovedVersion, RenameOutcome, RestoreOutcome, StoredFolder, StoredVersion, VersionDelete,
+    VersionEdit,
 };
 use crate::ids;
 
@@ -524,6 +526,574 @@ impl Catalog for SqliteCatalog {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())
     }
+
+    async fn version_exists(&self, version_id: &str) -> anyhow::Result<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM file_versions WHERE version_id = ?")
+                .bind(version_id)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    async fn file_by_id(
+        &self,
+        account_id: &str,
+        file_id: &str,
+    ) -> anyhow::Result<Option<StoredVersion>> {
+        let row = sqlx::query(&format!(
+            "SELECT {VERSION_COLUMNS} FROM files f \
+             JOIN file_versions v ON v.version_id = f.current_version_id \
+             WHERE f.account_id = ? AND f.file_id = ?"
+        ))
+        .bind(account_id)
+        .bind(file_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(version_from_row).transpose()
+    }
+
+    async fn file_versions(
+        &self,
+        account_id: &str,
+        file_id: &str,
+    ) -> anyhow::Result<Option<Vec<StoredVersion>>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {VERSION_COLUMNS} FROM files f \
+             JOIN file_versions v ON v.file_id = f.file_id \
+             WHERE f.account_id = ? AND f.file_id = ? ORDER BY v.version_number DESC"
+        ))
+        .bind(account_id)
+        .bind(file_id)
+        .fetch_all(&self.reader)
+        .await?;
+        // A file always has its current version, so no rows means no file.
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        rows.iter()
+            .map(version_from_row)
+            .collect::<anyhow::Result<_>>()
+            .map(Some)
+    }
+
+    async fn version_by_id(
+        &self,
+        account_id: &str,
+        file_id: &str,
+        version_id: &str,
+    ) -> anyhow::Result<Option<StoredVersion>> {
+        let row = sqlx::query(&format!(
+            "SELECT {VERSION_COLUMNS} FROM files f \
+             JOIN file_versions v ON v.file_id = f.file_id \
+             WHERE f.account_id = ? AND f.file_id = ? AND v.version_id = ?"
+        ))
+        .bind(account_id)
+        .bind(file_id)
+        .bind(version_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(version_from_row).transpose()
+    }
+
+    async fn folder_by_path(
+        &self,
+        account_id: &str,
+        path: &str,
+    ) -> anyhow::Result<Option<StoredFolder>> {
+        let row = sqlx::query(&format!(
+            "SELECT {FOLDER_COLUMNS} FROM folders WHERE account_id = ? AND path = ?"
+        ))
+        .bind(account_id)
+        .bind(path)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(folder_from_row).transpose()
+    }
+
+    async fn edit_versions(
+        &self,
+        account_id: &str,
+        file_ids: &[String],
+        scope: EditScope,
+        edit: VersionEdit<'_>,
+    ) -> anyhow::Result<EditOutcome> {
+        let ids = unique(file_ids);
+        let mut tx = self.writer.begin().await?;
+        let missing = missing_files(&mut tx, account_id, &ids).await?;
+        if !missing.is_empty() {
+            return Ok(EditOutcome::Missing(missing));
+        }
+        let now = ids::now_millis();
+        let join = match scope {
+            EditScope::Current => "v.version_id = f.current_version_id",
+            EditScope::AllVersions => "v.file_id = f.file_id",
+        };
+        for id in &ids {
+            let rows = sqlx::query(&format!(
+                "SELECT {VERSION_COLUMNS} FROM files f JOIN file_versions v ON {join} \
+                 WHERE f.file_id = ?"
+            ))
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in &rows {
+                let mut version = version_from_row(row)?;
+                if let Err(errors) = edit(&mut version) {
+                    return Ok(EditOutcome::Invalid(errors));
+                }
+                sqlx::query(
+                    "UPDATE file_versions SET tags = ?, ai_tags = ?, custom_metadata = ?, \
+                     custom_coordinates = ?, description = ?, is_published = ?, updated_at = ? \
+                     WHERE version_id = ?",
+                )
+                .bind(version.tags.as_ref().map(to_json).transpose()?)
+                .bind(version.ai_tags.as_ref().map(to_json).transpose()?)
+                .bind(to_json(&version.custom_metadata)?)
+                .bind(&version.custom_coordinates)
+                .bind(&version.description)
+                .bind(version.is_published)
+                .bind(now)
+                .bind(&version.version_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query("UPDATE files SET updated_at = ? WHERE file_id = ?")
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let mut current = Vec::with_capacity(ids.len());
+        for id in &ids {
+            current.push(current_in(&mut tx, id).await?);
+        }
+        tx.commit().await?;
+        Ok(EditOutcome::Done(current))
+    }
+
+    async fn delete_files(
+        &self,
+        account_id: &str,
+        file_ids: &[String],
+    ) -> anyhow::Result<DeleteOutcome> {
+        let ids = unique(file_ids);
+        let mut tx = self.writer.begin().await?;
+        let missing = missing_files(&mut tx, account_id, &ids).await?;
+        if !missing.is_empty() {
+            return Ok(DeleteOutcome::Missing(missing));
+        }
+        let mut removed = Vec::new();
+        for id in &ids {
+            let rows =
+                sqlx::query("SELECT version_id, blob_key FROM file_versions WHERE file_id = ?")
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            for row in rows {
+                removed.push(RemovedVersion {
+                    version_id: row.try_get("version_id")?,
+                    blob_key: row.try_get("blob_key")?,
+                });
+            }
+            sqlx::query("DELETE FROM file_versions WHERE file_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM files WHERE file_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(DeleteOutcome::Deleted(removed))
+    }
+
+    async fn delete_version(
+        &self,
+        account_id: &str,
+        file_id: &str,
+        version_id: &str,
+    ) -> anyhow::Result<VersionDelete> {
+        let mut tx = self.writer.begin().await?;
+        let current: Option<String> = sqlx::query_scalar(
+            "SELECT current_version_id FROM files WHERE account_id = ? AND file_id = ?",
+        )
+        .bind(account_id)
+        .bind(file_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(current) = current else {
+            return Ok(VersionDelete::NoFile);
+        };
+        let blob_key: Option<String> = sqlx::query_scalar(
+            "SELECT blob_key FROM file_versions WHERE file_id = ? AND version_id = ?",
+        )
+        .bind(file_id)
+        .bind(version_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(blob_key) = blob_key else {
+            return Ok(VersionDelete::NoVersion);
+        };
+        if current == version_id {
+            return Ok(VersionDelete::Current);
+        }
+        sqlx::query("DELETE FROM file_versions WHERE version_id = ?")
+            .bind(version_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(VersionDelete::Deleted(RemovedVersion {
+            version_id: version_id.to_owned(),
+            blob_key,
+        }))
+    }
+
+    async fn restore_version(
+        &self,
+        account_id: &str,
+        file_id: &str,
+        version_id: &str,
+    ) -> anyhow::Result<RestoreOutcome> {
+        let mut tx = self.writer.begin().await?;
+        let current: Option<String> = sqlx::query_scalar(
+            "SELECT current_version_id FROM files WHERE account_id = ? AND file_id = ?",
+        )
+        .bind(account_id)
+        .bind(file_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(current) = current else {
+            return Ok(RestoreOutcome::NoFile);
+        };
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM file_versions WHERE file_id = ? AND version_id = ?")
+                .bind(file_id)
+                .bind(version_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if found.is_none() {
+            return Ok(RestoreOutcome::NoVersion);
+        }
+        if current != version_id {
+            sqlx::query(
+                "UPDATE files SET current_version_id = ?, updated_at = ? WHERE file_id = ?",
+            )
+            .bind(version_id)
+            .bind(ids::now_millis())
+            .bind(file_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let restored = current_in(&mut tx, file_id).await?;
+        tx.commit().await?;
+        Ok(RestoreOutcome::Restored(Box::new(restored)))
+    }
+
+    async fn insert_copy(&self, copy: &NewCopy) -> anyhow::Result<CopyOutcome> {
+        let (Some(first), Some(last)) = (copy.versions.first(), copy.versions.last()) else {
+            anyhow::bail!("a copy without versions");
+        };
+        let now = ids::now_millis();
+        let n = i64::try_from(copy.versions.len())?;
+        let mut tx = self.writer.begin().await?;
+        insert_folders(&mut tx, &copy.account_id, &copy.folder.ancestors, now).await?;
+        let path = format!("{}{}", copy.folder.path, copy.name);
+        let existing = sqlx::query(
+            "SELECT file_id, last_version_number FROM files WHERE account_id = ? AND file_path = ?",
+        )
+        .bind(&copy.account_id)
+        .bind(&path)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (file_id, first_number) = match existing {
+            Some(row) => {
+                let file_id: String = row.try_get("file_id")?;
+                let last_number: i64 = row.try_get("last_version_number")?;
+                let count: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM file_versions WHERE file_id = ?")
+                        .bind(&file_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if count + n > i64::from(copy.max_versions) {
+                    return Ok(CopyOutcome::TooManyVersions);
+                }
+                sqlx::query(
+                    "UPDATE files SET current_version_id = ?, last_version_number = ?, \
+                     updated_at = ? WHERE file_id = ?",
+                )
+                .bind(&last.version_id)
+                .bind(last_number + n)
+                .bind(now)
+                .bind(&file_id)
+                .execute(&mut *tx)
+                .await?;
+                (file_id, last_number + 1)
+            }
+            None => {
+                if n > i64::from(copy.max_versions) {
+                    return Ok(CopyOutcome::TooManyVersions);
+                }
+                sqlx::query(
+                    "INSERT INTO files (file_id, account_id, file_path, folder_path, name, \
+                     current_version_id, last_version_number, created_at, updated_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(&first.version_id)
+                .bind(&copy.account_id)
+                .bind(&path)
+                .bind(&copy.folder.path)
+                .bind(&copy.name)
+                .bind(&last.version_id)
+                .bind(n)
+                .bind(now)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                (first.version_id.clone(), 1)
+            }
+        };
+        for (number, copied) in (first_number..).zip(&copy.versions) {
+            let v = &copied.source;
+            sqlx::query(
+                "INSERT INTO file_versions (version_id, file_id, version_number, blob_key, size, \
+                 mime, file_type, width, height, tags, ai_tags, custom_metadata, \
+                 custom_coordinates, is_private_file, is_published, description, media, \
+                 created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&copied.version_id)
+            .bind(&file_id)
+            .bind(number)
+            .bind(&copied.blob_key)
+            .bind(i64::try_from(v.size)?)
+            .bind(&v.media.mime)
+            .bind(&v.media.file_type)
+            .bind(v.media.width.map(i64::from))
+            .bind(v.media.height.map(i64::from))
+            .bind(v.tags.as_ref().map(to_json).transpose()?)
+            .bind(v.ai_tags.as_ref().map(to_json).transpose()?)
+            .bind(to_json(&v.custom_metadata)?)
+            .bind(&v.custom_coordinates)
+            .bind(v.is_private_file)
+            .bind(v.is_published)
+            .bind(&v.description)
+            .bind(to_json(&v.media)?)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let current = current_in(&mut tx, &file_id).await?;
+        tx.commit().await?;
+        Ok(CopyOutcome::Copied(Box::new(current)))
+    }
+
+    async fn move_file(
+        &self,
+        account_id: &str,
+        source_path: &str,
+        folder: &FolderTarget,
+        max_versions: u32,
+    ) -> anyhow::Result<MoveOutcome> {
+        let now = ids::now_millis();
+        let mut tx = self.writer.begin().await?;
+        let source = sqlx::query(
+            "SELECT file_id, current_version_id, name FROM files \
+             WHERE account_id = ? AND file_path = ?",
+        )
+        .bind(account_id)
+        .bind(source_path)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(source) = source else {
+            return Ok(MoveOutcome::NotFound);
+        };
+        let source_id: String = source.try_get("file_id")?;
+        let source_current: String = source.try_get("current_version_id")?;
+        let name: String = source.try_get("name")?;
+        let dest_path = format!("{}{}", folder.path, name);
+        if dest_path == source_path {
+            return Ok(MoveOutcome::Moved);
+        }
+        insert_folders(&mut tx, account_id, &folder.ancestors, now).await?;
+        let dest = sqlx::query(
+            "SELECT file_id, last_version_number FROM files WHERE account_id = ? AND file_path = ?",
+        )
+        .bind(account_id)
+        .bind(&dest_path)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match dest {
+            None => {
+                sqlx::query(
+                    "UPDATE files SET file_path = ?, folder_path = ?, updated_at = ? \
+                     WHERE file_id = ?",
+                )
+                .bind(&dest_path)
+                .bind(&folder.path)
+                .bind(now)
+                .bind(&source_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Some(dest) => {
+                let dest_id: String = dest.try_get("file_id")?;
+                let last_number: i64 = dest.try_get("last_version_number")?;
+                let moving: Vec<String> = sqlx::query_scalar(
+                    "SELECT version_id FROM file_versions WHERE file_id = ? \
+                     ORDER BY version_id = ?, version_number",
+                )
+                .bind(&source_id)
+                .bind(&source_current)
+                .fetch_all(&mut *tx)
+                .await?;
+                let count: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM file_versions WHERE file_id = ?")
+                        .bind(&dest_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                let n = i64::try_from(moving.len())?;
+                if count + n > i64::from(max_versions) {
+                    return Ok(MoveOutcome::TooManyVersions);
+                }
+                for (number, version_id) in (last_number + 1..).zip(&moving) {
+                    sqlx::query(
+                        "UPDATE file_versions SET file_id = ?, version_number = ? \
+                         WHERE version_id = ?",
+                    )
+                    .bind(&dest_id)
+                    .bind(number)
+                    .bind(version_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query(
+                    "UPDATE files SET current_version_id = ?, last_version_number = ?, \
+                     updated_at = ? WHERE file_id = ?",
+                )
+                .bind(&source_current)
+                .bind(last_number + n)
+                .bind(now)
+                .bind(&dest_id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM files WHERE file_id = ?")
+                    .bind(&source_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(MoveOutcome::Moved)
+    }
+
+    async fn rename_file(
+        &self,
+        account_id: &str,
+        file_path: &str,
+        new_name: &str,
+    ) -> anyhow::Result<RenameOutcome> {
+        let mut tx = self.writer.begin().await?;
+        let source = sqlx::query(
+            "SELECT file_id, folder_path FROM files WHERE account_id = ? AND file_path = ?",
+        )
+        .bind(account_id)
+        .bind(file_path)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(source) = source else {
+            return Ok(RenameOutcome::NotFound);
+        };
+        let file_id: String = source.try_get("file_id")?;
+        let folder_path: String = source.try_get("folder_path")?;
+        let new_path = format!("{folder_path}{new_name}");
+        if new_path != file_path {
+            let renamed = sqlx::query(
+                "UPDATE files SET name = ?, file_path = ?, updated_at = ? WHERE file_id = ?",
+            )
+            .bind(new_name)
+            .bind(&new_path)
+            .bind(ids::now_millis())
+            .bind(&file_id)
+            .execute(&mut *tx)
+            .await;
+            match renamed {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => return Ok(RenameOutcome::Exists),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let current = current_in(&mut tx, &file_id).await?;
+        tx.commit().await?;
+        Ok(RenameOutcome::Renamed(Box::new(current)))
+    }
+}
+
+/// `ids` without repeats, in their first order.
+fn unique(ids: &[String]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    ids.iter()
+        .filter(|id| seen.insert(id.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// Which of `ids` name no file of the account.
+async fn missing_files(
+    tx: &mut Transaction<'_, Sqlite>,
+    account_id: &str,
+    ids: &[String],
+) -> anyhow::Result<Vec<String>> {
+    let mut missing = Vec::new();
+    for id in ids {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM files WHERE account_id = ? AND file_id = ?")
+                .bind(account_id)
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if found.is_none() {
+            missing.push(id.clone());
+        }
+    }
+    Ok(missing)
+}
+
+/// The current version of a file that exists, read inside the transaction.
+async fn current_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    file_id: &str,
+) -> anyhow::Result<StoredVersion> {
+    let row = sqlx::query(&format!(
+        "SELECT {VERSION_COLUMNS} FROM files f \
+         JOIN file_versions v ON v.version_id = f.current_version_id WHERE f.file_id = ?"
+    ))
+    .bind(file_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    version_from_row(&row)
+}
+
+/// Creates the folders of a destination that do not exist yet.
+async fn insert_folders(
+    tx: &mut Transaction<'_, Sqlite>,
+    account_id: &str,
+    ancestors: &[String],
+    now: i64,
+) -> anyhow::Result<()> {
+    for folder in ancestors {
+        sqlx::query(
+            "INSERT INTO folders (account_id, path, folder_id, created_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(account_id)
+        .bind(folder)
+        .bind(ids::object_id())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// A unique-suffixed name not taken at the upload's folder; a clash of 9 random characters is
@@ -571,7 +1141,7 @@ async fn commit_in(
     } else {
         let path = format!("{}{}", up.folder_path, up.base_name);
         let existing = sqlx::query(
-            "SELECT file_id, current_version_id, last_version_number FROM files \
+            "SELECT file_id, current_version_id, last_version_number, created_at FROM files \
              WHERE account_id = ? AND file_path = ?",
         )
         .bind(&up.account_id)
@@ -585,6 +1155,7 @@ async fn commit_in(
     let mut tags = up.tags.clone().filter(|t| !t.is_empty());
     let mut custom_metadata = up.custom_metadata.clone();
     let mut ai_tags = None;
+    let mut file_created_at = now;
     let (file_id, number) = match existing {
         None => {
             sqlx::query(
@@ -611,6 +1182,7 @@ async fn commit_in(
             let file_id: String = row.try_get("file_id")?;
             let current: String = row.try_get("current_version_id")?;
             let last: i64 = row.try_get("last_version_number")?;
+            file_created_at = row.try_get("created_at")?;
             let count: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM file_versions WHERE file_id = ?")
                     .bind(&file_id)
@@ -699,6 +1271,10 @@ async fn commit_in(
         description: up.description.clone(),
         media: up.media.clone(),
         created_at_ms: now,
+        is_current: true,
+        file_created_at_ms: file_created_at,
+        file_updated_at_ms: now,
+        updated_at_ms: now,
     })))
 }
 

@@ -9,7 +9,11 @@ use std::sync::Arc;
 
 use futures_util::future::join_all;
 
-use super::{Catalog, CommitOutcome, CustomField, FieldWrite, MediaInfo, NewUpload, StoredVersion};
+use super::{
+    Catalog, CommitOutcome, CopiedVersion, CopyOutcome, CustomField, DeleteOutcome, EditOutcome,
+    EditScope, FieldWrite, FolderTarget, MediaInfo, MoveOutcome, NewCopy, NewUpload, RenameOutcome,
+    RestoreOutcome, StoredVersion, VersionDelete,
+};
 use crate::config::Config;
 use crate::store::postgres::{Migrate, PgCatalog};
 use crate::store::sqlite::SqliteCatalog;
@@ -78,6 +82,15 @@ suite!(
     custom_metadata_defaults_fill_what_the_merge_left_empty,
     ai_tags_are_set_on_one_version_and_kept_by_an_overwrite_that_asks,
     list_and_search_run_in_the_database,
+    files_and_versions_are_found_by_id_within_their_account,
+    edits_are_all_or_nothing,
+    deletes_remove_rows_and_report_blobs,
+    restore_makes_an_old_version_current_again,
+    copies_create_files_or_append_versions,
+    moves_and_renames_keep_ids_and_refuse_taken_names,
+    deletes_racing_overwrites_leave_no_row_without_blob,
+    restores_racing_overwrites_stay_consistent,
+    renames_racing_creations_of_the_target_never_share_a_path,
 );
 
 fn upload(account_id: &str, name: &str) -> NewUpload {
@@ -950,5 +963,726 @@ async fn list_and_search_run_in_the_database(catalog: Arc<dyn Catalog>) {
         ),
     ] {
         assert_eq!(list(search(query)).await, wanted, "{query}");
+    }
+}
+
+// ---- The media management API's catalog operations (media-api §2). ----
+
+/// Every version of a file: contiguous invariants the media API relies on.
+async fn assert_consistent(catalog: &Arc<dyn Catalog>, account: &str, file_id: &str) {
+    let versions = catalog
+        .file_versions(account, file_id)
+        .await
+        .expect("versions")
+        .expect("file exists");
+    assert_eq!(
+        versions.iter().filter(|v| v.is_current).count(),
+        1,
+        "exactly one current version"
+    );
+    let mut numbers: Vec<u32> = versions.iter().map(|v| v.version_number).collect();
+    let sorted = {
+        let mut s = numbers.clone();
+        s.sort_unstable_by(|a, b| b.cmp(a));
+        s
+    };
+    assert_eq!(numbers, sorted, "newest first");
+    numbers.dedup();
+    assert_eq!(numbers.len(), versions.len(), "no number twice");
+}
+
+async fn files_and_versions_are_found_by_id_within_their_account(catalog: Arc<dyn Catalog>) {
+    let account = account(&catalog).await;
+    let v1 = committed(
+        catalog
+            .commit_upload(&upload(&account, "x.jpg"))
+            .await
+            .expect("c"),
+    );
+    let v2 = committed(
+        catalog
+            .commit_upload(&upload(&account, "x.jpg"))
+            .await
+            .expect("c"),
+    );
+    let current = catalog
+        .file_by_id(&account, &v1.file_id)
+        .await
+        .expect("by id")
+        .expect("found");
+    assert_eq!(current.version_id, v2.version_id);
+    assert!(current.is_current);
+    assert_eq!(current.file_created_at_ms, v1.created_at_ms);
+    assert!(catalog
+        .file_by_id("other-account", &v1.file_id)
+        .await
+        .expect("by id")
+        .is_none());
+    let versions = catalog
+        .file_versions(&account, &v1.file_id)
+        .await
+        .expect("versions")
+        .expect("found");
+    let ids: Vec<&str> = versions.iter().map(|v| v.version_id.as_str()).collect();
+    assert_eq!(ids, [v2.version_id.as_str(), v1.version_id.as_str()]);
+    assert!(!versions[1].is_current);
+    let old = catalog
+        .version_by_id(&account, &v1.file_id, &v1.version_id)
+        .await
+        .expect("version")
+        .expect("found");
+    assert!(!old.is_current);
+    assert_eq!(old.version_number, 1);
+    assert!(catalog
+        .version_by_id(&account, &v1.file_id, "nope")
+        .await
+        .expect("version")
+        .is_none());
+    assert!(catalog
+        .file_versions(&account, "nope")
+        .await
+        .expect("versions")
+        .is_none());
+    assert!(catalog
+        .version_exists(&v1.version_id)
+        .await
+        .expect("exists"));
+    let folder = catalog
+        .folder_by_path(&account, "/a/b/")
+        .await
+        .expect("folder")
+        .expect("made by the upload");
+    assert_eq!(folder.path, "/a/b/");
+    assert!(catalog
+        .folder_by_path(&account, "/zzz/")
+        .await
+        .expect("folder")
+        .is_none());
+}
+
+async fn edits_are_all_or_nothing(catalog: Arc<dyn Catalog>) {
+    let account = account(&catalog).await;
+    let a = committed(
+        catalog
+            .commit_upload(&upload(&account, "a.jpg"))
+            .await
+            .expect("c"),
+    );
+    let b = committed(
+        catalog
+            .commit_upload(&upload(&account, "b.jpg"))
+            .await
+            .expect("c"),
+    );
+    let ids = vec![
+        a.file_id.clone(),
+        b.file_id.clone(),
+        "65a000000000000000000000".into(),
+    ];
+    let tag = |v: &mut StoredVersion| {
+        v.tags = Some(vec!["x".into()]);
+        Ok(())
+    };
+    match catalog
+        .edit_versions(&account, &ids, EditScope::Current, &tag)
+        .await
+        .expect("edit")
+    {
+        EditOutcome::Missing(missing) => assert_eq!(missing, ["65a000000000000000000000"]),
+        other => panic!("{other:?}"),
+    }
+    let untouched = catalog
+        .file_by_id(&account, &a.file_id)
+        .await
+        .expect("a")
+        .expect("a");
+    assert_eq!(untouched.tags, None, "nothing changed");
+
+    // A refusal on the second file undoes the first.
+    let refuse_b = |v: &mut StoredVersion| {
+        if v.name == "b.jpg" {
+            return Err([("k".to_owned(), "no".to_owned())].into());
+        }
+        v.tags = Some(vec!["x".into()]);
+        Ok(())
+    };
+    assert!(matches!(
+        catalog
+            .edit_versions(&account, &ids[..2], EditScope::Current, &refuse_b)
+            .await
+            .expect("edit"),
+        EditOutcome::Invalid(_)
+    ));
+    let untouched = catalog
+        .file_by_id(&account, &a.file_id)
+        .await
+        .expect("a")
+        .expect("a");
+    assert_eq!(untouched.tags, None, "nothing changed");
+
+    let done = match catalog
+        .edit_versions(&account, &ids[..2], EditScope::Current, &tag)
+        .await
+        .expect("edit")
+    {
+        EditOutcome::Done(done) => done,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(done.len(), 2);
+    assert!(done.iter().all(|v| v.tags == Some(vec!["x".to_owned()])));
+    assert!(done[0].updated_at_ms >= done[0].created_at_ms);
+
+    // Publishing every version reaches the old ones too; the current-only scope does not.
+    let a2 = committed(
+        catalog
+            .commit_upload(&upload(&account, "a.jpg"))
+            .await
+            .expect("c"),
+    );
+    let unpublish = |v: &mut StoredVersion| {
+        v.is_published = false;
+        Ok(())
+    };
+    catalog
+        .edit_versions(
+            &account,
+            std::slice::from_ref(&a.file_id),
+            EditScope::Current,
+            &unpublish,
+        )
+        .await
+        .expect("edit");
+    let versions = catalog
+        .file_versions(&account, &a.file_id)
+        .await
+        .expect("v")
+        .expect("v");
+    assert_eq!(
+        versions.iter().map(|v| v.is_published).collect::<Vec<_>>(),
+        [false, true]
+    );
+    assert_eq!(versions[0].version_id, a2.version_id);
+    catalog
+        .edit_versions(
+            &account,
+            std::slice::from_ref(&a.file_id),
+            EditScope::AllVersions,
+            &unpublish,
+        )
+        .await
+        .expect("edit");
+    let versions = catalog
+        .file_versions(&account, &a.file_id)
+        .await
+        .expect("v")
+        .expect("v");
+    assert!(versions.iter().all(|v| !v.is_published));
+}
+
+async fn deletes_remove_rows_and_report_blobs(catalog: Arc<dyn Catalog>) {
+    let account = account(&catalog).await;
+    let a1 = committed(
+        catalog
+            .commit_upload(&upload(&account, "a.jpg"))
+            .await
+            .expect("c"),
+    );
+    let a2 = committed(
+        catalog
+            .commit_upload(&upload(&account, "a.jpg"))
+            .await
+            .expect("c"),
+    );
+    let b = committed(
+        catalog
+            .commit_upload(&upload(&account, "b.jpg"))
+            .await
+            .expect("c"),
+    );
+
+    // Versions: the current one stays; an old one goes.
+    assert!(matches!(
+        catalog
+            .delete_version(&account, &a1.file_id, &a2.version_id)
+            .await
+            .expect("delete"),
+        VersionDelete::Current
+    ));
+    assert!(matches!(
+        catalog
+            .delete_version(&account, &a1.file_id, &b.version_id)
+            .await
+            .expect("delete"),
+        VersionDelete::NoVersion
+    ));
+    assert!(matches!(
+        catalog
+            .delete_version(&account, "65a000000000000000000000", &a1.version_id)
+            .await
+            .expect("delete"),
+        VersionDelete::NoFile
+    ));
+    match catalog
+        .delete_version(&account, &a1.file_id, &a1.version_id)
+        .await
+        .expect("delete")
+    {
+        VersionDelete::Deleted(removed) => assert_eq!(removed.blob_key, a1.blob_key),
+        other => panic!("{other:?}"),
+    }
+    assert!(!catalog.blob_is_referenced(&a1.blob_key).await.expect("ref"));
+    assert!(!catalog
+        .version_exists(&a1.version_id)
+        .await
+        .expect("exists"));
+    assert_consistent(&catalog, &account, &a1.file_id).await;
+
+    // Files: all or nothing.
+    let unknown = "65a000000000000000000000".to_owned();
+    match catalog
+        .delete_files(&account, &[a1.file_id.clone(), unknown.clone()])
+        .await
+        .expect("delete")
+    {
+        DeleteOutcome::Missing(missing) => assert_eq!(missing, [unknown]),
+        other => panic!("{other:?}"),
+    }
+    assert!(catalog
+        .file_by_id(&account, &a1.file_id)
+        .await
+        .expect("a")
+        .is_some());
+    match catalog
+        .delete_files(
+            &account,
+            &[a1.file_id.clone(), b.file_id.clone(), b.file_id.clone()],
+        )
+        .await
+        .expect("delete")
+    {
+        DeleteOutcome::Deleted(removed) => {
+            let mut keys: Vec<String> = removed.into_iter().map(|r| r.blob_key).collect();
+            keys.sort();
+            let mut want = vec![a2.blob_key.clone(), b.blob_key.clone()];
+            want.sort();
+            assert_eq!(keys, want);
+        }
+        other => panic!("{other:?}"),
+    }
+    for v in [&a2, &b] {
+        assert!(!catalog.blob_is_referenced(&v.blob_key).await.expect("ref"));
+    }
+    assert!(catalog
+        .file_by_id(&account, &a1.file_id)
+        .await
+        .expect("a")
+        .is_none());
+    assert!(catalog
+        .current_by_path(&account, "/a/b/a.jpg")
+        .await
+        .expect("path")
+        .is_none());
+    // The path is free for a new file.
+    let again = committed(
+        catalog
+            .commit_upload(&upload(&account, "a.jpg"))
+            .await
+            .expect("c"),
+    );
+    assert_eq!(again.version_number, 1);
+}
+
+async fn restore_makes_an_old_version_current_again(catalog: Arc<dyn Catalog>) {
+    let account = account(&catalog).await;
+    let v1 = committed(
+        catalog
+            .commit_upload(&upload(&account, "r.jpg"))
+            .await
+            .expect("c"),
+    );
+    let v2 = committed(
+        catalog
+            .commit_upload(&upload(&account, "r.jpg"))
+            .await
+            .expect("c"),
+    );
+    let restored = match catalog
+        .restore_version(&account, &v1.file_id, &v1.version_id)
+        .await
+        .expect("restore")
+    {
+        RestoreOutcome::Restored(v) => v,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(restored.version_id, v1.version_id);
+    assert_eq!(restored.version_number, 1);
+    assert!(restored.is_current);
+    let by_path = catalog
+        .current_by_path(&account, "/a/b/r.jpg")
+        .await
+        .expect("path")
+        .expect("found");
+    assert_eq!(by_path.version_id, v1.version_id);
+    // The next upload is number 3, and v2 is now an old version that can be deleted.
+    let v3 = committed(
+        catalog
+            .commit_upload(&upload(&account, "r.jpg"))
+            .await
+            .expect("c"),
+    );
+    assert_eq!(v3.version_number, 3);
+    assert!(matches!(
+        catalog
+            .delete_version(&account, &v1.file_id, &v2.version_id)
+            .await
+            .expect("delete"),
+        VersionDelete::Deleted(_)
+    ));
+    assert!(matches!(
+        catalog
+            .restore_version(&account, &v1.file_id, &v2.version_id)
+            .await
+            .expect("restore"),
+        RestoreOutcome::NoVersion
+    ));
+    assert!(matches!(
+        catalog
+            .restore_version(&account, "65a000000000000000000000", &v1.version_id)
+            .await
+            .expect("restore"),
+        RestoreOutcome::NoFile
+    ));
+    assert_consistent(&catalog, &account, &v1.file_id).await;
+}
+
+fn copied(source: &StoredVersion) -> CopiedVersion {
+    let version_id = crate::ids::object_id();
+    CopiedVersion {
+        blob_key: crate::store::blob::blob_key(&version_id),
+        version_id,
+        source: source.clone(),
+    }
+}
+
+fn target(path: &str) -> FolderTarget {
+    let folder = folio_contract::Folder::parse(path).expect("folder");
+    FolderTarget {
+        path: folder.path(),
+        ancestors: folder.ancestors().map(|f| f.path()).collect(),
+    }
+}
+
+async fn copies_create_files_or_append_versions(catalog: Arc<dyn Catalog>) {
+    let account = account(&catalog).await;
+    let mut tagged = upload(&account, "c.jpg");
+    tagged.tags = Some(vec!["t".into()]);
+    let src1 = committed(catalog.commit_upload(&tagged).await.expect("c"));
+    let src2 = committed(
+        catalog
+            .commit_upload(&upload(&account, "c.jpg"))
+            .await
+            .expect("c"),
+    );
+    let copy = NewCopy {
+        account_id: account.clone(),
+        folder: target("/dest/sub"),
+        name: "c.jpg".into(),
+        versions: vec![copied(&src1), copied(&src2)],
+        max_versions: 100,
+    };
+    let made = match catalog.insert_copy(&copy).await.expect("copy") {
+        CopyOutcome::Copied(v) => v,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(made.file_path, "/dest/sub/c.jpg");
+    assert_eq!(made.version_id, copy.versions[1].version_id);
+    assert_eq!(made.file_id, copy.versions[0].version_id);
+    assert_eq!(made.version_number, 2);
+    assert!(catalog
+        .folder_by_path(&account, "/dest/")
+        .await
+        .expect("f")
+        .is_some());
+    let versions = catalog
+        .file_versions(&account, &made.file_id)
+        .await
+        .expect("v")
+        .expect("v");
+    assert_eq!(
+        versions[1].tags,
+        Some(vec!["t".to_owned()]),
+        "attributes copied"
+    );
+    assert!(catalog
+        .blob_is_referenced(&copy.versions[0].blob_key)
+        .await
+        .expect("r"));
+
+    // Onto an existing file: new versions after its last number.
+    let again = NewCopy {
+        versions: vec![copied(&src2)],
+        ..copy.clone()
+    };
+    let appended = match catalog.insert_copy(&again).await.expect("copy") {
+        CopyOutcome::Copied(v) => v,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(appended.file_id, made.file_id);
+    assert_eq!(appended.version_number, 3);
+    let capped = NewCopy {
+        versions: vec![copied(&src2)],
+        max_versions: 3,
+        ..copy.clone()
+    };
+    assert!(matches!(
+        catalog.insert_copy(&capped).await.expect("copy"),
+        CopyOutcome::TooManyVersions
+    ));
+    assert!(!catalog
+        .blob_is_referenced(&capped.versions[0].blob_key)
+        .await
+        .expect("r"));
+    assert_consistent(&catalog, &account, &made.file_id).await;
+}
+
+async fn moves_and_renames_keep_ids_and_refuse_taken_names(catalog: Arc<dyn Catalog>) {
+    let account = account(&catalog).await;
+    let m = committed(
+        catalog
+            .commit_upload(&upload(&account, "m.jpg"))
+            .await
+            .expect("c"),
+    );
+    assert_eq!(
+        catalog
+            .move_file(&account, "/a/b/m.jpg", &target("/x/y"), 100)
+            .await
+            .expect("move"),
+        MoveOutcome::Moved
+    );
+    let moved = catalog
+        .file_by_id(&account, &m.file_id)
+        .await
+        .expect("m")
+        .expect("m");
+    assert_eq!(moved.file_path, "/x/y/m.jpg");
+    assert_eq!(moved.blob_key, m.blob_key, "blobs stay where they are");
+    assert_eq!(
+        catalog
+            .move_file(&account, "/a/b/m.jpg", &target("/x/y"), 100)
+            .await
+            .expect("move"),
+        MoveOutcome::NotFound
+    );
+
+    // Onto a file of the same name: the versions join it, the moved one current.
+    let other = committed(
+        catalog
+            .commit_upload(&upload(&account, "m.jpg"))
+            .await
+            .expect("c"),
+    );
+    assert_eq!(
+        catalog
+            .move_file(&account, "/x/y/m.jpg", &target("/a/b/"), 100)
+            .await
+            .expect("move"),
+        MoveOutcome::Moved
+    );
+    assert!(catalog
+        .file_by_id(&account, &m.file_id)
+        .await
+        .expect("m")
+        .is_none());
+    let joined = catalog
+        .file_by_id(&account, &other.file_id)
+        .await
+        .expect("o")
+        .expect("o");
+    assert_eq!(joined.version_id, m.version_id);
+    assert_eq!(joined.version_number, 2);
+    assert_consistent(&catalog, &account, &other.file_id).await;
+
+    // Rename.
+    committed(
+        catalog
+            .commit_upload(&upload(&account, "taken.jpg"))
+            .await
+            .expect("c"),
+    );
+    assert!(matches!(
+        catalog
+            .rename_file(&account, "/a/b/m.jpg", "taken.jpg")
+            .await
+            .expect("rename"),
+        RenameOutcome::Exists
+    ));
+    let renamed = match catalog
+        .rename_file(&account, "/a/b/m.jpg", "n.jpg")
+        .await
+        .expect("rename")
+    {
+        RenameOutcome::Renamed(v) => v,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(renamed.file_path, "/a/b/n.jpg");
+    assert_eq!(renamed.name, "n.jpg");
+    assert_eq!(renamed.file_id, other.file_id);
+    assert!(matches!(
+        catalog
+            .rename_file(&account, "/a/b/m.jpg", "o.jpg")
+            .await
+            .expect("rename"),
+        RenameOutcome::NotFound
+    ));
+    // Every version follows the file's name.
+    let versions = catalog
+        .file_versions(&account, &other.file_id)
+        .await
+        .expect("v")
+        .expect("v");
+    assert!(versions.iter().all(|v| v.file_path == "/a/b/n.jpg"));
+}
+
+/// Deletes racing overwrites of the same path: whatever the interleaving, no row is left
+/// pointing at a blob the delete reported, and every blob a commit wrote is either reported
+/// by a delete or still referenced.
+async fn deletes_racing_overwrites_leave_no_row_without_blob(catalog: Arc<dyn Catalog>) {
+    let account = account(&catalog).await;
+    let first = committed(
+        catalog
+            .commit_upload(&upload(&account, "race.jpg"))
+            .await
+            .expect("c"),
+    );
+    let uploads: Vec<NewUpload> = (0..12).map(|_| upload(&account, "race.jpg")).collect();
+    let commits = join_all(uploads.iter().cloned().map(|up| {
+        let c = Arc::clone(&catalog);
+        tokio::spawn(async move { committed(c.commit_upload(&up).await.expect("commit")) })
+    }));
+    let deletes = join_all((0..6).map(|_| {
+        let c = Arc::clone(&catalog);
+        let account = account.clone();
+        tokio::spawn(async move {
+            let mut removed = Vec::new();
+            for _ in 0..3 {
+                if let Some(v) = c
+                    .current_by_path(&account, "/a/b/race.jpg")
+                    .await
+                    .expect("path")
+                {
+                    if let DeleteOutcome::Deleted(r) = c
+                        .delete_files(&account, &[v.file_id])
+                        .await
+                        .expect("delete")
+                    {
+                        removed.extend(r);
+                    }
+                }
+                tokio::task::yield_now().await;
+            }
+            removed
+        })
+    }));
+    let (commits, deletes) = tokio::join!(commits, deletes);
+    let written: Vec<String> = std::iter::once(first.blob_key.clone())
+        .chain(commits.into_iter().map(|r| r.expect("join").blob_key))
+        .collect();
+    let removed: Vec<String> = deletes
+        .into_iter()
+        .flat_map(|r| r.expect("join"))
+        .map(|r| r.blob_key)
+        .collect();
+    for key in &written {
+        let referenced = catalog.blob_is_referenced(key).await.expect("ref");
+        let reported = removed.contains(key);
+        assert!(
+            referenced != reported,
+            "{key}: referenced={referenced} reported={reported}"
+        );
+    }
+    if let Some(v) = catalog
+        .current_by_path(&account, "/a/b/race.jpg")
+        .await
+        .expect("path")
+    {
+        assert_consistent(&catalog, &account, &v.file_id).await;
+    }
+}
+
+/// Restores racing overwrites: the file ends with one current version that exists, and
+/// version numbers are never reused.
+async fn restores_racing_overwrites_stay_consistent(catalog: Arc<dyn Catalog>) {
+    let account = account(&catalog).await;
+    let first = committed(
+        catalog
+            .commit_upload(&upload(&account, "rr.jpg"))
+            .await
+            .expect("c"),
+    );
+    let commits = join_all((0..10).map(|_| {
+        let c = Arc::clone(&catalog);
+        let up = upload(&account, "rr.jpg");
+        tokio::spawn(async move { committed(c.commit_upload(&up).await.expect("commit")) })
+    }));
+    let restores = join_all((0..10).map(|_| {
+        let c = Arc::clone(&catalog);
+        let (account, file_id, version_id) = (
+            account.clone(),
+            first.file_id.clone(),
+            first.version_id.clone(),
+        );
+        tokio::spawn(async move {
+            assert!(matches!(
+                c.restore_version(&account, &file_id, &version_id)
+                    .await
+                    .expect("restore"),
+                RestoreOutcome::Restored(_)
+            ));
+        })
+    }));
+    let (commits, restores) = tokio::join!(commits, restores);
+    restores.into_iter().for_each(|r| r.expect("join"));
+    let mut numbers: Vec<u32> = commits
+        .into_iter()
+        .map(|r| r.expect("join").version_number)
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (2..=11).collect::<Vec<u32>>());
+    assert_consistent(&catalog, &account, &first.file_id).await;
+}
+
+/// A rename onto a name an upload is creating: one of them gets the name, the other sees it
+/// taken (or, for an overwriting upload that comes second, adds a version to the renamed file).
+async fn renames_racing_creations_of_the_target_never_share_a_path(catalog: Arc<dyn Catalog>) {
+    let account = account(&catalog).await;
+    for round in 0..8 {
+        let source = committed(
+            catalog
+                .commit_upload(&upload(&account, &format!("src{round}.jpg")))
+                .await
+                .expect("c"),
+        );
+        let target_name = format!("dst{round}.jpg");
+        let mut create = upload(&account, &target_name);
+        create.overwrite_file = false;
+        let c = Arc::clone(&catalog);
+        let commit = tokio::spawn(async move { c.commit_upload(&create).await.expect("commit") });
+        let rename = catalog
+            .rename_file(&account, &source.file_path, &target_name)
+            .await
+            .expect("rename");
+        let commit = commit.await.expect("join");
+        match (&rename, &commit) {
+            (RenameOutcome::Renamed(_), CommitOutcome::PathTaken)
+            | (RenameOutcome::Exists, CommitOutcome::Committed(_)) => {}
+            other => panic!("round {round}: {other:?}"),
+        }
+        let holder = catalog
+            .current_by_path(&account, &format!("/a/b/{target_name}"))
+            .await
+            .expect("path")
+            .expect("someone holds the name");
+        assert_consistent(&catalog, &account, &holder.file_id).await;
     }
 }

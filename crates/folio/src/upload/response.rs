@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::store::StoredVersion;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct VersionInfo {
     pub id: String,
     pub name: String,

@@ -322,6 +322,50 @@ impl TestApp {
         Self::reply(response).await
     }
 
+    /// A media API call with the app's Basic credentials and `body` as JSON (if any).
+    pub async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Reply {
+        let raw = body.map(|b| b.to_string());
+        self.api_raw(method, path, raw.as_deref(), Some(&self.basic()))
+            .await
+    }
+
+    /// A media API call with `body` sent as it is (`application/json`) and `auth` as the full
+    /// Authorization header (none when `None`).
+    pub async fn api_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&str>,
+        auth: Option<&str>,
+    ) -> Reply {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(body.to_owned());
+        }
+        if let Some(auth) = auth {
+            request = request.header("Authorization", auth);
+        }
+        Self::reply(request.send().await.expect("request")).await
+    }
+
+    /// Uploads `bytes` as `name` into `folder` (no unique suffix, overwriting): the file
+    /// object.
+    pub async fn put_file(&self, bytes: Vec<u8>, folder: &str, name: &str) -> Value {
+        self.upload(
+            bytes,
+            &[
+                ("fileName", name),
+                ("folder", folder),
+                ("useUniqueFileName", "false"),
+            ],
+        )
+        .await
+        .assert_ok()
+        .clone()
+    }
+
     /// File bytes held right now by uploads whose credentials are not proven yet.
     pub fn unproven_bytes_held(&self) -> u64 {
         self.server
