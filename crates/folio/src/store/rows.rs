@@ -7,8 +7,8 @@ use anyhow::Context;
 use sqlx::Row;
 
 use super::{
-    Account, ApiKey, CustomField, KeyWithAccount, ListedItem, MediaInfo, StoredFolder,
-    StoredVersion,
+    Account, ApiKey, CustomField, Job, JobKind, KeyWithAccount, ListedItem, MediaInfo,
+    StoredFolder, StoredVersion,
 };
 
 /// Columns of `file_versions v JOIN files f` read by [`version_from_row`].
@@ -200,5 +200,26 @@ pub(super) fn listed_from_row<R: Columns>(row: &R) -> anyhow::Result<ListedItem>
         current: kind == "file",
         created_at_ms,
         updated_at_ms,
+    })
+}
+
+/// Columns of `jobs` read by [`job_from_row`].
+pub(super) const JOB_COLUMNS: &str = "job_id, account_id, kind, status, params, cursor, \
+    purge_request_id, depends_on, attempts, created_at";
+
+pub(super) fn job_from_row<R: Columns>(row: &R) -> anyhow::Result<Job> {
+    let kind: String = row.column("kind")?;
+    let status: String = row.column("status")?;
+    Ok(Job {
+        job_id: row.column("job_id")?,
+        account_id: row.column("account_id")?,
+        kind: JobKind::parse(&kind).with_context(|| format!("unknown job kind {kind}"))?,
+        completed: status == "Completed",
+        params: json_column(row, "params")?.unwrap_or_default(),
+        cursor: row.column("cursor")?,
+        purge_request_id: row.column("purge_request_id")?,
+        depends_on: row.column("depends_on")?,
+        attempts: row.column("attempts")?,
+        created_at_ms: row.column("created_at")?,
     })
 }
