@@ -1735,6 +1735,52 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_instances_claiming_one_job_run_it_once() {
+        let schema = TestSchema::create().await.expect("schema");
+        let a: Arc<dyn Catalog> = Arc::new(open(&schema, Migrate::Apply).await.expect("a"));
+        let b: Arc<dyn Catalog> = Arc::new(open(&schema, Migrate::Apply).await.expect("b"));
+        let account = a
+            .bootstrap()
+            .await
+            .expect("bootstrap")
+            .expect("fresh")
+            .account_id;
+        let job = crate::store::Job {
+            job_id: crate::ids::object_id(),
+            account_id: account,
+            kind: crate::store::JobKind::MoveFolder,
+            completed: false,
+            params: serde_json::json!({"from": "/a/", "to": "/b/a/"}),
+            cursor: None,
+            purge_request_id: None,
+            depends_on: None,
+            attempts: 0,
+            created_at_ms: crate::ids::now_millis(),
+        };
+        a.insert_jobs(std::slice::from_ref(&job))
+            .await
+            .expect("insert");
+        let now = crate::ids::now_millis();
+        let claims = futures_util::future::join_all((0..20).map(|i| {
+            let catalog = Arc::clone(if i % 2 == 0 { &a } else { &b });
+            tokio::spawn(async move {
+                catalog
+                    .claim_job(&format!("instance-{}", i % 2), now, 60_000)
+                    .await
+                    .expect("claim")
+            })
+        }))
+        .await;
+        let won: Vec<_> = claims
+            .into_iter()
+            .filter_map(|r| r.expect("join"))
+            .collect();
+        assert_eq!(won.len(), 1, "{won:?}");
+        assert_eq!(won[0].job_id, job.job_id);
+        assert_eq!(won[0].attempts, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn two_instances_share_the_ledger_and_number_versions_together() {
         let schema = TestSchema::create().await.expect("schema");
         let a: Arc<dyn Catalog> = Arc::new(open(&schema, Migrate::Apply).await.expect("a"));
