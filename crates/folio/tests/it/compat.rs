@@ -145,6 +145,19 @@ async fn python_sdk_manages_custom_metadata_fields_and_uploads_custom_metadata()
     run(&app, Lang::Python, "custom_metadata.py", &[]).await;
 }
 
+/// Folders, folder bulk jobs and cache purge (media-api §2) through the SDKs' own methods.
+#[tokio::test]
+async fn node_sdk_manages_folders_jobs_and_purges() {
+    let app = TestApp::start().await;
+    run(&app, Lang::Node, "folders.mjs", &[]).await;
+}
+
+#[tokio::test]
+async fn python_sdk_manages_folders_jobs_and_purges() {
+    let app = TestApp::start().await;
+    run(&app, Lang::Python, "folders.py", &[]).await;
+}
+
 /// Signed delivery URLs (media-api §4) built by the SDKs' own helpers for private files.
 #[tokio::test]
 async fn node_sdk_signed_urls_are_served_and_tampered_ones_refused() {
