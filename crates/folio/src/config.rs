@@ -280,6 +280,9 @@ pub struct StorageConfig {
     pub orphan_grace_secs: u64,
     /// Bytes buffered per upload before they are handed to the blob store.
     pub write_buffer_bytes: usize,
+    /// How long an instance holds a background job (folder copy/move/rename, purge) without
+    /// saving progress; a job whose holder died is resumed by any instance after this.
+    pub job_lease_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -462,6 +465,7 @@ impl Default for StorageConfig {
             sweep_interval_secs: 600,
             orphan_grace_secs: 3600,
             write_buffer_bytes: MIB as usize,
+            job_lease_secs: 60,
         }
     }
 }

@@ -139,6 +139,26 @@ pub enum AppError {
     #[error("body is not a JSON object")]
     InvalidJsonBody,
 
+    // Folders, bulk jobs and purge (media-api §2).
+    /// `DELETE /v1/folder` of a path that is neither a folder nor holds a file.
+    #[error("no folder at {0}")]
+    FolderNotFound(String),
+    /// A bulk job's source folder is neither a folder nor holds a file.
+    #[error("no files or folder at {0}")]
+    NoFilesAtSource(String),
+    #[error("source and destination are the same")]
+    SameSourceAndDestination,
+    /// A copy or move into the source folder itself or one of its sub-folders.
+    #[error("destination inside the source")]
+    DestinationInsideSource,
+    #[error("no such job")]
+    JobNotFound,
+    #[error("no such purge request")]
+    PurgeRequestNotFound,
+    /// A purge `url` that is not under the account's `url_endpoint` (which the message names).
+    #[error("purge url outside {0}")]
+    PurgeUrlOutsideEndpoint(String),
+
     // Delivery and routing.
     #[error("not found")]
     NotFound,
@@ -273,6 +293,15 @@ impl AppError {
             NoFileAtPath(path) => return (StatusCode::NOT_FOUND, format!("No file found with filePath {path}")),
             FileAlreadyExists => (StatusCode::CONFLICT, "File with the same name already exists at the destination."),
             InvalidJsonBody => (bad, "Your request contains an invalid JSON body."),
+            // Our wording (ImageKit's own, as far as it is known; media-api §2 gives none).
+            FolderNotFound(path) => return (StatusCode::NOT_FOUND, format!("No folder found with folderPath {path}")),
+            // media-api §2, verbatim (no final period).
+            NoFilesAtSource(path) => return (StatusCode::NOT_FOUND, format!("No files & folder found at sourceFolderPath {path}")),
+            SameSourceAndDestination => (bad, "sourceFolderPath and destinationPath cannot be same."),
+            DestinationInsideSource => (bad, "destinationPath cannot be inside sourceFolderPath."),
+            JobNotFound => (StatusCode::NOT_FOUND, "The requested job does not exist."),
+            PurgeRequestNotFound => (StatusCode::NOT_FOUND, "The requested purge request does not exist."),
+            PurgeUrlOutsideEndpoint(endpoint) => return (bad, format!("Your request contains invalid url parameter. The url must start with your url endpoint {endpoint}/.")),
             NotFound => (StatusCode::NOT_FOUND, "Not found."),
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed."),
             Unauthorized => (StatusCode::UNAUTHORIZED, "Your request is not authorized to access this file."),
@@ -468,6 +497,13 @@ mod tests {
             (NoFileAtPath("/a.jpg".into()), 404),
             (FileAlreadyExists, 409),
             (InvalidJsonBody, 400),
+            (FolderNotFound("/a/".into()), 404),
+            (NoFilesAtSource("/a/".into()), 404),
+            (SameSourceAndDestination, 400),
+            (DestinationInsideSource, 400),
+            (JobNotFound, 404),
+            (PurgeRequestNotFound, 404),
+            (PurgeUrlOutsideEndpoint("http://x/default".into()), 400),
             (InvalidDeliveryTransformation, 400),
             (TransformationsDisabled, 403),
             (TransformationNotForType, 400),
@@ -483,7 +519,10 @@ mod tests {
             assert!(
                 message.ends_with('.')
                     || message == "Invalid field object"
-                    || message.starts_with("No file found with filePath "),
+                    // The path-naming messages of media-api §2 end with the path.
+                    || message.starts_with("No file found with filePath ")
+                    || message.starts_with("No folder found with folderPath ")
+                    || message.starts_with("No files & folder found at sourceFolderPath "),
                 "{message}"
             );
             assert!(!message.contains("fire"));

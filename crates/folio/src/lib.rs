@@ -10,6 +10,7 @@ pub mod error;
 pub mod extensions;
 pub mod http;
 pub mod ids;
+pub mod jobs;
 pub mod media;
 pub mod server;
 pub mod state;

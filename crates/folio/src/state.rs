@@ -27,6 +27,9 @@ pub struct AppState {
     pub extensions: Arc<crate::extensions::Extensions>,
     /// File bytes held by uploads whose credentials are not proven yet, server-wide.
     pub unproven_files: Arc<UnprovenFiles>,
+    /// This instance's background job runner (its lease owner id, and the bell that wakes it
+    /// when a job is submitted here).
+    pub jobs: Arc<crate::jobs::Jobs>,
 }
 
 /// The time token checks run against. Tests pin it to replay the spec's test vectors, whose
@@ -65,6 +68,7 @@ impl AppState {
             fetcher,
             extensions,
             unproven_files,
+            jobs: Arc::default(),
         })
     }
 

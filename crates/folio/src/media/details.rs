@@ -297,6 +297,7 @@ mod tests {
         insta::assert_json_snapshot!(folder_details(&StoredFolder {
             folder_id: "65a0000000000000000000ff".into(),
             path: "/sale/summer/".into(),
+            name: "summer".into(),
             created_at_ms: 1_700_000_000_000,
         }));
     }

@@ -4,7 +4,9 @@
 //!
 //! * `details`  — the `FileDetails` and folder objects (pure renderers, reused by listings);
 //! * `service`  — the operations above the catalog backends (domain rules, deletion order);
-//! * `files`, `versions`, `bulk`, `metadata` — the handlers.
+//! * `files`, `versions`, `bulk`, `metadata` — the handlers;
+//! * `list` — `GET /v1/files`, list and search (spec §8.9);
+//! * `folders` — folders, folder bulk jobs and purge (the work is `crate::jobs`').
 //!
 //! Every route also answers with a trailing slash (old SDKs add one, media-api §1).
 
@@ -14,6 +16,7 @@ pub mod service;
 
 mod bulk;
 mod files;
+mod folders;
 mod metadata;
 mod versions;
 
@@ -56,6 +59,14 @@ pub fn routes() -> Router<AppState> {
         ("/v1/files/removeAITags", post(bulk::remove_ai_tags)),
         ("/v1/files/{file_id}/metadata", get(metadata::of_file)),
         ("/v1/metadata", get(metadata::of_url)),
+        // Folders, bulk jobs and purge (`crate::jobs`).
+        ("/v1/folder", post(folders::create).delete(folders::delete)),
+        ("/v1/bulkJobs/copyFolder", post(folders::copy)),
+        ("/v1/bulkJobs/moveFolder", post(folders::move_folder)),
+        ("/v1/bulkJobs/renameFolder", post(folders::rename)),
+        ("/v1/bulkJobs/{job_id}", get(folders::job_status)),
+        ("/v1/files/purge", post(folders::purge)),
+        ("/v1/files/purge/{request_id}", get(folders::purge_status)),
     ];
     let mut router = Router::new();
     for (path, method) in table {

@@ -61,10 +61,19 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let sweeper = crate::sweeper::spawn(state.clone());
+    let runner = crate::jobs::spawn(state.clone());
     let config = std::sync::Arc::clone(&state.config);
+    let catalog = std::sync::Arc::clone(&state.catalog);
+    let jobs = std::sync::Arc::clone(&state.jobs);
     let app = crate::http::router(state);
     accept::serve_connections(listener, app, &config.server, &config.help_text, shutdown).await;
     sweeper.abort();
+    runner.abort();
+    // A job cut short here is resumed from its last checkpoint, by this instance's successor
+    // or another instance, at once rather than when the lease runs out.
+    if let Err(e) = catalog.release_jobs(jobs.owner()).await {
+        tracing::warn!(error = ?e, "could not release the leases of background jobs");
+    }
 }
 
 /// Binds `config.listen`. With port 0 the system picks a port, and the configuration is updated

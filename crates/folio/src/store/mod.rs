@@ -167,15 +167,6 @@ pub struct StoredVersion {
     pub updated_at_ms: i64,
 }
 
-/// A folder as the catalog holds it (media-api §2's folder object).
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredFolder {
-    pub folder_id: String,
-    /// Canonical form, `/a/b/`.
-    pub path: String,
-    pub created_at_ms: i64,
-}
-
 /// Which versions of a file an edit applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EditScope {
@@ -304,6 +295,76 @@ impl NewUpload {
     }
 }
 
+/// What a background job does (media-api §2): the three folder bulk jobs, and cache purge
+/// requests, which share their table, runner and leases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    CopyFolder,
+    MoveFolder,
+    RenameFolder,
+    Purge,
+}
+
+impl JobKind {
+    /// The name stored in the catalog, and the `type` of the job status API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::CopyFolder => "COPY_FOLDER",
+            JobKind::MoveFolder => "MOVE_FOLDER",
+            JobKind::RenameFolder => "RENAME_FOLDER",
+            JobKind::Purge => "PURGE",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobKind> {
+        [
+            JobKind::CopyFolder,
+            JobKind::MoveFolder,
+            JobKind::RenameFolder,
+            JobKind::Purge,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// A background job as the catalog holds it. What it does (`params`) is fixed when it is
+/// submitted; `cursor` is its progress, saved after each batch by the instance holding its
+/// lease.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub job_id: String,
+    pub account_id: String,
+    pub kind: JobKind,
+    pub completed: bool,
+    pub params: Value,
+    pub cursor: Option<String>,
+    /// A rename with `purgeCache`: the purge job it created.
+    pub purge_request_id: Option<String>,
+    /// Not claimed while this job is pending (the purge of a rename waits for the rename).
+    pub depends_on: Option<String>,
+    /// How many times the job was claimed (more than once: an instance died holding it).
+    pub attempts: i64,
+    pub created_at_ms: i64,
+}
+
+/// A file found under a path prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRef {
+    pub file_id: String,
+    pub file_path: String,
+}
+
+/// A folder as the list API shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredFolder {
+    pub folder_id: String,
+    /// Canonical path, `/a/b/`.
+    pub path: String,
+    pub name: String,
+    pub created_at_ms: i64,
+}
+
 /// One item of a list result (spec §8.9): a version (current or not, see
 /// [`StoredVersion::is_current`]) or a folder.
 #[derive(Debug, Clone)]
@@ -429,6 +490,54 @@ pub trait Catalog: Send + Sync + 'static {
         account_id: &str,
         query: &listing::ListQuery,
     ) -> anyhow::Result<Vec<ListedItem>>;
+
+    // Folders and background jobs (media-api §2 folder API, bulk jobs, purge). The domain
+    // rules (what a copy or move of a folder is, batching, blob order) live in `crate::jobs`.
+
+    /// Creates the folder `target.path` and its missing ancestors (insert-if-absent).
+    async fn create_folder(&self, account_id: &str, target: &FolderTarget) -> anyhow::Result<()>;
+    /// Up to `limit` files whose path starts with `prefix`, in bytewise path order, after the
+    /// path `after` (a keyset cursor). One indexed range scan per call.
+    async fn files_under(
+        &self,
+        account_id: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<FileRef>>;
+    /// The folder rows at or under the folder `prefix` (`/a/b/`), in bytewise path order.
+    async fn folders_under(&self, account_id: &str, prefix: &str) -> anyhow::Result<Vec<String>>;
+    /// Deletes the folder rows at or under the folder `prefix` that no file is under; returns
+    /// how many went. A folder that still holds a file (one an upload just made) stays.
+    async fn delete_empty_folders(&self, account_id: &str, prefix: &str) -> anyhow::Result<u64>;
+
+    /// Records new jobs (pending, no lease), all or none.
+    async fn insert_jobs(&self, jobs: &[Job]) -> anyhow::Result<()>;
+    /// One job of the account, pending or completed.
+    async fn job(&self, account_id: &str, job_id: &str) -> anyhow::Result<Option<Job>>;
+    /// Takes the oldest pending job whose lease is free or ran out and whose `depends_on` is
+    /// not pending: `owner` holds it until
+    /// `now_ms + lease_ms`. Instances claiming at once get different jobs.
+    async fn claim_job(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> anyhow::Result<Option<Job>>;
+    /// Saves a job's progress and extends its lease to `lease_until_ms`, only while `owner`
+    /// still holds it; `false` means the lease was lost (another instance took the job over).
+    async fn checkpoint_job(
+        &self,
+        job_id: &str,
+        owner: &str,
+        cursor: Option<&str>,
+        lease_until_ms: i64,
+    ) -> anyhow::Result<bool>;
+    /// Marks a job Completed, only while `owner` holds it.
+    async fn complete_job(&self, job_id: &str, owner: &str, now_ms: i64) -> anyhow::Result<bool>;
+    /// Gives up every lease `owner` holds (a clean shutdown), so another runner can resume
+    /// the jobs at once.
+    async fn release_jobs(&self, owner: &str) -> anyhow::Result<u64>;
 
     /// Whether any version row points at this blob.
     async fn blob_is_referenced(&self, blob_key: &str) -> anyhow::Result<bool>;

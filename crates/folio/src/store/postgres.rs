@@ -26,14 +26,14 @@ use sqlx::{Postgres, Row, Transaction};
 use subtle::ConstantTimeEq;
 
 use super::rows::{
-    field_from_row, folder_from_row, json_column, key_from_row, listed_from_row, version_from_row,
-    FIELD_COLUMNS, FOLDER_COLUMNS, KEY_COLUMNS, VERSION_COLUMNS,
+    field_from_row, folder_from_row, job_from_row, json_column, key_from_row, listed_from_row,
+    version_from_row, FIELD_COLUMNS, FOLDER_COLUMNS, JOB_COLUMNS, KEY_COLUMNS, VERSION_COLUMNS,
 };
 use super::{
     Account, ApiKey, Catalog, CommitOutcome, CopyOutcome, CustomField, DeleteOutcome, EditOutcome,
-    EditScope, FieldWrite, FolderTarget, KeyWithAccount, MoveOutcome, NewCopy, NewUpload,
-    RemovedVersion, RenameOutcome, RestoreOutcome, StoredFolder, StoredVersion, VersionDelete,
-    VersionEdit,
+    EditScope, FieldWrite, FileRef, FolderTarget, Job, KeyWithAccount, MoveOutcome, NewCopy,
+    NewUpload, RemovedVersion, RenameOutcome, RestoreOutcome, StoredFolder, StoredVersion,
+    VersionDelete, VersionEdit,
 };
 use crate::config::PostgresConfig;
 use crate::ids;
@@ -777,6 +777,208 @@ impl Catalog for PgCatalog {
         }
         let rows = statement.fetch_all(&self.pool).await?;
         rows.iter().map(listed_from_row).collect()
+    }
+
+    async fn create_folder(&self, account_id: &str, target: &FolderTarget) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let now = ids::now_millis();
+        for folder in &target.ancestors {
+            sqlx::query(
+                "INSERT INTO folders (account_id, path, folder_id, created_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(account_id)
+            .bind(folder)
+            .bind(ids::object_id())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn files_under(
+        &self,
+        account_id: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<FileRef>> {
+        // Compared in the "C" collation (bytewise, like SQLite's BINARY), so the prefix is the
+        // range [p, succ(p)) of the files_path_c index.
+        let upper = super::listing::successor(prefix);
+        let rows = sqlx::query(
+            "SELECT file_id, file_path FROM files \
+             WHERE account_id = $1 AND file_path COLLATE \"C\" >= $2 AND ($3::text IS NULL OR file_path COLLATE \"C\" < $4) \
+             AND ($5::text IS NULL OR file_path COLLATE \"C\" > $6) \
+             ORDER BY file_path COLLATE \"C\" LIMIT $7",
+        )
+        .bind(account_id)
+        .bind(prefix)
+        .bind(&upper)
+        .bind(&upper)
+        .bind(after)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(FileRef {
+                    file_id: r.try_get("file_id")?,
+                    file_path: r.try_get("file_path")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn folders_under(&self, account_id: &str, prefix: &str) -> anyhow::Result<Vec<String>> {
+        let upper = super::listing::successor(prefix);
+        Ok(sqlx::query_scalar(
+            "SELECT path FROM folders \
+             WHERE account_id = $1 AND path COLLATE \"C\" >= $2 AND ($3::text IS NULL OR path COLLATE \"C\" < $4) \
+             ORDER BY path COLLATE \"C\"",
+        )
+        .bind(account_id)
+        .bind(prefix)
+        .bind(&upper)
+        .bind(&upper)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn delete_empty_folders(&self, account_id: &str, prefix: &str) -> anyhow::Result<u64> {
+        let upper = super::listing::successor(prefix);
+        // A folder path ends with `/`; the paths under it are [path, path minus `/` plus `0`).
+        let done = sqlx::query(
+            "DELETE FROM folders \
+             WHERE account_id = $1 AND path COLLATE \"C\" >= $2 AND ($3::text IS NULL OR path COLLATE \"C\" < $4) \
+             AND NOT EXISTS (SELECT 1 FROM files f WHERE f.account_id = folders.account_id \
+                 AND f.file_path COLLATE \"C\" >= folders.path \
+                 AND f.file_path COLLATE \"C\" < left(folders.path, -1) || '0')",
+        )
+        .bind(account_id)
+        .bind(prefix)
+        .bind(&upper)
+        .bind(&upper)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn insert_jobs(&self, jobs: &[Job]) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for job in jobs {
+            sqlx::query(
+                "INSERT INTO jobs (job_id, account_id, kind, status, params, cursor, \
+                 purge_request_id, depends_on, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(&job.job_id)
+            .bind(&job.account_id)
+            .bind(job.kind.as_str())
+            .bind(if job.completed {
+                "Completed"
+            } else {
+                "Pending"
+            })
+            .bind(to_json(&job.params)?)
+            .bind(&job.cursor)
+            .bind(&job.purge_request_id)
+            .bind(&job.depends_on)
+            .bind(job.created_at_ms)
+            .bind(job.created_at_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn job(&self, account_id: &str, job_id: &str) -> anyhow::Result<Option<Job>> {
+        let row = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE account_id = $1 AND job_id = $2"
+        ))
+        .bind(account_id)
+        .bind(job_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(job_from_row).transpose()
+    }
+
+    async fn claim_job(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> anyhow::Result<Option<Job>> {
+        // SKIP LOCKED: instances claiming at once pass over the row another one is taking
+        // and get the next job (or none), instead of waiting for it.
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, \
+             updated_at = $3 \
+             WHERE job_id = (SELECT job_id FROM jobs WHERE status = 'Pending' \
+                 AND (lease_until IS NULL OR lease_until < $4) \
+                 AND (depends_on IS NULL OR NOT EXISTS (SELECT 1 FROM jobs d \
+                     WHERE d.job_id = jobs.depends_on AND d.status = 'Pending')) \
+                 ORDER BY created_at, job_id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+             RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(owner)
+        .bind(now_ms.saturating_add(lease_ms))
+        .bind(now_ms)
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(job_from_row).transpose()
+    }
+
+    async fn checkpoint_job(
+        &self,
+        job_id: &str,
+        owner: &str,
+        cursor: Option<&str>,
+        lease_until_ms: i64,
+    ) -> anyhow::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET cursor = $1, lease_until = $2, updated_at = $3 \
+             WHERE job_id = $4 AND lease_owner = $5 AND status = 'Pending'",
+        )
+        .bind(cursor)
+        .bind(lease_until_ms)
+        .bind(ids::now_millis())
+        .bind(job_id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn complete_job(&self, job_id: &str, owner: &str, now_ms: i64) -> anyhow::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'Completed', completed_at = $1, updated_at = $2, \
+             lease_owner = NULL, lease_until = NULL \
+             WHERE job_id = $3 AND lease_owner = $4 AND status = 'Pending'",
+        )
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(job_id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_jobs(&self, owner: &str) -> anyhow::Result<u64> {
+        let done = sqlx::query(
+            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL \
+             WHERE lease_owner = $1 AND status = 'Pending'",
+        )
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     async fn blob_is_referenced(&self, blob_key: &str) -> anyhow::Result<bool> {
@@ -1530,6 +1732,52 @@ mod tests {
             .burn_token("acc", &[0; 32], now + 60)
             .await
             .expect("burn"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_instances_claiming_one_job_run_it_once() {
+        let schema = TestSchema::create().await.expect("schema");
+        let a: Arc<dyn Catalog> = Arc::new(open(&schema, Migrate::Apply).await.expect("a"));
+        let b: Arc<dyn Catalog> = Arc::new(open(&schema, Migrate::Apply).await.expect("b"));
+        let account = a
+            .bootstrap()
+            .await
+            .expect("bootstrap")
+            .expect("fresh")
+            .account_id;
+        let job = crate::store::Job {
+            job_id: crate::ids::object_id(),
+            account_id: account,
+            kind: crate::store::JobKind::MoveFolder,
+            completed: false,
+            params: serde_json::json!({"from": "/a/", "to": "/b/a/"}),
+            cursor: None,
+            purge_request_id: None,
+            depends_on: None,
+            attempts: 0,
+            created_at_ms: crate::ids::now_millis(),
+        };
+        a.insert_jobs(std::slice::from_ref(&job))
+            .await
+            .expect("insert");
+        let now = crate::ids::now_millis();
+        let claims = futures_util::future::join_all((0..20).map(|i| {
+            let catalog = Arc::clone(if i % 2 == 0 { &a } else { &b });
+            tokio::spawn(async move {
+                catalog
+                    .claim_job(&format!("instance-{}", i % 2), now, 60_000)
+                    .await
+                    .expect("claim")
+            })
+        }))
+        .await;
+        let won: Vec<_> = claims
+            .into_iter()
+            .filter_map(|r| r.expect("join"))
+            .collect();
+        assert_eq!(won.len(), 1, "{won:?}");
+        assert_eq!(won[0].job_id, job.job_id);
+        assert_eq!(won[0].attempts, 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

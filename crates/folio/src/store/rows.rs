@@ -7,8 +7,8 @@ use anyhow::Context;
 use sqlx::Row;
 
 use super::{
-    Account, ApiKey, CustomField, KeyWithAccount, ListedItem, MediaInfo, StoredFolder,
-    StoredVersion,
+    Account, ApiKey, CustomField, Job, JobKind, KeyWithAccount, ListedItem, MediaInfo,
+    StoredFolder, StoredVersion,
 };
 
 /// Columns of `file_versions v JOIN files f` read by [`version_from_row`].
@@ -123,10 +123,21 @@ pub(super) fn version_from_row<R: Columns>(row: &R) -> anyhow::Result<StoredVers
     })
 }
 
+/// The last segment of a canonical folder path (`/a/b/` → `b`).
+fn folder_name(path: &str) -> String {
+    path.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 pub(super) fn folder_from_row<R: Columns>(row: &R) -> anyhow::Result<StoredFolder> {
+    let path: String = row.column("path")?;
     Ok(StoredFolder {
         folder_id: row.column("folder_id")?,
-        path: row.column("path")?,
+        name: folder_name(&path),
+        path,
         created_at_ms: row.column("created_at")?,
     })
 }
@@ -148,9 +159,11 @@ pub(super) fn field_from_row<R: Columns>(row: &R) -> anyhow::Result<CustomField>
 pub(super) fn listed_from_row<R: Columns>(row: &R) -> anyhow::Result<ListedItem> {
     let kind: String = row.column("kind")?;
     if kind == "folder" {
+        let path: String = row.column("file_path")?;
         return Ok(ListedItem::Folder(StoredFolder {
             folder_id: row.column("item_id")?,
-            path: row.column("file_path")?,
+            name: folder_name(&path),
+            path,
             created_at_ms: row.column("created_at")?,
         }));
     }
@@ -178,4 +191,25 @@ pub(super) fn listed_from_row<R: Columns>(row: &R) -> anyhow::Result<ListedItem>
         file_updated_at_ms: row.column("file_updated_at")?,
         updated_at_ms: row.column("version_updated_at")?,
     })))
+}
+
+/// Columns of `jobs` read by [`job_from_row`].
+pub(super) const JOB_COLUMNS: &str = "job_id, account_id, kind, status, params, cursor, \
+    purge_request_id, depends_on, attempts, created_at";
+
+pub(super) fn job_from_row<R: Columns>(row: &R) -> anyhow::Result<Job> {
+    let kind: String = row.column("kind")?;
+    let status: String = row.column("status")?;
+    Ok(Job {
+        job_id: row.column("job_id")?,
+        account_id: row.column("account_id")?,
+        kind: JobKind::parse(&kind).with_context(|| format!("unknown job kind {kind}"))?,
+        completed: status == "Completed",
+        params: json_column(row, "params")?.unwrap_or_default(),
+        cursor: row.column("cursor")?,
+        purge_request_id: row.column("purge_request_id")?,
+        depends_on: row.column("depends_on")?,
+        attempts: row.column("attempts")?,
+        created_at_ms: row.column("created_at")?,
+    })
 }

@@ -26,14 +26,14 @@ use subtle::ConstantTimeEq;
 use tokio::sync::{mpsc, oneshot};
 
 use super::rows::{
-    field_from_row, folder_from_row, json_column, key_from_row, listed_from_row, version_from_row,
-    FIELD_COLUMNS, FOLDER_COLUMNS, KEY_COLUMNS, VERSION_COLUMNS,
+    field_from_row, folder_from_row, job_from_row, json_column, key_from_row, listed_from_row,
+    version_from_row, FIELD_COLUMNS, FOLDER_COLUMNS, JOB_COLUMNS, KEY_COLUMNS, VERSION_COLUMNS,
 };
 use super::{
     Account, ApiKey, Catalog, CommitOutcome, CopyOutcome, CustomField, DeleteOutcome, EditOutcome,
-    EditScope, FieldWrite, FolderTarget, KeyWithAccount, MoveOutcome, NewCopy, NewUpload,
-    RemovedVersion, RenameOutcome, RestoreOutcome, StoredFolder, StoredVersion, VersionDelete,
-    VersionEdit,
+    EditScope, FieldWrite, FileRef, FolderTarget, Job, KeyWithAccount, MoveOutcome, NewCopy,
+    NewUpload, RemovedVersion, RenameOutcome, RestoreOutcome, StoredFolder, StoredVersion,
+    VersionDelete, VersionEdit,
 };
 use crate::ids;
 
@@ -511,6 +511,205 @@ impl Catalog for SqliteCatalog {
         }
         let rows = statement.fetch_all(&self.reader).await?;
         rows.iter().map(listed_from_row).collect()
+    }
+
+    async fn create_folder(&self, account_id: &str, target: &FolderTarget) -> anyhow::Result<()> {
+        let mut tx = self.writer.begin().await?;
+        let now = ids::now_millis();
+        for folder in &target.ancestors {
+            sqlx::query(
+                "INSERT INTO folders (account_id, path, folder_id, created_at) \
+                 VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(account_id)
+            .bind(folder)
+            .bind(ids::object_id())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn files_under(
+        &self,
+        account_id: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<FileRef>> {
+        // BINARY collation: text compares bytewise, so the prefix is the range [p, succ(p)).
+        let upper = super::listing::successor(prefix);
+        let rows = sqlx::query(
+            "SELECT file_id, file_path FROM files \
+             WHERE account_id = ? AND file_path >= ? AND (? IS NULL OR file_path < ?) \
+             AND (? IS NULL OR file_path > ?) \
+             ORDER BY file_path LIMIT ?",
+        )
+        .bind(account_id)
+        .bind(prefix)
+        .bind(&upper)
+        .bind(&upper)
+        .bind(after)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(FileRef {
+                    file_id: r.try_get("file_id")?,
+                    file_path: r.try_get("file_path")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn folders_under(&self, account_id: &str, prefix: &str) -> anyhow::Result<Vec<String>> {
+        let upper = super::listing::successor(prefix);
+        Ok(sqlx::query_scalar(
+            "SELECT path FROM folders \
+             WHERE account_id = ? AND path >= ? AND (? IS NULL OR path < ?) ORDER BY path",
+        )
+        .bind(account_id)
+        .bind(prefix)
+        .bind(&upper)
+        .bind(&upper)
+        .fetch_all(&self.reader)
+        .await?)
+    }
+
+    async fn delete_empty_folders(&self, account_id: &str, prefix: &str) -> anyhow::Result<u64> {
+        let upper = super::listing::successor(prefix);
+        // A folder path ends with `/`; the paths under it are [path, path minus `/` plus `0`).
+        let done = sqlx::query(
+            "DELETE FROM folders \
+             WHERE account_id = ? AND path >= ? AND (? IS NULL OR path < ?) \
+             AND NOT EXISTS (SELECT 1 FROM files f WHERE f.account_id = folders.account_id \
+                 AND f.file_path >= folders.path \
+                 AND f.file_path < substr(folders.path, 1, length(folders.path) - 1) || '0')",
+        )
+        .bind(account_id)
+        .bind(prefix)
+        .bind(&upper)
+        .bind(&upper)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn insert_jobs(&self, jobs: &[Job]) -> anyhow::Result<()> {
+        let mut tx = self.writer.begin().await?;
+        for job in jobs {
+            sqlx::query(
+                "INSERT INTO jobs (job_id, account_id, kind, status, params, cursor, \
+                 purge_request_id, depends_on, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&job.job_id)
+            .bind(&job.account_id)
+            .bind(job.kind.as_str())
+            .bind(if job.completed {
+                "Completed"
+            } else {
+                "Pending"
+            })
+            .bind(to_json(&job.params)?)
+            .bind(&job.cursor)
+            .bind(&job.purge_request_id)
+            .bind(&job.depends_on)
+            .bind(job.created_at_ms)
+            .bind(job.created_at_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn job(&self, account_id: &str, job_id: &str) -> anyhow::Result<Option<Job>> {
+        let row = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE account_id = ? AND job_id = ?"
+        ))
+        .bind(account_id)
+        .bind(job_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(job_from_row).transpose()
+    }
+
+    async fn claim_job(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> anyhow::Result<Option<Job>> {
+        // One statement on the single writer: no other claim can interleave.
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET lease_owner = ?, lease_until = ?, attempts = attempts + 1, \
+             updated_at = ? \
+             WHERE job_id = (SELECT job_id FROM jobs WHERE status = 'Pending' \
+                 AND (lease_until IS NULL OR lease_until < ?) \
+                 AND (depends_on IS NULL OR NOT EXISTS (SELECT 1 FROM jobs d \
+                     WHERE d.job_id = jobs.depends_on AND d.status = 'Pending')) \
+                 ORDER BY created_at, job_id LIMIT 1) \
+             RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(owner)
+        .bind(now_ms.saturating_add(lease_ms))
+        .bind(now_ms)
+        .bind(now_ms)
+        .fetch_optional(&self.writer)
+        .await?;
+        row.as_ref().map(job_from_row).transpose()
+    }
+
+    async fn checkpoint_job(
+        &self,
+        job_id: &str,
+        owner: &str,
+        cursor: Option<&str>,
+        lease_until_ms: i64,
+    ) -> anyhow::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET cursor = ?, lease_until = ?, updated_at = ? \
+             WHERE job_id = ? AND lease_owner = ? AND status = 'Pending'",
+        )
+        .bind(cursor)
+        .bind(lease_until_ms)
+        .bind(ids::now_millis())
+        .bind(job_id)
+        .bind(owner)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn complete_job(&self, job_id: &str, owner: &str, now_ms: i64) -> anyhow::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'Completed', completed_at = ?, updated_at = ?, \
+             lease_owner = NULL, lease_until = NULL \
+             WHERE job_id = ? AND lease_owner = ? AND status = 'Pending'",
+        )
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(job_id)
+        .bind(owner)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_jobs(&self, owner: &str) -> anyhow::Result<u64> {
+        let done = sqlx::query(
+            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL \
+             WHERE lease_owner = ? AND status = 'Pending'",
+        )
+        .bind(owner)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     async fn blob_is_referenced(&self, blob_key: &str) -> anyhow::Result<bool> {

@@ -91,6 +91,9 @@ suite!(
     deletes_racing_overwrites_leave_no_row_without_blob,
     restores_racing_overwrites_stay_consistent,
     renames_racing_creations_of_the_target_never_share_a_path,
+    jobs_are_claimed_once_leased_checkpointed_and_resumed,
+    files_and_folders_under_a_prefix_compare_bytewise,
+    a_folder_of_10000_files_is_deleted_in_batches,
 );
 
 fn upload(account_id: &str, name: &str) -> NewUpload {
@@ -1684,4 +1687,303 @@ async fn renames_racing_creations_of_the_target_never_share_a_path(catalog: Arc<
             .expect("someone holds the name");
         assert_consistent(&catalog, &account, &holder.file_id).await;
     }
+}
+
+// ---- Folders and background jobs (media-api §2; the domain rules are `crate::jobs`'). ----
+
+fn job(account_id: &str, depends_on: Option<&str>) -> super::Job {
+    super::Job {
+        job_id: crate::ids::object_id(),
+        account_id: account_id.to_owned(),
+        kind: super::JobKind::CopyFolder,
+        completed: false,
+        params: serde_json::json!({"from": "/a/", "to": "/b/a/"}),
+        cursor: None,
+        purge_request_id: None,
+        depends_on: depends_on.map(str::to_owned),
+        attempts: 0,
+        created_at_ms: crate::ids::now_millis(),
+    }
+}
+
+async fn jobs_are_claimed_once_leased_checkpointed_and_resumed(catalog: Arc<dyn Catalog>) {
+    let account = account(&catalog).await;
+    let first = job(&account, None);
+    let mut then = job(&account, Some(&first.job_id));
+    then.kind = super::JobKind::Purge;
+    then.created_at_ms = first.created_at_ms - 1; // older, yet it waits for `first`
+    catalog
+        .insert_jobs(&[first.clone(), then.clone()])
+        .await
+        .expect("insert");
+    let now = crate::ids::now_millis();
+
+    // Claims racing for the one claimable job: exactly one wins.
+    let claims = join_all((0..8).map(|i| {
+        let c = Arc::clone(&catalog);
+        tokio::spawn(async move {
+            c.claim_job(&format!("r{i}"), now, 10_000)
+                .await
+                .expect("claim")
+        })
+    }))
+    .await;
+    let won: Vec<super::Job> = claims
+        .into_iter()
+        .filter_map(|r| r.expect("join"))
+        .collect();
+    assert_eq!(won.len(), 1, "{won:?}");
+    assert_eq!(won[0].job_id, first.job_id, "the dependent job waits");
+    assert_eq!(won[0].attempts, 1);
+    // The lease runs out: another runner takes the job over and resumes from its cursor; the
+    // first one can no longer save or complete.
+    let mut winner = None;
+    for i in 0..8 {
+        let o = format!("r{i}");
+        if catalog
+            .checkpoint_job(&first.job_id, &o, Some("/a/x.jpg"), now + 10_000)
+            .await
+            .expect("checkpoint")
+        {
+            winner = Some(o);
+        }
+    }
+    let winner = winner.expect("the claimer may checkpoint");
+    assert!(catalog
+        .claim_job("late", now + 5_000, 10_000)
+        .await
+        .expect("claim")
+        .is_none());
+    let resumed = catalog
+        .claim_job("late", now + 20_000, 10_000)
+        .await
+        .expect("claim")
+        .expect("the expired job");
+    assert_eq!(resumed.job_id, first.job_id);
+    assert_eq!(resumed.cursor.as_deref(), Some("/a/x.jpg"));
+    assert_eq!(resumed.attempts, 2);
+    assert!(!catalog
+        .checkpoint_job(&first.job_id, &winner, None, now + 30_000)
+        .await
+        .expect("checkpoint"));
+    assert!(!catalog
+        .complete_job(&first.job_id, &winner, now)
+        .await
+        .expect("complete"));
+    assert!(catalog
+        .complete_job(&first.job_id, "late", now)
+        .await
+        .expect("complete"));
+    let done = catalog
+        .job(&account, &first.job_id)
+        .await
+        .expect("job")
+        .expect("found");
+    assert!(done.completed);
+    assert!(catalog
+        .job("other", &first.job_id)
+        .await
+        .expect("job")
+        .is_none());
+
+    // Now the dependent one; a released lease is claimable at once.
+    let next = catalog
+        .claim_job("late", now + 20_000, 10_000)
+        .await
+        .expect("claim")
+        .expect("the purge");
+    assert_eq!(next.job_id, then.job_id);
+    assert_eq!(next.kind, super::JobKind::Purge);
+    assert_eq!(catalog.release_jobs("late").await.expect("release"), 1);
+    assert!(catalog
+        .claim_job("other", now + 20_000, 10_000)
+        .await
+        .expect("claim")
+        .is_some());
+    assert!(catalog
+        .claim_job("x", now + 20_000, 10_000)
+        .await
+        .expect("claim")
+        .is_none());
+}
+
+async fn files_and_folders_under_a_prefix_compare_bytewise(catalog: Arc<dyn Catalog>) {
+    let account = account(&catalog).await;
+    let put = |folder: &str, name: &str| {
+        let mut up = upload(&account, name);
+        up.folder_path = folder.to_owned();
+        up.folder_ancestors = folio_contract::Folder::parse(folder)
+            .expect("folder")
+            .ancestors()
+            .map(|f| f.path())
+            .collect();
+        up
+    };
+    // `_` and `%` are LIKE wildcards; `/a_b/` must not match `/aXb/`, nor `/a/` match `/ab/`.
+    for (folder, name) in [
+        ("/a/", "1.jpg"),
+        ("/a/", "2.jpg"),
+        ("/a/z/", "3.jpg"),
+        ("/ab/", "4.jpg"),
+        ("/a_b/", "5.jpg"),
+        ("/aXb/", "6.jpg"),
+        ("/é/", "7.jpg"),
+    ] {
+        committed(
+            catalog
+                .commit_upload(&put(folder, name))
+                .await
+                .expect("commit"),
+        );
+    }
+    let paths =
+        |refs: Vec<super::FileRef>| refs.into_iter().map(|r| r.file_path).collect::<Vec<_>>();
+    assert_eq!(
+        paths(
+            catalog
+                .files_under(&account, "/a/", None, 10)
+                .await
+                .expect("under")
+        ),
+        ["/a/1.jpg", "/a/2.jpg", "/a/z/3.jpg"]
+    );
+    assert_eq!(
+        paths(
+            catalog
+                .files_under(&account, "/a/", Some("/a/1.jpg"), 1)
+                .await
+                .expect("under")
+        ),
+        ["/a/2.jpg"]
+    );
+    assert_eq!(
+        paths(
+            catalog
+                .files_under(&account, "/a_b/", None, 10)
+                .await
+                .expect("under")
+        ),
+        ["/a_b/5.jpg"]
+    );
+    assert_eq!(
+        paths(
+            catalog
+                .files_under(&account, "/", None, 100)
+                .await
+                .expect("under")
+        )
+        .len(),
+        7
+    );
+    assert_eq!(
+        paths(
+            catalog
+                .files_under(&account, "/é/", None, 10)
+                .await
+                .expect("under")
+        ),
+        ["/é/7.jpg"]
+    );
+    catalog
+        .create_folder(&account, &target("/a/empty/deeper"))
+        .await
+        .expect("create");
+    assert_eq!(
+        catalog
+            .folders_under(&account, "/a/")
+            .await
+            .expect("folders"),
+        ["/a/", "/a/empty/", "/a/empty/deeper/", "/a/z/"]
+    );
+    // Only folders no file is under go.
+    assert_eq!(
+        catalog
+            .delete_empty_folders(&account, "/a/")
+            .await
+            .expect("delete"),
+        2
+    );
+    assert_eq!(
+        catalog
+            .folders_under(&account, "/a/")
+            .await
+            .expect("folders"),
+        ["/a/", "/a/z/"]
+    );
+    assert!(
+        catalog
+            .folders_under(&account, "/ab/")
+            .await
+            .expect("f")
+            .len()
+            == 1
+    );
+}
+
+/// Deleting a folder of 10,000 files goes in batches of `jobs::DELETE_BATCH` files, one short
+/// transaction each (an upload commits between two of them), rows before blobs.
+async fn a_folder_of_10000_files_is_deleted_in_batches(catalog: Arc<dyn Catalog>) {
+    let account = account(&catalog).await;
+    let mut uploads = Vec::with_capacity(10_000);
+    for i in 0..10_000 {
+        let mut up = upload(&account, &format!("f{i:05}.jpg"));
+        up.folder_path = "/big/".into();
+        up.folder_ancestors = vec!["/big/".into()];
+        uploads.push(up);
+    }
+    for chunk in uploads.chunks(500) {
+        let commits = join_all(chunk.iter().cloned().map(|up| {
+            let c = Arc::clone(&catalog);
+            tokio::spawn(async move { committed(c.commit_upload(&up).await.expect("commit")) })
+        }))
+        .await;
+        assert!(commits.into_iter().all(|r| r.is_ok()));
+    }
+    let mut batches = 0;
+    let mut removed = 0;
+    loop {
+        let batch = catalog
+            .files_under(&account, "/big/", None, crate::jobs::DELETE_BATCH)
+            .await
+            .expect("under");
+        if batch.is_empty() {
+            break;
+        }
+        assert!(batch.len() <= crate::jobs::DELETE_BATCH as usize);
+        let ids: Vec<String> = batch.into_iter().map(|f| f.file_id).collect();
+        match catalog.delete_files(&account, &ids).await.expect("delete") {
+            super::DeleteOutcome::Deleted(gone) => removed += gone.len(),
+            other => panic!("{other:?}"),
+        }
+        batches += 1;
+        // Between two batches the catalog takes other writes: an upload elsewhere commits.
+        committed(
+            catalog
+                .commit_upload(&upload(&account, &format!("meanwhile{batches}.jpg")))
+                .await
+                .expect("commit"),
+        );
+    }
+    assert_eq!((batches, removed), (20, 10_000));
+    assert_eq!(
+        catalog
+            .delete_empty_folders(&account, "/big/")
+            .await
+            .expect("f"),
+        1
+    );
+    assert!(catalog
+        .folder_by_path(&account, "/big/")
+        .await
+        .expect("f")
+        .is_none());
+    assert_eq!(
+        catalog
+            .files_under(&account, "/a/b/", None, 100)
+            .await
+            .expect("u")
+            .len(),
+        20,
+        "the uploads made meanwhile are there"
+    );
 }

@@ -158,6 +158,19 @@ async fn python_sdk_lists_and_searches_files() {
     run(&app, Lang::Python, "list_search.py", &[]).await;
 }
 
+/// Folders, folder bulk jobs and cache purge (media-api §2) through the SDKs' own methods.
+#[tokio::test]
+async fn node_sdk_manages_folders_jobs_and_purges() {
+    let app = TestApp::start().await;
+    run(&app, Lang::Node, "folders.mjs", &[]).await;
+}
+
+#[tokio::test]
+async fn python_sdk_manages_folders_jobs_and_purges() {
+    let app = TestApp::start().await;
+    run(&app, Lang::Python, "folders.py", &[]).await;
+}
+
 /// Signed delivery URLs (media-api §4) built by the SDKs' own helpers for private files.
 #[tokio::test]
 async fn node_sdk_signed_urls_are_served_and_tampered_ones_refused() {

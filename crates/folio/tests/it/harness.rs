@@ -366,6 +366,48 @@ impl TestApp {
         .clone()
     }
 
+    /// Polls a job or purge status path (`/v1/bulkJobs/{id}`, `/v1/files/purge/{id}`) until
+    /// it says `Completed` (at most 30 s); the last status object.
+    pub async fn await_completed(&self, status_path: &str) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let reply = self.api(reqwest::Method::GET, status_path, None).await;
+            let body = reply.assert_ok().clone();
+            if body["status"] == "Completed" {
+                return body;
+            }
+            assert_eq!(body["status"], "Pending", "{body}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{status_path} still pending after 30 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The `filePath`s of every current file under a folder (recursively), sorted.
+    pub async fn paths_under(&self, folder: &str) -> Vec<String> {
+        let reply = self
+            .api(
+                reqwest::Method::GET,
+                &format!(
+                    "/v1/files?searchQuery={}&limit=1000",
+                    urlencoded_value(&format!("path : \"{folder}\""))
+                ),
+                None,
+            )
+            .await;
+        let mut paths: Vec<String> = reply
+            .assert_ok()
+            .as_array()
+            .expect("array")
+            .iter()
+            .filter_map(|f| f["filePath"].as_str().map(str::to_owned))
+            .collect();
+        paths.sort();
+        paths
+    }
+
     /// File bytes held right now by uploads whose credentials are not proven yet.
     pub fn unproven_bytes_held(&self) -> u64 {
         self.server
@@ -744,4 +786,9 @@ impl Drop for FolioProcess {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// One query-string value, percent-encoded.
+pub fn urlencoded_value(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
