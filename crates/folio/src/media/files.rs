@@ -293,9 +293,26 @@ pub async fn rename(
     let obj = json_body(body)?;
     let path = service::normalize_file_path(&required_string(&obj, "filePath")?);
     let new_name = service::rename_target(&required_string(&obj, "newFileName")?)?;
-    // TODO(purge): Folio has no CDN cache to purge yet; `purgeCache` is accepted (and
-    // type-checked) and answered without a `purgeRequestId` until the purge API exists.
-    let _purge_cache = optional_bool(&obj, "purgeCache")?;
-    service::rename_file(&state, &principal.account.id, &path, &new_name).await?;
-    Ok(Json(json!({})).into_response())
+    let purge_cache = optional_bool(&obj, "purgeCache")?;
+    let account = &principal.account;
+    service::rename_file(&state, &account.id, &path, &new_name).await?;
+    if !purge_cache {
+        return Ok(Json(json!({})).into_response());
+    }
+    // Folio's own renditions are keyed by version, so the rename made none stale; what may
+    // be is a cache in front of delivery holding the old URL, which the purge names (and
+    // drops any rendition still found under it).
+    let old_url = format!(
+        "{}{}",
+        state.url_endpoint(&account.url_id),
+        folio_contract::url_path_encode(&path)
+    );
+    let request_id = crate::jobs::submit_purge(
+        &state,
+        &account.id,
+        &old_url,
+        &crate::jobs::PurgeTarget::Path(path),
+    )
+    .await?;
+    Ok(Json(json!({ "purgeRequestId": request_id })).into_response())
 }

@@ -108,8 +108,8 @@ pub async fn of_url(
             _ => AppError::Param(ParamError::Invalid("url")),
         })?;
     let body = describe(&received.head, received.size, &name);
-    // `received.guard` is dropped here and deletes the blob.
-    drop(received);
+    // Gone before the answer: the caller may look at the store next.
+    received.guard.remove().await;
     Ok(Json(body).into_response())
 }
 

@@ -7,6 +7,7 @@
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
+use tracing::Instrument;
 
 use super::unproven::Hold;
 use crate::config::Limits;
@@ -37,6 +38,16 @@ impl BlobGuard {
     pub fn disarm(mut self) {
         self.armed = false;
     }
+
+    /// Deletes the blob now, before the caller answers (a guard that is only dropped deletes
+    /// it in the background, after the response may have gone out). A failure is left to the
+    /// sweeper, as on drop.
+    pub async fn remove(mut self) {
+        self.armed = false;
+        if let Err(e) = self.store.delete(&self.key).await {
+            tracing::warn!(blob.key = %self.key, error = %e, "could not delete a temporary blob; the sweeper will");
+        }
+    }
 }
 
 impl Drop for BlobGuard {
@@ -49,11 +60,14 @@ impl Drop for BlobGuard {
         let store = self.store.clone();
         let key = std::mem::take(&mut self.key);
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move {
-                if let Err(e) = store.delete(&key).await {
-                    tracing::warn!(blob.key = %key, error = %e, "could not delete the blob of a failed upload; the sweeper will");
+            handle.spawn(
+                async move {
+                    if let Err(e) = store.delete(&key).await {
+                        tracing::warn!(blob.key = %key, error = %e, "could not delete the blob of a failed upload; the sweeper will");
+                    }
                 }
-            });
+                .in_current_span(),
+            );
         }
     }
 }

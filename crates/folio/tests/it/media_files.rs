@@ -584,6 +584,22 @@ async fn rename_sanitises_and_refuses_a_taken_name() {
         "the SDKs would retry a 409"
     );
 
+    // `purgeCache`: the old URL is purged, and the answer names the purge request.
+    let purged = app
+        .api(
+            Method::PUT,
+            "/v1/files/rename",
+            Some(json!({"filePath": "/r/new_name__1_.jpg", "newFileName": "newer.jpg", "purgeCache": true})),
+        )
+        .await;
+    let request_id = purged.assert_ok()["purgeRequestId"]
+        .as_str()
+        .expect("purgeRequestId")
+        .to_owned();
+    assert!(at_path(&app, "/r/newer.jpg").await.is_some());
+    app.await_completed(&format!("/v1/files/purge/{request_id}"))
+        .await;
+
     for (body, status, message) in [
         (
             json!({"filePath": "/r/none.jpg", "newFileName": "x.jpg"}),
