@@ -80,6 +80,19 @@ enum FilesAction {
     /// List a folder (its sub-folders and files), or search the account's files with the
     /// `searchQuery` language of the list API; runs the same catalog query as GET /v1/files.
     Ls(LsArgs),
+    /// Delete files with every version, their bytes and renditions; all or nothing (an
+    /// unknown file deletes nothing). Takes file ids, or file paths starting with `/`.
+    Rm(RmArgs),
+}
+
+#[derive(Args)]
+struct RmArgs {
+    /// File ids (as uploads and `files ls --json` print them) or paths like /photos/cat.jpg.
+    #[arg(required = true, value_name = "ID_OR_PATH")]
+    files: Vec<String>,
+    /// The account, by its URL id.
+    #[arg(long, value_name = "URL_ID", default_value = "default")]
+    account: String,
 }
 
 #[derive(Args)]
@@ -202,6 +215,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Files {
             action: FilesAction::Ls(args),
         } => files_ls(config, args).await,
+        Command::Files {
+            action: FilesAction::Rm(args),
+        } => files_rm(config, args).await,
     }
 }
 
@@ -343,8 +359,7 @@ async fn token(config: Config, args: TokenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `folio files url`: the URL a signing SDK would build for this file, so that it can be
-/// checked against the server (or handed out) without writing code.
+/// `folio files ls`: a folder's listing or a search, through the list API's catalog query.
 async fn files_ls(config: Config, args: LsArgs) -> anyhow::Result<()> {
     use crate::media::details::{file_details, folder_details, Listed, RenderContext};
     use crate::store::listing::{ListQuery, ListType, Sort, SortKey};
@@ -417,6 +432,51 @@ async fn files_ls(config: Config, args: LsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `folio files rm`: the media API's bulk delete (rows first, then blobs), for operators.
+async fn files_rm(config: Config, args: RmArgs) -> anyhow::Result<()> {
+    let (state, _) = crate::server::open_state(config).await?;
+    let account = state
+        .catalog
+        .account_by_url_id(&args.account)
+        .await?
+        .with_context(|| format!("no account with URL id {:?}", args.account))?;
+    let mut ids = Vec::with_capacity(args.files.len());
+    let mut unknown = Vec::new();
+    for arg in &args.files {
+        if arg.starts_with('/') {
+            match state.catalog.current_by_path(&account.id, arg).await? {
+                Some(version) => ids.push(version.file_id),
+                None => unknown.push(arg.clone()),
+            }
+        } else if crate::ids::is_object_id(arg) {
+            ids.push(arg.clone());
+        } else {
+            anyhow::bail!("{arg:?} is neither a file id (24 hex digits) nor a path (/…)");
+        }
+    }
+    let outcome = if unknown.is_empty() {
+        crate::media::service::delete_files(&state, &account.id, &ids).await
+    } else {
+        Err(crate::error::AppError::FilesNotFound(unknown))
+    };
+    match outcome {
+        Ok(deleted) => {
+            for id in deleted {
+                println!("deleted {id}");
+            }
+            Ok(())
+        }
+        Err(crate::error::AppError::FilesNotFound(missing)) => anyhow::bail!(
+            "no such file in account {:?}: {}; nothing was deleted",
+            args.account,
+            missing.join(", ")
+        ),
+        Err(e) => anyhow::bail!("{}", e.status_and_message().1),
+    }
+}
+
+/// `folio files url`: the URL a signing SDK would build for this file, so that it can be
+/// checked against the server (or handed out) without writing code.
 async fn files_url(config: Config, args: UrlArgs) -> anyhow::Result<()> {
     use crate::delivery::signed_url;
 

@@ -8,6 +8,7 @@ mod browser;
 mod chaos;
 mod checks;
 mod cli_files_ls;
+mod cli_files_rm;
 mod cli_files_url;
 mod cli_token;
 mod compat;
