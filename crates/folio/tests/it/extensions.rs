@@ -320,3 +320,73 @@ async fn invalid_extensions_and_webhook_urls_are_refused() {
     }
     app.assert_no_orphan_blobs(0).await;
 }
+
+/// Update details (upload-api §8.3) runs extensions on the current version like an upload,
+/// after `removeAITags`, and reports them in `extensionStatus`.
+#[tokio::test]
+async fn an_update_runs_extensions_on_the_current_version() {
+    let fakes = Fakes::start().await;
+    let app = app(&fakes).await;
+    let up = app
+        .upload(
+            fixture("tiny.jpg"),
+            &[("fileName", "u.jpg"), ("useUniqueFileName", "false")],
+        )
+        .await;
+    let up = up.assert_ok().clone();
+    let id = up["fileId"].as_str().expect("fileId");
+    let path = format!("/v1/files/{id}/details");
+    let extensions: Value = serde_json::from_str(TAGGING).expect("json");
+    let reply = app
+        .api(
+            reqwest::Method::PATCH,
+            &path,
+            Some(json!({
+                "removeAITags": "all",
+                "extensions": extensions,
+                "webhookUrl": fakes.url("/hook"),
+            })),
+        )
+        .await;
+    let body = reply.assert_ok().clone();
+    assert_eq!(
+        body["extensionStatus"],
+        json!({"google-auto-tagging": "pending"})
+    );
+    let hooks = fakes.hooks(1).await;
+    let (signature, raw, _) = &hooks[0];
+    assert!(verify(&app.private_key, signature, raw), "{signature}");
+    let event: Value = serde_json::from_str(raw).expect("json");
+    assert_eq!(event["fileObject"]["versionInfo"], up["versionInfo"]);
+    let request = fakes.seen.lock().expect("lock").runner[0].clone();
+    assert_eq!(request["versionId"], up["versionInfo"]["id"]);
+
+    // The tags are stored on the version: the details show them.
+    let details = app.api(reqwest::Method::GET, &path, None).await;
+    assert_eq!(
+        details.assert_ok()["AITags"],
+        json!([
+            {"name": "cat", "confidence": 97.0, "source": "google-auto-tagging"},
+            {"name": "pet", "confidence": 85.0, "source": "google-auto-tagging"},
+        ])
+    );
+
+    // A bad `extensions` or `webhookUrl` value is the upload's 400, and nothing runs.
+    for bad in [json!([{"name": ""}]), json!({}), json!("x")] {
+        app.api(
+            reqwest::Method::PATCH,
+            &path,
+            Some(json!({"extensions": bad})),
+        )
+        .await
+        .assert_error(400, "Your request contains invalid extensions parameter.");
+    }
+    app.api(
+        reqwest::Method::PATCH,
+        &path,
+        Some(json!({"extensions": extensions, "webhookUrl": "ftp://example.com/h"})),
+    )
+    .await
+    .assert_error(400, "Your request contains invalid webhookUrl parameter.");
+    assert_eq!(fakes.seen.lock().expect("lock").runner.len(), 1);
+}
