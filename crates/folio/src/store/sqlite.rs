@@ -500,7 +500,24 @@ impl Catalog for SqliteCatalog {
         account_id: &str,
         query: &super::listing::ListQuery,
     ) -> anyhow::Result<Vec<super::ListedItem>> {
-        let sql = super::listing::compile(query, account_id, super::listing::Dialect::Sqlite);
+        use super::listing::{compile_with, positive_tags, Dialect, Hints, RARE_TAG_ROWS};
+        let tags = positive_tags(query);
+        let mut hints = Hints::default();
+        if !tags.is_empty() {
+            // A bounded count on the (account, tag) index: at most RARE_TAG_ROWS rows read.
+            let placeholders = vec!["?"; tags.len()].join(", ");
+            let text = format!(
+                "SELECT count(*) FROM (SELECT 1 FROM version_tags \
+                 WHERE account_id = ? AND tag IN ({placeholders}) LIMIT ?)"
+            );
+            let mut count = sqlx::query_scalar::<_, i64>(&text).bind(account_id);
+            for tag in &tags {
+                count = count.bind(tag.as_str());
+            }
+            let rows = count.bind(RARE_TAG_ROWS).fetch_one(&self.reader).await?;
+            hints.rare_tags = rows < RARE_TAG_ROWS;
+        }
+        let sql = compile_with(query, account_id, Dialect::Sqlite, hints);
         let mut statement = sqlx::query(&sql.text);
         for bind in &sql.binds {
             statement = match bind {

@@ -205,6 +205,31 @@ fn tags_use_the_side_table() {
 }
 
 #[test]
+fn rare_tags_drive_the_query_and_common_ones_stay_a_probe() {
+    let q = search("tags IN ['a'] AND (size > 10 OR tags IN ['b', 'c']) AND tags NOT IN ['d']");
+    assert_eq!(positive_tags(&q), ["a", "b", "c"]);
+    let legacy = ListQuery {
+        tags: Some(vec!["x".into(), "y".into()]),
+        ..ListQuery::default()
+    };
+    assert_eq!(positive_tags(&legacy), ["x", "y"]);
+    assert!(positive_tags(&search("size > 1")).is_empty());
+
+    let common = compile_with(&q, "acc", Dialect::Sqlite, Hints::default());
+    let rare = compile_with(&q, "acc", Dialect::Sqlite, Hints { rare_tags: true });
+    assert!(common.text.contains("+f.current_version_id IN (SELECT"));
+    assert!(
+        !rare.text.contains("+f.current_version_id"),
+        "{}",
+        rare.text
+    );
+    assert!(rare.text.contains(" f.current_version_id IN (SELECT"));
+    // Only the shape changes: the same values, bound in the same order.
+    assert_eq!(common.binds, rare.binds);
+    aligned(&rare, Dialect::Sqlite);
+}
+
+#[test]
 fn fractional_bounds_become_integer_comparisons() {
     let text = |q: &str| compile(&search(q), "a", Dialect::Postgres);
     let s = text("size < '1.3kb'");
