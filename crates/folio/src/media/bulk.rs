@@ -2,7 +2,7 @@
 //! nothing: one unknown id → 404 with `missingFileIds`, and nothing changes.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
+
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -12,7 +12,7 @@ use super::{json_body, string_list};
 use crate::error::AppResult;
 use crate::state::AppState;
 use crate::store::EditScope;
-use crate::upload::auth::authenticate_basic;
+use crate::upload::auth::Principal;
 
 /// Most ids in one bulk delete.
 pub const MAX_DELETE_IDS: usize = 100;
@@ -24,10 +24,9 @@ const MAX_TAGS: usize = 500;
 /// `POST /v1/files/batch/deleteByFileIds` `{fileIds}` → `{successfullyDeletedFileIds}`.
 pub async fn delete(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Principal(principal): Principal,
     body: super::Body,
 ) -> AppResult<Response> {
-    let principal = authenticate_basic(&state, &headers).await?;
     let obj = json_body(body)?;
     let ids = string_list(&obj, "fileIds", MAX_DELETE_IDS)?;
     let deleted = service::delete_files(&state, &principal.account.id, &ids).await?;
@@ -37,10 +36,9 @@ pub async fn delete(
 /// `POST /v1/files/addTags` `{fileIds, tags}`.
 pub async fn add_tags(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Principal(principal): Principal,
     body: super::Body,
 ) -> AppResult<Response> {
-    let principal = authenticate_basic(&state, &headers).await?;
     let obj = json_body(body)?;
     let ids = string_list(&obj, "fileIds", MAX_TAG_IDS)?;
     let tags = string_list(&obj, "tags", MAX_TAGS)?;
@@ -61,10 +59,9 @@ pub async fn add_tags(
 /// `POST /v1/files/removeTags` `{fileIds, tags}`.
 pub async fn remove_tags(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Principal(principal): Principal,
     body: super::Body,
 ) -> AppResult<Response> {
-    let principal = authenticate_basic(&state, &headers).await?;
     let obj = json_body(body)?;
     let ids = string_list(&obj, "fileIds", MAX_TAG_IDS)?;
     let tags = string_list(&obj, "tags", MAX_TAGS)?;
@@ -85,10 +82,9 @@ pub async fn remove_tags(
 /// `POST /v1/files/removeAITags` `{fileIds, AITags}`.
 pub async fn remove_ai_tags(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Principal(principal): Principal,
     body: super::Body,
 ) -> AppResult<Response> {
-    let principal = authenticate_basic(&state, &headers).await?;
     let obj = json_body(body)?;
     let ids = string_list(&obj, "fileIds", MAX_TAG_IDS)?;
     let removal = AiTagRemoval::Names(string_list(&obj, "AITags", MAX_TAGS)?);

@@ -2,7 +2,7 @@
 //! `POST /v1/files/move`, `PUT /v1/files/rename`.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use folio_contract::ParamError;
@@ -14,15 +14,14 @@ use super::{check_file_id, json_body, optional_bool, required_string};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::EditScope;
-use crate::upload::auth::authenticate_basic;
+use crate::upload::auth::Principal;
 
 /// `GET /v1/files/{fileId}/details` (upload-api §8.2).
 pub async fn details(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Principal(principal): Principal,
     Path(file_id): Path<String>,
 ) -> AppResult<Response> {
-    let principal = authenticate_basic(&state, &headers).await?;
     check_file_id(&file_id)?;
     let current = state
         .catalog
@@ -38,11 +37,10 @@ pub async fn details(
 /// or `{"publish": {...}}`.
 pub async fn update(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Principal(principal): Principal,
     Path(file_id): Path<String>,
     body: super::Body,
 ) -> AppResult<Response> {
-    let principal = authenticate_basic(&state, &headers).await?;
     check_file_id(&file_id)?;
     let obj = json_body(body)?;
     let account_id = &principal.account.id;
@@ -230,10 +228,9 @@ fn parse_update(obj: &Map<String, Value>, ctx: &RenderContext) -> AppResult<Deta
 /// `DELETE /v1/files/{fileId}` (upload-api §8.7): the file and all its versions.
 pub async fn delete(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Principal(principal): Principal,
     Path(file_id): Path<String>,
 ) -> AppResult<Response> {
-    let principal = authenticate_basic(&state, &headers).await?;
     check_file_id(&file_id)?;
     service::delete_files(&state, &principal.account.id, &[file_id])
         .await
@@ -244,10 +241,9 @@ pub async fn delete(
 /// `POST /v1/files/copy` `{sourceFilePath, destinationPath, includeFileVersions}`.
 pub async fn copy(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Principal(principal): Principal,
     body: super::Body,
 ) -> AppResult<Response> {
-    let principal = authenticate_basic(&state, &headers).await?;
     let obj = json_body(body)?;
     let source = service::normalize_file_path(&required_string(&obj, "sourceFilePath")?);
     let destination = service::folder_target(
@@ -269,10 +265,9 @@ pub async fn copy(
 /// `POST /v1/files/move` `{sourceFilePath, destinationPath}`.
 pub async fn move_file(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Principal(principal): Principal,
     body: super::Body,
 ) -> AppResult<Response> {
-    let principal = authenticate_basic(&state, &headers).await?;
     let obj = json_body(body)?;
     let source = service::normalize_file_path(&required_string(&obj, "sourceFilePath")?);
     let destination = service::folder_target(
@@ -286,10 +281,9 @@ pub async fn move_file(
 /// `PUT /v1/files/rename` `{filePath, newFileName, purgeCache}` → `{}`.
 pub async fn rename(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Principal(principal): Principal,
     body: super::Body,
 ) -> AppResult<Response> {
-    let principal = authenticate_basic(&state, &headers).await?;
     let obj = json_body(body)?;
     let path = service::normalize_file_path(&required_string(&obj, "filePath")?);
     let new_name = service::rename_target(&required_string(&obj, "newFileName")?)?;

@@ -1,30 +1,28 @@
 //! `POST`/`DELETE /v1/folder`, the folder bulk jobs (`/v1/bulkJobs/...`) and cache purge
 //! (`/v1/files/purge`), media-api §2. The work itself is `crate::jobs`'.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use folio_contract::ParamError;
 use serde_json::{json, Value};
 
-use super::{json_object, optional_bool, required_string};
+use super::{json_body, optional_bool, required_string};
 use crate::error::{AppError, AppResult};
 use crate::ids;
 use crate::jobs;
 use crate::state::AppState;
-use crate::store::JobKind;
-use crate::upload::auth::authenticate_basic;
+use crate::store::{JobKind, KeyWithAccount};
+use crate::upload::auth::Principal;
 
 /// `POST /v1/folder` `{folderName, parentFolderPath}` → 201 `{}`.
 pub async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    Principal(principal): Principal,
+    body: super::Body,
 ) -> AppResult<Response> {
-    let principal = authenticate_basic(&state, &headers).await?;
-    let obj = json_object(&body)?;
+    let obj = json_body(body)?;
     let name = required_string(&obj, "folderName")?;
     let parent = required_string(&obj, "parentFolderPath")?;
     jobs::create_folder(&state, &principal.account.id, &parent, &name).await?;
@@ -35,11 +33,10 @@ pub async fn create(
 /// folder is gone.
 pub async fn delete(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    Principal(principal): Principal,
+    body: super::Body,
 ) -> AppResult<Response> {
-    let principal = authenticate_basic(&state, &headers).await?;
-    let obj = json_object(&body)?;
+    let obj = json_body(body)?;
     let path = required_string(&obj, "folderPath")?;
     jobs::delete_folder(&state, &principal.account.id, &path).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -52,29 +49,28 @@ fn job_id_reply(job_id: &str) -> Response {
 /// `POST /v1/bulkJobs/copyFolder` `{sourceFolderPath, destinationPath, includeVersions}`.
 pub async fn copy(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    Principal(principal): Principal,
+    body: super::Body,
 ) -> AppResult<Response> {
-    copy_or_move(state, headers, body, JobKind::CopyFolder).await
+    copy_or_move(state, principal, body, JobKind::CopyFolder).await
 }
 
 /// `POST /v1/bulkJobs/moveFolder` `{sourceFolderPath, destinationPath}`.
 pub async fn move_folder(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    Principal(principal): Principal,
+    body: super::Body,
 ) -> AppResult<Response> {
-    copy_or_move(state, headers, body, JobKind::MoveFolder).await
+    copy_or_move(state, principal, body, JobKind::MoveFolder).await
 }
 
 async fn copy_or_move(
     state: AppState,
-    headers: HeaderMap,
-    body: Bytes,
+    principal: KeyWithAccount,
+    body: super::Body,
     kind: JobKind,
 ) -> AppResult<Response> {
-    let principal = authenticate_basic(&state, &headers).await?;
-    let obj = json_object(&body)?;
+    let obj = json_body(body)?;
     let source = required_string(&obj, "sourceFolderPath")?;
     let destination = required_string(&obj, "destinationPath")?;
     let include_versions = match kind {
@@ -98,11 +94,10 @@ async fn copy_or_move(
 /// `POST /v1/bulkJobs/renameFolder` `{folderPath, newFolderName, purgeCache}`.
 pub async fn rename(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    Principal(principal): Principal,
+    body: super::Body,
 ) -> AppResult<Response> {
-    let principal = authenticate_basic(&state, &headers).await?;
-    let obj = json_object(&body)?;
+    let obj = json_body(body)?;
     let path = required_string(&obj, "folderPath")?;
     let name = required_string(&obj, "newFolderName")?;
     let purge_cache = optional_bool(&obj, "purgeCache")?;
@@ -116,10 +111,9 @@ pub async fn rename(
 /// `GET /v1/bulkJobs/{jobId}` → `{jobId, type, status, purgeRequestId?}`.
 pub async fn job_status(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Principal(principal): Principal,
     Path(job_id): Path<String>,
 ) -> AppResult<Response> {
-    let principal = authenticate_basic(&state, &headers).await?;
     if !ids::is_object_id(&job_id) {
         return Err(AppError::Param(ParamError::Invalid("jobId")));
     }
@@ -136,11 +130,10 @@ pub async fn job_status(
 /// `POST /v1/files/purge` `{url}` → 201 `{requestId}`.
 pub async fn purge(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    Principal(principal): Principal,
+    body: super::Body,
 ) -> AppResult<Response> {
-    let principal = authenticate_basic(&state, &headers).await?;
-    let obj = json_object(&body)?;
+    let obj = json_body(body)?;
     let url = required_string(&obj, "url")?;
     let account = &principal.account;
     let target = jobs::purge_target(&url, &state.url_endpoint(&account.url_id))?;
@@ -155,10 +148,9 @@ pub async fn purge(
 /// `GET /v1/files/purge/{requestId}` → `{status}`.
 pub async fn purge_status(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Principal(principal): Principal,
     Path(request_id): Path<String>,
 ) -> AppResult<Response> {
-    let principal = authenticate_basic(&state, &headers).await?;
     if !ids::is_object_id(&request_id) {
         return Err(AppError::Param(ParamError::Invalid("requestId")));
     }

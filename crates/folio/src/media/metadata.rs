@@ -5,7 +5,7 @@
 //! [`folio_media::SNIFF_LEN`] bytes.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
+
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use folio_contract::ParamError;
@@ -17,7 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::ids;
 use crate::state::AppState;
 use crate::store::blob::blob_key;
-use crate::upload::auth::authenticate_basic;
+use crate::upload::auth::Principal;
 
 /// The metadata object of `size` bytes whose head is `head`.
 fn describe(head: &[u8], size: u64, name: &str) -> Value {
@@ -28,10 +28,9 @@ fn describe(head: &[u8], size: u64, name: &str) -> Value {
 /// `GET /v1/files/{fileId}/metadata`: the current version's facts, from its blob's head.
 pub async fn of_file(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Principal(principal): Principal,
     Path(file_id): Path<String>,
 ) -> AppResult<Response> {
-    let principal = authenticate_basic(&state, &headers).await?;
     check_file_id(&file_id)?;
     let current = state
         .catalog
@@ -82,10 +81,9 @@ pub fn url_from_query(raw: &str) -> Option<String> {
 /// blob that is removed once the facts are read.
 pub async fn of_url(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: Principal,
     RawQuery(query): RawQuery,
 ) -> AppResult<Response> {
-    authenticate_basic(&state, &headers).await?;
     let url = query
         .as_deref()
         .and_then(url_from_query)

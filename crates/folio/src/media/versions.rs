@@ -1,7 +1,7 @@
 //! `/v1/files/{fileId}/versions…` (upload-api §8.4–§8.6, §8.8).
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -11,15 +11,14 @@ use super::{check_file_id, check_version_id};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::{RestoreOutcome, VersionDelete};
-use crate::upload::auth::authenticate_basic;
+use crate::upload::auth::Principal;
 
 /// `GET /v1/files/{fileId}/versions`: every version, newest first (the current one is `file`).
 pub async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Principal(principal): Principal,
     Path(file_id): Path<String>,
 ) -> AppResult<Response> {
-    let principal = authenticate_basic(&state, &headers).await?;
     check_file_id(&file_id)?;
     let versions = state
         .catalog
@@ -35,10 +34,9 @@ pub async fn list(
 /// `GET /v1/files/{fileId}/versions/{versionId}`.
 pub async fn get(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Principal(principal): Principal,
     Path((file_id, version_id)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    let principal = authenticate_basic(&state, &headers).await?;
     check_file_id(&file_id)?;
     check_version_id(&version_id)?;
     let version = state
@@ -54,10 +52,9 @@ pub async fn get(
 /// `DELETE /v1/files/{fileId}/versions/{versionId}`: a non-current version, rows then blobs.
 pub async fn delete(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Principal(principal): Principal,
     Path((file_id, version_id)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    let principal = authenticate_basic(&state, &headers).await?;
     check_file_id(&file_id)?;
     check_version_id(&version_id)?;
     match state
@@ -79,10 +76,9 @@ pub async fn delete(
 /// `PUT /v1/files/{fileId}/versions/{versionId}/restore`: that version is current again.
 pub async fn restore(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Principal(principal): Principal,
     Path((file_id, version_id)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    let principal = authenticate_basic(&state, &headers).await?;
     check_file_id(&file_id)?;
     check_version_id(&version_id)?;
     let restored = match state

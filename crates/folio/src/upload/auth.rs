@@ -110,6 +110,25 @@ pub async fn authenticate_basic(
     key_for_private(state, username.as_deref()).await
 }
 
+/// The caller of a management endpoint (spec §8), authenticated from the request head alone.
+/// As an extractor it runs before the body extractor, so a request without valid credentials is
+/// refused before any of its body is read: an anonymous client cannot make the server buffer
+/// bodies.
+pub struct Principal(pub KeyWithAccount);
+
+impl axum::extract::FromRequestParts<AppState> for Principal {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, AppError> {
+        authenticate_basic(state, &parts.headers)
+            .await
+            .map(Principal)
+    }
+}
+
 pub struct Authenticator<'a> {
     state: &'a AppState,
     api: ApiVersion,

@@ -738,3 +738,35 @@ async fn metadata_of_a_url_is_fetched_under_the_ssrf_rules() {
         "the fetched bytes are not kept"
     );
 }
+
+/// Credentials come from the request head: a request without them is answered before its body
+/// is read, so an anonymous client cannot make the server buffer request bodies.
+#[tokio::test]
+async fn requests_without_credentials_are_refused_before_their_body_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = TestApp::start().await;
+    let addr = app.server.as_ref().expect("server").addr;
+    for (method, path) in [
+        ("POST", "/v1/files/addTags".to_owned()),
+        ("PATCH", format!("/v1/files/{UNKNOWN_ID}/details")),
+        ("PUT", "/v1/files/rename".to_owned()),
+        ("POST", "/v1/bulkJobs/copyFolder".to_owned()),
+        ("DELETE", "/v1/folder".to_owned()),
+    ] {
+        let mut socket = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        // A body of 1 MB is announced; one byte of it is sent.
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: folio\r\nContent-Type: application/json\r\n\
+             Content-Length: 1000000\r\n\r\n{{"
+        );
+        socket.write_all(head.as_bytes()).await.expect("send");
+        let mut answer = vec![0u8; 4096];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), socket.read(&mut answer))
+            .await
+            .unwrap_or_else(|_| panic!("{method} {path}: no answer while the body is unsent"))
+            .expect("read");
+        let text = String::from_utf8_lossy(&answer[..n]);
+        assert!(text.starts_with("HTTP/1.1 401"), "{method} {path}: {text}");
+    }
+}
