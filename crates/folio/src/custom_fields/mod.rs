@@ -16,8 +16,8 @@ use serde_json::{Map, Value};
 use crate::error::{AppError, FieldErrors};
 use crate::ids;
 use crate::state::AppState;
-use crate::store::{CustomField, FieldWrite};
-use crate::upload::auth::authenticate_basic;
+use crate::store::{CustomField, FieldWrite, KeyWithAccount};
+use crate::upload::auth::{authenticate_basic, Principal};
 pub use schema::{FieldSchema, LiveFields};
 
 /// The field object of spec §9.1.
@@ -72,8 +72,12 @@ fn check_id(id: &str) -> Result<(), AppError> {
 }
 
 /// `POST /v1/customMetadataFields`
-pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match create_inner(&state, &headers, &body).await {
+pub async fn create(
+    State(state): State<AppState>,
+    Principal(principal): Principal,
+    body: Bytes,
+) -> Response {
+    match create_inner(&state, &principal, &body).await {
         Ok(field) => (StatusCode::CREATED, Json(field_json(&field))).into_response(),
         Err(e) => e.into_response(),
     }
@@ -81,10 +85,9 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Byt
 
 async fn create_inner(
     state: &AppState,
-    headers: &HeaderMap,
+    principal: &KeyWithAccount,
     body: &[u8],
 ) -> Result<CustomField, AppError> {
-    let principal = authenticate_basic(state, headers).await?;
     let obj = body_object(body, AppError::InvalidFieldObject)?;
     let mut errors = FieldErrors::new();
     let name = text(&obj, "name", &mut errors);
@@ -119,7 +122,7 @@ async fn create_inner(
     };
     let field = CustomField {
         id: ids::object_id(),
-        account_id: principal.account.id,
+        account_id: principal.account.id.clone(),
         name,
         label,
         description,
@@ -171,11 +174,11 @@ pub async fn list(
 /// `PATCH /v1/customMetadataFields/{id}`
 pub async fn update(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Principal(principal): Principal,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    match update_inner(&state, &headers, &id, &body).await {
+    match update_inner(&state, &principal, &id, &body).await {
         Ok(field) => Json(field_json(&field)).into_response(),
         Err(e) => e.into_response(),
     }
@@ -183,11 +186,10 @@ pub async fn update(
 
 async fn update_inner(
     state: &AppState,
-    headers: &HeaderMap,
+    principal: &KeyWithAccount,
     id: &str,
     body: &[u8],
 ) -> Result<CustomField, AppError> {
-    let principal = authenticate_basic(state, headers).await?;
     check_id(id)?;
     let obj = body_object(body, AppError::InvalidFieldObject)?;
     if obj.contains_key("name") {

@@ -753,6 +753,8 @@ async fn requests_without_credentials_are_refused_before_their_body_is_read() {
         ("PUT", "/v1/files/rename".to_owned()),
         ("POST", "/v1/bulkJobs/copyFolder".to_owned()),
         ("DELETE", "/v1/folder".to_owned()),
+        ("POST", "/v1/customMetadataFields".to_owned()),
+        ("PATCH", format!("/v1/customMetadataFields/{UNKNOWN_ID}")),
     ] {
         let mut socket = tokio::net::TcpStream::connect(addr).await.expect("connect");
         // A body of 1 MB is announced; one byte of it is sent.
