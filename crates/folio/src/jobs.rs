@@ -28,6 +28,7 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -177,11 +178,13 @@ pub async fn delete_folder(state: &AppState, account_id: &str, raw: &str) -> Res
     }
     let task_state = state.clone();
     let account_id = account_id.to_owned();
-    tokio::spawn(async move { delete_tree(&task_state, &account_id, &path).await })
-        .await
-        .map_err(AppError::internal)?
-        .map(|_| ())
-        .map_err(AppError::internal)
+    tokio::spawn(
+        async move { delete_tree(&task_state, &account_id, &path).await }.in_current_span(),
+    )
+    .await
+    .map_err(AppError::internal)?
+    .map(|_| ())
+    .map_err(AppError::internal)
 }
 
 /// Deletes everything under the folder `path` in batches; returns how many files went.
@@ -459,7 +462,9 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                 _ = tokio::time::sleep(IDLE_POLL) => {}
             }
         }
-    })
+    }
+    // Not a request's work: the runner's own span names its log lines.
+    .instrument(tracing::info_span!("job_runner")))
 }
 
 fn lease_ms(state: &AppState) -> i64 {
