@@ -7,6 +7,7 @@
 //! an `Err` from here is always an internal failure.
 
 pub mod blob;
+mod commit;
 pub mod listing;
 pub mod postgres;
 mod rows;

@@ -25,9 +25,13 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 use subtle::ConstantTimeEq;
 
+use super::commit;
 use super::rows::{
-    field_from_row, folder_from_row, job_from_row, json_column, key_from_row, listed_from_row,
-    version_from_row, FIELD_COLUMNS, FOLDER_COLUMNS, JOB_COLUMNS, KEY_COLUMNS, VERSION_COLUMNS,
+    bind_new_file, bind_version_row, current_for_overwrite_from_row, field_from_row,
+    file_at_path_from_row, folder_from_row, job_from_row, key_from_row, listed_from_row, to_json,
+    version_from_row, VersionRow, CURRENT_FOR_OVERWRITE, FIELD_COLUMNS, FILE_AT_PATH,
+    FOLDER_COLUMNS, INSERT_FILE, INSERT_VERSION, JOB_COLUMNS, KEY_COLUMNS, SET_CURRENT_VERSION,
+    VERSION_COLUMNS,
 };
 use super::{
     Account, ApiKey, Catalog, CommitOutcome, CopyOutcome, CustomField, DeleteOutcome, EditOutcome,
@@ -169,215 +173,119 @@ impl PgCatalog {
         Ok(key)
     }
 
+    /// One attempt at an upload's catalog writes; the rules are [`commit`]'s, this is their
+    /// SQL and locking.
     async fn try_commit(&self, up: &NewUpload) -> anyhow::Result<CommitOutcome> {
         let now = ids::now_millis();
         let mut tx = self.pool.begin().await?;
         // Ancestors first and always in the same (top-down) order, so that two commits never
         // wait on each other's folders in opposite orders.
-        for folder in &up.folder_ancestors {
-            sqlx::query(
-                "INSERT INTO folders (account_id, path, folder_id, created_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            )
-            .bind(&up.account_id)
-            .bind(folder)
-            .bind(ids::object_id())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_folders(&mut tx, &up.account_id, &up.folder_ancestors, now).await?;
 
-        let mut tags = up.tags.clone().filter(|t| !t.is_empty());
-        let mut custom_metadata = up.custom_metadata.clone();
-        let mut ai_tags = None;
-        let mut file_created_at = now;
-
-        let (name, file_id, number) = if up.use_unique_file_name {
+        let version = if up.use_unique_file_name {
             let name = insert_unique_file(&mut tx, up, now).await?;
-            (name, up.version_id.clone(), 1)
+            commit::create(up, &name, now)
         } else {
-            let name = up.base_name.clone();
-            let path = format!("{}{}", up.folder_path, name);
+            let name = &up.base_name;
+            let path = commit::fixed_path(up);
             let mut existing = None;
             let mut created = false;
             // At most two rounds: either the row exists and is locked, or this commit creates
             // it, or a concurrent commit created it in between (it has committed by the time
             // our insert returns), and the second round finds it.
             for _ in 0..3 {
-                existing = sqlx::query(
-                    "SELECT file_id, current_version_id, last_version_number, created_at FROM files \
-                     WHERE account_id = $1 AND file_path = $2 FOR UPDATE",
-                )
-                .bind(&up.account_id)
-                .bind(&path)
-                .fetch_optional(&mut *tx)
-                .await?;
+                existing = sqlx::query(&format!("{FILE_AT_PATH} FOR UPDATE"))
+                    .bind(&up.account_id)
+                    .bind(&path)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .as_ref()
+                    .map(file_at_path_from_row)
+                    .transpose()?;
                 if existing.is_some() {
                     break;
                 }
-                if insert_file(&mut tx, up, &path, &name, now).await? {
+                if insert_file(&mut tx, up, &commit::new_file(up, name, now)).await? {
                     created = true;
                     break;
                 }
             }
             match existing {
-                None if created => (name, up.version_id.clone(), 1),
+                None if created => commit::create(up, name, now),
                 None => anyhow::bail!("the path {path} neither exists nor can be created"),
-                Some(row) => {
-                    if !up.overwrite_file {
+                Some(file) => {
+                    if let Err(refusal) = commit::may_overwrite(up) {
                         // Undo the folder inserts and release the row lock at once: other
                         // commits to this path may be waiting on it.
                         tx.rollback().await?;
-                        return Ok(CommitOutcome::PathTaken);
+                        return Ok(refusal.into());
                     }
-                    let file_id: String = row.try_get("file_id")?;
-                    let current: String = row.try_get("current_version_id")?;
-                    let last: i64 = row.try_get("last_version_number")?;
-                    file_created_at = row.try_get("created_at")?;
-                    let count: i64 =
-                        sqlx::query_scalar("SELECT COUNT(*) FROM file_versions WHERE file_id = $1")
-                            .bind(&file_id)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                    if count >= i64::from(up.max_versions) {
-                        tx.rollback().await?;
-                        return Ok(CommitOutcome::TooManyVersions);
-                    }
-                    let prev = sqlx::query(
-                        "SELECT tags, ai_tags, custom_metadata FROM file_versions \
-                         WHERE version_id = $1",
-                    )
-                    .bind(&current)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    if up.tags.is_none() && !up.overwrite_tags {
-                        tags = json_column(&prev, "tags")?;
-                    }
-                    if up.custom_metadata.is_none() && !up.overwrite_custom_metadata {
-                        custom_metadata = json_column(&prev, "custom_metadata")?;
-                    }
-                    if !up.overwrite_ai_tags {
-                        ai_tags = json_column::<serde_json::Value>(&prev, "ai_tags")?;
-                    }
-                    let number = last + 1;
-                    sqlx::query(
-                        "UPDATE files SET current_version_id = $1, last_version_number = $2, \
-                         updated_at = $3 WHERE file_id = $4",
-                    )
-                    .bind(&up.version_id)
-                    .bind(number)
-                    .bind(now)
-                    .bind(&file_id)
-                    .execute(&mut *tx)
-                    .await?;
-                    (name, file_id, number)
+                    let current = sqlx::query(CURRENT_FOR_OVERWRITE)
+                        .bind(&file.file_id)
+                        .bind(&file.current_version_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    let current = current_for_overwrite_from_row(&current)?;
+                    let (update, version) = match commit::overwrite(up, &file, current, now) {
+                        Ok(planned) => planned,
+                        Err(refusal) => {
+                            tx.rollback().await?;
+                            return Ok(refusal.into());
+                        }
+                    };
+                    sqlx::query(SET_CURRENT_VERSION)
+                        .bind(&update.current_version_id)
+                        .bind(update.last_version_number)
+                        .bind(update.updated_at_ms)
+                        .bind(&update.file_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    version
                 }
             }
         };
-        let file_path = format!("{}{}", up.folder_path, name);
-
-        let mut custom_metadata = custom_metadata.unwrap_or_default();
-        for (key, value) in &up.custom_metadata_defaults {
-            custom_metadata
-                .entry(key.clone())
-                .or_insert_with(|| value.clone());
-        }
-        sqlx::query(
-            "INSERT INTO file_versions (version_id, file_id, version_number, blob_key, size, mime, \
-             file_type, width, height, tags, ai_tags, custom_metadata, custom_coordinates, \
-             is_private_file, is_published, description, media, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-        )
-        .bind(&up.version_id)
-        .bind(&file_id)
-        .bind(number)
-        .bind(&up.blob_key)
-        .bind(i64::try_from(up.size)?)
-        .bind(&up.media.mime)
-        .bind(&up.media.file_type)
-        .bind(up.media.width.map(i64::from))
-        .bind(up.media.height.map(i64::from))
-        .bind(tags.as_ref().map(to_json).transpose()?)
-        .bind(ai_tags.as_ref().map(to_json).transpose()?)
-        .bind(to_json(&custom_metadata)?)
-        .bind(&up.custom_coordinates)
-        .bind(up.is_private_file)
-        .bind(up.is_published)
-        .bind(&up.description)
-        .bind(to_json(&up.media)?)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        let row = VersionRow::of(&version)?;
+        bind_version_row!(sqlx::query(INSERT_VERSION), &row)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await.context(super::CommitOutcomeUnknown)?;
-
-        Ok(CommitOutcome::Committed(Box::new(StoredVersion {
-            file_id,
-            version_id: up.version_id.clone(),
-            version_number: u32::try_from(number)?,
-            name,
-            file_path,
-            blob_key: up.blob_key.clone(),
-            size: up.size,
-            tags,
-            ai_tags,
-            custom_metadata,
-            custom_coordinates: up.custom_coordinates.clone(),
-            is_private_file: up.is_private_file,
-            is_published: up.is_published,
-            description: up.description.clone(),
-            media: up.media.clone(),
-            created_at_ms: now,
-            is_current: true,
-            file_created_at_ms: file_created_at,
-            file_updated_at_ms: now,
-            updated_at_ms: now,
-        })))
+        Ok(CommitOutcome::Committed(Box::new(version)))
     }
 }
 
-/// Inserts the `files` row of a new file at `path`; false when the path is taken (by a row
-/// that is committed by the time this returns).
+/// Inserts the `files` row of a new file; false when its path is taken (by a row that is
+/// committed by the time this returns).
 async fn insert_file(
     tx: &mut Transaction<'_, Postgres>,
     up: &NewUpload,
-    path: &str,
-    name: &str,
-    now: i64,
+    file: &commit::NewFile,
 ) -> anyhow::Result<bool> {
-    let done = sqlx::query(
-        "INSERT INTO files (file_id, account_id, file_path, folder_path, name, \
-         current_version_id, last_version_number, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8) \
-         ON CONFLICT (account_id, file_path) DO NOTHING",
+    let done = bind_new_file!(
+        sqlx::query(&format!(
+            "{INSERT_FILE} ON CONFLICT (account_id, file_path) DO NOTHING"
+        )),
+        &up.account_id,
+        &up.folder_path,
+        file
     )
-    .bind(&up.version_id)
-    .bind(&up.account_id)
-    .bind(path)
-    .bind(&up.folder_path)
-    .bind(name)
-    .bind(&up.version_id)
-    .bind(now)
-    .bind(now)
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// Creates the file under a unique-suffixed name that no file holds; a clash of 9 random
-/// characters is unlikely, but the unique key settles it rather than a look-ahead.
+/// Creates the file under the first of [`commit::unique_names`] that no file holds; the
+/// unique key settles a clash rather than a look-ahead.
 async fn insert_unique_file(
     tx: &mut Transaction<'_, Postgres>,
     up: &NewUpload,
     now: i64,
 ) -> anyhow::Result<String> {
-    for attempt in 0..16 {
-        let name = up.unique_candidate(attempt);
-        let path = format!("{}{}", up.folder_path, name);
-        if insert_file(tx, up, &path, &name, now).await? {
+    for name in commit::unique_names(up) {
+        if insert_file(tx, up, &commit::new_file(up, &name, now)).await? {
             return Ok(name);
         }
     }
-    anyhow::bail!("no free unique name after 16 attempts")
+    Err(commit::no_unique_name())
 }
 
 /// Conflicts that a fresh attempt of the same transaction resolves.
@@ -395,10 +303,6 @@ fn is_transient(err: &anyhow::Error) -> bool {
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .is_some_and(|e| e.is_unique_violation())
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
-    Ok(serde_json::to_string(value)?)
 }
 
 #[async_trait]

@@ -25,9 +25,13 @@ use sqlx::{Acquire, Row, Sqlite, Transaction};
 use subtle::ConstantTimeEq;
 use tokio::sync::{mpsc, oneshot};
 
+use super::commit;
 use super::rows::{
-    field_from_row, folder_from_row, job_from_row, json_column, key_from_row, listed_from_row,
-    version_from_row, FIELD_COLUMNS, FOLDER_COLUMNS, JOB_COLUMNS, KEY_COLUMNS, VERSION_COLUMNS,
+    bind_new_file, bind_version_row, current_for_overwrite_from_row, field_from_row,
+    file_at_path_from_row, folder_from_row, job_from_row, key_from_row, listed_from_row, to_json,
+    version_from_row, VersionRow, CURRENT_FOR_OVERWRITE, FIELD_COLUMNS, FILE_AT_PATH,
+    FOLDER_COLUMNS, INSERT_FILE, INSERT_VERSION, JOB_COLUMNS, KEY_COLUMNS, SET_CURRENT_VERSION,
+    VERSION_COLUMNS,
 };
 use super::{
     Account, ApiKey, Catalog, CommitOutcome, CopyOutcome, CustomField, DeleteOutcome, EditOutcome,
@@ -161,10 +165,6 @@ impl SqliteCatalog {
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .is_some_and(|e| e.is_unique_violation())
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
-    Ok(serde_json::to_string(value)?)
 }
 
 #[async_trait]
@@ -1295,14 +1295,13 @@ async fn insert_folders(
     Ok(())
 }
 
-/// A unique-suffixed name not taken at the upload's folder; a clash of 9 random characters is
-/// unlikely, but it is looked for rather than assumed away.
+/// The first of [`commit::unique_names`] no file holds at the upload's folder. The single
+/// writer makes the look-ahead sufficient: nothing can take the name before this commit does.
 async fn unused_unique_name(
     tx: &mut Transaction<'_, Sqlite>,
     up: &NewUpload,
 ) -> anyhow::Result<String> {
-    for attempt in 0..16 {
-        let name = up.unique_candidate(attempt);
+    for name in commit::unique_names(up) {
         let taken: Option<i64> =
             sqlx::query_scalar("SELECT 1 FROM files WHERE account_id = ? AND file_path = ?")
                 .bind(&up.account_id)
@@ -1313,168 +1312,88 @@ async fn unused_unique_name(
             return Ok(name);
         }
     }
-    anyhow::bail!("no free unique name after 16 attempts")
+    Err(commit::no_unique_name())
 }
 
-/// One upload's catalog writes, inside the caller's transaction (a savepoint of a batch).
+/// Inserts a new file's row.
+async fn insert_new_file(
+    tx: &mut Transaction<'_, Sqlite>,
+    account_id: &str,
+    folder_path: &str,
+    file: &commit::NewFile,
+) -> anyhow::Result<()> {
+    bind_new_file!(sqlx::query(INSERT_FILE), account_id, folder_path, file)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// One upload's catalog writes, inside the caller's transaction (a savepoint of a batch); the
+/// rules are [`commit`]'s, this is their SQL.
 async fn commit_in(
     tx: &mut Transaction<'_, Sqlite>,
     up: &NewUpload,
 ) -> anyhow::Result<CommitOutcome> {
     let now = ids::now_millis();
-    for folder in &up.folder_ancestors {
-        sqlx::query(
-            "INSERT INTO folders (account_id, path, folder_id, created_at) VALUES (?, ?, ?, ?) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&up.account_id)
-        .bind(folder)
-        .bind(ids::object_id())
-        .bind(now)
+    insert_folders(tx, &up.account_id, &up.folder_ancestors, now).await?;
+
+    let existing = if up.use_unique_file_name {
+        None
+    } else {
+        sqlx::query(FILE_AT_PATH)
+            .bind(&up.account_id)
+            .bind(commit::fixed_path(up))
+            .fetch_optional(&mut **tx)
+            .await?
+            .as_ref()
+            .map(file_at_path_from_row)
+            .transpose()?
+    };
+    let version = match existing {
+        None => {
+            let name = if up.use_unique_file_name {
+                unused_unique_name(tx, up).await?
+            } else {
+                up.base_name.clone()
+            };
+            insert_new_file(
+                tx,
+                &up.account_id,
+                &up.folder_path,
+                &commit::new_file(up, &name, now),
+            )
+            .await?;
+            commit::create(up, &name, now)
+        }
+        Some(file) => {
+            if let Err(refusal) = commit::may_overwrite(up) {
+                return Ok(refusal.into());
+            }
+            let current = sqlx::query(CURRENT_FOR_OVERWRITE)
+                .bind(&file.file_id)
+                .bind(&file.current_version_id)
+                .fetch_one(&mut **tx)
+                .await?;
+            let current = current_for_overwrite_from_row(&current)?;
+            let (update, version) = match commit::overwrite(up, &file, current, now) {
+                Ok(planned) => planned,
+                Err(refusal) => return Ok(refusal.into()),
+            };
+            sqlx::query(SET_CURRENT_VERSION)
+                .bind(&update.current_version_id)
+                .bind(update.last_version_number)
+                .bind(update.updated_at_ms)
+                .bind(&update.file_id)
+                .execute(&mut **tx)
+                .await?;
+            version
+        }
+    };
+    let row = VersionRow::of(&version)?;
+    bind_version_row!(sqlx::query(INSERT_VERSION), &row)
         .execute(&mut **tx)
         .await?;
-    }
-
-    let (name, existing) = if up.use_unique_file_name {
-        (unused_unique_name(tx, up).await?, None)
-    } else {
-        let path = format!("{}{}", up.folder_path, up.base_name);
-        let existing = sqlx::query(
-            "SELECT file_id, current_version_id, last_version_number, created_at FROM files \
-             WHERE account_id = ? AND file_path = ?",
-        )
-        .bind(&up.account_id)
-        .bind(&path)
-        .fetch_optional(&mut **tx)
-        .await?;
-        (up.base_name.clone(), existing)
-    };
-    let file_path = format!("{}{}", up.folder_path, name);
-
-    let mut tags = up.tags.clone().filter(|t| !t.is_empty());
-    let mut custom_metadata = up.custom_metadata.clone();
-    let mut ai_tags = None;
-    let mut file_created_at = now;
-    let (file_id, number) = match existing {
-        None => {
-            sqlx::query(
-                "INSERT INTO files (file_id, account_id, file_path, folder_path, name, \
-                 current_version_id, last_version_number, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
-            )
-            .bind(&up.version_id)
-            .bind(&up.account_id)
-            .bind(&file_path)
-            .bind(&up.folder_path)
-            .bind(&name)
-            .bind(&up.version_id)
-            .bind(now)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
-            (up.version_id.clone(), 1)
-        }
-        Some(row) => {
-            if !up.overwrite_file {
-                return Ok(CommitOutcome::PathTaken);
-            }
-            let file_id: String = row.try_get("file_id")?;
-            let current: String = row.try_get("current_version_id")?;
-            let last: i64 = row.try_get("last_version_number")?;
-            file_created_at = row.try_get("created_at")?;
-            let count: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM file_versions WHERE file_id = ?")
-                    .bind(&file_id)
-                    .fetch_one(&mut **tx)
-                    .await?;
-            if count >= i64::from(up.max_versions) {
-                return Ok(CommitOutcome::TooManyVersions);
-            }
-            let prev = sqlx::query(
-                "SELECT tags, ai_tags, custom_metadata FROM file_versions WHERE version_id = ?",
-            )
-            .bind(&current)
-            .fetch_one(&mut **tx)
-            .await?;
-            if up.tags.is_none() && !up.overwrite_tags {
-                tags = json_column(&prev, "tags")?;
-            }
-            if up.custom_metadata.is_none() && !up.overwrite_custom_metadata {
-                custom_metadata = json_column(&prev, "custom_metadata")?;
-            }
-            if !up.overwrite_ai_tags {
-                ai_tags = json_column::<serde_json::Value>(&prev, "ai_tags")?;
-            }
-            let number = last + 1;
-            sqlx::query(
-                "UPDATE files SET current_version_id = ?, last_version_number = ?, updated_at = ? \
-                 WHERE file_id = ?",
-            )
-            .bind(&up.version_id)
-            .bind(number)
-            .bind(now)
-            .bind(&file_id)
-            .execute(&mut **tx)
-            .await?;
-            (file_id, number)
-        }
-    };
-
-    let mut custom_metadata = custom_metadata.unwrap_or_default();
-    for (key, value) in &up.custom_metadata_defaults {
-        custom_metadata
-            .entry(key.clone())
-            .or_insert_with(|| value.clone());
-    }
-    sqlx::query(
-        "INSERT INTO file_versions (version_id, file_id, version_number, blob_key, size, mime, \
-         file_type, width, height, tags, ai_tags, custom_metadata, custom_coordinates, \
-         is_private_file, is_published, description, media, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&up.version_id)
-    .bind(&file_id)
-    .bind(number)
-    .bind(&up.blob_key)
-    .bind(i64::try_from(up.size)?)
-    .bind(&up.media.mime)
-    .bind(&up.media.file_type)
-    .bind(up.media.width.map(i64::from))
-    .bind(up.media.height.map(i64::from))
-    .bind(tags.as_ref().map(to_json).transpose()?)
-    .bind(ai_tags.as_ref().map(to_json).transpose()?)
-    .bind(to_json(&custom_metadata)?)
-    .bind(&up.custom_coordinates)
-    .bind(up.is_private_file)
-    .bind(up.is_published)
-    .bind(&up.description)
-    .bind(to_json(&up.media)?)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-
-    Ok(CommitOutcome::Committed(Box::new(StoredVersion {
-        file_id,
-        version_id: up.version_id.clone(),
-        version_number: u32::try_from(number)?,
-        name,
-        file_path,
-        blob_key: up.blob_key.clone(),
-        size: up.size,
-        tags,
-        ai_tags,
-        custom_metadata,
-        custom_coordinates: up.custom_coordinates.clone(),
-        is_private_file: up.is_private_file,
-        is_published: up.is_published,
-        description: up.description.clone(),
-        media: up.media.clone(),
-        created_at_ms: now,
-        is_current: true,
-        file_created_at_ms: file_created_at,
-        file_updated_at_ms: now,
-        updated_at_ms: now,
-    })))
+    Ok(CommitOutcome::Committed(Box::new(version)))
 }
 
 async fn burn_in(
