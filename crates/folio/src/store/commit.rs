@@ -8,11 +8,12 @@
 //! touches a database, so every rule is tested without one (below).
 //!
 //! Copies and moves (media API) append versions to a file with the same numbering and cap; the
-//! two helpers they share with uploads are [`versions_fit`] and [`appended_numbers`].
+//! rules they share with uploads are [`versions_fit`] and [`append`]; [`copied_file`] is a copy's
+//! new file.
 
 use serde_json::{Map, Value};
 
-use super::{CommitOutcome, NewUpload, StoredVersion};
+use super::{CommitOutcome, NewCopy, NewUpload, StoredVersion};
 
 /// How many unique-suffixed names an upload tries before it gives up. A clash of 9 random
 /// characters is unlikely; it is looked for rather than assumed away, but not forever.
@@ -111,16 +112,8 @@ pub(super) fn versions_fit(existing: i64, adding: i64, max: u32) -> bool {
     existing.saturating_add(adding) <= i64::from(max)
 }
 
-/// The numbers of `adding` versions appended to a file, oldest first (spec §4.5: the highest
-/// number the file ever had, plus one, and so on), and the file's new highest number.
-pub(super) fn appended_numbers(
-    last_version_number: i64,
-    adding: i64,
-) -> (std::ops::RangeFrom<i64>, i64) {
-    (last_version_number + 1.., last_version_number + adding)
-}
-
-/// How an overwrite changes the file's row: the new version becomes current.
+/// How an overwrite, a copy or a move changes the file's row: the newest version it wrote
+/// becomes current.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct FileUpdate {
     pub file_id: String,
@@ -256,6 +249,58 @@ fn version(
         file_updated_at_ms: now,
         updated_at_ms: now,
     }
+}
+
+/// A file that versions are appended to: a copy or a move onto a path a file holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct AppendTarget {
+    pub file_id: String,
+    pub last_version_number: i64,
+    pub version_count: i64,
+}
+
+/// Appending `adding` versions to `target`, the last of which (`current_version_id`) becomes
+/// current: the numbers of the appended versions, oldest first (spec §4.5: the highest number
+/// the file ever had, plus one, and so on), and the file's row update. `None` when they would
+/// take the file past `max` versions.
+pub(super) fn append(
+    target: &AppendTarget,
+    adding: i64,
+    current_version_id: &str,
+    max: u32,
+    now: i64,
+) -> Option<(std::ops::RangeFrom<i64>, FileUpdate)> {
+    if !versions_fit(target.version_count, adding, max) {
+        return None;
+    }
+    let update = FileUpdate {
+        file_id: target.file_id.clone(),
+        current_version_id: current_version_id.to_owned(),
+        last_version_number: target.last_version_number + adding,
+        updated_at_ms: now,
+    };
+    Some((target.last_version_number + 1.., update))
+}
+
+/// The `files` row of a copy that creates its destination file: the id of its first version
+/// names the file, its last version is current, numbered from 1. `None` when the copy has more
+/// than `max` versions.
+pub(super) fn copied_file(copy: &NewCopy, now: i64) -> anyhow::Result<Option<NewFile>> {
+    let (Some(first), Some(last)) = (copy.versions.first(), copy.versions.last()) else {
+        anyhow::bail!("a copy without versions");
+    };
+    let n = i64::try_from(copy.versions.len())?;
+    if !versions_fit(0, n, copy.max_versions) {
+        return Ok(None);
+    }
+    Ok(Some(NewFile {
+        file_id: first.version_id.clone(),
+        file_path: format!("{}{}", copy.folder.path, copy.name),
+        name: copy.name.clone(),
+        current_version_id: last.version_id.clone(),
+        last_version_number: n,
+        created_at_ms: now,
+    }))
 }
 
 #[cfg(test)]
@@ -572,9 +617,59 @@ mod tests {
     }
 
     #[test]
-    fn appended_versions_continue_the_numbering() {
-        let (numbers, last) = appended_numbers(7, 3);
+    fn appended_versions_continue_the_numbering_under_the_cap() {
+        let target = AppendTarget {
+            file_id: "f1".into(),
+            last_version_number: 7,
+            version_count: 2,
+        };
+        let (numbers, update) = append(&target, 3, "v-last", 5, NOW).expect("fits");
         assert_eq!(numbers.take(3).collect::<Vec<_>>(), vec![8, 9, 10]);
-        assert_eq!(last, 10);
+        assert_eq!(
+            update,
+            FileUpdate {
+                file_id: "f1".into(),
+                current_version_id: "v-last".into(),
+                last_version_number: 10,
+                updated_at_ms: NOW,
+            }
+        );
+        assert!(append(&target, 4, "v-last", 5, NOW).is_none());
+    }
+
+    #[test]
+    fn a_copy_creating_its_file_is_named_by_its_first_version() {
+        use crate::store::{CopiedVersion, FolderTarget};
+        let source = create(&upload(), "photo.jpg", NOW);
+        let copied = |id: &str| CopiedVersion {
+            version_id: id.into(),
+            blob_key: format!("v/00/{id}"),
+            source: source.clone(),
+        };
+        let mut copy = NewCopy {
+            account_id: "acc".into(),
+            folder: FolderTarget {
+                path: "/c/".into(),
+                ancestors: vec!["/c/".into()],
+            },
+            name: "photo.jpg".into(),
+            versions: vec![copied("c1"), copied("c2"), copied("c3")],
+            max_versions: 3,
+        };
+        assert_eq!(
+            copied_file(&copy, NOW).expect("valid"),
+            Some(NewFile {
+                file_id: "c1".into(),
+                file_path: "/c/photo.jpg".into(),
+                name: "photo.jpg".into(),
+                current_version_id: "c3".into(),
+                last_version_number: 3,
+                created_at_ms: NOW,
+            })
+        );
+        copy.max_versions = 2;
+        assert_eq!(copied_file(&copy, NOW).expect("valid"), None);
+        copy.versions.clear();
+        assert!(copied_file(&copy, NOW).is_err());
     }
 }

@@ -233,13 +233,7 @@ impl PgCatalog {
                             return Ok(refusal.into());
                         }
                     };
-                    sqlx::query(SET_CURRENT_VERSION)
-                        .bind(&update.current_version_id)
-                        .bind(update.last_version_number)
-                        .bind(update.updated_at_ms)
-                        .bind(&update.file_id)
-                        .execute(&mut *tx)
-                        .await?;
+                    set_current_version(&mut tx, &update).await?;
                     version
                 }
             }
@@ -1232,7 +1226,7 @@ impl PgCatalog {
     }
 
     async fn try_insert_copy(&self, copy: &NewCopy) -> anyhow::Result<CopyOutcome> {
-        let (Some(first), Some(last)) = (copy.versions.first(), copy.versions.last()) else {
+        let Some(last) = copy.versions.last() else {
             anyhow::bail!("a copy without versions");
         };
         let now = ids::now_millis();
@@ -1248,86 +1242,51 @@ impl PgCatalog {
         .bind(&path)
         .fetch_optional(&mut *tx)
         .await?;
-        let (file_id, first_number) = match existing {
+        let (file_id, numbers) = match existing {
             Some(row) => {
                 let file_id: String = row.try_get("file_id")?;
-                let last_number: i64 = row.try_get("last_version_number")?;
-                let count: i64 =
+                let version_count: i64 =
                     sqlx::query_scalar("SELECT COUNT(*) FROM file_versions WHERE file_id = $1")
                         .bind(&file_id)
                         .fetch_one(&mut *tx)
                         .await?;
-                if count + n > i64::from(copy.max_versions) {
+                let target = commit::AppendTarget {
+                    file_id,
+                    last_version_number: row.try_get("last_version_number")?,
+                    version_count,
+                };
+                let Some((numbers, update)) =
+                    commit::append(&target, n, &last.version_id, copy.max_versions, now)
+                else {
                     tx.rollback().await?;
                     return Ok(CopyOutcome::TooManyVersions);
-                }
-                sqlx::query(
-                    "UPDATE files SET current_version_id = $1, last_version_number = $2, \
-                     updated_at = $3 WHERE file_id = $4",
-                )
-                .bind(&last.version_id)
-                .bind(last_number + n)
-                .bind(now)
-                .bind(&file_id)
-                .execute(&mut *tx)
-                .await?;
-                (file_id, last_number + 1)
+                };
+                set_current_version(&mut tx, &update).await?;
+                (target.file_id, numbers)
             }
             None => {
-                if n > i64::from(copy.max_versions) {
+                let Some(file) = commit::copied_file(copy, now)? else {
                     tx.rollback().await?;
                     return Ok(CopyOutcome::TooManyVersions);
-                }
+                };
                 // A commit creating the path meanwhile makes this fail on the unique key; the
                 // retry then finds (and locks) that file and appends to it.
-                sqlx::query(
-                    "INSERT INTO files (file_id, account_id, file_path, folder_path, name, \
-                     current_version_id, last_version_number, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                bind_new_file!(
+                    sqlx::query(INSERT_FILE),
+                    &copy.account_id,
+                    &copy.folder.path,
+                    &file
                 )
-                .bind(&first.version_id)
-                .bind(&copy.account_id)
-                .bind(&path)
-                .bind(&copy.folder.path)
-                .bind(&copy.name)
-                .bind(&last.version_id)
-                .bind(n)
-                .bind(now)
-                .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                (first.version_id.clone(), 1)
+                (file.file_id, 1..)
             }
         };
-        for (number, copied) in (first_number..).zip(&copy.versions) {
-            let v = &copied.source;
-            sqlx::query(
-                "INSERT INTO file_versions (version_id, file_id, version_number, blob_key, size, \
-                 mime, file_type, width, height, tags, ai_tags, custom_metadata, \
-                 custom_coordinates, is_private_file, is_published, description, media, \
-                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-                 $14, $15, $16, $17, $18)",
-            )
-            .bind(&copied.version_id)
-            .bind(&file_id)
-            .bind(number)
-            .bind(&copied.blob_key)
-            .bind(i64::try_from(v.size)?)
-            .bind(&v.media.mime)
-            .bind(&v.media.file_type)
-            .bind(v.media.width.map(i64::from))
-            .bind(v.media.height.map(i64::from))
-            .bind(v.tags.as_ref().map(to_json).transpose()?)
-            .bind(v.ai_tags.as_ref().map(to_json).transpose()?)
-            .bind(to_json(&v.custom_metadata)?)
-            .bind(&v.custom_coordinates)
-            .bind(v.is_private_file)
-            .bind(v.is_published)
-            .bind(&v.description)
-            .bind(to_json(&v.media)?)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        for (number, copied) in numbers.zip(&copy.versions) {
+            let row = VersionRow::copy(copied, &file_id, number, now)?;
+            bind_version_row!(sqlx::query(INSERT_VERSION), &row)
+                .execute(&mut *tx)
+                .await?;
         }
         let current = current_in(&mut tx, &file_id).await?;
         tx.commit().await?;
@@ -1404,7 +1363,6 @@ impl PgCatalog {
             }
             Some(dest) => {
                 let dest_id: String = dest.try_get("file_id")?;
-                let last_number: i64 = dest.try_get("last_version_number")?;
                 let moving: Vec<String> = sqlx::query_scalar(
                     "SELECT version_id FROM file_versions WHERE file_id = $1 \
                      ORDER BY version_id = $2, version_number",
@@ -1413,37 +1371,35 @@ impl PgCatalog {
                 .bind(&source_current)
                 .fetch_all(&mut *tx)
                 .await?;
-                let count: i64 =
+                let version_count: i64 =
                     sqlx::query_scalar("SELECT COUNT(*) FROM file_versions WHERE file_id = $1")
                         .bind(&dest_id)
                         .fetch_one(&mut *tx)
                         .await?;
+                let target = commit::AppendTarget {
+                    file_id: dest_id,
+                    last_version_number: dest.try_get("last_version_number")?,
+                    version_count,
+                };
                 let n = i64::try_from(moving.len())?;
-                if count + n > i64::from(max_versions) {
+                let Some((numbers, update)) =
+                    commit::append(&target, n, &source_current, max_versions, now)
+                else {
                     tx.rollback().await?;
                     return Ok(MoveOutcome::TooManyVersions);
-                }
-                for (number, version_id) in (last_number + 1..).zip(&moving) {
+                };
+                for (number, version_id) in numbers.zip(&moving) {
                     sqlx::query(
                         "UPDATE file_versions SET file_id = $1, version_number = $2 \
                          WHERE version_id = $3",
                     )
-                    .bind(&dest_id)
+                    .bind(&target.file_id)
                     .bind(number)
                     .bind(version_id)
                     .execute(&mut *tx)
                     .await?;
                 }
-                sqlx::query(
-                    "UPDATE files SET current_version_id = $1, last_version_number = $2, \
-                     updated_at = $3 WHERE file_id = $4",
-                )
-                .bind(&source_current)
-                .bind(last_number + n)
-                .bind(now)
-                .bind(&dest_id)
-                .execute(&mut *tx)
-                .await?;
+                set_current_version(&mut tx, &update).await?;
                 sqlx::query("DELETE FROM files WHERE file_id = $1")
                     .bind(&source_id)
                     .execute(&mut *tx)
@@ -1533,6 +1489,21 @@ async fn current_in(
     .fetch_one(&mut **tx)
     .await?;
     version_from_row(&row)
+}
+
+/// Points a file at its newest version ([`commit::FileUpdate`]).
+async fn set_current_version(
+    tx: &mut Transaction<'_, Postgres>,
+    update: &commit::FileUpdate,
+) -> anyhow::Result<()> {
+    sqlx::query(SET_CURRENT_VERSION)
+        .bind(&update.current_version_id)
+        .bind(update.last_version_number)
+        .bind(update.updated_at_ms)
+        .bind(&update.file_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// Creates the folders of a destination that do not exist yet (top down, like uploads).
