@@ -219,6 +219,17 @@ pub(super) fn job_from_row<R: Columns>(row: &R) -> anyhow::Result<Job> {
 // SQLite's `$n` by number), so one text serves both; PostgreSQL appends what only it has
 // (`FOR UPDATE`, `ON CONFLICT`).
 
+/// The default account: the oldest, ties broken by id so every backend picks the same one.
+pub(super) const FIRST_ACCOUNT: &str = "SELECT id FROM accounts ORDER BY created_at, id LIMIT 1";
+
+/// Every key pair, oldest first (ties by public key), read by [`key_from_row`].
+pub(super) fn all_keys() -> String {
+    format!(
+        "SELECT {KEY_COLUMNS} FROM api_keys k JOIN accounts a ON a.id = k.account_id \
+         ORDER BY k.created_at, k.public_key"
+    )
+}
+
 /// The `files` row at a path (`$1` account, `$2` path), read into [`file_at_path_from_row`].
 pub(super) const FILE_AT_PATH: &str =
     "SELECT file_id, current_version_id, last_version_number, created_at FROM files \

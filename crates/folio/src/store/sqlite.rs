@@ -26,12 +26,13 @@ use subtle::ConstantTimeEq;
 use tokio::sync::{mpsc, oneshot};
 
 use super::commit;
+use super::rows::all_keys;
 use super::rows::{
     bind_new_file, bind_version_row, current_for_overwrite_from_row, field_from_row,
     file_at_path_from_row, folder_from_row, job_from_row, key_from_row, listed_from_row, to_json,
     version_from_row, VersionRow, CURRENT_FOR_OVERWRITE, FIELD_COLUMNS, FILE_AT_PATH,
-    FOLDER_COLUMNS, INSERT_FILE, INSERT_VERSION, JOB_COLUMNS, KEY_COLUMNS, SET_CURRENT_VERSION,
-    VERSION_COLUMNS,
+    FIRST_ACCOUNT, FOLDER_COLUMNS, INSERT_FILE, INSERT_VERSION, JOB_COLUMNS, KEY_COLUMNS,
+    SET_CURRENT_VERSION, VERSION_COLUMNS,
 };
 use super::{
     Account, ApiKey, Catalog, CommitOutcome, CopyOutcome, CustomField, DeleteOutcome, EditOutcome,
@@ -197,7 +198,7 @@ impl Catalog for SqliteCatalog {
                 .fetch_optional(&mut *tx)
                 .await?
                 .with_context(|| format!("no account {id}"))?,
-            None => sqlx::query_scalar("SELECT id FROM accounts ORDER BY created_at LIMIT 1")
+            None => sqlx::query_scalar(FIRST_ACCOUNT)
                 .fetch_optional(&mut *tx)
                 .await?
                 .context("no account yet: run `folio serve` once")?,
@@ -209,23 +210,17 @@ impl Catalog for SqliteCatalog {
 
     async fn import_key(&self, public_key: &str, private_key: &str) -> anyhow::Result<ApiKey> {
         let mut tx = self.writer.begin().await?;
-        let account_id: String =
-            sqlx::query_scalar("SELECT id FROM accounts ORDER BY created_at LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await?
-                .context("no account yet: run `folio serve` once")?;
+        let account_id: String = sqlx::query_scalar(FIRST_ACCOUNT)
+            .fetch_optional(&mut *tx)
+            .await?
+            .context("no account yet: run `folio serve` once")?;
         let key = Self::insert_given_key(&mut tx, &account_id, public_key, private_key).await?;
         tx.commit().await?;
         Ok(key)
     }
 
     async fn list_keys(&self) -> anyhow::Result<Vec<ApiKey>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys k JOIN accounts a ON a.id = k.account_id \
-             ORDER BY k.created_at"
-        ))
-        .fetch_all(&self.reader)
-        .await?;
+        let rows = sqlx::query(&all_keys()).fetch_all(&self.reader).await?;
         rows.iter()
             .map(|r| key_from_row(r).map(|k| k.key))
             .collect()
