@@ -26,7 +26,10 @@ use sqlx::{Postgres, Row, Transaction};
 use subtle::ConstantTimeEq;
 
 use super::commit;
-use super::rows::all_keys;
+use super::rows::{
+    all_keys, bind_job, CHECKPOINT_JOB, COMPLETE_JOB, INSERT_JOB, RELEASE_JOBS,
+    UPDATE_VERSION_ATTRIBUTES,
+};
 use super::rows::{
     bind_new_file, bind_version_row, current_for_overwrite_from_row, field_from_row,
     file_at_path_from_row, folder_from_row, job_from_row, key_from_row, listed_from_row, to_json,
@@ -763,27 +766,10 @@ impl Catalog for PgCatalog {
     async fn insert_jobs(&self, jobs: &[Job]) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
         for job in jobs {
-            sqlx::query(
-                "INSERT INTO jobs (job_id, account_id, kind, status, params, cursor, \
-                 purge_request_id, depends_on, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(&job.job_id)
-            .bind(&job.account_id)
-            .bind(job.kind.as_str())
-            .bind(if job.completed {
-                "Completed"
-            } else {
-                "Pending"
-            })
-            .bind(to_json(&job.params)?)
-            .bind(&job.cursor)
-            .bind(&job.purge_request_id)
-            .bind(&job.depends_on)
-            .bind(job.created_at_ms)
-            .bind(job.created_at_ms)
-            .execute(&mut *tx)
-            .await?;
+            let params = to_json(&job.params)?;
+            bind_job!(sqlx::query(INSERT_JOB), job, params.as_str())
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -834,43 +820,33 @@ impl Catalog for PgCatalog {
         cursor: Option<&str>,
         lease_until_ms: i64,
     ) -> anyhow::Result<bool> {
-        let done = sqlx::query(
-            "UPDATE jobs SET cursor = $1, lease_until = $2, updated_at = $3 \
-             WHERE job_id = $4 AND lease_owner = $5 AND status = 'Pending'",
-        )
-        .bind(cursor)
-        .bind(lease_until_ms)
-        .bind(ids::now_millis())
-        .bind(job_id)
-        .bind(owner)
-        .execute(&self.pool)
-        .await?;
+        let done = sqlx::query(CHECKPOINT_JOB)
+            .bind(cursor)
+            .bind(lease_until_ms)
+            .bind(ids::now_millis())
+            .bind(job_id)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn complete_job(&self, job_id: &str, owner: &str, now_ms: i64) -> anyhow::Result<bool> {
-        let done = sqlx::query(
-            "UPDATE jobs SET status = 'Completed', completed_at = $1, updated_at = $2, \
-             lease_owner = NULL, lease_until = NULL \
-             WHERE job_id = $3 AND lease_owner = $4 AND status = 'Pending'",
-        )
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(job_id)
-        .bind(owner)
-        .execute(&self.pool)
-        .await?;
+        let done = sqlx::query(COMPLETE_JOB)
+            .bind(now_ms)
+            .bind(now_ms)
+            .bind(job_id)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn release_jobs(&self, owner: &str) -> anyhow::Result<u64> {
-        let done = sqlx::query(
-            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL \
-             WHERE lease_owner = $1 AND status = 'Pending'",
-        )
-        .bind(owner)
-        .execute(&self.pool)
-        .await?;
+        let done = sqlx::query(RELEASE_JOBS)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected())
     }
 
@@ -979,7 +955,7 @@ impl Catalog for PgCatalog {
         scope: EditScope,
         edit: VersionEdit<'_>,
     ) -> anyhow::Result<EditOutcome> {
-        let ids = unique(file_ids);
+        let ids = super::unique_ids(file_ids);
         retrying(|| self.try_edit(account_id, &ids, scope, edit)).await
     }
 
@@ -988,7 +964,7 @@ impl Catalog for PgCatalog {
         account_id: &str,
         file_ids: &[String],
     ) -> anyhow::Result<DeleteOutcome> {
-        let ids = unique(file_ids);
+        let ids = super::unique_ids(file_ids);
         retrying(|| self.try_delete_files(account_id, &ids)).await
     }
 
@@ -1153,21 +1129,17 @@ impl PgCatalog {
                 if let Err(errors) = edit(&mut version) {
                     return Ok(EditOutcome::Invalid(errors));
                 }
-                sqlx::query(
-                    "UPDATE file_versions SET tags = $1, ai_tags = $2, custom_metadata = $3, \
-                     custom_coordinates = $4, description = $5, is_published = $6, \
-                     updated_at = $7 WHERE version_id = $8",
-                )
-                .bind(version.tags.as_ref().map(to_json).transpose()?)
-                .bind(version.ai_tags.as_ref().map(to_json).transpose()?)
-                .bind(to_json(&version.custom_metadata)?)
-                .bind(&version.custom_coordinates)
-                .bind(&version.description)
-                .bind(version.is_published)
-                .bind(now)
-                .bind(&version.version_id)
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query(UPDATE_VERSION_ATTRIBUTES)
+                    .bind(version.tags.as_ref().map(to_json).transpose()?)
+                    .bind(version.ai_tags.as_ref().map(to_json).transpose()?)
+                    .bind(to_json(&version.custom_metadata)?)
+                    .bind(&version.custom_coordinates)
+                    .bind(&version.description)
+                    .bind(version.is_published)
+                    .bind(now)
+                    .bind(&version.version_id)
+                    .execute(&mut *tx)
+                    .await?;
             }
             sqlx::query("UPDATE files SET updated_at = $1 WHERE file_id = $2")
                 .bind(now)
@@ -1423,15 +1395,6 @@ where
             other => return other,
         }
     }
-}
-
-/// `ids` without repeats, in their first order.
-fn unique(ids: &[String]) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
-    ids.iter()
-        .filter(|id| seen.insert(id.as_str()))
-        .cloned()
-        .collect()
 }
 
 /// Locks the `files` rows of `ids` (in id order); returns the ids that name no file of the

@@ -219,6 +219,43 @@ pub(super) fn job_from_row<R: Columns>(row: &R) -> anyhow::Result<Job> {
 // SQLite's `$n` by number), so one text serves both; PostgreSQL appends what only it has
 // (`FOR UPDATE`, `ON CONFLICT`).
 
+/// A job as inserted (`$1`…`$10`); bound by [`bind_job`].
+pub(super) const INSERT_JOB: &str =
+    "INSERT INTO jobs (job_id, account_id, kind, status, params, cursor, \
+     purge_request_id, depends_on, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+/// Saves a job's cursor (`$1`) and extends its lease (`$2`, now `$3`), only while `$5` holds
+/// job `$4`.
+pub(super) const CHECKPOINT_JOB: &str =
+    "UPDATE jobs SET cursor = $1, lease_until = $2, updated_at = $3 \
+     WHERE job_id = $4 AND lease_owner = $5 AND status = 'Pending'";
+
+/// Marks job `$3` Completed at `$1` (= `$2`), only while `$4` holds it.
+pub(super) const COMPLETE_JOB: &str =
+    "UPDATE jobs SET status = 'Completed', completed_at = $1, updated_at = $2, \
+     lease_owner = NULL, lease_until = NULL \
+     WHERE job_id = $3 AND lease_owner = $4 AND status = 'Pending'";
+
+/// Gives up every lease `$1` holds.
+pub(super) const RELEASE_JOBS: &str = "UPDATE jobs SET lease_owner = NULL, lease_until = NULL \
+     WHERE lease_owner = $1 AND status = 'Pending'";
+
+/// Writes back what a [`super::VersionEdit`] may change of version `$8` (at `$7`).
+pub(super) const UPDATE_VERSION_ATTRIBUTES: &str =
+    "UPDATE file_versions SET tags = $1, ai_tags = $2, custom_metadata = $3, \
+     custom_coordinates = $4, description = $5, is_published = $6, updated_at = $7 \
+     WHERE version_id = $8";
+
+/// The stored status of a job.
+pub(super) fn job_status(job: &Job) -> &'static str {
+    if job.completed {
+        "Completed"
+    } else {
+        "Pending"
+    }
+}
+
 /// The default account: the oldest, ties broken by id so every backend picks the same one.
 pub(super) const FIRST_ACCOUNT: &str = "SELECT id FROM accounts ORDER BY created_at, id LIMIT 1";
 
@@ -414,3 +451,22 @@ macro_rules! bind_new_file {
     }};
 }
 pub(super) use bind_new_file;
+
+/// Binds a [`Job`] to a query of [`INSERT_JOB`] (its params already as JSON text).
+macro_rules! bind_job {
+    ($query:expr, $job:expr, $params:expr) => {{
+        let job: &$crate::store::Job = $job;
+        $query
+            .bind(job.job_id.as_str())
+            .bind(job.account_id.as_str())
+            .bind(job.kind.as_str())
+            .bind($crate::store::rows::job_status(job))
+            .bind($params)
+            .bind(job.cursor.as_deref())
+            .bind(job.purge_request_id.as_deref())
+            .bind(job.depends_on.as_deref())
+            .bind(job.created_at_ms)
+            .bind(job.created_at_ms)
+    }};
+}
+pub(super) use bind_job;

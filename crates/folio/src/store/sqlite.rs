@@ -26,7 +26,10 @@ use subtle::ConstantTimeEq;
 use tokio::sync::{mpsc, oneshot};
 
 use super::commit;
-use super::rows::all_keys;
+use super::rows::{
+    all_keys, bind_job, CHECKPOINT_JOB, COMPLETE_JOB, INSERT_JOB, RELEASE_JOBS,
+    UPDATE_VERSION_ATTRIBUTES,
+};
 use super::rows::{
     bind_new_file, bind_version_row, current_for_overwrite_from_row, field_from_row,
     file_at_path_from_row, folder_from_row, job_from_row, key_from_row, listed_from_row, to_json,
@@ -597,27 +600,10 @@ impl Catalog for SqliteCatalog {
     async fn insert_jobs(&self, jobs: &[Job]) -> anyhow::Result<()> {
         let mut tx = self.writer.begin().await?;
         for job in jobs {
-            sqlx::query(
-                "INSERT INTO jobs (job_id, account_id, kind, status, params, cursor, \
-                 purge_request_id, depends_on, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&job.job_id)
-            .bind(&job.account_id)
-            .bind(job.kind.as_str())
-            .bind(if job.completed {
-                "Completed"
-            } else {
-                "Pending"
-            })
-            .bind(to_json(&job.params)?)
-            .bind(&job.cursor)
-            .bind(&job.purge_request_id)
-            .bind(&job.depends_on)
-            .bind(job.created_at_ms)
-            .bind(job.created_at_ms)
-            .execute(&mut *tx)
-            .await?;
+            let params = to_json(&job.params)?;
+            bind_job!(sqlx::query(INSERT_JOB), job, params.as_str())
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -667,43 +653,33 @@ impl Catalog for SqliteCatalog {
         cursor: Option<&str>,
         lease_until_ms: i64,
     ) -> anyhow::Result<bool> {
-        let done = sqlx::query(
-            "UPDATE jobs SET cursor = ?, lease_until = ?, updated_at = ? \
-             WHERE job_id = ? AND lease_owner = ? AND status = 'Pending'",
-        )
-        .bind(cursor)
-        .bind(lease_until_ms)
-        .bind(ids::now_millis())
-        .bind(job_id)
-        .bind(owner)
-        .execute(&self.writer)
-        .await?;
+        let done = sqlx::query(CHECKPOINT_JOB)
+            .bind(cursor)
+            .bind(lease_until_ms)
+            .bind(ids::now_millis())
+            .bind(job_id)
+            .bind(owner)
+            .execute(&self.writer)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn complete_job(&self, job_id: &str, owner: &str, now_ms: i64) -> anyhow::Result<bool> {
-        let done = sqlx::query(
-            "UPDATE jobs SET status = 'Completed', completed_at = ?, updated_at = ?, \
-             lease_owner = NULL, lease_until = NULL \
-             WHERE job_id = ? AND lease_owner = ? AND status = 'Pending'",
-        )
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(job_id)
-        .bind(owner)
-        .execute(&self.writer)
-        .await?;
+        let done = sqlx::query(COMPLETE_JOB)
+            .bind(now_ms)
+            .bind(now_ms)
+            .bind(job_id)
+            .bind(owner)
+            .execute(&self.writer)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn release_jobs(&self, owner: &str) -> anyhow::Result<u64> {
-        let done = sqlx::query(
-            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL \
-             WHERE lease_owner = ? AND status = 'Pending'",
-        )
-        .bind(owner)
-        .execute(&self.writer)
-        .await?;
+        let done = sqlx::query(RELEASE_JOBS)
+            .bind(owner)
+            .execute(&self.writer)
+            .await?;
         Ok(done.rows_affected())
     }
 
@@ -812,7 +788,7 @@ impl Catalog for SqliteCatalog {
         scope: EditScope,
         edit: VersionEdit<'_>,
     ) -> anyhow::Result<EditOutcome> {
-        let ids = unique(file_ids);
+        let ids = super::unique_ids(file_ids);
         let mut tx = self.writer.begin().await?;
         let missing = missing_files(&mut tx, account_id, &ids).await?;
         if !missing.is_empty() {
@@ -836,21 +812,17 @@ impl Catalog for SqliteCatalog {
                 if let Err(errors) = edit(&mut version) {
                     return Ok(EditOutcome::Invalid(errors));
                 }
-                sqlx::query(
-                    "UPDATE file_versions SET tags = ?, ai_tags = ?, custom_metadata = ?, \
-                     custom_coordinates = ?, description = ?, is_published = ?, updated_at = ? \
-                     WHERE version_id = ?",
-                )
-                .bind(version.tags.as_ref().map(to_json).transpose()?)
-                .bind(version.ai_tags.as_ref().map(to_json).transpose()?)
-                .bind(to_json(&version.custom_metadata)?)
-                .bind(&version.custom_coordinates)
-                .bind(&version.description)
-                .bind(version.is_published)
-                .bind(now)
-                .bind(&version.version_id)
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query(UPDATE_VERSION_ATTRIBUTES)
+                    .bind(version.tags.as_ref().map(to_json).transpose()?)
+                    .bind(version.ai_tags.as_ref().map(to_json).transpose()?)
+                    .bind(to_json(&version.custom_metadata)?)
+                    .bind(&version.custom_coordinates)
+                    .bind(&version.description)
+                    .bind(version.is_published)
+                    .bind(now)
+                    .bind(&version.version_id)
+                    .execute(&mut *tx)
+                    .await?;
             }
             sqlx::query("UPDATE files SET updated_at = ? WHERE file_id = ?")
                 .bind(now)
@@ -871,7 +843,7 @@ impl Catalog for SqliteCatalog {
         account_id: &str,
         file_ids: &[String],
     ) -> anyhow::Result<DeleteOutcome> {
-        let ids = unique(file_ids);
+        let ids = super::unique_ids(file_ids);
         let mut tx = self.writer.begin().await?;
         let missing = missing_files(&mut tx, account_id, &ids).await?;
         if !missing.is_empty() {
@@ -1184,15 +1156,6 @@ impl Catalog for SqliteCatalog {
         tx.commit().await?;
         Ok(RenameOutcome::Renamed(Box::new(current)))
     }
-}
-
-/// `ids` without repeats, in their first order.
-fn unique(ids: &[String]) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
-    ids.iter()
-        .filter(|id| seen.insert(id.as_str()))
-        .cloned()
-        .collect()
 }
 
 /// Which of `ids` name no file of the account.
