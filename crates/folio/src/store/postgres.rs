@@ -27,15 +27,14 @@ use subtle::ConstantTimeEq;
 
 use super::commit;
 use super::rows::{
-    all_keys, bind_job, CHECKPOINT_JOB, COMPLETE_JOB, INSERT_JOB, RELEASE_JOBS,
-    UPDATE_VERSION_ATTRIBUTES,
+    all_keys, bind_job, bind_new_file, is_unique_violation, CHECKPOINT_JOB, COMPLETE_JOB,
+    INSERT_FOLDER, INSERT_JOB, RELEASE_JOBS, UPDATE_VERSION_ATTRIBUTES,
 };
 use super::rows::{
-    bind_new_file, bind_version_row, current_for_overwrite_from_row, field_from_row,
-    file_at_path_from_row, folder_from_row, job_from_row, key_from_row, listed_from_row, to_json,
-    version_from_row, VersionRow, CURRENT_FOR_OVERWRITE, FIELD_COLUMNS, FILE_AT_PATH,
-    FIRST_ACCOUNT, FOLDER_COLUMNS, INSERT_FILE, INSERT_VERSION, JOB_COLUMNS, KEY_COLUMNS,
-    SET_CURRENT_VERSION, VERSION_COLUMNS,
+    bind_version_row, current_for_overwrite_from_row, field_from_row, file_at_path_from_row,
+    folder_from_row, job_from_row, key_from_row, listed_from_row, to_json, version_from_row,
+    VersionRow, CURRENT_FOR_OVERWRITE, FIELD_COLUMNS, FILE_AT_PATH, FIRST_ACCOUNT, FOLDER_COLUMNS,
+    INSERT_FILE, INSERT_VERSION, JOB_COLUMNS, KEY_COLUMNS, SET_CURRENT_VERSION, VERSION_COLUMNS,
 };
 use super::{
     Account, ApiKey, Catalog, CommitOutcome, CopyOutcome, CustomField, DeleteOutcome, EditOutcome,
@@ -296,11 +295,6 @@ fn is_transient(err: &anyhow::Error) -> bool {
         // serialization_failure, deadlock_detected, unique_violation
         Some("40001") | Some("40P01") | Some("23505")
     )
-}
-
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .is_some_and(|e| e.is_unique_violation())
 }
 
 #[async_trait]
@@ -678,18 +672,7 @@ impl Catalog for PgCatalog {
     async fn create_folder(&self, account_id: &str, target: &FolderTarget) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
         let now = ids::now_millis();
-        for folder in &target.ancestors {
-            sqlx::query(
-                "INSERT INTO folders (account_id, path, folder_id, created_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            )
-            .bind(account_id)
-            .bind(folder)
-            .bind(ids::object_id())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_folders(&mut tx, account_id, &target.ancestors, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1472,16 +1455,13 @@ async fn insert_folders(
     now: i64,
 ) -> anyhow::Result<()> {
     for folder in ancestors {
-        sqlx::query(
-            "INSERT INTO folders (account_id, path, folder_id, created_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        )
-        .bind(account_id)
-        .bind(folder)
-        .bind(ids::object_id())
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+        sqlx::query(INSERT_FOLDER)
+            .bind(account_id)
+            .bind(folder)
+            .bind(ids::object_id())
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }

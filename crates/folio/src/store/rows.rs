@@ -219,6 +219,17 @@ pub(super) fn job_from_row<R: Columns>(row: &R) -> anyhow::Result<Job> {
 // SQLite's `$n` by number), so one text serves both; PostgreSQL appends what only it has
 // (`FOR UPDATE`, `ON CONFLICT`).
 
+/// A folder (`$1` account, `$2` path, `$3` id, `$4` now) unless it exists: uploads, copies
+/// and moves create their destination's folders implicitly, top down.
+pub(super) const INSERT_FOLDER: &str =
+    "INSERT INTO folders (account_id, path, folder_id, created_at) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT DO NOTHING";
+
+pub(super) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
+}
+
 /// A job as inserted (`$1`…`$10`); bound by [`bind_job`].
 pub(super) const INSERT_JOB: &str =
     "INSERT INTO jobs (job_id, account_id, kind, status, params, cursor, \
