@@ -7,6 +7,7 @@
 //! an `Err` from here is always an internal failure.
 
 pub mod blob;
+mod commit;
 pub mod listing;
 pub mod postgres;
 mod rows;
@@ -631,6 +632,16 @@ pub trait Catalog: Send + Sync + 'static {
 }
 
 pub type DynCatalog = Arc<dyn Catalog>;
+
+/// The file ids of a bulk request without repeats, in their first order: an id named twice is
+/// one file.
+fn unique_ids(ids: &[String]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    ids.iter()
+        .filter(|id| seen.insert(id.as_str()))
+        .cloned()
+        .collect()
+}
 
 /// Opens the catalog named by `config.catalog_url()` (`sqlite://…` or `postgres://…`) and,
 /// unless `migrate` says otherwise, brings its schema up to date.

@@ -6,9 +6,10 @@
 use anyhow::Context;
 use sqlx::Row;
 
+use super::commit::{CurrentVersion, FoundFile};
 use super::{
-    Account, ApiKey, CustomField, Job, JobKind, KeyWithAccount, ListedItem, MediaInfo,
-    StoredFolder, StoredVersion,
+    Account, ApiKey, CopiedVersion, CustomField, Job, JobKind, KeyWithAccount, ListedItem,
+    MediaInfo, StoredFolder, StoredVersion,
 };
 
 /// Columns of `file_versions v JOIN files f` read by [`version_from_row`].
@@ -213,3 +214,270 @@ pub(super) fn job_from_row<R: Columns>(row: &R) -> anyhow::Result<Job> {
         created_at_ms: row.column("created_at")?,
     })
 }
+
+// Statements both backends run as they are. Both dialects take `$n` placeholders (sqlx binds
+// SQLite's `$n` by number), so one text serves both; PostgreSQL appends what only it has
+// (`FOR UPDATE`, `ON CONFLICT`).
+
+/// A folder (`$1` account, `$2` path, `$3` id, `$4` now) unless it exists: uploads, copies
+/// and moves create their destination's folders implicitly, top down.
+pub(super) const INSERT_FOLDER: &str =
+    "INSERT INTO folders (account_id, path, folder_id, created_at) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT DO NOTHING";
+
+pub(super) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
+}
+
+/// A job as inserted (`$1`…`$10`); bound by [`bind_job`].
+pub(super) const INSERT_JOB: &str =
+    "INSERT INTO jobs (job_id, account_id, kind, status, params, cursor, \
+     purge_request_id, depends_on, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+/// Saves a job's cursor (`$1`) and extends its lease (`$2`, now `$3`), only while `$5` holds
+/// job `$4`.
+pub(super) const CHECKPOINT_JOB: &str =
+    "UPDATE jobs SET cursor = $1, lease_until = $2, updated_at = $3 \
+     WHERE job_id = $4 AND lease_owner = $5 AND status = 'Pending'";
+
+/// Marks job `$3` Completed at `$1` (= `$2`), only while `$4` holds it.
+pub(super) const COMPLETE_JOB: &str =
+    "UPDATE jobs SET status = 'Completed', completed_at = $1, updated_at = $2, \
+     lease_owner = NULL, lease_until = NULL \
+     WHERE job_id = $3 AND lease_owner = $4 AND status = 'Pending'";
+
+/// Gives up every lease `$1` holds.
+pub(super) const RELEASE_JOBS: &str = "UPDATE jobs SET lease_owner = NULL, lease_until = NULL \
+     WHERE lease_owner = $1 AND status = 'Pending'";
+
+/// Writes back what a [`super::VersionEdit`] may change of version `$8` (at `$7`).
+pub(super) const UPDATE_VERSION_ATTRIBUTES: &str =
+    "UPDATE file_versions SET tags = $1, ai_tags = $2, custom_metadata = $3, \
+     custom_coordinates = $4, description = $5, is_published = $6, updated_at = $7 \
+     WHERE version_id = $8";
+
+/// The stored status of a job.
+pub(super) fn job_status(job: &Job) -> &'static str {
+    if job.completed {
+        "Completed"
+    } else {
+        "Pending"
+    }
+}
+
+/// The default account: the oldest, ties broken by id so every backend picks the same one.
+pub(super) const FIRST_ACCOUNT: &str = "SELECT id FROM accounts ORDER BY created_at, id LIMIT 1";
+
+/// Every key pair, oldest first (ties by public key), read by [`key_from_row`].
+pub(super) fn all_keys() -> String {
+    format!(
+        "SELECT {KEY_COLUMNS} FROM api_keys k JOIN accounts a ON a.id = k.account_id \
+         ORDER BY k.created_at, k.public_key"
+    )
+}
+
+/// The `files` row at a path (`$1` account, `$2` path), read into [`file_at_path_from_row`].
+pub(super) const FILE_AT_PATH: &str =
+    "SELECT file_id, current_version_id, last_version_number, created_at FROM files \
+     WHERE account_id = $1 AND file_path = $2";
+
+/// What an overwrite reads of a file (`$1`) and its current version (`$2`), in one round trip;
+/// read into [`current_for_overwrite_from_row`].
+pub(super) const CURRENT_FOR_OVERWRITE: &str =
+    "SELECT (SELECT COUNT(*) FROM file_versions WHERE file_id = $1) AS version_count, \
+     tags, ai_tags, custom_metadata FROM file_versions WHERE version_id = $2";
+
+/// Points a file (`$4`) at a new current version (`$1`), with its highest number (`$2`) and
+/// update time (`$3`): an overwrite, a copy or a move appending versions.
+pub(super) const SET_CURRENT_VERSION: &str =
+    "UPDATE files SET current_version_id = $1, last_version_number = $2, updated_at = $3 \
+     WHERE file_id = $4";
+
+/// A new file's row; bound by [`bind_new_file`].
+pub(super) const INSERT_FILE: &str =
+    "INSERT INTO files (file_id, account_id, file_path, folder_path, name, \
+     current_version_id, last_version_number, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+/// A version row; bound by [`bind_version_row`].
+pub(super) const INSERT_VERSION: &str =
+    "INSERT INTO file_versions (version_id, file_id, version_number, blob_key, size, mime, \
+     file_type, width, height, tags, ai_tags, custom_metadata, custom_coordinates, \
+     is_private_file, is_published, description, media, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+
+pub(super) fn file_at_path_from_row<R: Columns>(row: &R) -> anyhow::Result<FoundFile> {
+    let last: i64 = row.column("last_version_number")?;
+    Ok(FoundFile {
+        file_id: row.column("file_id")?,
+        current_version_id: row.column("current_version_id")?,
+        last_version_number: u32::try_from(last)?,
+        created_at_ms: row.column("created_at")?,
+    })
+}
+
+pub(super) fn current_for_overwrite_from_row<R: Columns>(
+    row: &R,
+) -> anyhow::Result<CurrentVersion> {
+    Ok(CurrentVersion {
+        version_count: row.column("version_count")?,
+        tags: json_column(row, "tags")?,
+        ai_tags: json_column(row, "ai_tags")?,
+        custom_metadata: json_column(row, "custom_metadata")?,
+    })
+}
+
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
+    Ok(serde_json::to_string(value)?)
+}
+
+/// The values of an [`INSERT_VERSION`], in its column order.
+pub(super) struct VersionRow<'a> {
+    pub version_id: &'a str,
+    pub file_id: &'a str,
+    pub version_number: i64,
+    pub blob_key: &'a str,
+    pub size: i64,
+    pub mime: &'a str,
+    pub file_type: &'a str,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub tags: Option<String>,
+    pub ai_tags: Option<String>,
+    pub custom_metadata: String,
+    pub custom_coordinates: Option<&'a str>,
+    pub is_private_file: bool,
+    pub is_published: bool,
+    pub description: Option<&'a str>,
+    pub media: String,
+    pub created_at: i64,
+}
+
+impl<'a> VersionRow<'a> {
+    /// The row of a version an upload made ([`super::commit`]).
+    pub fn of(v: &'a StoredVersion) -> anyhow::Result<Self> {
+        Self::with_attributes(
+            v,
+            &v.version_id,
+            &v.file_id,
+            i64::from(v.version_number),
+            &v.blob_key,
+            v.created_at_ms,
+        )
+    }
+
+    /// The row of a copied version: its own id and blob, numbered in `file_id`, with the
+    /// attributes of its source.
+    pub fn copy(
+        copied: &'a CopiedVersion,
+        file_id: &'a str,
+        number: i64,
+        now: i64,
+    ) -> anyhow::Result<Self> {
+        Self::with_attributes(
+            &copied.source,
+            &copied.version_id,
+            file_id,
+            number,
+            &copied.blob_key,
+            now,
+        )
+    }
+
+    fn with_attributes(
+        v: &'a StoredVersion,
+        version_id: &'a str,
+        file_id: &'a str,
+        version_number: i64,
+        blob_key: &'a str,
+        created_at: i64,
+    ) -> anyhow::Result<Self> {
+        Ok(VersionRow {
+            version_id,
+            file_id,
+            version_number,
+            blob_key,
+            size: i64::try_from(v.size)?,
+            mime: &v.media.mime,
+            file_type: &v.media.file_type,
+            width: v.media.width.map(i64::from),
+            height: v.media.height.map(i64::from),
+            tags: v.tags.as_ref().map(to_json).transpose()?,
+            ai_tags: v.ai_tags.as_ref().map(to_json).transpose()?,
+            custom_metadata: to_json(&v.custom_metadata)?,
+            custom_coordinates: v.custom_coordinates.as_deref(),
+            is_private_file: v.is_private_file,
+            is_published: v.is_published,
+            description: v.description.as_deref(),
+            media: to_json(&v.media)?,
+            created_at,
+        })
+    }
+}
+
+/// Binds a [`VersionRow`] to a query of [`INSERT_VERSION`] (a macro: the backends' query types
+/// differ, the order of the values does not).
+macro_rules! bind_version_row {
+    ($query:expr, $row:expr) => {{
+        let row: &$crate::store::rows::VersionRow<'_> = $row;
+        $query
+            .bind(row.version_id)
+            .bind(row.file_id)
+            .bind(row.version_number)
+            .bind(row.blob_key)
+            .bind(row.size)
+            .bind(row.mime)
+            .bind(row.file_type)
+            .bind(row.width)
+            .bind(row.height)
+            .bind(row.tags.as_deref())
+            .bind(row.ai_tags.as_deref())
+            .bind(row.custom_metadata.as_str())
+            .bind(row.custom_coordinates)
+            .bind(row.is_private_file)
+            .bind(row.is_published)
+            .bind(row.description)
+            .bind(row.media.as_str())
+            .bind(row.created_at)
+    }};
+}
+pub(super) use bind_version_row;
+
+/// Binds a new file's row to a query of [`INSERT_FILE`].
+macro_rules! bind_new_file {
+    ($query:expr, $account_id:expr, $folder_path:expr, $file:expr) => {{
+        let file: &$crate::store::commit::NewFile = $file;
+        $query
+            .bind(file.file_id.as_str())
+            .bind($account_id)
+            .bind(file.file_path.as_str())
+            .bind($folder_path)
+            .bind(file.name.as_str())
+            .bind(file.current_version_id.as_str())
+            .bind(file.last_version_number)
+            .bind(file.created_at_ms)
+            .bind(file.created_at_ms)
+    }};
+}
+pub(super) use bind_new_file;
+
+/// Binds a [`Job`] to a query of [`INSERT_JOB`] (its params already as JSON text).
+macro_rules! bind_job {
+    ($query:expr, $job:expr, $params:expr) => {{
+        let job: &$crate::store::Job = $job;
+        $query
+            .bind(job.job_id.as_str())
+            .bind(job.account_id.as_str())
+            .bind(job.kind.as_str())
+            .bind($crate::store::rows::job_status(job))
+            .bind($params)
+            .bind(job.cursor.as_deref())
+            .bind(job.purge_request_id.as_deref())
+            .bind(job.depends_on.as_deref())
+            .bind(job.created_at_ms)
+            .bind(job.created_at_ms)
+    }};
+}
+pub(super) use bind_job;

@@ -25,9 +25,16 @@ use sqlx::{Acquire, Row, Sqlite, Transaction};
 use subtle::ConstantTimeEq;
 use tokio::sync::{mpsc, oneshot};
 
+use super::commit;
 use super::rows::{
-    field_from_row, folder_from_row, job_from_row, json_column, key_from_row, listed_from_row,
-    version_from_row, FIELD_COLUMNS, FOLDER_COLUMNS, JOB_COLUMNS, KEY_COLUMNS, VERSION_COLUMNS,
+    all_keys, bind_job, bind_new_file, is_unique_violation, CHECKPOINT_JOB, COMPLETE_JOB,
+    INSERT_FOLDER, INSERT_JOB, RELEASE_JOBS, UPDATE_VERSION_ATTRIBUTES,
+};
+use super::rows::{
+    bind_version_row, current_for_overwrite_from_row, field_from_row, file_at_path_from_row,
+    folder_from_row, job_from_row, key_from_row, listed_from_row, to_json, version_from_row,
+    VersionRow, CURRENT_FOR_OVERWRITE, FIELD_COLUMNS, FILE_AT_PATH, FIRST_ACCOUNT, FOLDER_COLUMNS,
+    INSERT_FILE, INSERT_VERSION, JOB_COLUMNS, KEY_COLUMNS, SET_CURRENT_VERSION, VERSION_COLUMNS,
 };
 use super::{
     Account, ApiKey, Catalog, CommitOutcome, CopyOutcome, CustomField, DeleteOutcome, EditOutcome,
@@ -158,15 +165,6 @@ impl SqliteCatalog {
     }
 }
 
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .is_some_and(|e| e.is_unique_violation())
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
-    Ok(serde_json::to_string(value)?)
-}
-
 #[async_trait]
 impl Catalog for SqliteCatalog {
     async fn bootstrap(&self) -> anyhow::Result<Option<ApiKey>> {
@@ -197,7 +195,7 @@ impl Catalog for SqliteCatalog {
                 .fetch_optional(&mut *tx)
                 .await?
                 .with_context(|| format!("no account {id}"))?,
-            None => sqlx::query_scalar("SELECT id FROM accounts ORDER BY created_at LIMIT 1")
+            None => sqlx::query_scalar(FIRST_ACCOUNT)
                 .fetch_optional(&mut *tx)
                 .await?
                 .context("no account yet: run `folio serve` once")?,
@@ -209,23 +207,17 @@ impl Catalog for SqliteCatalog {
 
     async fn import_key(&self, public_key: &str, private_key: &str) -> anyhow::Result<ApiKey> {
         let mut tx = self.writer.begin().await?;
-        let account_id: String =
-            sqlx::query_scalar("SELECT id FROM accounts ORDER BY created_at LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await?
-                .context("no account yet: run `folio serve` once")?;
+        let account_id: String = sqlx::query_scalar(FIRST_ACCOUNT)
+            .fetch_optional(&mut *tx)
+            .await?
+            .context("no account yet: run `folio serve` once")?;
         let key = Self::insert_given_key(&mut tx, &account_id, public_key, private_key).await?;
         tx.commit().await?;
         Ok(key)
     }
 
     async fn list_keys(&self) -> anyhow::Result<Vec<ApiKey>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys k JOIN accounts a ON a.id = k.account_id \
-             ORDER BY k.created_at"
-        ))
-        .fetch_all(&self.reader)
-        .await?;
+        let rows = sqlx::query(&all_keys()).fetch_all(&self.reader).await?;
         rows.iter()
             .map(|r| key_from_row(r).map(|k| k.key))
             .collect()
@@ -533,18 +525,7 @@ impl Catalog for SqliteCatalog {
     async fn create_folder(&self, account_id: &str, target: &FolderTarget) -> anyhow::Result<()> {
         let mut tx = self.writer.begin().await?;
         let now = ids::now_millis();
-        for folder in &target.ancestors {
-            sqlx::query(
-                "INSERT INTO folders (account_id, path, folder_id, created_at) \
-                 VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            )
-            .bind(account_id)
-            .bind(folder)
-            .bind(ids::object_id())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_folders(&mut tx, account_id, &target.ancestors, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -619,27 +600,10 @@ impl Catalog for SqliteCatalog {
     async fn insert_jobs(&self, jobs: &[Job]) -> anyhow::Result<()> {
         let mut tx = self.writer.begin().await?;
         for job in jobs {
-            sqlx::query(
-                "INSERT INTO jobs (job_id, account_id, kind, status, params, cursor, \
-                 purge_request_id, depends_on, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&job.job_id)
-            .bind(&job.account_id)
-            .bind(job.kind.as_str())
-            .bind(if job.completed {
-                "Completed"
-            } else {
-                "Pending"
-            })
-            .bind(to_json(&job.params)?)
-            .bind(&job.cursor)
-            .bind(&job.purge_request_id)
-            .bind(&job.depends_on)
-            .bind(job.created_at_ms)
-            .bind(job.created_at_ms)
-            .execute(&mut *tx)
-            .await?;
+            let params = to_json(&job.params)?;
+            bind_job!(sqlx::query(INSERT_JOB), job, params.as_str())
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -689,43 +653,33 @@ impl Catalog for SqliteCatalog {
         cursor: Option<&str>,
         lease_until_ms: i64,
     ) -> anyhow::Result<bool> {
-        let done = sqlx::query(
-            "UPDATE jobs SET cursor = ?, lease_until = ?, updated_at = ? \
-             WHERE job_id = ? AND lease_owner = ? AND status = 'Pending'",
-        )
-        .bind(cursor)
-        .bind(lease_until_ms)
-        .bind(ids::now_millis())
-        .bind(job_id)
-        .bind(owner)
-        .execute(&self.writer)
-        .await?;
+        let done = sqlx::query(CHECKPOINT_JOB)
+            .bind(cursor)
+            .bind(lease_until_ms)
+            .bind(ids::now_millis())
+            .bind(job_id)
+            .bind(owner)
+            .execute(&self.writer)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn complete_job(&self, job_id: &str, owner: &str, now_ms: i64) -> anyhow::Result<bool> {
-        let done = sqlx::query(
-            "UPDATE jobs SET status = 'Completed', completed_at = ?, updated_at = ?, \
-             lease_owner = NULL, lease_until = NULL \
-             WHERE job_id = ? AND lease_owner = ? AND status = 'Pending'",
-        )
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(job_id)
-        .bind(owner)
-        .execute(&self.writer)
-        .await?;
+        let done = sqlx::query(COMPLETE_JOB)
+            .bind(now_ms)
+            .bind(now_ms)
+            .bind(job_id)
+            .bind(owner)
+            .execute(&self.writer)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn release_jobs(&self, owner: &str) -> anyhow::Result<u64> {
-        let done = sqlx::query(
-            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL \
-             WHERE lease_owner = ? AND status = 'Pending'",
-        )
-        .bind(owner)
-        .execute(&self.writer)
-        .await?;
+        let done = sqlx::query(RELEASE_JOBS)
+            .bind(owner)
+            .execute(&self.writer)
+            .await?;
         Ok(done.rows_affected())
     }
 
@@ -834,7 +788,7 @@ impl Catalog for SqliteCatalog {
         scope: EditScope,
         edit: VersionEdit<'_>,
     ) -> anyhow::Result<EditOutcome> {
-        let ids = unique(file_ids);
+        let ids = super::unique_ids(file_ids);
         let mut tx = self.writer.begin().await?;
         let missing = missing_files(&mut tx, account_id, &ids).await?;
         if !missing.is_empty() {
@@ -858,21 +812,17 @@ impl Catalog for SqliteCatalog {
                 if let Err(errors) = edit(&mut version) {
                     return Ok(EditOutcome::Invalid(errors));
                 }
-                sqlx::query(
-                    "UPDATE file_versions SET tags = ?, ai_tags = ?, custom_metadata = ?, \
-                     custom_coordinates = ?, description = ?, is_published = ?, updated_at = ? \
-                     WHERE version_id = ?",
-                )
-                .bind(version.tags.as_ref().map(to_json).transpose()?)
-                .bind(version.ai_tags.as_ref().map(to_json).transpose()?)
-                .bind(to_json(&version.custom_metadata)?)
-                .bind(&version.custom_coordinates)
-                .bind(&version.description)
-                .bind(version.is_published)
-                .bind(now)
-                .bind(&version.version_id)
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query(UPDATE_VERSION_ATTRIBUTES)
+                    .bind(version.tags.as_ref().map(to_json).transpose()?)
+                    .bind(version.ai_tags.as_ref().map(to_json).transpose()?)
+                    .bind(to_json(&version.custom_metadata)?)
+                    .bind(&version.custom_coordinates)
+                    .bind(&version.description)
+                    .bind(version.is_published)
+                    .bind(now)
+                    .bind(&version.version_id)
+                    .execute(&mut *tx)
+                    .await?;
             }
             sqlx::query("UPDATE files SET updated_at = ? WHERE file_id = ?")
                 .bind(now)
@@ -893,7 +843,7 @@ impl Catalog for SqliteCatalog {
         account_id: &str,
         file_ids: &[String],
     ) -> anyhow::Result<DeleteOutcome> {
-        let ids = unique(file_ids);
+        let ids = super::unique_ids(file_ids);
         let mut tx = self.writer.begin().await?;
         let missing = missing_files(&mut tx, account_id, &ids).await?;
         if !missing.is_empty() {
@@ -1008,7 +958,7 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn insert_copy(&self, copy: &NewCopy) -> anyhow::Result<CopyOutcome> {
-        let (Some(first), Some(last)) = (copy.versions.first(), copy.versions.last()) else {
+        let Some(last) = copy.versions.last() else {
             anyhow::bail!("a copy without versions");
         };
         let now = ids::now_millis();
@@ -1023,81 +973,47 @@ impl Catalog for SqliteCatalog {
         .bind(&path)
         .fetch_optional(&mut *tx)
         .await?;
-        let (file_id, first_number) = match existing {
+        let (file_id, numbers) = match existing {
             Some(row) => {
                 let file_id: String = row.try_get("file_id")?;
-                let last_number: i64 = row.try_get("last_version_number")?;
-                let count: i64 =
+                let version_count: i64 =
                     sqlx::query_scalar("SELECT COUNT(*) FROM file_versions WHERE file_id = ?")
                         .bind(&file_id)
                         .fetch_one(&mut *tx)
                         .await?;
-                if count + n > i64::from(copy.max_versions) {
+                let target = commit::AppendTarget {
+                    file_id,
+                    last_version_number: row.try_get("last_version_number")?,
+                    version_count,
+                };
+                let Some((numbers, update)) =
+                    commit::append(&target, n, &last.version_id, copy.max_versions, now)
+                else {
                     return Ok(CopyOutcome::TooManyVersions);
-                }
-                sqlx::query(
-                    "UPDATE files SET current_version_id = ?, last_version_number = ?, \
-                     updated_at = ? WHERE file_id = ?",
-                )
-                .bind(&last.version_id)
-                .bind(last_number + n)
-                .bind(now)
-                .bind(&file_id)
-                .execute(&mut *tx)
-                .await?;
-                (file_id, last_number + 1)
+                };
+                set_current_version(&mut tx, &update).await?;
+                (target.file_id, numbers)
             }
             None => {
-                if n > i64::from(copy.max_versions) {
+                let Some(file) = commit::copied_file(copy, now)? else {
                     return Ok(CopyOutcome::TooManyVersions);
-                }
-                sqlx::query(
-                    "INSERT INTO files (file_id, account_id, file_path, folder_path, name, \
-                     current_version_id, last_version_number, created_at, updated_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                };
+                bind_new_file!(
+                    sqlx::query(INSERT_FILE),
+                    &copy.account_id,
+                    &copy.folder.path,
+                    &file
                 )
-                .bind(&first.version_id)
-                .bind(&copy.account_id)
-                .bind(&path)
-                .bind(&copy.folder.path)
-                .bind(&copy.name)
-                .bind(&last.version_id)
-                .bind(n)
-                .bind(now)
-                .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                (first.version_id.clone(), 1)
+                (file.file_id, 1..)
             }
         };
-        for (number, copied) in (first_number..).zip(&copy.versions) {
-            let v = &copied.source;
-            sqlx::query(
-                "INSERT INTO file_versions (version_id, file_id, version_number, blob_key, size, \
-                 mime, file_type, width, height, tags, ai_tags, custom_metadata, \
-                 custom_coordinates, is_private_file, is_published, description, media, \
-                 created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&copied.version_id)
-            .bind(&file_id)
-            .bind(number)
-            .bind(&copied.blob_key)
-            .bind(i64::try_from(v.size)?)
-            .bind(&v.media.mime)
-            .bind(&v.media.file_type)
-            .bind(v.media.width.map(i64::from))
-            .bind(v.media.height.map(i64::from))
-            .bind(v.tags.as_ref().map(to_json).transpose()?)
-            .bind(v.ai_tags.as_ref().map(to_json).transpose()?)
-            .bind(to_json(&v.custom_metadata)?)
-            .bind(&v.custom_coordinates)
-            .bind(v.is_private_file)
-            .bind(v.is_published)
-            .bind(&v.description)
-            .bind(to_json(&v.media)?)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        for (number, copied) in numbers.zip(&copy.versions) {
+            let row = VersionRow::copy(copied, &file_id, number, now)?;
+            bind_version_row!(sqlx::query(INSERT_VERSION), &row)
+                .execute(&mut *tx)
+                .await?;
         }
         let current = current_in(&mut tx, &file_id).await?;
         tx.commit().await?;
@@ -1154,7 +1070,6 @@ impl Catalog for SqliteCatalog {
             }
             Some(dest) => {
                 let dest_id: String = dest.try_get("file_id")?;
-                let last_number: i64 = dest.try_get("last_version_number")?;
                 let moving: Vec<String> = sqlx::query_scalar(
                     "SELECT version_id FROM file_versions WHERE file_id = ? \
                      ORDER BY version_id = ?, version_number",
@@ -1163,36 +1078,34 @@ impl Catalog for SqliteCatalog {
                 .bind(&source_current)
                 .fetch_all(&mut *tx)
                 .await?;
-                let count: i64 =
+                let version_count: i64 =
                     sqlx::query_scalar("SELECT COUNT(*) FROM file_versions WHERE file_id = ?")
                         .bind(&dest_id)
                         .fetch_one(&mut *tx)
                         .await?;
+                let target = commit::AppendTarget {
+                    file_id: dest_id,
+                    last_version_number: dest.try_get("last_version_number")?,
+                    version_count,
+                };
                 let n = i64::try_from(moving.len())?;
-                if count + n > i64::from(max_versions) {
+                let Some((numbers, update)) =
+                    commit::append(&target, n, &source_current, max_versions, now)
+                else {
                     return Ok(MoveOutcome::TooManyVersions);
-                }
-                for (number, version_id) in (last_number + 1..).zip(&moving) {
+                };
+                for (number, version_id) in numbers.zip(&moving) {
                     sqlx::query(
                         "UPDATE file_versions SET file_id = ?, version_number = ? \
                          WHERE version_id = ?",
                     )
-                    .bind(&dest_id)
+                    .bind(&target.file_id)
                     .bind(number)
                     .bind(version_id)
                     .execute(&mut *tx)
                     .await?;
                 }
-                sqlx::query(
-                    "UPDATE files SET current_version_id = ?, last_version_number = ?, \
-                     updated_at = ? WHERE file_id = ?",
-                )
-                .bind(&source_current)
-                .bind(last_number + n)
-                .bind(now)
-                .bind(&dest_id)
-                .execute(&mut *tx)
-                .await?;
+                set_current_version(&mut tx, &update).await?;
                 sqlx::query("DELETE FROM files WHERE file_id = ?")
                     .bind(&source_id)
                     .execute(&mut *tx)
@@ -1245,15 +1158,6 @@ impl Catalog for SqliteCatalog {
     }
 }
 
-/// `ids` without repeats, in their first order.
-fn unique(ids: &[String]) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
-    ids.iter()
-        .filter(|id| seen.insert(id.as_str()))
-        .cloned()
-        .collect()
-}
-
 /// Which of `ids` name no file of the account.
 async fn missing_files(
     tx: &mut Transaction<'_, Sqlite>,
@@ -1290,6 +1194,21 @@ async fn current_in(
     version_from_row(&row)
 }
 
+/// Points a file at its newest version ([`commit::FileUpdate`]).
+async fn set_current_version(
+    tx: &mut Transaction<'_, Sqlite>,
+    update: &commit::FileUpdate,
+) -> anyhow::Result<()> {
+    sqlx::query(SET_CURRENT_VERSION)
+        .bind(&update.current_version_id)
+        .bind(update.last_version_number)
+        .bind(update.updated_at_ms)
+        .bind(&update.file_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Creates the folders of a destination that do not exist yet.
 async fn insert_folders(
     tx: &mut Transaction<'_, Sqlite>,
@@ -1298,28 +1217,24 @@ async fn insert_folders(
     now: i64,
 ) -> anyhow::Result<()> {
     for folder in ancestors {
-        sqlx::query(
-            "INSERT INTO folders (account_id, path, folder_id, created_at) VALUES (?, ?, ?, ?) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(account_id)
-        .bind(folder)
-        .bind(ids::object_id())
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+        sqlx::query(INSERT_FOLDER)
+            .bind(account_id)
+            .bind(folder)
+            .bind(ids::object_id())
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }
 
-/// A unique-suffixed name not taken at the upload's folder; a clash of 9 random characters is
-/// unlikely, but it is looked for rather than assumed away.
+/// The first of [`commit::unique_names`] no file holds at the upload's folder. The single
+/// writer makes the look-ahead sufficient: nothing can take the name before this commit does.
 async fn unused_unique_name(
     tx: &mut Transaction<'_, Sqlite>,
     up: &NewUpload,
 ) -> anyhow::Result<String> {
-    for attempt in 0..16 {
-        let name = up.unique_candidate(attempt);
+    for name in commit::unique_names(up) {
         let taken: Option<i64> =
             sqlx::query_scalar("SELECT 1 FROM files WHERE account_id = ? AND file_path = ?")
                 .bind(&up.account_id)
@@ -1330,168 +1245,82 @@ async fn unused_unique_name(
             return Ok(name);
         }
     }
-    anyhow::bail!("no free unique name after 16 attempts")
+    Err(commit::no_unique_name())
 }
 
-/// One upload's catalog writes, inside the caller's transaction (a savepoint of a batch).
+/// Inserts a new file's row.
+async fn insert_new_file(
+    tx: &mut Transaction<'_, Sqlite>,
+    account_id: &str,
+    folder_path: &str,
+    file: &commit::NewFile,
+) -> anyhow::Result<()> {
+    bind_new_file!(sqlx::query(INSERT_FILE), account_id, folder_path, file)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// One upload's catalog writes, inside the caller's transaction (a savepoint of a batch); the
+/// rules are [`commit`]'s, this is their SQL.
 async fn commit_in(
     tx: &mut Transaction<'_, Sqlite>,
     up: &NewUpload,
 ) -> anyhow::Result<CommitOutcome> {
     let now = ids::now_millis();
-    for folder in &up.folder_ancestors {
-        sqlx::query(
-            "INSERT INTO folders (account_id, path, folder_id, created_at) VALUES (?, ?, ?, ?) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&up.account_id)
-        .bind(folder)
-        .bind(ids::object_id())
-        .bind(now)
+    insert_folders(tx, &up.account_id, &up.folder_ancestors, now).await?;
+
+    let existing = if up.use_unique_file_name {
+        None
+    } else {
+        sqlx::query(FILE_AT_PATH)
+            .bind(&up.account_id)
+            .bind(commit::fixed_path(up))
+            .fetch_optional(&mut **tx)
+            .await?
+            .as_ref()
+            .map(file_at_path_from_row)
+            .transpose()?
+    };
+    let version = match existing {
+        None => {
+            let name = if up.use_unique_file_name {
+                unused_unique_name(tx, up).await?
+            } else {
+                up.base_name.clone()
+            };
+            insert_new_file(
+                tx,
+                &up.account_id,
+                &up.folder_path,
+                &commit::new_file(up, &name, now),
+            )
+            .await?;
+            commit::create(up, &name, now)
+        }
+        Some(file) => {
+            if let Err(refusal) = commit::may_overwrite(up) {
+                return Ok(refusal.into());
+            }
+            let current = sqlx::query(CURRENT_FOR_OVERWRITE)
+                .bind(&file.file_id)
+                .bind(&file.current_version_id)
+                .fetch_one(&mut **tx)
+                .await?;
+            let current = current_for_overwrite_from_row(&current)?;
+            let (update, version) = match commit::overwrite(up, &file, current, now) {
+                Ok(planned) => planned,
+                Err(refusal) => return Ok(refusal.into()),
+            };
+            set_current_version(tx, &update).await?;
+            version
+        }
+    };
+    let row = VersionRow::of(&version)?;
+    bind_version_row!(sqlx::query(INSERT_VERSION), &row)
         .execute(&mut **tx)
         .await?;
-    }
-
-    let (name, existing) = if up.use_unique_file_name {
-        (unused_unique_name(tx, up).await?, None)
-    } else {
-        let path = format!("{}{}", up.folder_path, up.base_name);
-        let existing = sqlx::query(
-            "SELECT file_id, current_version_id, last_version_number, created_at FROM files \
-             WHERE account_id = ? AND file_path = ?",
-        )
-        .bind(&up.account_id)
-        .bind(&path)
-        .fetch_optional(&mut **tx)
-        .await?;
-        (up.base_name.clone(), existing)
-    };
-    let file_path = format!("{}{}", up.folder_path, name);
-
-    let mut tags = up.tags.clone().filter(|t| !t.is_empty());
-    let mut custom_metadata = up.custom_metadata.clone();
-    let mut ai_tags = None;
-    let mut file_created_at = now;
-    let (file_id, number) = match existing {
-        None => {
-            sqlx::query(
-                "INSERT INTO files (file_id, account_id, file_path, folder_path, name, \
-                 current_version_id, last_version_number, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
-            )
-            .bind(&up.version_id)
-            .bind(&up.account_id)
-            .bind(&file_path)
-            .bind(&up.folder_path)
-            .bind(&name)
-            .bind(&up.version_id)
-            .bind(now)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
-            (up.version_id.clone(), 1)
-        }
-        Some(row) => {
-            if !up.overwrite_file {
-                return Ok(CommitOutcome::PathTaken);
-            }
-            let file_id: String = row.try_get("file_id")?;
-            let current: String = row.try_get("current_version_id")?;
-            let last: i64 = row.try_get("last_version_number")?;
-            file_created_at = row.try_get("created_at")?;
-            let count: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM file_versions WHERE file_id = ?")
-                    .bind(&file_id)
-                    .fetch_one(&mut **tx)
-                    .await?;
-            if count >= i64::from(up.max_versions) {
-                return Ok(CommitOutcome::TooManyVersions);
-            }
-            let prev = sqlx::query(
-                "SELECT tags, ai_tags, custom_metadata FROM file_versions WHERE version_id = ?",
-            )
-            .bind(&current)
-            .fetch_one(&mut **tx)
-            .await?;
-            if up.tags.is_none() && !up.overwrite_tags {
-                tags = json_column(&prev, "tags")?;
-            }
-            if up.custom_metadata.is_none() && !up.overwrite_custom_metadata {
-                custom_metadata = json_column(&prev, "custom_metadata")?;
-            }
-            if !up.overwrite_ai_tags {
-                ai_tags = json_column::<serde_json::Value>(&prev, "ai_tags")?;
-            }
-            let number = last + 1;
-            sqlx::query(
-                "UPDATE files SET current_version_id = ?, last_version_number = ?, updated_at = ? \
-                 WHERE file_id = ?",
-            )
-            .bind(&up.version_id)
-            .bind(number)
-            .bind(now)
-            .bind(&file_id)
-            .execute(&mut **tx)
-            .await?;
-            (file_id, number)
-        }
-    };
-
-    let mut custom_metadata = custom_metadata.unwrap_or_default();
-    for (key, value) in &up.custom_metadata_defaults {
-        custom_metadata
-            .entry(key.clone())
-            .or_insert_with(|| value.clone());
-    }
-    sqlx::query(
-        "INSERT INTO file_versions (version_id, file_id, version_number, blob_key, size, mime, \
-         file_type, width, height, tags, ai_tags, custom_metadata, custom_coordinates, \
-         is_private_file, is_published, description, media, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&up.version_id)
-    .bind(&file_id)
-    .bind(number)
-    .bind(&up.blob_key)
-    .bind(i64::try_from(up.size)?)
-    .bind(&up.media.mime)
-    .bind(&up.media.file_type)
-    .bind(up.media.width.map(i64::from))
-    .bind(up.media.height.map(i64::from))
-    .bind(tags.as_ref().map(to_json).transpose()?)
-    .bind(ai_tags.as_ref().map(to_json).transpose()?)
-    .bind(to_json(&custom_metadata)?)
-    .bind(&up.custom_coordinates)
-    .bind(up.is_private_file)
-    .bind(up.is_published)
-    .bind(&up.description)
-    .bind(to_json(&up.media)?)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-
-    Ok(CommitOutcome::Committed(Box::new(StoredVersion {
-        file_id,
-        version_id: up.version_id.clone(),
-        version_number: u32::try_from(number)?,
-        name,
-        file_path,
-        blob_key: up.blob_key.clone(),
-        size: up.size,
-        tags,
-        ai_tags,
-        custom_metadata,
-        custom_coordinates: up.custom_coordinates.clone(),
-        is_private_file: up.is_private_file,
-        is_published: up.is_published,
-        description: up.description.clone(),
-        media: up.media.clone(),
-        created_at_ms: now,
-        is_current: true,
-        file_created_at_ms: file_created_at,
-        file_updated_at_ms: now,
-        updated_at_ms: now,
-    })))
+    Ok(CommitOutcome::Committed(Box::new(version)))
 }
 
 async fn burn_in(
