@@ -11,7 +11,7 @@ use super::service::{self, AiTagRemoval};
 use super::{json_body, string_list};
 use crate::error::AppResult;
 use crate::state::AppState;
-use crate::store::EditScope;
+use crate::store::{EditScope, StoredVersion};
 use crate::upload::auth::Principal;
 
 /// Most ids in one bulk delete.
@@ -39,21 +39,10 @@ pub async fn add_tags(
     Principal(principal): Principal,
     body: super::Body,
 ) -> AppResult<Response> {
-    let obj = json_body(body)?;
-    let ids = string_list(&obj, "fileIds", MAX_TAG_IDS)?;
-    let tags = string_list(&obj, "tags", MAX_TAGS)?;
-    let updated = service::edit(
-        &state,
-        &principal.account.id,
-        &ids,
-        EditScope::Current,
-        &|v| {
-            v.tags = service::add_tags(v.tags.take(), &tags);
-            Ok(())
-        },
-    )
-    .await?;
-    Ok(updated_ids(&updated))
+    edit_current(&state, &principal.account.id, body, "tags", |v, tags| {
+        v.tags = service::add_tags(v.tags.take(), tags);
+    })
+    .await
 }
 
 /// `POST /v1/files/removeTags` `{fileIds, tags}`.
@@ -62,21 +51,10 @@ pub async fn remove_tags(
     Principal(principal): Principal,
     body: super::Body,
 ) -> AppResult<Response> {
-    let obj = json_body(body)?;
-    let ids = string_list(&obj, "fileIds", MAX_TAG_IDS)?;
-    let tags = string_list(&obj, "tags", MAX_TAGS)?;
-    let updated = service::edit(
-        &state,
-        &principal.account.id,
-        &ids,
-        EditScope::Current,
-        &|v| {
-            v.tags = service::remove_tags(v.tags.take(), &tags);
-            Ok(())
-        },
-    )
-    .await?;
-    Ok(updated_ids(&updated))
+    edit_current(&state, &principal.account.id, body, "tags", |v, tags| {
+        v.tags = service::remove_tags(v.tags.take(), tags);
+    })
+    .await
 }
 
 /// `POST /v1/files/removeAITags` `{fileIds, AITags}`.
@@ -85,24 +63,31 @@ pub async fn remove_ai_tags(
     Principal(principal): Principal,
     body: super::Body,
 ) -> AppResult<Response> {
-    let obj = json_body(body)?;
-    let ids = string_list(&obj, "fileIds", MAX_TAG_IDS)?;
-    let removal = AiTagRemoval::Names(string_list(&obj, "AITags", MAX_TAGS)?);
-    let updated = service::edit(
-        &state,
-        &principal.account.id,
-        &ids,
-        EditScope::Current,
-        &|v| {
-            v.ai_tags = service::remove_ai_tags(v.ai_tags.take(), &removal);
-            Ok(())
-        },
-    )
-    .await?;
-    Ok(updated_ids(&updated))
+    edit_current(&state, &principal.account.id, body, "AITags", |v, names| {
+        let removal = AiTagRemoval::Names(names.to_vec());
+        v.ai_tags = service::remove_ai_tags(v.ai_tags.take(), &removal);
+    })
+    .await
 }
 
-fn updated_ids(updated: &[crate::store::StoredVersion]) -> Response {
+/// A bulk tag operation: `fileIds` and the list under `key` from the body, `apply` run with
+/// that list on the current version of every file, all or nothing →
+/// `{successfullyUpdatedFileIds}`.
+async fn edit_current(
+    state: &AppState,
+    account_id: &str,
+    body: super::Body,
+    key: &'static str,
+    apply: fn(&mut StoredVersion, &[String]),
+) -> AppResult<Response> {
+    let obj = json_body(body)?;
+    let ids = string_list(&obj, "fileIds", MAX_TAG_IDS)?;
+    let values = string_list(&obj, key, MAX_TAGS)?;
+    let updated = service::edit(state, account_id, &ids, EditScope::Current, &|v| {
+        apply(v, &values);
+        Ok(())
+    })
+    .await?;
     let ids: Vec<&str> = updated.iter().map(|v| v.file_id.as_str()).collect();
-    Json(json!({ "successfullyUpdatedFileIds": ids })).into_response()
+    Ok(Json(json!({ "successfullyUpdatedFileIds": ids })).into_response())
 }
