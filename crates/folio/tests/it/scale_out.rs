@@ -443,3 +443,97 @@ async fn folio_migrate_brings_a_schema_up_to_date_and_check_tells() {
         "migrating twice is a no-op"
     );
 }
+
+/// Folder jobs submitted to both instances at once: each instance's runner claims jobs from the
+/// shared catalog, and every job runs exactly once (each copy holds each file once, with one
+/// version, and the store holds exactly one new blob per copied file).
+#[tokio::test]
+async fn folder_jobs_submitted_to_two_instances_each_run_once() {
+    let cluster = Cluster::start(2).await;
+    const FILES: usize = 30;
+    for i in 0..FILES {
+        cluster
+            .upload_basic(
+                i % 2,
+                fixture("tiny.jpg"),
+                &[
+                    ("fileName", &format!("f{i:02}.jpg")),
+                    ("folder", "/src"),
+                    ("useUniqueFileName", "false"),
+                ],
+            )
+            .await
+            .assert_ok();
+    }
+    let blobs_before = cluster.stored_blobs().len();
+    let destinations = ["/a", "/b", "/c", "/d"];
+    let submitted = join_all(destinations.iter().enumerate().map(|(i, dest)| {
+        let request = cluster
+            .client
+            .post(cluster.url(i % 2, "/v1/bulkJobs/copyFolder"))
+            .header("Authorization", cluster.basic())
+            .json(&serde_json::json!({"sourceFolderPath": "/src", "destinationPath": dest}));
+        async move {
+            let reply = TestApp::reply(request.send().await.expect("submit")).await;
+            reply.assert_ok()["jobId"]
+                .as_str()
+                .expect("jobId")
+                .to_owned()
+        }
+    }))
+    .await;
+    for (i, job_id) in submitted.iter().enumerate() {
+        // Asked of the other instance than the one it was submitted to.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let response = cluster
+                .client
+                .get(cluster.url((i + 1) % 2, &format!("/v1/bulkJobs/{job_id}")))
+                .header("Authorization", cluster.basic())
+                .send()
+                .await
+                .expect("status");
+            let status = TestApp::reply(response).await;
+            if status.assert_ok()["status"] == "Completed" {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{}", status.body);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    for dest in destinations {
+        let path: String =
+            form_urlencoded::byte_serialize(format!("{dest}/src/").as_bytes()).collect();
+        let response = cluster
+            .client
+            .get(cluster.url(0, &format!("/v1/files?type=file-version&path={path}")))
+            .header("Authorization", cluster.basic())
+            .send()
+            .await
+            .expect("list");
+        let older = TestApp::reply(response).await;
+        assert_eq!(
+            older.assert_ok().as_array().map(Vec::len),
+            Some(0),
+            "{dest}: a file copied twice has an older version"
+        );
+        let response = cluster
+            .client
+            .get(cluster.url(1, &format!("/v1/files?path={path}")))
+            .header("Authorization", cluster.basic())
+            .send()
+            .await
+            .expect("list");
+        let listed = TestApp::reply(response).await;
+        assert_eq!(
+            listed.assert_ok().as_array().map(Vec::len),
+            Some(FILES),
+            "{dest}"
+        );
+    }
+    assert_eq!(
+        cluster.stored_blobs().len(),
+        blobs_before + FILES * destinations.len(),
+        "one new blob per copied file"
+    );
+}
