@@ -560,14 +560,24 @@ fn condition() -> impl Strategy<Value = String> {
 }
 
 fn expression() -> impl Strategy<Value = String> {
-    condition().prop_recursive(4, 16, 3, |inner| {
+    combined(
+        condition(),
+        &[
+            " AND ", " OR ", " and ", " Or ", "\nAND\t", " AND ", " OR ", " ",
+        ],
+    )
+}
+
+/// Conditions from `leaf` joined by one of `joiners`, sometimes in parentheses, a few levels
+/// deep: the shape both expression languages (`checks`, `searchQuery`) share.
+fn combined(
+    leaf: impl Strategy<Value = String> + 'static,
+    joiners: &'static [&'static str],
+) -> impl Strategy<Value = String> {
+    leaf.prop_recursive(4, 16, 3, move |inner| {
         (
             proptest::collection::vec(inner, 2..4),
-            select(
-                &[
-                    " AND ", " OR ", " and ", " Or ", "\nAND\t", " AND ", " OR ", " ",
-                ][..],
-            ),
+            select(joiners),
             any::<bool>(),
         )
             .prop_map(|(children, joiner, parens)| {
@@ -815,21 +825,10 @@ fn search_condition() -> impl Strategy<Value = String> {
 }
 
 fn search_expression() -> impl Strategy<Value = String> {
-    search_condition().prop_recursive(4, 16, 3, |inner| {
-        (
-            proptest::collection::vec(inner, 2..4),
-            select(&[" AND ", " OR ", " and ", " or ", "\nAND\t", " "][..]),
-            any::<bool>(),
-        )
-            .prop_map(|(children, joiner, parens)| {
-                let joined = children.join(joiner);
-                if parens {
-                    format!("({joined})")
-                } else {
-                    joined
-                }
-            })
-    })
+    combined(
+        search_condition(),
+        &[" AND ", " OR ", " and ", " or ", "\nAND\t", " "],
+    )
 }
 
 proptest! {

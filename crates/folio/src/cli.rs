@@ -454,25 +454,25 @@ async fn files_rm(config: Config, args: RmArgs) -> anyhow::Result<()> {
             anyhow::bail!("{arg:?} is neither a file id (24 hex digits) nor a path (/…)");
         }
     }
-    let outcome = if unknown.is_empty() {
-        crate::media::service::delete_files(&state, &account.id, &ids).await
-    } else {
-        Err(crate::error::AppError::FilesNotFound(unknown))
-    };
-    match outcome {
-        Ok(deleted) => {
-            for id in deleted {
-                println!("deleted {id}");
+    let missing = if unknown.is_empty() {
+        match crate::media::service::delete_files(&state, &account.id, &ids).await {
+            Ok(deleted) => {
+                for id in deleted {
+                    println!("deleted {id}");
+                }
+                return Ok(());
             }
-            Ok(())
+            Err(crate::error::AppError::FilesNotFound(missing)) => missing,
+            Err(e) => anyhow::bail!("{}", e.status_and_message().1),
         }
-        Err(crate::error::AppError::FilesNotFound(missing)) => anyhow::bail!(
-            "no such file in account {:?}: {}; nothing was deleted",
-            args.account,
-            missing.join(", ")
-        ),
-        Err(e) => anyhow::bail!("{}", e.status_and_message().1),
-    }
+    } else {
+        unknown
+    };
+    anyhow::bail!(
+        "no such file in account {:?}: {}; nothing was deleted",
+        args.account,
+        missing.join(", ")
+    )
 }
 
 /// `folio files url`: the URL a signing SDK would build for this file, so that it can be

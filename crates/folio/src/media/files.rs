@@ -296,11 +296,8 @@ pub async fn rename(
     // Folio's own renditions are keyed by version, so the rename made none stale; what may
     // be is a cache in front of delivery holding the old URL, which the purge names (and
     // drops any rendition still found under it).
-    let old_url = format!(
-        "{}{}",
-        state.url_endpoint(&account.url_id),
-        folio_contract::url_path_encode(&path)
-    );
+    let (old_url, _) =
+        crate::upload::response::delivery_urls(&state.url_endpoint(&account.url_id), &path);
     let request_id = crate::jobs::submit_purge(
         &state,
         &account.id,

@@ -114,14 +114,8 @@ pub async fn job_status(
     Principal(principal): Principal,
     Path(job_id): Path<String>,
 ) -> AppResult<Response> {
-    if !ids::is_object_id(&job_id) {
-        return Err(AppError::Param(ParamError::Invalid("jobId")));
-    }
-    let job = state
-        .catalog
-        .job(&principal.account.id, &job_id)
-        .await
-        .map_err(AppError::internal)?
+    let job = account_job(&state, &principal.account.id, &job_id, "jobId")
+        .await?
         .filter(|j| j.kind != JobKind::Purge)
         .ok_or(AppError::JobNotFound)?;
     Ok(Json(jobs::job_status(&job)).into_response())
@@ -151,14 +145,8 @@ pub async fn purge_status(
     Principal(principal): Principal,
     Path(request_id): Path<String>,
 ) -> AppResult<Response> {
-    if !ids::is_object_id(&request_id) {
-        return Err(AppError::Param(ParamError::Invalid("requestId")));
-    }
-    let job = state
-        .catalog
-        .job(&principal.account.id, &request_id)
-        .await
-        .map_err(AppError::internal)?
+    let job = account_job(&state, &principal.account.id, &request_id, "requestId")
+        .await?
         .filter(|j| j.kind == JobKind::Purge)
         .ok_or(AppError::PurgeRequestNotFound)?;
     let status: Value = if job.completed {
@@ -168,4 +156,22 @@ pub async fn purge_status(
     }
     .into();
     Ok(Json(json!({ "status": status })).into_response())
+}
+
+/// A job of the account by the id in the path (`param` names it in the 400 for a malformed
+/// one). Folder jobs and purge requests share the table; the caller picks its kind.
+async fn account_job(
+    state: &AppState,
+    account_id: &str,
+    id: &str,
+    param: &'static str,
+) -> AppResult<Option<crate::store::Job>> {
+    if !ids::is_object_id(id) {
+        return Err(AppError::Param(ParamError::Invalid(param)));
+    }
+    state
+        .catalog
+        .job(account_id, id)
+        .await
+        .map_err(AppError::internal)
 }
