@@ -1,7 +1,8 @@
 //! Reading catalog rows into domain values, shared by the SQLite and PostgreSQL catalogs.
 //!
 //! Both schemas give every column the same Rust type, so one mapper per row shape serves both;
-//! [`Columns`] is the little that differs (the row type `try_get` is called on).
+//! [`Columns`] is the little that differs (the row type a column is read from: sqlx's rows of
+//! either backend, and rusqlite's on the embedded catalog's upload path).
 
 use anyhow::Context;
 use sqlx::Row;
@@ -46,6 +47,7 @@ pub(super) trait ColumnValue:
     + sqlx::Type<sqlx::Sqlite>
     + for<'r> sqlx::Decode<'r, sqlx::Postgres>
     + sqlx::Type<sqlx::Postgres>
+    + rusqlite::types::FromSql
 {
 }
 
@@ -54,12 +56,19 @@ impl<T> ColumnValue for T where
         + sqlx::Type<sqlx::Sqlite>
         + for<'r> sqlx::Decode<'r, sqlx::Postgres>
         + sqlx::Type<sqlx::Postgres>
+        + rusqlite::types::FromSql
 {
 }
 
 impl Columns for sqlx::sqlite::SqliteRow {
     fn column<T: ColumnValue>(&self, name: &str) -> anyhow::Result<T> {
         Ok(self.try_get(name)?)
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn column<T: ColumnValue>(&self, name: &str) -> anyhow::Result<T> {
+        Ok(self.get(name)?)
     }
 }
 

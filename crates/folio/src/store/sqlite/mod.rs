@@ -1,19 +1,20 @@
 //! The embedded catalog: one SQLite file in WAL mode.
 //!
-//! Writes go through a pool of exactly one connection, so transactions never fight over the
-//! write lock (no `SQLITE_BUSY` on lock upgrade) and the single writer serialises overwrites of
-//! one path, which keeps version numbers free of gaps and duplicates. Reads use their own pool
-//! and see the last committed state.
+//! The upload path's two writes, burning a token and committing an upload, go to a writer
+//! thread that commits them in batches ([`writer`]); its key and custom field lookups run
+//! inline ([`reads`]). Everything else goes through sqlx: writes through a pool of exactly one
+//! connection, reads through their own pool, which sees the last committed state.
 //!
-//! The two writes on the upload path — burning a token and committing an upload — go through a
-//! group-commit queue: one task takes every job waiting, runs each in its own savepoint of one
-//! transaction, and commits once. With `synchronous=FULL` a commit costs an fsync; sharing it
-//! among the uploads that arrived meanwhile is what lets many small uploads a second be durable
-//! without the disk's sync latency becoming the server's throughput.
+//! Every write transaction, on either side, starts with `BEGIN IMMEDIATE`: it takes the write
+//! lock first (waiting up to the busy timeout), so a transaction never fails to upgrade a read
+//! to a write (`SQLITE_BUSY`), and writes of one path are serialised, which keeps version
+//! numbers free of gaps and duplicates.
+
+mod reads;
+mod writer;
 
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
@@ -21,9 +22,8 @@ use sha2::{Digest, Sha256};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Acquire, Row, Sqlite, Transaction};
+use sqlx::{Row, Sqlite, Transaction};
 use subtle::ConstantTimeEq;
-use tokio::sync::{mpsc, oneshot};
 
 use super::commit;
 use super::rows::{
@@ -31,9 +31,8 @@ use super::rows::{
     INSERT_FOLDER, INSERT_JOB, RELEASE_JOBS, UPDATE_VERSION_ATTRIBUTES,
 };
 use super::rows::{
-    bind_version_row, current_for_overwrite_from_row, field_from_row, file_at_path_from_row,
-    folder_from_row, job_from_row, key_from_row, listed_from_row, to_json, version_from_row,
-    VersionRow, CURRENT_FOR_OVERWRITE, FIELD_COLUMNS, FILE_AT_PATH, FIRST_ACCOUNT, FOLDER_COLUMNS,
+    bind_version_row, field_from_row, folder_from_row, job_from_row, key_from_row, listed_from_row,
+    to_json, version_from_row, VersionRow, FIELD_COLUMNS, FIRST_ACCOUNT, FOLDER_COLUMNS,
     INSERT_FILE, INSERT_VERSION, JOB_COLUMNS, KEY_COLUMNS, SET_CURRENT_VERSION, VERSION_COLUMNS,
 };
 use super::{
@@ -47,30 +46,12 @@ use crate::ids;
 pub struct SqliteCatalog {
     writer: SqlitePool,
     reader: SqlitePool,
-    queue: mpsc::Sender<WriteJob>,
+    uploads: writer::Writer,
+    lookups: reads::Reads,
 }
 
-/// Jobs committed together at most; bounds the latency one batch adds to its first job.
-const MAX_BATCH: usize = 64;
-
-enum WriteOp {
-    Burn {
-        account_id: String,
-        token_hash: [u8; 32],
-        expires_at: i64,
-    },
-    Commit(Box<NewUpload>),
-}
-
-enum WriteDone {
-    Burned(bool),
-    Committed(CommitOutcome),
-}
-
-struct WriteJob {
-    op: WriteOp,
-    reply: oneshot::Sender<anyhow::Result<WriteDone>>,
-}
+/// How sqlx's writer starts its transactions (see the module documentation).
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
 impl SqliteCatalog {
     /// `url` is `sqlite://PATH` (or `sqlite:PATH`); the file and its folder are created.
@@ -93,7 +74,7 @@ impl SqliteCatalog {
             } else {
                 SqliteSynchronous::Normal
             })
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(writer::BUSY_TIMEOUT)
             .foreign_keys(true);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -108,23 +89,12 @@ impl SqliteCatalog {
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
-        let (queue, jobs) = mpsc::channel(1024);
-        tokio::spawn(group_writer(writer.clone(), jobs));
         Ok(SqliteCatalog {
             writer,
             reader,
-            queue,
+            uploads: writer::Writer::start(&path, fsync)?,
+            lookups: reads::Reads::new(&path),
         })
-    }
-
-    async fn submit(&self, op: WriteOp) -> anyhow::Result<WriteDone> {
-        let (reply, done) = oneshot::channel();
-        self.queue
-            .send(WriteJob { op, reply })
-            .await
-            .map_err(|_| anyhow::anyhow!("the catalog writer has stopped"))?;
-        done.await
-            .map_err(|_| anyhow::anyhow!("the catalog writer dropped a job"))?
     }
 
     async fn insert_key(
@@ -168,7 +138,7 @@ impl SqliteCatalog {
 #[async_trait]
 impl Catalog for SqliteCatalog {
     async fn bootstrap(&self) -> anyhow::Result<Option<ApiKey>> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
             .fetch_one(&mut *tx)
             .await?;
@@ -188,7 +158,7 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn create_key(&self, account_id: Option<&str>) -> anyhow::Result<ApiKey> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
         let account_id: String = match account_id {
             Some(id) => sqlx::query_scalar("SELECT id FROM accounts WHERE id = ?")
                 .bind(id)
@@ -206,7 +176,7 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn import_key(&self, public_key: &str, private_key: &str) -> anyhow::Result<ApiKey> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
         let account_id: String = sqlx::query_scalar(FIRST_ACCOUNT)
             .fetch_optional(&mut *tx)
             .await?
@@ -247,15 +217,9 @@ impl Catalog for SqliteCatalog {
 
     async fn key_by_private(&self, private_key: &str) -> anyhow::Result<Option<KeyWithAccount>> {
         let hash = Sha256::digest(private_key.as_bytes()).to_vec();
-        let row = sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys k JOIN accounts a ON a.id = k.account_id \
-             WHERE k.private_key_hash = ?"
-        ))
-        .bind(hash)
-        .fetch_optional(&self.reader)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let found = key_from_row(&row)?;
+        let Some(found) = self.lookups.key_by_private_hash(&hash)? else {
+            return Ok(None);
+        };
         // The hash matched; compare the key itself too, in constant time, so that a hash
         // collision could never authenticate.
         let same: bool = found
@@ -268,14 +232,7 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn key_by_public(&self, public_key: &str) -> anyhow::Result<Option<KeyWithAccount>> {
-        let row = sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys k JOIN accounts a ON a.id = k.account_id \
-             WHERE k.public_key = ?"
-        ))
-        .bind(public_key)
-        .fetch_optional(&self.reader)
-        .await?;
-        row.as_ref().map(key_from_row).transpose()
+        self.lookups.key_by_public(public_key)
     }
 
     async fn account_by_url_id(&self, url_id: &str) -> anyhow::Result<Option<Account>> {
@@ -299,14 +256,14 @@ impl Catalog for SqliteCatalog {
         token_hash: &[u8; 32],
         expires_at: i64,
     ) -> anyhow::Result<bool> {
-        let op = WriteOp::Burn {
+        let op = writer::Op::Burn {
             account_id: account_id.to_owned(),
             token_hash: *token_hash,
             expires_at,
         };
-        match self.submit(op).await? {
-            WriteDone::Burned(fresh) => Ok(fresh),
-            WriteDone::Committed(_) => anyhow::bail!("the catalog writer mixed up two jobs"),
+        match self.uploads.submit(op).await? {
+            writer::Done::Burned(fresh) => Ok(fresh),
+            writer::Done::Committed(_) => anyhow::bail!("the catalog writer mixed up two jobs"),
         }
     }
 
@@ -319,9 +276,13 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn commit_upload(&self, up: &NewUpload) -> anyhow::Result<CommitOutcome> {
-        match self.submit(WriteOp::Commit(Box::new(up.clone()))).await? {
-            WriteDone::Committed(outcome) => Ok(outcome),
-            WriteDone::Burned(_) => anyhow::bail!("the catalog writer mixed up two jobs"),
+        match self
+            .uploads
+            .submit(writer::Op::Commit(Box::new(up.clone())))
+            .await?
+        {
+            writer::Done::Committed(outcome) => Ok(outcome),
+            writer::Done::Burned(_) => anyhow::bail!("the catalog writer mixed up two jobs"),
         }
     }
 
@@ -384,16 +345,7 @@ impl Catalog for SqliteCatalog {
         account_id: &str,
         include_deleted: bool,
     ) -> anyhow::Result<Vec<CustomField>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {FIELD_COLUMNS} FROM custom_metadata_fields \
-             WHERE account_id = ? AND (? OR deleted = 0) \
-             ORDER BY created_at, field_id"
-        ))
-        .bind(account_id)
-        .bind(include_deleted)
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter().map(field_from_row).collect()
+        self.lookups.custom_fields(account_id, include_deleted)
     }
 
     async fn custom_field(
@@ -419,7 +371,7 @@ impl Catalog for SqliteCatalog {
         label: Option<&str>,
         schema: Option<&serde_json::Value>,
     ) -> anyhow::Result<FieldWrite> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
         let row = sqlx::query(&format!(
             "SELECT {FIELD_COLUMNS} FROM custom_metadata_fields \
              WHERE account_id = ? AND field_id = ?"
@@ -523,7 +475,7 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn create_folder(&self, account_id: &str, target: &FolderTarget) -> anyhow::Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
         let now = ids::now_millis();
         insert_folders(&mut tx, account_id, &target.ancestors, now).await?;
         tx.commit().await?;
@@ -598,7 +550,7 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn insert_jobs(&self, jobs: &[Job]) -> anyhow::Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
         for job in jobs {
             let params = to_json(&job.params)?;
             bind_job!(sqlx::query(INSERT_JOB), job, params.as_str())
@@ -789,7 +741,7 @@ impl Catalog for SqliteCatalog {
         edit: VersionEdit<'_>,
     ) -> anyhow::Result<EditOutcome> {
         let ids = super::unique_ids(file_ids);
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
         let missing = missing_files(&mut tx, account_id, &ids).await?;
         if !missing.is_empty() {
             return Ok(EditOutcome::Missing(missing));
@@ -844,7 +796,7 @@ impl Catalog for SqliteCatalog {
         file_ids: &[String],
     ) -> anyhow::Result<DeleteOutcome> {
         let ids = super::unique_ids(file_ids);
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
         let missing = missing_files(&mut tx, account_id, &ids).await?;
         if !missing.is_empty() {
             return Ok(DeleteOutcome::Missing(missing));
@@ -881,7 +833,7 @@ impl Catalog for SqliteCatalog {
         file_id: &str,
         version_id: &str,
     ) -> anyhow::Result<VersionDelete> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
         let current: Option<String> = sqlx::query_scalar(
             "SELECT current_version_id FROM files WHERE account_id = ? AND file_id = ?",
         )
@@ -922,7 +874,7 @@ impl Catalog for SqliteCatalog {
         file_id: &str,
         version_id: &str,
     ) -> anyhow::Result<RestoreOutcome> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
         let current: Option<String> = sqlx::query_scalar(
             "SELECT current_version_id FROM files WHERE account_id = ? AND file_id = ?",
         )
@@ -963,7 +915,7 @@ impl Catalog for SqliteCatalog {
         };
         let now = ids::now_millis();
         let n = i64::try_from(copy.versions.len())?;
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
         insert_folders(&mut tx, &copy.account_id, &copy.folder.ancestors, now).await?;
         let path = format!("{}{}", copy.folder.path, copy.name);
         let existing = sqlx::query(
@@ -1028,7 +980,7 @@ impl Catalog for SqliteCatalog {
         max_versions: u32,
     ) -> anyhow::Result<MoveOutcome> {
         let now = ids::now_millis();
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
         let source = sqlx::query(
             "SELECT file_id, current_version_id, name FROM files \
              WHERE account_id = ? AND file_path = ?",
@@ -1122,7 +1074,7 @@ impl Catalog for SqliteCatalog {
         file_path: &str,
         new_name: &str,
     ) -> anyhow::Result<RenameOutcome> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
         let source = sqlx::query(
             "SELECT file_id, folder_path FROM files WHERE account_id = ? AND file_path = ?",
         )
@@ -1226,184 +1178,4 @@ async fn insert_folders(
             .await?;
     }
     Ok(())
-}
-
-/// The first of [`commit::unique_names`] no file holds at the upload's folder. The single
-/// writer makes the look-ahead sufficient: nothing can take the name before this commit does.
-async fn unused_unique_name(
-    tx: &mut Transaction<'_, Sqlite>,
-    up: &NewUpload,
-) -> anyhow::Result<String> {
-    for name in commit::unique_names(up) {
-        let taken: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM files WHERE account_id = ? AND file_path = ?")
-                .bind(&up.account_id)
-                .bind(format!("{}{}", up.folder_path, name))
-                .fetch_optional(&mut **tx)
-                .await?;
-        if taken.is_none() {
-            return Ok(name);
-        }
-    }
-    Err(commit::no_unique_name())
-}
-
-/// Inserts a new file's row.
-async fn insert_new_file(
-    tx: &mut Transaction<'_, Sqlite>,
-    account_id: &str,
-    folder_path: &str,
-    file: &commit::NewFile,
-) -> anyhow::Result<()> {
-    bind_new_file!(sqlx::query(INSERT_FILE), account_id, folder_path, file)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// One upload's catalog writes, inside the caller's transaction (a savepoint of a batch); the
-/// rules are [`commit`]'s, this is their SQL.
-async fn commit_in(
-    tx: &mut Transaction<'_, Sqlite>,
-    up: &NewUpload,
-) -> anyhow::Result<CommitOutcome> {
-    let now = ids::now_millis();
-    insert_folders(tx, &up.account_id, &up.folder_ancestors, now).await?;
-
-    let existing = if up.use_unique_file_name {
-        None
-    } else {
-        sqlx::query(FILE_AT_PATH)
-            .bind(&up.account_id)
-            .bind(commit::fixed_path(up))
-            .fetch_optional(&mut **tx)
-            .await?
-            .as_ref()
-            .map(file_at_path_from_row)
-            .transpose()?
-    };
-    let version = match existing {
-        None => {
-            let name = if up.use_unique_file_name {
-                unused_unique_name(tx, up).await?
-            } else {
-                up.base_name.clone()
-            };
-            insert_new_file(
-                tx,
-                &up.account_id,
-                &up.folder_path,
-                &commit::new_file(up, &name, now),
-            )
-            .await?;
-            commit::create(up, &name, now)
-        }
-        Some(file) => {
-            if let Err(refusal) = commit::may_overwrite(up) {
-                return Ok(refusal.into());
-            }
-            let current = sqlx::query(CURRENT_FOR_OVERWRITE)
-                .bind(&file.file_id)
-                .bind(&file.current_version_id)
-                .fetch_one(&mut **tx)
-                .await?;
-            let current = current_for_overwrite_from_row(&current)?;
-            let (update, version) = match commit::overwrite(up, &file, current, now) {
-                Ok(planned) => planned,
-                Err(refusal) => return Ok(refusal.into()),
-            };
-            set_current_version(tx, &update).await?;
-            version
-        }
-    };
-    let row = VersionRow::of(&version)?;
-    bind_version_row!(sqlx::query(INSERT_VERSION), &row)
-        .execute(&mut **tx)
-        .await?;
-    Ok(CommitOutcome::Committed(Box::new(version)))
-}
-
-async fn burn_in(
-    tx: &mut Transaction<'_, Sqlite>,
-    account_id: &str,
-    token_hash: &[u8; 32],
-    expires_at: i64,
-) -> anyhow::Result<bool> {
-    let done = sqlx::query(
-        "INSERT INTO burned_tokens (account_id, token_hash, expires_at) VALUES (?, ?, ?) \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(account_id)
-    .bind(&token_hash[..])
-    .bind(expires_at)
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// The group-commit loop (see the module documentation). Runs until the catalog is dropped.
-async fn group_writer(pool: SqlitePool, mut jobs: mpsc::Receiver<WriteJob>) {
-    while let Some(first) = jobs.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let ops: Vec<&WriteOp> = batch.iter().map(|j| &j.op).collect();
-        match run_batch(&pool, &ops).await {
-            Ok(results) => {
-                for (job, result) in batch.into_iter().zip(results) {
-                    let _ = job.reply.send(result);
-                }
-            }
-            Err(e) => {
-                // The batch's transaction did not commit: every job in it failed.
-                let text = format!("{e:#}");
-                for job in batch {
-                    let _ = job
-                        .reply
-                        .send(Err(anyhow::anyhow!("catalog commit failed: {text}")));
-                }
-            }
-        }
-    }
-}
-
-async fn run_batch(
-    pool: &SqlitePool,
-    ops: &[&WriteOp],
-) -> anyhow::Result<Vec<anyhow::Result<WriteDone>>> {
-    let mut tx = pool.begin().await?;
-    let mut results = Vec::with_capacity(ops.len());
-    for op in ops {
-        let mut savepoint = tx.begin().await?;
-        let result = match op {
-            WriteOp::Burn {
-                account_id,
-                token_hash,
-                expires_at,
-            } => burn_in(&mut savepoint, account_id, token_hash, *expires_at)
-                .await
-                .map(WriteDone::Burned),
-            WriteOp::Commit(up) => commit_in(&mut savepoint, up)
-                .await
-                .map(WriteDone::Committed),
-        };
-        // Only a job that changed something keeps its writes; a refused commit (path taken,
-        // version cap) or a failed statement is undone without touching its neighbours.
-        let keep = matches!(
-            result,
-            Ok(WriteDone::Burned(true)) | Ok(WriteDone::Committed(CommitOutcome::Committed(_)))
-        );
-        if keep {
-            savepoint.commit().await?;
-        } else {
-            savepoint.rollback().await?;
-        }
-        results.push(result);
-    }
-    tx.commit().await?;
-    Ok(results)
 }
