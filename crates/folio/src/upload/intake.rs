@@ -88,7 +88,7 @@ pub async fn read_multipart(
         if name == "file" {
             reader.file_start(is_binary_part(&part)).await?;
             while let Some(chunk) = part.chunk().await.map_err(|e| map_multer(e, true))? {
-                reader.file_data(&chunk).await?;
+                reader.file_data(chunk).await?;
             }
             reader.file_end().await?;
         } else {
@@ -240,7 +240,7 @@ impl<'r, 'a> Reader<'r, 'a> {
                 self.fields.begin("file", self.file.is_seen())?;
                 self.file_start(false).await
             }
-            Event::FileData(data) => self.file_data(&data).await,
+            Event::FileData(data) => self.file_data(Bytes::from(data)).await,
             Event::FileEnd => self.file_end().await,
         }
     }
@@ -263,13 +263,13 @@ impl<'r, 'a> Reader<'r, 'a> {
     }
 
     /// The next bytes of the `file` field, as sent (raw, or text to decode).
-    async fn file_data(&mut self, chunk: &[u8]) -> Result<(), AppError> {
+    async fn file_data(&mut self, chunk: Bytes) -> Result<(), AppError> {
         let FileSlot::Arriving(file) = &mut self.file else {
             return Ok(());
         };
-        match file.text.as_mut().map(|text| text.push(chunk)) {
+        match file.text.as_mut().map(|text| text.push(&chunk)) {
             None => self.keep(chunk).await,
-            Some(decoded) => self.keep(&decoded).await,
+            Some(decoded) => self.keep(Bytes::from(decoded)).await,
         }
     }
 
@@ -279,7 +279,7 @@ impl<'r, 'a> Reader<'r, 'a> {
         };
         if let Some(text) = file.text.take() {
             match text.finish() {
-                TextEnd::Data(rest) => self.keep(&rest).await?,
+                TextEnd::Data(rest) => self.keep(Bytes::from(rest)).await?,
                 TextEnd::Part(part) => {
                     self.file = FileSlot::Done(part);
                     return Ok(());
@@ -302,7 +302,7 @@ impl<'r, 'a> Reader<'r, 'a> {
     }
 
     /// Decoded file bytes into their destination.
-    async fn keep(&mut self, bytes: &[u8]) -> Result<(), AppError> {
+    async fn keep(&mut self, bytes: Bytes) -> Result<(), AppError> {
         let Reader {
             file,
             auth,
@@ -316,7 +316,7 @@ impl<'r, 'a> Reader<'r, 'a> {
         match &mut file.dest {
             Dest::Blob(sink) => sink.push(bytes).await,
             Dest::Held(held) if held.len() + bytes.len() <= CREDENTIALS_PREFIX_BYTES => {
-                held.extend_from_slice(bytes);
+                held.extend_from_slice(&bytes);
                 Ok(())
             }
             Dest::Held(held) => {
@@ -325,7 +325,7 @@ impl<'r, 'a> Reader<'r, 'a> {
                 // `before_file` would have).
                 auth.decide(&fields.list).await?;
                 let mut sink = target.sink(None, None);
-                sink.push(held).await?;
+                sink.push(Bytes::from(std::mem::take(held))).await?;
                 sink.push(bytes).await?;
                 file.dest = Dest::Blob(Box::new(sink));
                 Ok(())
@@ -347,7 +347,7 @@ impl<'r, 'a> Reader<'r, 'a> {
                 // Every field is known now: the credentials decide, then the file is written.
                 self.auth.decide(&self.fields.list).await?;
                 let mut sink = self.target.sink(None, None);
-                sink.push(&bytes).await?;
+                sink.push(Bytes::from(bytes)).await?;
                 FilePart::Received(Box::new(sink.finish().await?))
             }
         };

@@ -208,7 +208,7 @@ impl<'a> FileSink<'a> {
         }
     }
 
-    pub(super) async fn push(&mut self, bytes: &[u8]) -> Result<(), AppError> {
+    pub(super) async fn push(&mut self, bytes: Bytes) -> Result<(), AppError> {
         if self.head.len() < folio_media::SNIFF_LEN {
             let take = bytes.len().min(folio_media::SNIFF_LEN - self.head.len());
             self.head.extend_from_slice(&bytes[..take]);
@@ -265,7 +265,7 @@ pub(super) async fn receive_stream(
     let mut stream = std::pin::pin!(stream);
     let mut sink = FileSink::new(blobs, key, limits, None, None);
     while let Some(chunk) = stream.next().await {
-        sink.push(&chunk?).await?;
+        sink.push(chunk?).await?;
     }
     let mut file = sink.finish().await?;
     file.describe(file_name_hint);

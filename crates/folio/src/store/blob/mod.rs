@@ -5,10 +5,11 @@
 //! A blob is written once, as the upload streams in, and is immutable afterwards: an
 //! overwrite creates a new version with a new blob.
 //!
-//! Uploads stream through `object_store`'s `BufWriter`: an upload smaller than one buffer is
-//! one PUT, a larger one becomes a multipart upload whose parts are sent while the body still
-//! arrives (never a full local copy). A writer that is dropped or fails before it finished
-//! aborts its multipart upload (or, locally, removes its staging file). On S3, incomplete
+//! Uploads to S3 stream through `object_store`'s `BufWriter`: an upload smaller than one buffer
+//! is one PUT, a larger one becomes a multipart upload whose parts are sent while the body still
+//! arrives (never a full local copy). On the local disk they are written by [`local`], with one
+//! blocking hop per buffer and one to finish. A writer that is dropped or fails before it
+//! finished aborts its multipart upload (or, locally, removes its staging file). On S3, incomplete
 //! multipart uploads that a crash leaves behind are invisible to readers and listings; the
 //! bucket's lifecycle rule `AbortIncompleteMultipartUpload` removes them (`docs/deploy.md`),
 //! because `object_store` offers no way to list them.
@@ -30,6 +31,8 @@ use object_store::{BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectSto
 use tokio::io::AsyncWriteExt;
 
 use crate::config::{Config, S3Config};
+
+mod local;
 
 /// Prefix under which version blobs live.
 const VERSIONS_PREFIX: &str = "v";
@@ -202,18 +205,26 @@ impl BlobStore {
     /// Starts writing a new blob. Until [`BlobWriter::finish`] succeeds nothing is visible
     /// under `key`; a writer dropped unfinished leaves no object behind.
     pub fn writer(&self, key: &str) -> BlobWriter {
-        let writer = BufWriter::with_capacity(
-            Arc::clone(&self.store),
-            ObjectPath::from(key),
-            self.write_buffer,
-        )
-        // Two parts in flight keep the disk busy while the next part fills, and bound the
-        // memory of one upload to about three buffers.
-        .with_max_concurrency(2);
+        let sink = match &self.local_root {
+            Some(root) => Sink::Local(local::LocalWriter::new(
+                root.join(key),
+                self.fsync,
+                self.write_buffer,
+            )),
+            None => Sink::Object(
+                BufWriter::with_capacity(
+                    Arc::clone(&self.store),
+                    ObjectPath::from(key),
+                    self.write_buffer,
+                )
+                // Two parts in flight keep the network busy while the next part fills, and
+                // bound the memory of one upload to about three buffers.
+                .with_max_concurrency(2),
+            ),
+        };
         BlobWriter {
-            inner: Some(writer),
+            inner: Some(sink),
             key: key.to_owned(),
-            store: self.clone(),
             written: 0,
         }
     }
@@ -492,9 +503,8 @@ fn is_loopback(authority: &str) -> bool {
 /// An upload's blob while its bytes arrive.
 pub struct BlobWriter {
     /// `None` once finished or aborted.
-    inner: Option<BufWriter>,
+    inner: Option<Sink>,
     key: String,
-    store: BlobStore,
     written: u64,
 }
 
@@ -507,30 +517,45 @@ impl BlobWriter {
         self.written
     }
 
-    pub async fn write(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
-        let inner = self.inner.as_mut().context("blob writer already closed")?;
-        inner.write_all(bytes).await?;
-        self.written += bytes.len() as u64;
+    pub async fn write(&mut self, bytes: Bytes) -> anyhow::Result<()> {
+        let len = bytes.len() as u64;
+        match self.inner.as_mut().context("blob writer already closed")? {
+            Sink::Object(writer) => writer.put(bytes).await?,
+            Sink::Local(writer) => writer.write(bytes).await?,
+        }
+        self.written += len;
         Ok(())
     }
 
     /// Completes the blob and, if configured, makes it durable.
     pub async fn finish(mut self) -> anyhow::Result<()> {
-        let mut inner = self.inner.take().context("blob writer already closed")?;
-        // If the completion itself fails, the writer cannot be aborted any more (object_store
-        // has consumed the upload); on S3 the lifecycle rule takes what is left.
-        inner.shutdown().await?;
-        self.store.sync(&self.key).await
+        match self.inner.take().context("blob writer already closed")? {
+            // If the completion itself fails, the writer cannot be aborted any more
+            // (object_store has consumed the upload); the bucket's lifecycle rule takes what
+            // is left. An acknowledged upload is durable.
+            Sink::Object(mut writer) => Ok(writer.shutdown().await?),
+            Sink::Local(writer) => writer.finish().await,
+        }
     }
 
     /// Gives up: whatever was staged is removed.
     pub async fn abort(mut self) {
-        if let Some(mut inner) = self.inner.take() {
-            if let Err(e) = inner.abort().await {
-                tracing::debug!(blob.key = %self.key, error = %e, "aborting a blob upload");
+        match self.inner.take() {
+            Some(Sink::Object(mut writer)) => {
+                if let Err(e) = writer.abort().await {
+                    tracing::debug!(blob.key = %self.key, error = %e, "aborting a blob upload");
+                }
             }
+            Some(Sink::Local(writer)) => writer.abort().await,
+            None => {}
         }
     }
+}
+
+/// Where a [`BlobWriter`]'s bytes go.
+enum Sink {
+    Object(BufWriter),
+    Local(local::LocalWriter),
 }
 
 impl Drop for BlobWriter {
@@ -538,7 +563,8 @@ impl Drop for BlobWriter {
     // multipart upload in the background: parts already sent to S3 (or a local staging file)
     // are removed instead of waiting for a lifecycle rule or the sweeper.
     fn drop(&mut self) {
-        let Some(mut inner) = self.inner.take() else {
+        // A local writer cleans up after itself when dropped.
+        let Some(Sink::Object(mut inner)) = self.inner.take() else {
             return;
         };
         let key = std::mem::take(&mut self.key);
@@ -583,7 +609,7 @@ mod tests {
         let mut w = store.writer("v/aa/bb/one");
         let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         for chunk in data.chunks(7_000) {
-            w.write(chunk).await.expect("write");
+            w.write(Bytes::copy_from_slice(chunk)).await.expect("write");
         }
         assert_eq!(w.written(), data.len() as u64);
         w.finish().await.expect("finish");
@@ -594,7 +620,7 @@ mod tests {
         assert_eq!(bytes.concat(), &data[10..20]);
 
         let mut w = store.writer("v/aa/bb/two");
-        w.write(&data).await.expect("write");
+        w.write(Bytes::copy_from_slice(&data)).await.expect("write");
         w.abort().await;
         assert!(store.get("v/aa/bb/two", None).await.is_err());
         let listed: Vec<_> = store
@@ -616,7 +642,7 @@ mod tests {
             .collect();
         let mut w = store.writer("v/aa/bb/big");
         for chunk in data.chunks(64 * 1024 + 3) {
-            w.write(chunk).await.expect("write");
+            w.write(Bytes::copy_from_slice(chunk)).await.expect("write");
         }
         w.finish().await.expect("finish");
         let got = store
@@ -638,15 +664,24 @@ mod tests {
         assert!(whole.concat() == data);
 
         let mut small = store.writer("v/aa/cc/small");
-        small.write(b"hello").await.expect("write");
+        small
+            .write(Bytes::copy_from_slice(b"hello"))
+            .await
+            .expect("write");
         small.finish().await.expect("finish");
 
         // More than a part written, then given up: nothing becomes visible.
         let mut aborted = store.writer("v/aa/dd/aborted");
-        aborted.write(&data[..part + 10]).await.expect("write");
+        aborted
+            .write(Bytes::copy_from_slice(&data[..part + 10]))
+            .await
+            .expect("write");
         aborted.abort().await;
         let mut dropped = store.writer("v/aa/dd/dropped");
-        dropped.write(&data[..part + 10]).await.expect("write");
+        dropped
+            .write(Bytes::copy_from_slice(&data[..part + 10]))
+            .await
+            .expect("write");
         drop(dropped);
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
@@ -780,7 +815,7 @@ mod tests {
         let started = std::time::Instant::now();
         assert!(store.ping().await.is_err());
         let mut w = store.writer("v/aa/bb/x");
-        w.write(b"abc").await.expect("buffered");
+        w.write(Bytes::from_static(b"abc")).await.expect("buffered");
         assert!(w.finish().await.is_err());
         assert!(started.elapsed() < std::time::Duration::from_secs(20));
     }
