@@ -56,6 +56,9 @@ impl LocalWriter {
     }
 
     pub(super) async fn write(&mut self, bytes: Bytes) -> anyhow::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
         self.pending_bytes += bytes.len();
         self.pending.push(bytes);
         if self.pending_bytes >= self.buffer_bytes {
@@ -175,7 +178,12 @@ fn open_or_create(file: Option<File>, staging: &Path) -> std::io::Result<File> {
 
 /// Writes every chunk, in order, with as few vectored writes as the kernel allows.
 fn write_all(file: &mut File, chunks: &[Bytes]) -> std::io::Result<()> {
-    let mut slices: Vec<IoSlice<'_>> = chunks.iter().map(|c| IoSlice::new(c)).collect();
+    // No empty slices: a write of nothing would read as a disk that takes no more.
+    let mut slices: Vec<IoSlice<'_>> = chunks
+        .iter()
+        .filter(|c| !c.is_empty())
+        .map(|c| IoSlice::new(c))
+        .collect();
     let mut slices = &mut slices[..];
     while !slices.is_empty() {
         match file.write_vectored(slices) {

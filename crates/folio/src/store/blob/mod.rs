@@ -669,6 +669,10 @@ mod tests {
             .await
             .expect("write");
         small.finish().await.expect("finish");
+        // An empty chunk (a parser may hand one over) writes nothing; an empty blob is a blob.
+        let mut empty = store.writer("v/aa/cc/empty");
+        empty.write(Bytes::new()).await.expect("write nothing");
+        empty.finish().await.expect("finish an empty blob");
 
         // More than a part written, then given up: nothing becomes visible.
         let mut aborted = store.writer("v/aa/dd/aborted");
@@ -692,7 +696,11 @@ mod tests {
             .await
             .expect("list");
         listed.sort();
-        assert_eq!(listed, ["v/aa/bb/big", "v/aa/cc/small"]);
+        assert_eq!(listed, ["v/aa/bb/big", "v/aa/cc/empty", "v/aa/cc/small"]);
+        assert_eq!(
+            store.read_all("v/aa/cc/empty").await.expect("read"),
+            Some(Bytes::new())
+        );
         assert!(store.get("v/aa/dd/aborted", None).await.is_err());
         assert_eq!(
             store.read_all("v/aa/cc/small").await.expect("read"),
