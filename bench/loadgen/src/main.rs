@@ -26,6 +26,8 @@ enum Command {
     Run(RunArgs),
     /// Turn collected runs (JSON lines) into a Markdown table of ratios and an SVG chart.
     Report(ReportArgs),
+    /// Print a size such as 256m in bytes (for scripts).
+    Size { size: String },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -229,10 +231,14 @@ fn make_report(args: ReportArgs) -> anyhow::Result<()> {
         report::parse_lines(&text).with_context(|| format!("parsing {}", args.input.display()))?;
     let servers = report::summarize(&runs);
     let targets = report::targets(&servers);
-    std::fs::write(&args.markdown, report::markdown(&servers, &targets))
+    let plan = report::plan(&runs);
+    std::fs::write(&args.markdown, report::markdown(&servers, &targets, &plan))
         .with_context(|| format!("writing {}", args.markdown.display()))?;
-    std::fs::write(&args.svg, report::svg(&servers, &targets, &args.title))
-        .with_context(|| format!("writing {}", args.svg.display()))?;
+    std::fs::write(
+        &args.svg,
+        report::svg(&servers, &targets, &plan, &args.title),
+    )
+    .with_context(|| format!("writing {}", args.svg.display()))?;
     Ok(())
 }
 
@@ -240,6 +246,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Run(args) => run(args),
         Command::Report(args) => make_report(args),
+        Command::Size { size } => parse_size(&size).map(|bytes| println!("{bytes}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -42,6 +42,51 @@ pub struct ServerSummary {
     pub failed: u64,
 }
 
+/// File size and concurrency of each measure, as the runs report them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    pub large: Option<(u64, u64)>,
+    pub huge: Option<(u64, u64)>,
+    pub small: Option<(u64, u64)>,
+    pub medium: Option<(u64, u64)>,
+}
+
+/// The plan of the runs (the first load-generator run of each measure; `dd` lines aside).
+pub fn plan(runs: &[Report]) -> Plan {
+    let of = |m: &str| {
+        runs.iter()
+            .find(|r| {
+                r.tags.get("measure").map(String::as_str) == Some(m)
+                    && r.tags.get("server").map(String::as_str) != Some(ids::DD)
+            })
+            .map(|r| (r.size_bytes, r.concurrency))
+    };
+    Plan {
+        large: of("large"),
+        huge: of("huge"),
+        small: of("small"),
+        medium: of("medium"),
+    }
+}
+
+/// `16 KiB`, `2 MiB`, `1 GiB`, or bytes.
+pub fn human_size(bytes: u64) -> String {
+    for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] {
+        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+            return format!("{} {unit}", bytes >> shift);
+        }
+    }
+    format!("{bytes} B")
+}
+
+fn shape(measure: Option<(u64, u64)>, fallback: &str) -> String {
+    match measure {
+        Some((size, 1)) => format!("one {} upload at a time", human_size(size)),
+        Some((size, c)) => format!("{} uploads, {c} at once", human_size(size)),
+        None => fallback.to_owned(),
+    }
+}
+
 /// Reads JSON lines (blank lines skipped).
 pub fn parse_lines(text: &str) -> anyhow::Result<Vec<Report>> {
     use anyhow::Context as _;
@@ -133,6 +178,8 @@ pub enum Goal {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetResult {
     pub what: &'static str,
+    /// A few words for the chart.
+    pub short: &'static str,
     /// A ratio (shown as `×`) or an absolute value with this unit.
     pub unit: &'static str,
     pub goal: Goal,
@@ -171,19 +218,22 @@ pub fn targets(servers: &[ServerSummary]) -> Vec<TargetResult> {
     use ids::*;
     vec![
         TargetResult {
-            what: "small 16 KiB req/s (c=16): Folio ÷ Node multer",
+            what: "small req/s: Folio ÷ Node multer",
+            short: "small req/s ÷ Node",
             unit: "×",
             goal: Goal::AtLeast(4.0),
             measured: ratio(get(FOLIO, |s| s.small_req_s), get(NODE, |s| s.small_req_s)),
         },
         TargetResult {
             what: "server CPU per small upload: Folio",
+            short: "CPU ms per small upload",
             unit: "ms",
             goal: Goal::AtMost(0.3),
             measured: get(FOLIO, |s| s.small_cpu_ms),
         },
         TargetResult {
             what: "small p99 latency: Folio ÷ nginx sink",
+            short: "small p99 ÷ nginx sink",
             unit: "×",
             goal: Goal::AtMost(3.0),
             measured: ratio(
@@ -192,13 +242,15 @@ pub fn targets(servers: &[ServerSummary]) -> Vec<TargetResult> {
             ),
         },
         TargetResult {
-            what: "large 256 MiB MB/s: Folio fsync on ÷ dd conv=fdatasync",
+            what: "large MB/s: Folio fsync on ÷ dd conv=fdatasync",
+            short: "large, fsync on ÷ dd",
             unit: "×",
             goal: Goal::AtLeast(0.85),
             measured: ratio(get(FOLIO, |s| s.large_mb_s), get(DD, |s| s.large_mb_s)),
         },
         TargetResult {
-            what: "large 256 MiB MB/s: Folio fsync off ÷ nginx sink",
+            what: "large MB/s: Folio fsync off ÷ nginx sink",
+            short: "large, fsync off ÷ nginx sink",
             unit: "×",
             goal: Goal::AtLeast(0.8),
             measured: ratio(
@@ -207,7 +259,8 @@ pub fn targets(servers: &[ServerSummary]) -> Vec<TargetResult> {
             ),
         },
         TargetResult {
-            what: "medium 2 MiB req/s (c=8): Folio ÷ nginx WebDAV",
+            what: "medium req/s: Folio ÷ nginx WebDAV",
+            short: "medium req/s ÷ nginx WebDAV",
             unit: "×",
             goal: Goal::AtLeast(1.0),
             measured: ratio(
@@ -216,7 +269,8 @@ pub fn targets(servers: &[ServerSummary]) -> Vec<TargetResult> {
             ),
         },
         TargetResult {
-            what: "peak RSS during a 1 GiB upload: Folio",
+            what: "peak RSS during the huge upload: Folio",
+            short: "peak RSS, huge upload",
             unit: "MiB",
             goal: Goal::AtMost(32.0),
             measured: get(FOLIO, |s| s.huge_rss_mib),
@@ -271,8 +325,15 @@ fn measured_text(t: &TargetResult) -> String {
 }
 
 /// The Markdown report: the table per server, then the targets.
-pub fn markdown(servers: &[ServerSummary], targets: &[TargetResult]) -> String {
+pub fn markdown(servers: &[ServerSummary], targets: &[TargetResult], plan: &Plan) -> String {
     let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "large: {}; small: {}; medium: {}.\n",
+        shape(plan.large, "not run"),
+        shape(plan.small, "not run"),
+        shape(plan.medium, "not run")
+    );
     md.push_str(
         "| server | large MB/s | large peak RSS MiB | small req/s | small p99 ms \
          | server CPU ms per small upload | medium req/s | medium MB/s | failed requests |\n\
@@ -294,10 +355,11 @@ pub fn markdown(servers: &[ServerSummary], targets: &[TargetResult]) -> String {
         );
     }
     if let Some(f) = servers.iter().find(|s| s.id == ids::FOLIO) {
-        if let (Some(mb), Some(rss)) = (f.huge_mb_s, f.huge_rss_mib) {
+        if let (Some(mb), Some(rss), Some((size, _))) = (f.huge_mb_s, f.huge_rss_mib, plan.huge) {
             let _ = writeln!(
                 md,
-                "\nOne 1 GiB upload to {}: {mb:.0} MB/s, peak RSS {rss:.1} MiB.",
+                "\nHuge: one {} upload to {}: {mb:.0} MB/s, peak RSS {rss:.1} MiB.",
+                human_size(size),
                 f.label
             );
         }
@@ -350,8 +412,8 @@ fn color(id: &str) -> &'static str {
     }
 }
 
-const WIDTH: f64 = 760.0;
-const LABEL_W: f64 = 250.0;
+const WIDTH: f64 = 860.0;
+const LABEL_W: f64 = 280.0;
 const BAR_H: f64 = 18.0;
 const GAP: f64 = 6.0;
 
@@ -364,7 +426,7 @@ fn panel(svg: &mut String, y0: f64, title: &str, bars: &[(String, &str, f64, Str
         xml(title)
     );
     let max = bars.iter().map(|b| b.2).fold(0.0_f64, f64::max);
-    let span = WIDTH - LABEL_W - 90.0;
+    let span = WIDTH - LABEL_W - 110.0;
     let mut y = y0 + 26.0;
     for (label, fill, value, text) in bars {
         let w = if max > 0.0 { value / max * span } else { 0.0 };
@@ -385,25 +447,36 @@ fn panel(svg: &mut String, y0: f64, title: &str, bars: &[(String, &str, f64, Str
 
 /// The chart: one panel per measure (bars per server), and one of the targets (measured ÷
 /// goal, the line at 1 = goal met).
-pub fn svg(servers: &[ServerSummary], targets: &[TargetResult], title: &str) -> String {
+pub fn svg(
+    servers: &[ServerSummary],
+    targets: &[TargetResult],
+    plan: &Plan,
+    title: &str,
+) -> String {
     let mut body = String::new();
     let mut y = 36.0;
     type Metric = fn(&ServerSummary) -> Option<f64>;
-    let panels: [(&str, Metric, usize, &str); 3] = [
+    let panels: [(String, Metric, usize, &str); 3] = [
         (
-            "large: one 256 MiB upload at a time, MB/s (higher is better)",
+            format!("large: {}, MB/s (higher is better)", shape(plan.large, "?")),
             |s| s.large_mb_s,
             0,
             " MB/s",
         ),
         (
-            "small: 16 KiB uploads, 16 at once, req/s (higher is better)",
+            format!(
+                "small: {}, req/s (higher is better)",
+                shape(plan.small, "?")
+            ),
             |s| s.small_req_s,
             0,
             " req/s",
         ),
         (
-            "medium: 2 MiB uploads, 8 at once, req/s (higher is better)",
+            format!(
+                "medium: {}, req/s (higher is better)",
+                shape(plan.medium, "?")
+            ),
             |s| s.medium_req_s,
             0,
             " req/s",
@@ -423,7 +496,7 @@ pub fn svg(servers: &[ServerSummary], targets: &[TargetResult], title: &str) -> 
             })
             .collect();
         if !bars.is_empty() {
-            y += panel(&mut body, y, title, &bars);
+            y += panel(&mut body, y, &title, &bars);
         }
     }
     // Targets: score = measured ÷ goal (inverted for "at most" goals), capped for drawing.
@@ -438,19 +511,18 @@ pub fn svg(servers: &[ServerSummary], targets: &[TargetResult], title: &str) -> 
             y + 16.0
         );
         let top = scored.iter().map(|s| s.1).fold(1.25_f64, f64::max).min(4.0);
-        let span = WIDTH - LABEL_W - 90.0;
+        let span = WIDTH - LABEL_W - 200.0;
         let goal_x = LABEL_W + span / top;
         let mut yy = y + 26.0;
         for (t, score) in &scored {
             let w = score.min(top) / top * span;
             let fill = if *score >= 1.0 { "#3f8f4f" } else { "#d0792a" };
-            let short = t.what.split(':').next().unwrap_or(t.what);
             let _ = writeln!(
                 body,
                 r#"<text x="{:.1}" y="{:.1}" class="l">{}</text><rect x="{LABEL_W}" y="{yy:.1}" width="{w:.1}" height="{BAR_H}" fill="{fill}"/><text x="{:.1}" y="{:.1}" class="v">{} (goal {})</text>"#,
                 LABEL_W - 8.0,
                 yy + 13.0,
-                xml(short),
+                xml(t.short),
                 LABEL_W + w + 6.0,
                 yy + 13.0,
                 xml(&measured_text(t)),
@@ -482,8 +554,16 @@ pub fn svg(servers: &[ServerSummary], targets: &[TargetResult], title: &str) -> 
 mod tests {
     use super::*;
 
+    const SMALL: u64 = 16 << 10;
+
     fn run(server: &str, measure: &str, f: impl FnOnce(&mut Report)) -> Report {
         let mut r = Report::default();
+        (r.size_bytes, r.concurrency) = match measure {
+            "small" => (SMALL, 16),
+            "large" => (256 << 20, 1),
+            "huge" => (1 << 30, 1),
+            _ => (0, 0),
+        };
         r.tags.insert("server".into(), server.into());
         r.tags.insert("label".into(), format!("{server} label"));
         r.tags.insert("measure".into(), measure.into());
@@ -550,18 +630,15 @@ mod tests {
                 .find(|t| t.what.starts_with(prefix))
                 .expect("target")
         };
-        let small = by("small 16 KiB");
+        let small = by("small req/s");
         assert_eq!(small.measured, Some(4.0));
         assert_eq!(small.met(), Some(true));
         let cpu = by("server CPU");
         assert_eq!((cpu.measured, cpu.met()), (Some(0.4), Some(false)));
         assert_eq!(by("small p99").measured, Some(4.0));
-        assert_eq!(
-            by("large 256 MiB MB/s: Folio fsync on").measured,
-            Some(0.85)
-        );
-        assert_eq!(by("large 256 MiB MB/s: Folio fsync on").met(), Some(true));
-        assert_eq!(by("large 256 MiB MB/s: Folio fsync off").measured, None);
+        assert_eq!(by("large MB/s: Folio fsync on").measured, Some(0.85));
+        assert_eq!(by("large MB/s: Folio fsync on").met(), Some(true));
+        assert_eq!(by("large MB/s: Folio fsync off").measured, None);
         assert_eq!(by("peak RSS").met(), Some(false));
         assert_eq!(by("medium").met(), None);
     }
@@ -570,15 +647,26 @@ mod tests {
     fn markdown_and_svg_show_every_server_and_target() {
         let s = summarize(&sample());
         let t = targets(&s);
-        let md = markdown(&s, &t);
+        // dd's line first: it still does not set the plan.
+        let mut runs = sample();
+        runs.rotate_right(1);
+        let p = plan(&runs);
+        assert_eq!(p.small, Some((SMALL, 16)));
+        assert_eq!(p.large, Some((256 << 20, 1)), "dd's run is not the plan");
+        let md = markdown(&s, &t, &p);
+        assert!(md.starts_with("large: one 256 MiB upload at a time; small: 16 KiB uploads, 16 at once; medium: not run."), "{md}");
         for server in &s {
             assert!(md.contains(&server.label), "{md}");
         }
         assert!(md.contains("| 1\u{2009}200 |"), "{md}");
         assert!(md.contains("| 4.00× | ≥ 4× | yes |"), "{md}");
         assert!(md.contains("not measured"), "{md}");
-        assert!(md.contains("peak RSS 40.0 MiB"), "{md}");
-        let chart = svg(&s, &t, "a <test> run");
+        assert!(
+            md.contains("Huge: one 1 GiB upload to folio-fsync label: 700 MB/s, peak RSS 40.0 MiB"),
+            "{md}"
+        );
+        let chart = svg(&s, &t, &p, "a <test> run");
+        assert!(chart.contains("small: 16 KiB uploads, 16 at once, req/s"));
         assert!(chart.starts_with("<svg") && chart.trim_end().ends_with("</svg>"));
         assert!(chart.contains("a &lt;test&gt; run"));
         // Bars: small (3 servers with a rate), large (2), targets (5 measured).
@@ -595,6 +683,13 @@ mod tests {
         assert_eq!(runs[0].mb_per_s, 5.5);
         let err = parse_lines("{}\nnot json\n").expect_err("fails");
         assert!(format!("{err:#}").contains("line 2"));
+    }
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(human_size(16 << 10), "16 KiB");
+        assert_eq!(human_size(1 << 30), "1 GiB");
+        assert_eq!(human_size(1500), "1500 B");
     }
 
     #[test]
