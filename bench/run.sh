@@ -170,6 +170,7 @@ machine() {
     echo "| CPU | $(nproc) × $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo) |"
     echo "| memory | $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) |"
     echo "| kernel | $(uname -sr) |"
+    echo "| load average (1/5/15 min) at the start | $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine moves every figure) |"
     echo "| disk (scratch folder) | $disk |"
     echo "| Folio | $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$ROOT" && git diff --quiet HEAD 2>/dev/null || echo ' (with local changes)'), $(rustc --version 2>/dev/null | cut -d' ' -f1-2) |"
     if has_server nginx-sink || has_server nginx-dav; then
@@ -330,7 +331,7 @@ done
   die "folio-loadgen report failed"
 ELAPSED=$((SECONDS - START_S))
 {
-  echo "Run \`$STAMP\`$([ "${QUICK:-0}" = 1 ] && echo ' (QUICK=1: shorter runs, fewer repetitions)'), $((ELAPSED / 60)) min $((ELAPSED % 60)) s; raw runs in \`bench/results/$STAMP/runs.jsonl\`."
+  echo "Run \`$STAMP\`$([ "${QUICK:-0}" = 1 ] && echo ' (QUICK=1: shorter runs, fewer repetitions)'), $((ELAPSED / 60)) min $((ELAPSED % 60)) s; load average at the end $(cut -d' ' -f1-3 /proc/loadavg); raw runs in \`bench/results/$STAMP/runs.jsonl\`."
   echo
   cat "$OUT/machine.md"
   echo

@@ -47,7 +47,11 @@ async fn every_generated_upload_succeeds_and_is_in_the_catalog() {
         )
         .await;
     let files = reply.assert_ok().as_array().expect("array").clone();
-    assert_eq!(files.len() as u64, report.ok, "one file per successful upload");
+    assert_eq!(
+        files.len() as u64,
+        report.ok,
+        "one file per successful upload"
+    );
     let mut names: Vec<&str> = files
         .iter()
         .map(|f| {
@@ -57,8 +61,14 @@ async fn every_generated_upload_succeeds_and_is_in_the_catalog() {
         .collect();
     names.sort_unstable();
     names.dedup();
-    assert_eq!(names.len(), files.len(), "file names are unique per request");
-    assert!(names.iter().all(|n| n.starts_with("f-") && n.ends_with(".bin")));
+    assert_eq!(
+        names.len(),
+        files.len(),
+        "file names are unique per request"
+    );
+    assert!(names
+        .iter()
+        .all(|n| n.starts_with("f-") && n.ends_with(".bin")));
 }
 
 #[tokio::test]
@@ -68,7 +78,11 @@ async fn refused_uploads_are_counted_as_failures() {
     config.requests = Some(3);
     config.concurrency = 1;
     let report = folio_loadgen::run(&config).await.expect("the run starts");
-    assert_eq!((report.ok, report.non_2xx, report.errors), (0, 3, 0), "{report:?}");
+    assert_eq!(
+        (report.ok, report.non_2xx, report.errors),
+        (0, 3, 0),
+        "{report:?}"
+    );
     let first = report.first_non_2xx.expect("first refusal");
     assert!(
         first.starts_with("400 ") && first.contains("invalid token"),
