@@ -4,6 +4,7 @@
 #
 #   bench/run.sh                 # everything (about 15 minutes on 2 cores)
 #   QUICK=1 bench/run.sh         # short runs, fewer repetitions (about 3 minutes)
+#   SCRATCH=/mnt/disk bench/run.sh   # where the servers write (default TMPDIR or /tmp)
 #   SERVERS="folio-fsync node-multer" SMALL_SECS=5 bench/run.sh
 #
 # Servers (SERVERS, in this order by default):
@@ -50,8 +51,11 @@ mkdir -p "$OUT"
 RUNS="$OUT/runs.jsonl"
 LOG="$OUT/run.log"
 : >"$RUNS"
-# Scratch space on the same disk as the repository; readable by nginx's unprivileged workers.
-WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/folio-bench.XXXXXX")
+# Scratch space for every server's files (and dd's): SCRATCH, default a new folder in TMPDIR or
+# /tmp; readable by nginx's unprivileged workers. Its disk and filesystem are part of what is
+# measured (machine.md names them).
+: "${SCRATCH:=${TMPDIR:-/tmp}}"
+WORK=$(mktemp -d "$SCRATCH/folio-bench.XXXXXX")
 chmod 755 "$WORK"
 
 log() { printf '%s\n' "$*" | tee -a "$LOG" >&2; }
@@ -171,7 +175,7 @@ machine() {
     echo "| memory | $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) |"
     echo "| kernel | $(uname -sr) |"
     echo "| load average (1/5/15 min) at the start | $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine moves every figure) |"
-    echo "| disk (scratch folder) | $disk |"
+    echo "| scratch folder | \`$SCRATCH\`: $disk |"
     echo "| Folio | $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$ROOT" && git diff --quiet HEAD 2>/dev/null || echo ' (with local changes)'), $(rustc --version 2>/dev/null | cut -d' ' -f1-2) |"
     if has_server nginx-sink || has_server nginx-dav; then
       echo "| nginx | $(nginx -v 2>&1 | sed 's/^nginx version: //') |"
