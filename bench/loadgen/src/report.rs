@@ -513,6 +513,13 @@ pub fn svg(
         let top = scored.iter().map(|s| s.1).fold(1.25_f64, f64::max).min(4.0);
         let span = WIDTH - LABEL_W - 200.0;
         let goal_x = LABEL_W + span / top;
+        // The goal line first, so that the bars and their labels are drawn over it.
+        let _ = writeln!(
+            body,
+            r##"<line x1="{goal_x:.1}" y1="{:.1}" x2="{goal_x:.1}" y2="{:.1}" stroke="#222" stroke-dasharray="4 3"/>"##,
+            y + 22.0,
+            y + 26.0 + scored.len() as f64 * (BAR_H + GAP)
+        );
         let mut yy = y + 26.0;
         for (t, score) in &scored {
             let w = score.min(top) / top * span;
@@ -530,12 +537,6 @@ pub fn svg(
             );
             yy += BAR_H + GAP;
         }
-        let _ = writeln!(
-            body,
-            r##"<line x1="{goal_x:.1}" y1="{:.1}" x2="{goal_x:.1}" y2="{:.1}" stroke="#222" stroke-dasharray="4 3"/>"##,
-            y + 22.0,
-            yy
-        );
         y = yy + 10.0;
     }
     format!(
