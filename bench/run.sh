@@ -1,0 +1,362 @@
+#!/usr/bin/env bash
+# Folio's upload benchmark: Folio and its peers, one after another on 127.0.0.1, measured with
+# bench/loadgen, then a table of the issue-9 ratios and a chart.
+#
+#   bench/run.sh                 # everything (about 15 minutes on 2 cores)
+#   QUICK=1 bench/run.sh         # short runs, fewer repetitions (about 3 minutes)
+#   SCRATCH=/mnt/disk bench/run.sh   # where the servers write (default TMPDIR or /tmp)
+#   SERVERS="folio-fsync node-multer" SMALL_SECS=5 bench/run.sh
+#
+# Servers (SERVERS, in this order by default):
+#   folio-fsync    folio serve, default settings (fsync on)
+#   folio-nofsync  folio serve with storage.fsync = false
+#   nginx-sink     nginx: POST body into a temporary file, then 200 (keeps nothing)
+#   nginx-dav      nginx WebDAV: PUT body into a file that is kept
+#   node-multer    express + multer + jsonwebtoken (bench/peers/node-multer)
+#   dd             dd if=/dev/zero bs=1M conv=fdatasync of the large size: the disk's rate
+#
+# Each server (dd aside) gets an unrecorded warm-up, then: large = LARGE_REPS single uploads of
+# LARGE_SIZE; for Folio also HUGE_REPS uploads of HUGE_SIZE (its peak RSS); small = SMALL_SIZE
+# at SMALL_CONC for SMALL_SECS, TIMED_REPS times; medium = MEDIUM_SIZE at MEDIUM_CONC for
+# MEDIUM_SECS, TIMED_REPS times. Stored files are deleted and `sync` runs after every run.
+# Folio and Node authenticate every upload with a fresh upload token; nginx has no auth.
+#
+# Writes bench/results/<UTC stamp>/ (runs.jsonl, run.log, machine.md, table.md, chart.svg, server
+# logs) and, unless PUBLISH=0, docs/benchmarks/latest.md and docs/benchmarks/chart.svg and the
+# results section of docs/benchmarks.md. Installs nginx (apt-get) and the Node peer's packages
+# (npm ci) when they are missing. Only processes it started are stopped, by PID.
+set -euo pipefail
+
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$BENCH")
+
+if [ "${QUICK:-0}" = 1 ]; then
+  : "${LARGE_REPS:=3}" "${TIMED_REPS:=1}" "${SMALL_SECS:=5}" "${MEDIUM_SECS:=5}" "${WARMUP_SECS:=2}"
+fi
+: "${SERVERS:=folio-fsync folio-nofsync nginx-sink nginx-dav node-multer dd}"
+: "${LARGE_SIZE:=256m}" "${LARGE_REPS:=5}"
+: "${HUGE_SIZE:=1g}" "${HUGE_REPS:=1}"
+: "${SMALL_SIZE:=16k}" "${SMALL_CONC:=16}" "${SMALL_SECS:=20}"
+: "${MEDIUM_SIZE:=2m}" "${MEDIUM_CONC:=8}" "${MEDIUM_SECS:=20}"
+: "${TIMED_REPS:=3}" "${WARMUP_SECS:=3}" "${REQ_TIMEOUT:=300}"
+: "${PORT_BASE:=18600}"
+: "${PUBLISH:=1}" "${BUILD:=1}"
+FOLIO_PORT=$PORT_BASE
+NGINX_PORT=$((PORT_BASE + 10))
+NODE_PORT=$((PORT_BASE + 20))
+
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+OUT="$BENCH/results/$STAMP"
+mkdir -p "$OUT"
+RUNS="$OUT/runs.jsonl"
+LOG="$OUT/run.log"
+: >"$RUNS"
+# Scratch space for every server's files (and dd's): SCRATCH, default a new folder in TMPDIR or
+# /tmp; readable by nginx's unprivileged workers. Its disk and filesystem are part of what is
+# measured (machine.md names them).
+: "${SCRATCH:=${TMPDIR:-/tmp}}"
+WORK=$(mktemp -d "$SCRATCH/folio-bench.XXXXXX")
+chmod 755 "$WORK"
+
+log() { printf '%s\n' "$*" | tee -a "$LOG" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ------------------------------------------------------------------ processes
+STARTED=()
+SERVER_PID=""
+
+# start NAME CMD...: runs CMD in the background (output in $OUT/NAME.log), its PID in SERVER_PID.
+start() {
+  local name=$1; shift
+  "$@" >>"$OUT/$name.log" 2>&1 &
+  SERVER_PID=$!
+  STARTED+=("$SERVER_PID")
+}
+
+# stop PID: TERM, up to 10 s, then KILL; only ever a PID this script started.
+stop() {
+  local pid=$1 i
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+  local keep=() p
+  for p in "${STARTED[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+  STARTED=("${keep[@]}")
+}
+
+cleanup() {
+  local p
+  for p in "${STARTED[@]}"; do stop "$p"; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_port PORT: until something accepts on 127.0.0.1:PORT (15 s), while SERVER_PID lives.
+wait_port() {
+  local i
+  for i in $(seq 150); do
+    port_open "$1" && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+need_free_port() {
+  if port_open "$1"; then die "127.0.0.1:$1 is in use (set PORT_BASE to move the benchmark's ports)"; fi
+}
+
+# ------------------------------------------------------------------ setup
+has_server() { case " $SERVERS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
+apt_install() {
+  [ "$(id -u)" = 0 ] || die "$* is missing: install it (apt-get install $*) or run as root"
+  log "installing $* (apt-get)"
+  # Keep the package from starting its own service: this script runs nginx itself.
+  local policy=/usr/sbin/policy-rc.d made=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made=1
+  fi
+  local rc=0
+  { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"; } >>"$LOG" 2>&1 || rc=$?
+  [ "$made" = 1 ] && rm -f "$policy"
+  [ "$rc" = 0 ] || die "apt-get install $* failed (see $LOG)"
+}
+
+setup() {
+  if [ "$BUILD" = 1 ]; then
+    log "building folio and folio-loadgen (cargo build --release)"
+    (cd "$ROOT" && cargo build --release -p folio -p folio-loadgen) >>"$LOG" 2>&1 ||
+      die "cargo build failed (see $LOG)"
+  fi
+  local target
+  target=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+  FOLIO="$target/release/folio"
+  LG="$target/release/folio-loadgen"
+  [ -x "$FOLIO" ] && [ -x "$LG" ] || die "no release build in $target/release (run without BUILD=0)"
+  if has_server nginx-sink || has_server nginx-dav; then
+    command -v nginx >/dev/null || apt_install nginx
+    nginx -V 2>&1 | grep -q http_dav_module || die "this nginx has no WebDAV module"
+  fi
+  if has_server node-multer; then
+    command -v node >/dev/null || apt_install nodejs npm
+    if [ ! -d "$BENCH/peers/node-multer/node_modules" ]; then
+      log "installing the Node peer's packages (npm ci)"
+      (cd "$BENCH/peers/node-multer" && npm ci --no-audit --no-fund) >>"$LOG" 2>&1 ||
+        die "npm ci failed (see $LOG)"
+    fi
+  fi
+}
+
+machine() {
+  local disk dev
+  dev=$(df --output=source "$WORK" | tail -n1)
+  disk="$dev, $(df --output=fstype "$WORK" | tail -n1 | tr -d ' ')"
+  local base; base=$(basename "$dev")
+  if [ -r "/sys/class/block/$base/queue/rotational" ]; then
+    disk="$disk, rotational=$(cat "/sys/class/block/$base/queue/rotational")"
+  fi
+  {
+    echo "| | |"
+    echo "|---|---|"
+    echo "| date (UTC) | $(date -u '+%Y-%m-%d %H:%M') |"
+    echo "| CPU | $(nproc) × $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo) |"
+    echo "| memory | $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) |"
+    echo "| kernel | $(uname -sr) |"
+    echo "| load average (1/5/15 min) at the start | $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine moves every figure) |"
+    echo "| scratch folder | \`$SCRATCH\`: $disk |"
+    echo "| Folio | $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$ROOT" && git diff --quiet HEAD 2>/dev/null || echo ' (with local changes)'), $(rustc --version 2>/dev/null | cut -d' ' -f1-2) |"
+    if has_server nginx-sink || has_server nginx-dav; then
+      echo "| nginx | $(nginx -v 2>&1 | sed 's/^nginx version: //') |"
+    fi
+    if has_server node-multer; then
+      echo "| Node | $(node --version) (express $(cd "$BENCH/peers/node-multer" && node -p "require('express/package.json').version"), multer $(cd "$BENCH/peers/node-multer" && node -p "require('multer/package.json').version"), jsonwebtoken $(cd "$BENCH/peers/node-multer" && node -p "require('jsonwebtoken/package.json').version")) |"
+    fi
+    echo "| plan | large: ${LARGE_REPS} × ${LARGE_SIZE}; Folio also ${HUGE_REPS} × ${HUGE_SIZE}; small: ${SMALL_SIZE}, c=${SMALL_CONC}, ${SMALL_SECS} s × ${TIMED_REPS}; medium: ${MEDIUM_SIZE}, c=${MEDIUM_CONC}, ${MEDIUM_SECS} s × ${TIMED_REPS}; warm-up ${WARMUP_SECS} s |"
+  } >"$OUT/machine.md"
+  cat "$OUT/machine.md" >&2
+}
+
+# ------------------------------------------------------------------ measuring
+# The server under test: ID, LABEL, URL, PID, LG_ARGS (auth, method), CLEAN (a function name).
+ID="" LABEL="" URL="" PID="" CLEAN=true
+LG_ARGS=()
+
+tidy() {
+  "$CLEAN"
+  sync
+}
+
+# measure MEASURE REP LOADGEN-ARGS...: one recorded run.
+measure() {
+  local m=$1 rep=$2; shift 2
+  "$LG" run --url "$URL" "${LG_ARGS[@]}" --timeout "$REQ_TIMEOUT" --server-pid "$PID" \
+    --tag "server=$ID" --tag "label=$LABEL" --tag "measure=$m" --tag "rep=$rep" "$@" \
+    >>"$RUNS" 2> >(tee -a "$LOG" >&2) || die "folio-loadgen failed"
+  tidy
+}
+
+measure_server() {
+  log "== $LABEL"
+  "$LG" run --url "$URL" "${LG_ARGS[@]}" --size 64k --concurrency 4 --duration "$WARMUP_SECS" \
+    --timeout 30 --tag "server=$ID" --tag measure=warm-up >/dev/null 2> >(tee -a "$LOG" >&2) ||
+    die "folio-loadgen failed"
+  tidy
+  local r
+  for r in $(seq "$LARGE_REPS"); do
+    measure large "$r" --size "$LARGE_SIZE" --concurrency 1 --requests 1
+  done
+  if [ "${ID%%-*}" = folio ]; then
+    for r in $(seq "$HUGE_REPS"); do
+      measure huge "$r" --size "$HUGE_SIZE" --concurrency 1 --requests 1
+    done
+  fi
+  for r in $(seq "$TIMED_REPS"); do
+    measure small "$r" --size "$SMALL_SIZE" --concurrency "$SMALL_CONC" --duration "$SMALL_SECS"
+  done
+  for r in $(seq "$TIMED_REPS"); do
+    measure medium "$r" --size "$MEDIUM_SIZE" --concurrency "$MEDIUM_CONC" --duration "$MEDIUM_SECS"
+  done
+}
+
+# ------------------------------------------------------------------ servers
+clean_folio() { find "$WORK/folio/blobs" -type f -delete 2>/dev/null || true; }
+
+run_folio() { # ID LABEL FSYNC
+  local data="$WORK/folio" keys public private
+  need_free_port "$FOLIO_PORT"
+  rm -rf "$data"; mkdir -p "$data"
+  export FOLIO_STORAGE__FSYNC=$3
+  # Room for the 1 GiB upload (the default limit is 25 MiB).
+  export FOLIO_LIMITS__MAX_FILE_SIZE=2147483648
+  keys=$(env -u FOLIO_CONFIG "$FOLIO" --data-dir "$data" keys create) || die "folio keys create failed"
+  public=$(printf '%s\n' "$keys" | sed -n 's/^public key: *//p')
+  private=$(printf '%s\n' "$keys" | sed -n 's/^private key: *//p')
+  [ -n "$public" ] && [ -n "$private" ] || die "no key pair from folio keys create"
+  start "$1" env -u FOLIO_CONFIG "$FOLIO" serve --listen "127.0.0.1:$FOLIO_PORT" --data-dir "$data"
+  unset FOLIO_STORAGE__FSYNC FOLIO_LIMITS__MAX_FILE_SIZE
+  wait_port "$FOLIO_PORT" || die "folio did not start (see $OUT/$1.log)"
+  ID=$1 LABEL=$2 PID=$SERVER_PID CLEAN=clean_folio
+  URL="http://127.0.0.1:$FOLIO_PORT/api/v2/files/upload"
+  LG_ARGS=(--auth token --public-key "$public" --private-key "$private")
+  measure_server
+  stop "$PID"
+  rm -rf "$data"
+}
+
+clean_nginx() { find "$WORK/nginx/dav-root/dav" -mindepth 1 -delete; }
+
+run_nginx() { # ID LABEL PATH [--method put]
+  local id=$1 label=$2 path=$3; shift 3
+  local prefix="$WORK/nginx"
+  need_free_port "$NGINX_PORT"; need_free_port $((NGINX_PORT + 1))
+  rm -rf "$prefix"; mkdir -p "$prefix/dav-root/dav" "$prefix/client_body"
+  # nginx's workers run unprivileged when the master is root.
+  chmod 777 "$prefix/dav-root/dav" "$prefix/client_body"
+  sed -e "s/@PORT@/$NGINX_PORT/g" -e "s/@ACK_PORT@/$((NGINX_PORT + 1))/g" \
+    "$BENCH/peers/nginx/nginx.conf.in" >"$prefix/nginx.conf"
+  start "$id" nginx -p "$prefix/" -c "$prefix/nginx.conf" -e "$prefix/error.log"
+  wait_port "$NGINX_PORT" || die "nginx did not start (see $prefix/error.log)"
+  ID=$id LABEL=$label PID=$SERVER_PID CLEAN=clean_nginx
+  URL="http://127.0.0.1:$NGINX_PORT$path"
+  LG_ARGS=(--auth none "$@")
+  measure_server
+  stop "$PID"
+  cp "$prefix/error.log" "$OUT/$id-error.log" 2>/dev/null || true
+  rm -rf "$prefix"
+}
+
+clean_node() { find "$WORK/node/files" "$WORK/node/incoming" -mindepth 1 -delete 2>/dev/null || true; }
+
+run_node() {
+  local data="$WORK/node" public=public_bench_node private
+  private="private_bench_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+  need_free_port "$NODE_PORT"
+  rm -rf "$data"; mkdir -p "$data"
+  start node-multer env PORT="$NODE_PORT" PUBLIC_KEY="$public" PRIVATE_KEY="$private" \
+    DATA_DIR="$data" node "$BENCH/peers/node-multer/server.js"
+  wait_port "$NODE_PORT" || die "the Node peer did not start (see $OUT/node-multer.log)"
+  ID=node-multer LABEL="Node: express + multer + jsonwebtoken" PID=$SERVER_PID CLEAN=clean_node
+  URL="http://127.0.0.1:$NODE_PORT/api/v2/files/upload"
+  LG_ARGS=(--auth token --public-key "$public" --private-key "$private")
+  measure_server
+  stop "$PID"
+  rm -rf "$data"
+}
+
+run_dd() {
+  local bytes mib r line secs copied
+  bytes=$("$LG" size "$LARGE_SIZE") || die "bad LARGE_SIZE $LARGE_SIZE"
+  mib=$((bytes / 1048576))
+  log "== dd: ${mib} MiB, conv=fdatasync"
+  for r in $(seq "$LARGE_REPS"); do
+    line=$(LC_ALL=C dd if=/dev/zero of="$WORK/dd.bin" bs=1M count="$mib" conv=fdatasync 2>&1 | tail -n1)
+    rm -f "$WORK/dd.bin"; sync
+    copied=$(printf '%s\n' "$line" | sed -n 's/^\([0-9]*\) bytes.*/\1/p')
+    secs=$(printf '%s\n' "$line" | sed -n 's/.* copied, \([0-9.e+-]*\) s.*/\1/p')
+    [ -n "$copied" ] && [ -n "$secs" ] || die "cannot read dd's output: $line"
+    log "  $line"
+    awk -v b="$copied" -v s="$secs" -v r="$r" -v mib="$mib" 'BEGIN {
+      printf "{\"tags\":{\"server\":\"dd\",\"label\":\"dd %d MiB conv=fdatasync (the disk)\",\"measure\":\"large\",\"rep\":\"%d\"},\"method\":\"dd\",\"size_bytes\":%d,\"ok\":1,\"elapsed_s\":%s,\"req_per_s\":%.6f,\"mb_per_s\":%.3f}\n",
+        mib, r, b, s, 1 / s, b / s / 1e6 }' >>"$RUNS"
+  done
+}
+
+# ------------------------------------------------------------------ main
+START_S=$SECONDS
+setup
+machine
+log "results: bench/results/$STAMP"
+for s in $SERVERS; do
+  case $s in
+    folio-fsync) run_folio folio-fsync "Folio, fsync on (default)" true ;;
+    folio-nofsync) run_folio folio-nofsync "Folio, fsync off" false ;;
+    nginx-sink) run_nginx nginx-sink "nginx POST sink (keeps nothing)" /upload ;;
+    nginx-dav) run_nginx nginx-dav "nginx WebDAV PUT (keeps files)" "/dav/{name}" --method put ;;
+    node-multer) run_node ;;
+    dd) run_dd ;;
+    *) die "unknown server $s (known: folio-fsync folio-nofsync nginx-sink nginx-dav node-multer dd)" ;;
+  esac
+done
+
+"$LG" report --input "$RUNS" --markdown "$OUT/table.md" --svg "$OUT/chart.svg" \
+  --title "Folio upload benchmark, $(date -u '+%Y-%m-%d')$([ "${QUICK:-0}" = 1 ] && echo ' (QUICK run)')" ||
+  die "folio-loadgen report failed"
+ELAPSED=$((SECONDS - START_S))
+{
+  echo "Run \`$STAMP\`$([ "${QUICK:-0}" = 1 ] && echo ' (QUICK=1: shorter runs, fewer repetitions)'), $((ELAPSED / 60)) min $((ELAPSED % 60)) s; load average at the end $(cut -d' ' -f1-3 /proc/loadavg); raw runs in \`bench/results/$STAMP/runs.jsonl\`."
+  echo
+  cat "$OUT/machine.md"
+  echo
+  cat "$OUT/table.md"
+} >"$OUT/summary.md"
+# Keep this machine's paths out of the stored logs.
+sed -i "s|$ROOT/||g; s|$WORK|WORK|g" "$OUT"/*.log 2>/dev/null || true
+
+if [ "$PUBLISH" = 1 ]; then
+  mkdir -p "$ROOT/docs/benchmarks"
+  cp "$OUT/summary.md" "$ROOT/docs/benchmarks/latest.md"
+  cp "$OUT/chart.svg" "$ROOT/docs/benchmarks/chart.svg"
+  doc="$ROOT/docs/benchmarks.md"
+  if grep -q '^<!-- results:begin -->$' "$doc" 2>/dev/null; then
+    # Replace what is between the markers with the new summary.
+    awk -v f="$OUT/summary.md" '
+      /^<!-- results:begin -->$/ { print; while ((getline l < f) > 0) print l; skip = 1; next }
+      /^<!-- results:end -->$/ { skip = 0 }
+      !skip' "$doc" >"$doc.tmp" && mv "$doc.tmp" "$doc"
+  fi
+  log "published: docs/benchmarks/latest.md, docs/benchmarks/chart.svg, docs/benchmarks.md"
+fi
+cat "$OUT/table.md"
+log "done in $((ELAPSED / 60)) min $((ELAPSED % 60)) s: bench/results/$STAMP"
