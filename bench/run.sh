@@ -10,6 +10,8 @@
 # Servers (SERVERS, in this order by default):
 #   folio-fsync    folio serve, default settings (fsync on)
 #   folio-nofsync  folio serve with storage.fsync = false
+#   folio-pg-s3    folio serve on the machine's PostgreSQL (a fresh schema, PG_URL) and a local
+#                  S3 server (scripts/s3-server.sh, s3s-fs): the scale-out configuration
 #   nginx-sink     nginx: POST body into a temporary file, then 200 (keeps nothing)
 #   nginx-dav      nginx WebDAV: PUT body into a file that is kept
 #   node-multer    express + multer + jsonwebtoken (bench/peers/node-multer)
@@ -18,7 +20,13 @@
 # Each server (dd aside) gets an unrecorded warm-up, then: large = LARGE_REPS single uploads of
 # LARGE_SIZE; for Folio also HUGE_REPS uploads of HUGE_SIZE (its peak RSS); small = SMALL_SIZE
 # at SMALL_CONC for SMALL_SECS, TIMED_REPS times; medium = MEDIUM_SIZE at MEDIUM_CONC for
-# MEDIUM_SECS, TIMED_REPS times. Stored files are deleted and `sync` runs after every run.
+# MEDIUM_SECS, TIMED_REPS times. Stored files are deleted and `sync` runs after every run (the
+# small runs of one server keep theirs until the last one ends).
+#
+# The small runs start at least SETTLE_SECS (65) after the last deletion. ext4 does not reuse an
+# inode within a minute of its deletion and scans past every such inode when it creates a file;
+# right after the thousands of deletions of a previous run, creating a file costs ten times more
+# than it does a minute later, whoever the server is.
 # Folio and Node authenticate every upload with a fresh upload token; nginx has no auth.
 #
 # Writes bench/results/<UTC stamp>/ (runs.jsonl, run.log, machine.md, table.md, chart.svg, server
@@ -33,7 +41,7 @@ ROOT=$(dirname "$BENCH")
 if [ "${QUICK:-0}" = 1 ]; then
   : "${LARGE_REPS:=3}" "${TIMED_REPS:=1}" "${SMALL_SECS:=5}" "${MEDIUM_SECS:=5}" "${WARMUP_SECS:=2}"
 fi
-: "${SERVERS:=folio-fsync folio-nofsync nginx-sink nginx-dav node-multer dd}"
+: "${SERVERS:=folio-fsync folio-nofsync folio-pg-s3 nginx-sink nginx-dav node-multer dd}"
 : "${LARGE_SIZE:=256m}" "${LARGE_REPS:=5}"
 : "${HUGE_SIZE:=1g}" "${HUGE_REPS:=1}"
 : "${SMALL_SIZE:=16k}" "${SMALL_CONC:=16}" "${SMALL_SECS:=20}"
@@ -41,6 +49,8 @@ fi
 : "${TIMED_REPS:=3}" "${WARMUP_SECS:=3}" "${REQ_TIMEOUT:=300}"
 : "${PORT_BASE:=18600}"
 : "${PUBLISH:=1}" "${BUILD:=1}"
+: "${SETTLE_SECS:=65}"
+: "${PG_URL:=postgres://postgres@127.0.0.1:5432/test}"
 FOLIO_PORT=$PORT_BASE
 NGINX_PORT=$((PORT_BASE + 10))
 NODE_PORT=$((PORT_BASE + 20))
@@ -93,6 +103,7 @@ stop() {
 cleanup() {
   local p
   for p in "${STARTED[@]}"; do stop "$p"; done
+  if [ "${S3_STARTED:-0}" = 1 ]; then "$ROOT/scripts/s3-server.sh" stop >>"$LOG" 2>&1 || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -193,17 +204,31 @@ machine() {
 ID="" LABEL="" URL="" PID="" CLEAN=true
 LG_ARGS=()
 
+LAST_DELETE=0
 tidy() {
   "$CLEAN"
   sync
+  LAST_DELETE=$SECONDS
 }
 
-# measure MEASURE REP LOADGEN-ARGS...: one recorded run.
-measure() {
+# settle: waits until SETTLE_SECS have passed since the last deletion (see the top).
+settle() {
+  local left=$((LAST_DELETE + SETTLE_SECS - SECONDS))
+  if [ "$left" -gt 0 ]; then
+    log "  (waiting ${left} s for the inodes of deleted files to be reusable)"
+    sleep "$left"
+  fi
+}
+
+# record MEASURE REP LOADGEN-ARGS...: one recorded run; measure: the same, then tidy.
+record() {
   local m=$1 rep=$2; shift 2
   "$LG" run --url "$URL" "${LG_ARGS[@]}" --timeout "$REQ_TIMEOUT" --server-pid "$PID" \
     --tag "server=$ID" --tag "label=$LABEL" --tag "measure=$m" --tag "rep=$rep" "$@" \
     >>"$RUNS" 2> >(tee -a "$LOG" >&2) || die "folio-loadgen failed"
+}
+measure() {
+  record "$@"
   tidy
 }
 
@@ -214,6 +239,11 @@ measure_server() {
     die "folio-loadgen failed"
   tidy
   local r
+  settle
+  for r in $(seq "$TIMED_REPS"); do
+    record small "$r" --size "$SMALL_SIZE" --concurrency "$SMALL_CONC" --duration "$SMALL_SECS"
+  done
+  tidy
   for r in $(seq "$LARGE_REPS"); do
     measure large "$r" --size "$LARGE_SIZE" --concurrency 1 --requests 1
   done
@@ -223,21 +253,20 @@ measure_server() {
     done
   fi
   for r in $(seq "$TIMED_REPS"); do
-    measure small "$r" --size "$SMALL_SIZE" --concurrency "$SMALL_CONC" --duration "$SMALL_SECS"
-  done
-  for r in $(seq "$TIMED_REPS"); do
     measure medium "$r" --size "$MEDIUM_SIZE" --concurrency "$MEDIUM_CONC" --duration "$MEDIUM_SECS"
   done
 }
 
 # ------------------------------------------------------------------ servers
-clean_folio() { find "$WORK/folio/blobs" -type f -delete 2>/dev/null || true; }
+FOLIO_FILES=""
+clean_folio() { find "$FOLIO_FILES" -type f -delete 2>/dev/null || true; }
 
-run_folio() { # ID LABEL FSYNC
+run_folio() { # ID LABEL FSYNC [CATALOG BLOBS]
   local data="$WORK/folio" keys public private
   need_free_port "$FOLIO_PORT"
   rm -rf "$data"; mkdir -p "$data"
   export FOLIO_STORAGE__FSYNC=$3
+  if [ $# -ge 5 ]; then export FOLIO_CATALOG=$4 FOLIO_BLOBS=$5; fi
   # Room for the 1 GiB upload (the default limit is 25 MiB).
   export FOLIO_LIMITS__MAX_FILE_SIZE=2147483648
   keys=$(env -u FOLIO_CONFIG "$FOLIO" --data-dir "$data" keys create) || die "folio keys create failed"
@@ -245,14 +274,37 @@ run_folio() { # ID LABEL FSYNC
   private=$(printf '%s\n' "$keys" | sed -n 's/^private key: *//p')
   [ -n "$public" ] && [ -n "$private" ] || die "no key pair from folio keys create"
   start "$1" env -u FOLIO_CONFIG "$FOLIO" serve --listen "127.0.0.1:$FOLIO_PORT" --data-dir "$data"
-  unset FOLIO_STORAGE__FSYNC FOLIO_LIMITS__MAX_FILE_SIZE
+  unset FOLIO_STORAGE__FSYNC FOLIO_LIMITS__MAX_FILE_SIZE FOLIO_CATALOG FOLIO_BLOBS
   wait_port "$FOLIO_PORT" || die "folio did not start (see $OUT/$1.log)"
   ID=$1 LABEL=$2 PID=$SERVER_PID CLEAN=clean_folio
+  FOLIO_FILES=${FOLIO_FILES:-$data/blobs}
   URL="http://127.0.0.1:$FOLIO_PORT/api/v2/files/upload"
   LG_ARGS=(--auth token --public-key "$public" --private-key "$private")
   measure_server
   stop "$PID"
   rm -rf "$data"
+  FOLIO_FILES=""
+}
+
+# The scale-out configuration on this one machine: a fresh schema of PG_URL's database and a
+# bucket of the project's S3 test server (started here, stopped at the end).
+S3_STARTED=0
+run_folio_pg_s3() {
+  local schema="folio_bench_$$" s3_env endpoint bucket
+  # The S3 server keeps its objects in the scratch folder too.
+  export FOLIO_S3_STATE_DIR="$WORK/s3"
+  s3_env=$("$ROOT/scripts/s3-server.sh" start 2>>"$LOG") || die "the S3 server did not start (see $LOG)"
+  S3_STARTED=1
+  eval "$s3_env"
+  endpoint=$FOLIO_TEST_S3_ENDPOINT bucket=$FOLIO_TEST_S3_BUCKET
+  FOLIO_FILES="$WORK/s3/data/$bucket"
+  psql -q "$PG_URL" -c "DROP SCHEMA IF EXISTS $schema CASCADE; CREATE SCHEMA $schema" >>"$LOG" 2>&1 ||
+    die "cannot create a schema in $PG_URL"
+  export FOLIO_S3__ACCESS_KEY_ID=$FOLIO_TEST_S3_ACCESS_KEY FOLIO_S3__SECRET_ACCESS_KEY=$FOLIO_TEST_S3_SECRET_KEY
+  run_folio folio-pg-s3 "Folio, PostgreSQL + S3 (s3s-fs)" true \
+    "$PG_URL?options[search_path]=$schema" "s3://$bucket/bench-$$?endpoint=$endpoint&region=us-east-1"
+  unset FOLIO_S3__ACCESS_KEY_ID FOLIO_S3__SECRET_ACCESS_KEY
+  psql -q "$PG_URL" -c "DROP SCHEMA IF EXISTS $schema CASCADE" >>"$LOG" 2>&1 || true
 }
 
 clean_nginx() { find "$WORK/nginx/dav-root/dav" -mindepth 1 -delete; }
@@ -322,11 +374,12 @@ for s in $SERVERS; do
   case $s in
     folio-fsync) run_folio folio-fsync "Folio, fsync on (default)" true ;;
     folio-nofsync) run_folio folio-nofsync "Folio, fsync off" false ;;
+    folio-pg-s3) run_folio_pg_s3 ;;
     nginx-sink) run_nginx nginx-sink "nginx POST sink (keeps nothing)" /upload ;;
     nginx-dav) run_nginx nginx-dav "nginx WebDAV PUT (keeps files)" "/dav/{name}" --method put ;;
     node-multer) run_node ;;
     dd) run_dd ;;
-    *) die "unknown server $s (known: folio-fsync folio-nofsync nginx-sink nginx-dav node-multer dd)" ;;
+    *) die "unknown server $s (known: folio-fsync folio-nofsync folio-pg-s3 nginx-sink nginx-dav node-multer dd)" ;;
   esac
 done
 

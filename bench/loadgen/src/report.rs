@@ -15,6 +15,7 @@ use crate::Report;
 pub mod ids {
     pub const FOLIO: &str = "folio-fsync";
     pub const FOLIO_NO_FSYNC: &str = "folio-nofsync";
+    pub const FOLIO_PG_S3: &str = "folio-pg-s3";
     pub const NGINX_SINK: &str = "nginx-sink";
     pub const NGINX_DAV: &str = "nginx-dav";
     pub const NODE: &str = "node-multer";
@@ -275,6 +276,16 @@ pub fn targets(servers: &[ServerSummary]) -> Vec<TargetResult> {
             goal: Goal::AtMost(32.0),
             measured: get(FOLIO, |s| s.huge_rss_mib),
         },
+        TargetResult {
+            what: "small req/s: Folio on PostgreSQL + S3 ÷ Folio embedded",
+            short: "small, PG + S3 ÷ embedded",
+            unit: "×",
+            goal: Goal::AtLeast(0.7),
+            measured: ratio(
+                get(FOLIO_PG_S3, |s| s.small_req_s),
+                get(FOLIO, |s| s.small_req_s),
+            ),
+        },
     ]
 }
 
@@ -404,6 +415,7 @@ fn color(id: &str) -> &'static str {
     match id {
         ids::FOLIO => "#1f5fa8",
         ids::FOLIO_NO_FSYNC => "#6d9fd8",
+        ids::FOLIO_PG_S3 => "#2b3f73",
         ids::NGINX_SINK => "#7a7a7a",
         ids::NGINX_DAV => "#a9a9a9",
         ids::NODE => "#3f8f4f",
@@ -599,6 +611,7 @@ mod tests {
         runs.push(run(ids::NODE, "small", |r| r.req_per_s = 300.0));
         runs.push(run(ids::NGINX_SINK, "small", |r| r.lat_ms.p99 = 5.0));
         runs.push(run(ids::DD, "large", |r| r.mb_per_s = 1000.0));
+        runs.push(run(ids::FOLIO_PG_S3, "small", |r| r.req_per_s = 600.0));
         runs
     }
 
@@ -606,7 +619,16 @@ mod tests {
     fn medians_peaks_and_failures_per_server_in_first_seen_order() {
         let s = summarize(&sample());
         let ids: Vec<&str> = s.iter().map(|s| s.id.as_str()).collect();
-        assert_eq!(ids, [ids::FOLIO, ids::NODE, ids::NGINX_SINK, ids::DD]);
+        assert_eq!(
+            ids,
+            [
+                ids::FOLIO,
+                ids::NODE,
+                ids::NGINX_SINK,
+                ids::DD,
+                ids::FOLIO_PG_S3
+            ]
+        );
         let f = &s[0];
         assert_eq!(f.small_req_s, Some(1200.0));
         assert_eq!(f.small_p99_ms, Some(20.0));
@@ -642,6 +664,11 @@ mod tests {
         assert_eq!(by("large MB/s: Folio fsync off").measured, None);
         assert_eq!(by("peak RSS").met(), Some(false));
         assert_eq!(by("medium").met(), None);
+        let scale_out = by("small req/s: Folio on PostgreSQL");
+        assert_eq!(
+            (scale_out.measured, scale_out.met()),
+            (Some(0.5), Some(false))
+        );
     }
 
     #[test]
@@ -670,8 +697,8 @@ mod tests {
         assert!(chart.contains("small: 16 KiB uploads, 16 at once, req/s"));
         assert!(chart.starts_with("<svg") && chart.trim_end().ends_with("</svg>"));
         assert!(chart.contains("a &lt;test&gt; run"));
-        // Bars: small (3 servers with a rate), large (2), targets (5 measured).
-        assert_eq!(chart.matches("<rect").count(), 1 + 3 + 2 + 5, "{chart}");
+        // Bars: small (4 servers with a rate), large (2), targets (6 measured).
+        assert_eq!(chart.matches("<rect").count(), 1 + 4 + 2 + 6, "{chart}");
     }
 
     #[test]
