@@ -7,10 +7,16 @@
 //! crash). Finishing is one blocking task too: the rest of the bytes, the fsync of the file,
 //! the rename to the final name and the fsync of the folder. An upload smaller than the buffer
 //! is therefore one hop to a blocking thread in all.
+//!
+//! With fsync on, a large upload also starts flushing while it arrives: every
+//! [`EARLY_SYNC_BYTES`], a background `fdatasync` takes what the page cache holds so far to the
+//! disk, so the final one has only the tail left and a durable upload takes about as long as
+//! receiving it (instead of receiving, then flushing it all).
 
 use std::fs::File;
 use std::io::{IoSlice, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use bytes::Bytes;
@@ -23,6 +29,9 @@ fn staging_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Bytes written between two background flushes of a large upload.
+const EARLY_SYNC_BYTES: u64 = 8 << 20;
+
 pub(super) struct LocalWriter {
     path: PathBuf,
     staging: PathBuf,
@@ -31,6 +40,12 @@ pub(super) struct LocalWriter {
     pending: Vec<Bytes>,
     pending_bytes: usize,
     file: FileState,
+    /// A second handle of the file, for the background flushes (fsync on, once it exists).
+    syncer: Option<Arc<File>>,
+    /// The background flush in flight; its error fails the upload at `finish`.
+    early_sync: Option<JoinHandle<std::io::Result<()>>>,
+    /// Bytes handed to writes since the last background flush started.
+    unsynced: u64,
 }
 
 enum FileState {
@@ -52,6 +67,9 @@ impl LocalWriter {
             pending: Vec::new(),
             pending_bytes: 0,
             file: FileState::NotCreated,
+            syncer: None,
+            early_sync: None,
+            unsynced: 0,
         }
     }
 
@@ -63,6 +81,10 @@ impl LocalWriter {
         self.pending.push(bytes);
         if self.pending_bytes >= self.buffer_bytes {
             let file = self.settle().await?;
+            if let Some(file) = &file {
+                self.flush_early(file).await?;
+            }
+            self.unsynced += self.pending_bytes as u64;
             let chunks = std::mem::take(&mut self.pending);
             self.pending_bytes = 0;
             let staging = self.staging.clone();
@@ -71,6 +93,36 @@ impl LocalWriter {
                 write_all(&mut file, &chunks)?;
                 Ok(file)
             }));
+        }
+        Ok(())
+    }
+
+    /// With fsync on, starts a background flush of what was written so far once enough has
+    /// been since the last one (and that one is done: one at a time).
+    async fn flush_early(&mut self, file: &File) -> anyhow::Result<()> {
+        if !self.fsync || self.unsynced < EARLY_SYNC_BYTES {
+            return Ok(());
+        }
+        if self.early_sync.as_ref().is_some_and(|s| !s.is_finished()) {
+            return Ok(());
+        }
+        self.settle_early_sync().await?;
+        let syncer = match &self.syncer {
+            Some(syncer) => Arc::clone(syncer),
+            None => Arc::clone(self.syncer.insert(Arc::new(file.try_clone()?))),
+        };
+        self.early_sync = Some(tokio::task::spawn_blocking(move || syncer.sync_data()));
+        self.unsynced = 0;
+        Ok(())
+    }
+
+    /// Waits for the background flush, if any. Its failure is the upload's: a later fsync
+    /// may not report an error the kernel already reported once.
+    async fn settle_early_sync(&mut self) -> anyhow::Result<()> {
+        if let Some(sync) = self.early_sync.take() {
+            sync.await
+                .context("blob flush task")?
+                .context("flushing a blob")?;
         }
         Ok(())
     }
@@ -91,6 +143,7 @@ impl LocalWriter {
     /// Writes what is left, makes it durable (if configured) and gives it its final name.
     pub(super) async fn finish(mut self) -> anyhow::Result<()> {
         let file = self.settle().await?;
+        self.settle_early_sync().await?;
         let chunks = std::mem::take(&mut self.pending);
         let (staging, path, fsync) = (self.staging.clone(), self.path.clone(), self.fsync);
         let finished = tokio::task::spawn_blocking(move || -> std::io::Result<()> {

@@ -635,6 +635,23 @@ mod tests {
 
     /// What both stores must do: a multipart-sized blob streamed in small writes, ranged reads,
     /// listing, aborts (explicit and by drop) that leave nothing, deletes, pings.
+    #[tokio::test]
+    async fn a_large_durable_blob_is_whole_after_its_background_flushes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("file://{}", dir.path().display());
+        let store = BlobStore::open_local(&url, true, 64 * 1024).expect("open");
+        // Past two background flushes (one every 8 MiB), ending mid-buffer.
+        let data: Vec<u8> = (0..(20 << 20) + 777u32).map(|i| (i % 253) as u8).collect();
+        let mut w = store.writer("v/ab/large");
+        for chunk in data.chunks(60_000) {
+            w.write(Bytes::copy_from_slice(chunk)).await.expect("write");
+        }
+        w.finish().await.expect("finish");
+        let stored = store.read_all("v/ab/large").await.expect("read");
+        assert!(stored.as_deref() == Some(&data[..]));
+        assert_eq!(store.sweep_local_staging(0).await.expect("sweep"), 0);
+    }
+
     async fn blob_suite(store: BlobStore, part: usize) {
         store.ping().await.expect("ping");
         let data: Vec<u8> = (0..(part * 2 + 123_457) as u32)
