@@ -372,8 +372,8 @@ impl BlobStore {
         Ok(keys)
     }
 
-    /// Staging files that a crash left in the local store (`object_store` names them
-    /// `<key>#<n>` and hides them from listings). Returns how many were removed.
+    /// Staging files that a crash left in the local store (uploads write `<key>#stage`,
+    /// `object_store` writes `<key>#<n>`; listings skip both). Returns how many were removed.
     pub async fn sweep_local_staging(&self, older_than_secs: i64) -> anyhow::Result<usize> {
         let Some(root) = self.local_root.clone() else {
             return Ok(0);
