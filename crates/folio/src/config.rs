@@ -278,7 +278,7 @@ pub struct StorageConfig {
     pub sweep_interval_secs: u64,
     /// A blob younger than this is never swept: it may belong to an upload in flight.
     pub orphan_grace_secs: u64,
-    /// Bytes buffered per upload before they are handed to the blob store.
+    /// Bytes an upload buffers before each write to the local disk (S3 has its part size).
     pub write_buffer_bytes: usize,
     /// How long an instance holds a background job (folder copy/move/rename, purge) without
     /// saving progress; a job whose holder died is resumed by any instance after this.
@@ -464,7 +464,7 @@ impl Default for StorageConfig {
             fsync: true,
             sweep_interval_secs: 600,
             orphan_grace_secs: 3600,
-            write_buffer_bytes: MIB as usize,
+            write_buffer_bytes: 256 * 1024,
             job_lease_secs: 60,
         }
     }
