@@ -21,16 +21,29 @@ const KEEP_IDLE: usize = 4;
 pub(super) struct Reads {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// The statements' text, made once (each lookup only finds it in the connection's cache).
+    key_by_public: String,
+    key_by_private_hash: String,
+    custom_fields: String,
 }
-
-const KEY_BY_PUBLIC: &str = "WHERE k.public_key = ?";
-const KEY_BY_PRIVATE_HASH: &str = "WHERE k.private_key_hash = ?";
 
 impl Reads {
     pub(super) fn new(path: &Path) -> Self {
+        let key_where = |filter: &str| {
+            format!(
+                "SELECT {KEY_COLUMNS} FROM api_keys k JOIN accounts a ON a.id = k.account_id {filter}"
+            )
+        };
         Reads {
             path: path.to_owned(),
             idle: Mutex::new(Vec::new()),
+            key_by_public: key_where("WHERE k.public_key = ?"),
+            key_by_private_hash: key_where("WHERE k.private_key_hash = ?"),
+            custom_fields: format!(
+                "SELECT {FIELD_COLUMNS} FROM custom_metadata_fields \
+                 WHERE account_id = ? AND (? OR deleted = 0) \
+                 ORDER BY created_at, field_id"
+            ),
         }
     }
 
@@ -59,16 +72,13 @@ impl Reads {
         Ok(conn)
     }
 
-    fn key_where(
+    fn key(
         &self,
-        filter: &str,
+        sql: &str,
         value: &dyn rusqlite::ToSql,
     ) -> anyhow::Result<Option<KeyWithAccount>> {
         self.with(|conn| {
-            let sql = format!(
-                "SELECT {KEY_COLUMNS} FROM api_keys k JOIN accounts a ON a.id = k.account_id {filter}"
-            );
-            conn.prepare_cached(&sql)?
+            conn.prepare_cached(sql)?
                 .query_row([value], |row| Ok(key_from_row(row)))
                 .optional()?
                 .transpose()
@@ -76,14 +86,14 @@ impl Reads {
     }
 
     pub(super) fn key_by_public(&self, public_key: &str) -> anyhow::Result<Option<KeyWithAccount>> {
-        self.key_where(KEY_BY_PUBLIC, &public_key)
+        self.key(&self.key_by_public, &public_key)
     }
 
     pub(super) fn key_by_private_hash(
         &self,
         hash: &[u8],
     ) -> anyhow::Result<Option<KeyWithAccount>> {
-        self.key_where(KEY_BY_PRIVATE_HASH, &hash)
+        self.key(&self.key_by_private_hash, &hash)
     }
 
     pub(super) fn custom_fields(
@@ -92,12 +102,7 @@ impl Reads {
         include_deleted: bool,
     ) -> anyhow::Result<Vec<CustomField>> {
         self.with(|conn| {
-            let sql = format!(
-                "SELECT {FIELD_COLUMNS} FROM custom_metadata_fields \
-                 WHERE account_id = ? AND (? OR deleted = 0) \
-                 ORDER BY created_at, field_id"
-            );
-            let mut statement = conn.prepare_cached(&sql)?;
+            let mut statement = conn.prepare_cached(&self.custom_fields)?;
             let rows = statement.query_map(params![account_id, include_deleted], |row| {
                 Ok(field_from_row(row))
             })?;
