@@ -70,6 +70,52 @@ enum Command {
         #[command(subcommand)]
         action: FilesAction,
     },
+    /// Account webhook events: where they go, and what became of them.
+    Webhooks {
+        #[command(subcommand)]
+        action: WebhooksAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhooksAction {
+    /// Send an account's events to URL; prints the endpoint's signing secret, once.
+    Add(WebhookAddArgs),
+    /// The endpoints of every account.
+    List,
+    /// Stop sending to an endpoint (deliveries still pending for it are dropped).
+    Rm {
+        /// The endpoint id (`folio webhooks list`).
+        id: String,
+    },
+    /// Give an endpoint a new secret, printed once; deliveries carry a signature under the old
+    /// one too for `webhooks.rotation_grace_secs`, so receivers can switch without a gap.
+    RotateSecret {
+        /// The endpoint id (`folio webhooks list`).
+        id: String,
+    },
+    /// The delivery log, newest first: events, callbacks and extension jobs, their state,
+    /// attempts, last answer and next retry.
+    Deliveries {
+        /// Only those given up (after 24 h of retries, a refused URL or a 410).
+        #[arg(long)]
+        failed: bool,
+        /// How many rows at most.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+#[derive(Args)]
+struct WebhookAddArgs {
+    /// An http(s) URL with a public address (or one `fetch.allow` lets through).
+    url: String,
+    /// Event types, comma-separated (e.g. file.created,file.deleted); without it, every event.
+    #[arg(long, value_delimiter = ',', value_name = "TYPES")]
+    events: Vec<String>,
+    /// The account, by its URL id.
+    #[arg(long, value_name = "URL_ID", default_value = "default")]
+    account: String,
 }
 
 #[derive(Subcommand)]
@@ -218,7 +264,140 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Files {
             action: FilesAction::Rm(args),
         } => files_rm(config, args).await,
+        Command::Webhooks { action } => webhooks(config, action).await,
     }
+}
+
+async fn webhooks(config: Config, action: WebhooksAction) -> anyhow::Result<()> {
+    let (state, _) = crate::server::open_state(config).await?;
+    match action {
+        WebhooksAction::Add(args) => {
+            let events: Vec<String> = args
+                .events
+                .iter()
+                .map(|e| e.trim().to_owned())
+                .filter(|e| !e.is_empty())
+                .collect();
+            let endpoint = crate::webhooks::endpoints::add(
+                &state.catalog,
+                &state.fetcher,
+                &args.account,
+                &args.url,
+                events,
+            )
+            .await?;
+            println!("Added a webhook endpoint for {}", endpoint.url);
+            println!("  id: {}", endpoint.id);
+            println!("  events: {}", event_list(&endpoint.events));
+            println!("  secret: {}", endpoint.secret);
+            println!("Keep the secret: receivers verify deliveries with it. It is not shown again.");
+        }
+        WebhooksAction::List => {
+            let endpoints = state.catalog.webhook_endpoints().await?;
+            if endpoints.is_empty() {
+                println!("no webhook endpoints (add one with `folio webhooks add URL`)");
+            }
+            for e in endpoints {
+                let state_text = match (&e.disabled_at_ms, &e.disabled_reason) {
+                    (Some(at), reason) => format!(
+                        "disabled {} ({})",
+                        crate::media::details::iso_millis(*at),
+                        reason.as_deref().unwrap_or("no reason")
+                    ),
+                    (None, _) => "active".to_owned(),
+                };
+                let source = if e.from_config { "config" } else { "cli" };
+                println!(
+                    "{}  {}  events: {}  {}  ({source})",
+                    e.id,
+                    e.url,
+                    event_list(&e.events),
+                    state_text
+                );
+            }
+        }
+        WebhooksAction::Rm { id } => {
+            let endpoint = find_endpoint(&state, &id).await?;
+            if endpoint.from_config {
+                anyhow::bail!("{id} is declared in the config file; remove it there");
+            }
+            state.catalog.remove_webhook_endpoint(&id).await?;
+            println!("removed {id} ({})", endpoint.url);
+        }
+        WebhooksAction::RotateSecret { id } => {
+            let endpoint = find_endpoint(&state, &id).await?;
+            if endpoint.from_config {
+                anyhow::bail!("{id} is declared in the config file; change its secret there");
+            }
+            let secret = crate::webhooks::new_secret();
+            let grace = state.config.webhooks.rotation_grace_secs;
+            let until = crate::ids::now_millis()
+                .saturating_add(i64::try_from(grace.saturating_mul(1000)).unwrap_or(i64::MAX));
+            state
+                .catalog
+                .rotate_webhook_secret(&id, &secret, until)
+                .await?;
+            println!("New secret for {id} ({}):", endpoint.url);
+            println!("  secret: {secret}");
+            println!(
+                "Deliveries are signed with the old secret too until {}.",
+                crate::media::details::iso_millis(until)
+            );
+        }
+        WebhooksAction::Deliveries { failed, limit } => {
+            let rows = state.catalog.deliveries(failed, limit).await?;
+            if rows.is_empty() {
+                println!("no deliveries");
+            }
+            for d in rows {
+                let next = if d.state == "pending" {
+                    format!(
+                        "  next attempt {}",
+                        crate::media::details::iso_millis(d.next_attempt_at_ms)
+                    )
+                } else {
+                    String::new()
+                };
+                let last = match (d.last_status, &d.last_error) {
+                    (Some(status), _) => format!("  last answer {status}"),
+                    (None, Some(error)) => format!("  last error: {error}"),
+                    (None, None) => String::new(),
+                };
+                println!(
+                    "{}  {}  {}  {}  {}  attempts {}{last}{next}  {}",
+                    crate::media::details::iso_millis(d.created_at_ms),
+                    d.event_type,
+                    d.state,
+                    d.target.as_deref().unwrap_or("-"),
+                    d.message_id,
+                    d.attempts,
+                    d.endpoint_id.as_deref().unwrap_or(d.kind.as_str()),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn event_list(events: &[String]) -> String {
+    if events.is_empty() {
+        "all".to_owned()
+    } else {
+        events.join(",")
+    }
+}
+
+async fn find_endpoint(
+    state: &crate::state::AppState,
+    id: &str,
+) -> anyhow::Result<crate::store::WebhookEndpoint> {
+    state
+        .catalog
+        .webhook_endpoints()
+        .await?
+        .into_iter()
+        .find(|e| e.id == id)
+        .with_context(|| format!("no webhook endpoint {id} (see `folio webhooks list`)"))
 }
 
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
@@ -234,6 +413,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let (state, created) = crate::server::open_state(config).await?;
     let (mut state, listener) = crate::server::bind(state).await?;
     let addr = listener.local_addr()?;
+    crate::webhooks::endpoints::sync_config(&state.catalog, &state.fetcher, &state.config).await?;
     if demo {
         let keys = state.catalog.list_keys().await?;
         let key = keys
@@ -455,7 +635,12 @@ async fn files_rm(config: Config, args: RmArgs) -> anyhow::Result<()> {
         }
     }
     let missing = if unknown.is_empty() {
-        match crate::media::service::delete_files(&state, &account.id, &ids).await {
+        // The deletions are the account's events like any other (no request behind them).
+        let ctx = crate::media::details::RenderContext::load(&state, &account)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.status_and_message().1))?;
+        let outbox = crate::store::Outbox::new(&account.id, std::sync::Arc::new(ctx), None);
+        match crate::media::service::delete_files(&state, &account.id, &ids, &outbox).await {
             Ok(deleted) => {
                 for id in deleted {
                     println!("deleted {id}");

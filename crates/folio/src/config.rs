@@ -55,8 +55,10 @@ pub struct Config {
     pub postgres: PostgresConfig,
     /// Credentials and client settings used when `blobs` is an `s3://` URL.
     pub s3: S3Config,
-    /// Post-upload extensions (spec §3.9): where they run, and webhook delivery.
+    /// Post-upload extensions (spec §3.9): where they run.
     pub extensions: ExtensionsConfig,
+    /// Account webhook events and every other durable outbound call (webhooks.md).
+    pub webhooks: WebhooksConfig,
     /// Serving files and renditions: the delivery origin and the render budget.
     pub delivery: DeliveryConfig,
 }
@@ -168,14 +170,6 @@ pub struct ExtensionsConfig {
     pub runners: Vec<String>,
     /// Time allowed for one runner call (connect to the end of the answer).
     pub runner_timeout_secs: u64,
-    /// Time allowed for one webhook delivery; only a `200` within it counts.
-    pub webhook_timeout_secs: u64,
-    /// Delivery attempts per event at most (the first one included).
-    pub webhook_max_attempts: u32,
-    /// Wait before the first retry; doubled after every failed attempt.
-    pub webhook_retry_initial_ms: u64,
-    /// Upper bound on the wait between two attempts.
-    pub webhook_retry_max_ms: u64,
 }
 
 impl Default for ExtensionsConfig {
@@ -183,11 +177,85 @@ impl Default for ExtensionsConfig {
         ExtensionsConfig {
             runners: Vec::new(),
             runner_timeout_secs: 60,
-            webhook_timeout_secs: 30,
-            webhook_max_attempts: 30,
-            webhook_retry_initial_ms: 30_000,
-            webhook_retry_max_ms: 3_600_000,
         }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Time allowed for one delivery attempt (connect to the end of the answer); only a 2xx
+    /// within it counts.
+    pub timeout_secs: u64,
+    /// Wait before the first retry; doubled after every failed attempt, with jitter.
+    pub retry_initial_ms: u64,
+    /// Upper bound on the wait between two attempts.
+    pub retry_max_ms: u64,
+    /// Retries stop this long after the event was recorded.
+    pub max_age_secs: u64,
+    /// Deliveries in flight at once, per instance.
+    pub concurrency: usize,
+    /// How long a rotated-out secret keeps signing beside the new one.
+    pub rotation_grace_secs: u64,
+    /// How long delivered and failed rows stay in the delivery log.
+    pub log_retention_secs: u64,
+    /// Endpoints declared here; the catalog is brought in step with this list at start.
+    pub endpoints: Vec<EndpointConfig>,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            timeout_secs: 30,
+            retry_initial_ms: 10_000,
+            retry_max_ms: 3_600_000,
+            max_age_secs: 86_400,
+            concurrency: 32,
+            rotation_grace_secs: 86_400,
+            log_retention_secs: 7 * 86_400,
+            endpoints: Vec::new(),
+        }
+    }
+}
+
+/// One `[[webhooks.endpoints]]` table.
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointConfig {
+    pub url: String,
+    /// The signing secret receivers verify with (at least 24 characters).
+    pub secret: String,
+    /// Event types; empty or absent: every event.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// The account's URL id.
+    #[serde(default = "default_account")]
+    pub account: String,
+}
+
+fn default_account() -> String {
+    "default".to_owned()
+}
+
+impl std::fmt::Debug for EndpointConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointConfig")
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("account", &self.account)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebhooksConfig {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
+
+    /// How long a claim holds a row: one attempt and a margin to record its outcome. An
+    /// instance that dies holding rows delays them by this much.
+    pub fn lease_ms(&self) -> i64 {
+        i64::try_from(self.timeout_secs.saturating_add(5).saturating_mul(1000)).unwrap_or(i64::MAX)
     }
 }
 
@@ -384,6 +452,7 @@ impl Default for Config {
             postgres: PostgresConfig::default(),
             s3: S3Config::default(),
             extensions: ExtensionsConfig::default(),
+            webhooks: WebhooksConfig::default(),
             delivery: DeliveryConfig::default(),
         }
     }
@@ -550,11 +619,16 @@ impl Config {
         }
         crate::upload::fetch::AllowList::parse(&self.fetch.allow).context("fetch.allow")?;
         self.extensions.runner_map().context("extensions.runners")?;
-        if self.extensions.runner_timeout_secs == 0
-            || self.extensions.webhook_timeout_secs == 0
-            || self.extensions.webhook_max_attempts == 0
-        {
-            bail!("extensions: timeouts and webhook_max_attempts must be positive");
+        if self.extensions.runner_timeout_secs == 0 {
+            bail!("extensions.runner_timeout_secs must be positive");
+        }
+        let hooks = &self.webhooks;
+        if hooks.timeout_secs == 0 || hooks.concurrency == 0 || hooks.retry_initial_ms == 0 {
+            bail!("webhooks: timeout_secs, concurrency and retry_initial_ms must be positive");
+        }
+        for endpoint in &hooks.endpoints {
+            crate::webhooks::check_events(&endpoint.events).context("webhooks.endpoints")?;
+            crate::webhooks::check_secret(&endpoint.secret).context("webhooks.endpoints")?;
         }
         if self.delivery.render_concurrency == 0 {
             bail!("delivery.render_concurrency must be positive");

@@ -1,8 +1,9 @@
 //! Post-upload extensions (spec §3.9): Folio has no built-in AI. Each extension name may be
 //! mapped by the operator to an HTTP runner (`extensions.runners`); the upload answers
-//! `pending` for those and `failed` for the others, and a background task calls the runners
-//! after the commit, stores auto-tagging results as `AITags`, and POSTs the final status of
-//! each pending extension to the request's `webhookUrl`, signed and with retries.
+//! `pending` for those and `failed` for the others. A pending extension is a durable job in the
+//! outbox, written with the upload's commit ([`crate::webhooks`]): a worker of any instance
+//! calls the runner, stores auto-tagging results as `AITags`, and leaves the final status for
+//! the request's `webhookUrl` as a signed callback in the same outbox.
 //!
 //! See docs/design.md, "Extensions and webhooks", for the wire formats.
 
@@ -11,44 +12,29 @@ use std::time::Duration;
 
 use anyhow::Context;
 use folio_contract::{Extension, ResponseFields};
-use hmac::{Hmac, Mac};
 use reqwest::Url;
 use serde_json::{json, Value};
-use sha2::Sha256;
 
 use crate::config::ExtensionsConfig;
 use crate::state::AppState;
-use crate::store::StoredVersion;
-
-/// The header that carries a webhook's signature.
-pub const SIGNATURE_HEADER: &str = "x-folio-signature";
+use crate::store::{DeliveryKind, OutboxRow, StoredVersion};
+use crate::webhooks::outbox::EXTENSION_CALLBACK;
 
 /// `extensionStatus` values.
 pub const PENDING: &str = "pending";
 pub const FAILED: &str = "failed";
 
-/// The configured runners and the delivery settings; one per server.
+/// The configured runners; one per server.
 pub struct Extensions {
     runners: HashMap<String, Url>,
     /// For runner URLs: they come from trusted configuration, so no address guard.
     client: reqwest::Client,
-    config: ExtensionsConfig,
-}
-
-/// What a finished upload hands to the extension task.
-pub struct Job {
-    pub extensions: Vec<Extension>,
-    pub version: StoredVersion,
-    pub url_endpoint: String,
-    /// The request's `webhookUrl` (already checked by P4).
-    pub webhook_url: Option<String>,
-    /// The private key of the key pair that authenticated the upload: it signs the webhooks.
-    pub signing_key: String,
 }
 
 /// How one extension ended.
 enum Outcome {
-    Success,
+    /// With the version as it is now (its new `AITags`).
+    Success(Box<StoredVersion>),
     Failure(String),
 }
 
@@ -61,89 +47,111 @@ impl Extensions {
             .user_agent(concat!("Folio/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("building the extension runner client")?;
-        Ok(Extensions {
-            runners,
-            client,
-            config: config.clone(),
-        })
+        Ok(Extensions { runners, client })
     }
 
-    /// The `extensionStatus` of an upload, and the background work for its pending extensions
-    /// (started here, after the commit). Extensions without a runner are `failed` at once and
-    /// are not reported to the webhook.
-    pub fn start(state: &AppState, job: Job) -> BTreeMap<String, String> {
-        let this = &state.extensions;
+    /// The `extensionStatus` of an upload, and the extensions that become jobs: those with a
+    /// runner are `pending`; the others are `failed` at once and are not reported to the
+    /// webhook.
+    pub fn plan(&self, extensions: Vec<Extension>) -> (BTreeMap<String, String>, Vec<Extension>) {
         let mut status = BTreeMap::new();
         let mut pending = Vec::new();
-        for extension in job.extensions {
-            if let Some(runner) = this.runners.get(&extension.name) {
+        for extension in extensions {
+            if self.runners.contains_key(&extension.name) {
                 status.insert(extension.name.clone(), PENDING.to_owned());
-                pending.push((extension, runner.clone()));
+                pending.push(extension);
             } else {
                 status.insert(extension.name.clone(), FAILED.to_owned());
             }
         }
-        if !pending.is_empty() {
-            let state = state.clone();
-            let job = Job {
-                extensions: Vec::new(),
-                ..job
-            };
-            tokio::spawn(async move { run_pending(state, job, pending).await });
-        }
-        status
+        (status, pending)
     }
 }
 
-/// Runs the pending extensions one after the other (they may all write `AITags` of the same
-/// version), and hands each final status to its own delivery task.
-async fn run_pending(state: AppState, mut job: Job, pending: Vec<(Extension, Url)>) {
-    for (extension, runner) in pending {
-        let outcome = match call_runner(&state, &job, &extension, &runner).await {
-            Ok(Some(tags)) => {
-                match apply_tags(&state, &mut job.version, &extension.name, tags).await {
-                    Ok(()) => Outcome::Success,
-                    Err(e) => {
-                        tracing::warn!(extension = %extension.name, error = %e, "storing AI tags failed");
-                        Outcome::Failure("the result could not be stored".to_owned())
-                    }
+/// An extension job as the upload's commit wrote it ([`crate::webhooks::outbox`]).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JobBody {
+    extension: JobExtension,
+    file_id: String,
+    version_id: String,
+    url_endpoint: String,
+    webhook_url: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct JobExtension {
+    name: String,
+    #[serde(default)]
+    options: serde_json::Map<String, Value>,
+}
+
+/// Runs one extension job: calls its runner, stores the tags, and queues the callback. An
+/// `Err` is a failure of Folio's own (the catalog): the job is attempted again later. A
+/// runner that fails is the job's outcome, reported to the webhook.
+pub async fn run_job(state: &AppState, row: &OutboxRow) -> anyhow::Result<()> {
+    let job: JobBody = serde_json::from_str(&row.body).context("an unreadable extension job")?;
+    let extension = Extension {
+        name: job.extension.name,
+        options: job.extension.options,
+    };
+    let version = state
+        .catalog
+        .version_by_id(&row.account_id, &job.file_id, &job.version_id)
+        .await?;
+    let outcome = match (version, state.extensions.runners.get(&extension.name)) {
+        (None, _) => Outcome::Failure("the file was deleted before the extension ran".to_owned()),
+        (Some(_), None) => Outcome::Failure("no runner is configured for the extension".to_owned()),
+        (Some(mut version), Some(runner)) => {
+            match call_runner(state, &version, &job.url_endpoint, &extension, runner).await {
+                Ok(Some(tags)) => {
+                    apply_tags(state, &mut version, &extension.name, tags).await?;
+                    Outcome::Success(Box::new(version))
+                }
+                Ok(None) => Outcome::Success(Box::new(version)),
+                Err(reason) => {
+                    tracing::info!(extension = %extension.name, %reason, "extension failed");
+                    Outcome::Failure(reason)
                 }
             }
-            Ok(None) => Outcome::Success,
-            Err(reason) => {
-                tracing::info!(extension = %extension.name, %reason, "extension failed");
-                Outcome::Failure(reason)
-            }
-        };
-        let Some(webhook) = &job.webhook_url else {
-            continue;
-        };
-        let body = match outcome {
-            Outcome::Success => json!({
-                "service": extension.name,
-                "status": "SUCCESS",
-                "fileObject": file_object(&job),
-            }),
-            Outcome::Failure(reason) => json!({
-                "service": extension.name,
-                "status": "FAILURE",
-                "fileId": job.version.file_id,
-                "error": {"reason": reason},
-            }),
-        };
-        let (state, webhook, key) = (state.clone(), webhook.clone(), job.signing_key.clone());
-        tokio::spawn(async move { deliver(&state, &webhook, &key, &body).await });
-    }
+        }
+    };
+    let Some(webhook) = job.webhook_url else {
+        return Ok(());
+    };
+    let body = match outcome {
+        Outcome::Success(version) => json!({
+            "service": extension.name,
+            "status": "SUCCESS",
+            "fileObject": file_object(&version, &job.url_endpoint),
+        }),
+        Outcome::Failure(reason) => json!({
+            "service": extension.name,
+            "status": "FAILURE",
+            "fileId": job.file_id,
+            "error": {"reason": reason},
+        }),
+    };
+    let callback = OutboxRow {
+        message_id: uuid::Uuid::new_v4().to_string(),
+        account_id: row.account_id.clone(),
+        kind: DeliveryKind::Callback,
+        event_type: EXTENSION_CALLBACK.to_owned(),
+        target: Some(webhook),
+        key_id: row.key_id.clone(),
+        body: body.to_string(),
+        created_at_ms: crate::ids::now_millis(),
+    };
+    state.catalog.enqueue(&[callback]).await?;
+    state.webhook_bell.ring();
+    Ok(())
 }
 
-/// The file object of a success webhook: the upload file object (spec §4.2) of the version,
+/// The file object of a success callback: the upload file object (spec §4.2) of the version,
 /// with its current `AITags`.
-fn file_object(job: &Job) -> Value {
-    let object = crate::upload::response::upload_response(
-        &job.version,
-        &job.url_endpoint,
-        ResponseFields::default(),
-    );
+fn file_object(version: &StoredVersion, url_endpoint: &str) -> Value {
+    let object =
+        crate::upload::response::upload_response(version, url_endpoint, ResponseFields::default());
     serde_json::to_value(object).unwrap_or(Value::Null)
 }
 
@@ -152,12 +160,12 @@ fn file_object(job: &Job) -> Value {
 /// `Err`: the reason of the failure.
 async fn call_runner(
     state: &AppState,
-    job: &Job,
+    version: &StoredVersion,
+    url_endpoint: &str,
     extension: &Extension,
     runner: &Url,
 ) -> Result<Option<Vec<Value>>, String> {
-    let version = &job.version;
-    let (url, _) = crate::upload::response::delivery_urls(&job.url_endpoint, &version.file_path);
+    let (url, _) = crate::upload::response::delivery_urls(url_endpoint, &version.file_path);
     let request = json!({
         "name": extension.name,
         "options": extension.options,
@@ -258,93 +266,3 @@ async fn apply_tags(
     Ok(())
 }
 
-/// `t=<unix seconds>,v1=<hex HMAC-SHA256(key, "<t>.<body>")>`.
-pub fn signature(key: &str, t: i64, body: &[u8]) -> String {
-    // HMAC takes a key of any length.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
-    mac.update(t.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-/// POSTs one event to a webhook until it answers `200` within the timeout, at most
-/// `webhook_max_attempts` times, waiting `webhook_retry_initial_ms` doubled after every failure
-/// (at most `webhook_retry_max_ms`). Each attempt is signed afresh.
-async fn deliver(state: &AppState, webhook: &str, key: &str, event: &Value) {
-    let config = &state.extensions.config;
-    let Ok(url) = Url::parse(webhook) else {
-        tracing::info!("webhookUrl is not a URL; nothing delivered");
-        return;
-    };
-    let body = match serde_json::to_vec(event) {
-        Ok(body) => body,
-        Err(e) => {
-            tracing::warn!(error = %e, "webhook body could not be serialised");
-            return;
-        }
-    };
-    let timeout = Duration::from_secs(config.webhook_timeout_secs);
-    let mut wait = Duration::from_millis(config.webhook_retry_initial_ms);
-    let max_wait = Duration::from_millis(config.webhook_retry_max_ms);
-    for attempt in 1..=config.webhook_max_attempts {
-        if attempt > 1 {
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(max_wait);
-        }
-        let client = match state.fetcher.guarded_client(&url) {
-            Ok(client) => client,
-            Err(_) => {
-                tracing::info!(
-                    webhook.host = url.host_str().unwrap_or_default(),
-                    "webhookUrl refused"
-                );
-                return;
-            }
-        };
-        let signed = signature(key, state.clock.now_secs(), &body);
-        let sent = client
-            .post(url.clone())
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .header(SIGNATURE_HEADER, signed)
-            .body(body.clone())
-            .timeout(timeout)
-            .send()
-            .await;
-        match sent {
-            Ok(response) if response.status() == reqwest::StatusCode::OK => {
-                tracing::info!(attempt, "webhook delivered");
-                return;
-            }
-            Ok(response) => {
-                tracing::info!(
-                    attempt,
-                    status = response.status().as_u16(),
-                    "webhook not accepted"
-                )
-            }
-            Err(e) => tracing::info!(attempt, error = %e, "webhook delivery failed"),
-        }
-    }
-    tracing::warn!(
-        webhook.host = url.host_str().unwrap_or_default(),
-        "webhook abandoned after the last attempt"
-    );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signature_is_hmac_of_timestamp_dot_body() {
-        // HMAC-SHA256("key", "The quick brown fox jumps over the lazy dog") is a well-known
-        // vector; here the message is "<t>.<body>".
-        let s = signature("key", 1, b"x");
-        assert!(s.starts_with("t=1,v1="));
-        assert_eq!(s.len(), "t=1,v1=".len() + 64);
-        assert_ne!(s, signature("key", 2, b"x"));
-        assert_ne!(s, signature("other", 1, b"x"));
-    }
-}

@@ -40,6 +40,7 @@ use crate::media::service::{remove_blobs, MAX_VERSIONS};
 use crate::state::AppState;
 use crate::store::blob::{blob_key, renditions_dir};
 use crate::store::{
+    Outbox,
     CopiedVersion, CopyOutcome, DeleteOutcome, FolderTarget, Job, JobKind, MoveOutcome, NewCopy,
 };
 
@@ -161,7 +162,12 @@ pub async fn create_folder(
 /// and the folder, in batches of [`DELETE_BATCH`] files: one short catalog transaction each,
 /// then that batch's blobs and renditions. Runs in a task of its own, so a client that hangs
 /// up does not stop it half-way (a crash may; the request can then be repeated).
-pub async fn delete_folder(state: &AppState, account_id: &str, raw: &str) -> Result<(), AppError> {
+pub async fn delete_folder(
+    state: &AppState,
+    account_id: &str,
+    raw: &str,
+    outbox: Outbox,
+) -> Result<(), AppError> {
     let folder = folder_path(raw, "folderPath")?;
     if folder.is_root() {
         // The whole library is not a folder one deletes by accident.
@@ -179,7 +185,8 @@ pub async fn delete_folder(state: &AppState, account_id: &str, raw: &str) -> Res
     let task_state = state.clone();
     let account_id = account_id.to_owned();
     tokio::spawn(
-        async move { delete_tree(&task_state, &account_id, &path).await }.in_current_span(),
+        async move { delete_tree(&task_state, &account_id, &path, &outbox).await }
+            .in_current_span(),
     )
     .await
     .map_err(AppError::internal)?
@@ -188,7 +195,12 @@ pub async fn delete_folder(state: &AppState, account_id: &str, raw: &str) -> Res
 }
 
 /// Deletes everything under the folder `path` in batches; returns how many files went.
-pub async fn delete_tree(state: &AppState, account_id: &str, path: &str) -> anyhow::Result<usize> {
+pub async fn delete_tree(
+    state: &AppState,
+    account_id: &str,
+    path: &str,
+    outbox: &Outbox,
+) -> anyhow::Result<usize> {
     let mut deleted = 0;
     loop {
         let batch = state
@@ -199,8 +211,13 @@ pub async fn delete_tree(state: &AppState, account_id: &str, path: &str) -> anyh
             break;
         }
         let file_ids: Vec<String> = batch.into_iter().map(|f| f.file_id).collect();
-        match state.catalog.delete_files(account_id, &file_ids).await? {
+        match state
+            .catalog
+            .delete_files(account_id, &file_ids, outbox)
+            .await?
+        {
             DeleteOutcome::Deleted(removed) => {
+                state.webhook_bell.ring();
                 deleted += file_ids.len();
                 remove_blobs(state, &removed).await;
             }
@@ -483,11 +500,22 @@ pub async fn run_next(state: &AppState) -> anyhow::Result<bool> {
         return Ok(false);
     };
     tracing::info!(job.id = %job.job_id, job.kind = job.kind.as_str(), job.attempts = job.attempts, "running a background job");
+    // The job's changes are the account's events too (no request: the job runs on its own).
+    let outbox = match state.catalog.account_by_id(&job.account_id).await? {
+        Some(account) => {
+            let ctx = crate::media::details::RenderContext::load(state, &account)
+                .await
+                .map_err(|e| anyhow::anyhow!("loading the account's render context: {e:?}"))?;
+            Outbox::new(&account.id, std::sync::Arc::new(ctx), None)
+        }
+        None => Outbox::none(),
+    };
     let mut run = Run {
         state,
         job: &job,
         cursor: job.cursor.clone(),
         saved: Instant::now(),
+        outbox,
     };
     let finished = match job.kind {
         JobKind::CopyFolder | JobKind::MoveFolder | JobKind::RenameFolder => {
@@ -516,6 +544,7 @@ struct Run<'a> {
     job: &'a Job,
     cursor: Option<String>,
     saved: Instant,
+    outbox: Outbox,
 }
 
 impl Run<'_> {
@@ -657,8 +686,11 @@ impl Run<'_> {
             versions: copies,
             max_versions: MAX_VERSIONS,
         };
-        match self.state.catalog.insert_copy(&copy).await {
-            Ok(CopyOutcome::Copied(_)) => Ok(()),
+        match self.state.catalog.insert_copy(&copy, &self.outbox).await {
+            Ok(CopyOutcome::Copied(_)) => {
+                self.state.webhook_bell.ring();
+                Ok(())
+            }
             Ok(CopyOutcome::TooManyVersions) => {
                 // The file at the destination is full; the rest of the folder is still copied.
                 // The copied blobs are unreferenced and left to the sweeper.
@@ -673,10 +705,20 @@ impl Run<'_> {
         match self
             .state
             .catalog
-            .move_file(&self.job.account_id, file_path, folder, MAX_VERSIONS)
+            .move_file(
+                &self.job.account_id,
+                file_path,
+                folder,
+                MAX_VERSIONS,
+                &self.outbox,
+            )
             .await?
         {
-            MoveOutcome::Moved | MoveOutcome::NotFound => Ok(()),
+            MoveOutcome::Moved => {
+                self.state.webhook_bell.ring();
+                Ok(())
+            }
+            MoveOutcome::NotFound => Ok(()),
             MoveOutcome::TooManyVersions => {
                 // It stays in the source folder (which therefore stays too).
                 tracing::warn!(job.id = %self.job.job_id, file.path = %file_path, "not moved: the destination file has the maximum number of versions");

@@ -23,8 +23,10 @@ pub struct AppState {
     pub demo: Option<Arc<crate::web::Demo>>,
     /// Downloads `file` URLs (one connection pool for the server).
     pub fetcher: Arc<Fetcher>,
-    /// Extension runners and webhook delivery settings (spec §3.9).
+    /// Extension runners (spec §3.9).
     pub extensions: Arc<crate::extensions::Extensions>,
+    /// Wakes this instance's webhook worker after a change wrote to the outbox.
+    pub webhook_bell: Arc<crate::webhooks::Bell>,
     /// File bytes held by uploads whose credentials are not proven yet, server-wide.
     pub unproven_files: Arc<UnprovenFiles>,
     /// This instance's background job runner (its lease owner id, and the bell that wakes it
@@ -67,6 +69,7 @@ impl AppState {
             demo: None,
             fetcher,
             extensions,
+            webhook_bell: Arc::default(),
             unproven_files,
             jobs: Arc::default(),
         })

@@ -21,6 +21,8 @@ pub struct SweepReport {
     pub orphan_renditions: usize,
     pub staging_files: usize,
     pub expired_tokens: u64,
+    /// Finished rows of the delivery log past `webhooks.log_retention_secs`.
+    pub old_deliveries: u64,
 }
 
 /// One pass. Blobs younger than the grace period are left alone: they may belong to an
@@ -63,6 +65,13 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<SweepReport> {
         .catalog
         .purge_burned_tokens(state.clock.now_secs())
         .await?;
+    let retention = state.config.webhooks.log_retention_secs.saturating_mul(1000);
+    report.old_deliveries = state
+        .catalog
+        .purge_deliveries(
+            crate::ids::now_millis().saturating_sub(i64::try_from(retention).unwrap_or(i64::MAX)),
+        )
+        .await?;
     Ok(report)
 }
 
@@ -80,6 +89,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                         sweep.orphan_renditions = report.orphan_renditions,
                         sweep.staging_files = report.staging_files,
                         sweep.expired_tokens = report.expired_tokens,
+                        sweep.old_deliveries = report.old_deliveries,
                         "swept"
                     );
                 }

@@ -60,10 +60,48 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The request behind a change, as its events name it (webhooks.md §2 `request`): the id the
+/// response carries in `x-ik-requestId`, and the client's `User-Agent` (at most 512 chars).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RequestInfo {
+    pub x_request_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        // The edge puts it on every request; a router without the edge (unit tests) gets a
+        // fresh id.
+        Ok(parts
+            .extensions
+            .get::<RequestInfo>()
+            .cloned()
+            .unwrap_or_else(|| RequestInfo {
+                x_request_id: uuid::Uuid::new_v4().to_string(),
+                user_agent: None,
+            }))
+    }
+}
+
 /// Spec §5.3 and §5.4: every response carries the request id and CORS headers; `OPTIONS`
 /// is answered here for every route.
-async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn edge(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
+    let user_agent = request
+        .headers()
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(512).collect());
+    request.extensions_mut().insert(RequestInfo {
+        x_request_id: request_id.clone(),
+        user_agent,
+    });
     let started = Instant::now();
     let method = request.method().clone();
     let route = request

@@ -11,7 +11,8 @@ use super::service::{self, AiTagRemoval};
 use super::{json_body, string_list};
 use crate::error::AppResult;
 use crate::state::AppState;
-use crate::store::{EditScope, StoredVersion};
+use crate::http::RequestInfo;
+use crate::store::{EditScope, KeyWithAccount, StoredVersion};
 use crate::upload::auth::Principal;
 
 /// Most ids in one bulk delete.
@@ -25,11 +26,13 @@ const MAX_TAGS: usize = 500;
 pub async fn delete(
     State(state): State<AppState>,
     Principal(principal): Principal,
+    request: RequestInfo,
     body: super::Body,
 ) -> AppResult<Response> {
     let obj = json_body(body)?;
     let ids = string_list(&obj, "fileIds", MAX_DELETE_IDS)?;
-    let deleted = service::delete_files(&state, &principal.account.id, &ids).await?;
+    let (_, outbox) = service::request_outbox(&state, &principal.account, request).await?;
+    let deleted = service::delete_files(&state, &principal.account.id, &ids, &outbox).await?;
     Ok(Json(json!({ "successfullyDeletedFileIds": deleted })).into_response())
 }
 
@@ -37,9 +40,10 @@ pub async fn delete(
 pub async fn add_tags(
     State(state): State<AppState>,
     Principal(principal): Principal,
+    request: RequestInfo,
     body: super::Body,
 ) -> AppResult<Response> {
-    edit_current(&state, &principal.account.id, body, "tags", |v, tags| {
+    edit_current(&state, &principal, request, body, "tags", |v, tags| {
         v.tags = service::add_tags(v.tags.take(), tags);
     })
     .await
@@ -49,9 +53,10 @@ pub async fn add_tags(
 pub async fn remove_tags(
     State(state): State<AppState>,
     Principal(principal): Principal,
+    request: RequestInfo,
     body: super::Body,
 ) -> AppResult<Response> {
-    edit_current(&state, &principal.account.id, body, "tags", |v, tags| {
+    edit_current(&state, &principal, request, body, "tags", |v, tags| {
         v.tags = service::remove_tags(v.tags.take(), tags);
     })
     .await
@@ -61,9 +66,10 @@ pub async fn remove_tags(
 pub async fn remove_ai_tags(
     State(state): State<AppState>,
     Principal(principal): Principal,
+    request: RequestInfo,
     body: super::Body,
 ) -> AppResult<Response> {
-    edit_current(&state, &principal.account.id, body, "AITags", |v, names| {
+    edit_current(&state, &principal, request, body, "AITags", |v, names| {
         let removal = AiTagRemoval::Names(names.to_vec());
         v.ai_tags = service::remove_ai_tags(v.ai_tags.take(), &removal);
     })
@@ -75,7 +81,8 @@ pub async fn remove_ai_tags(
 /// `{successfullyUpdatedFileIds}`.
 async fn edit_current(
     state: &AppState,
-    account_id: &str,
+    principal: &KeyWithAccount,
+    request: RequestInfo,
     body: super::Body,
     key: &'static str,
     apply: fn(&mut StoredVersion, &[String]),
@@ -83,11 +90,14 @@ async fn edit_current(
     let obj = json_body(body)?;
     let ids = string_list(&obj, "fileIds", MAX_TAG_IDS)?;
     let values = string_list(&obj, key, MAX_TAGS)?;
-    let updated = service::edit(state, account_id, &ids, EditScope::Current, &|v| {
+    let (_, outbox) = service::request_outbox(state, &principal.account, request).await?;
+    let edit = |v: &mut StoredVersion| {
         apply(v, &values);
         Ok(())
-    })
-    .await?;
+    };
+    let account_id = &principal.account.id;
+    let updated = service::edit(state, account_id, &ids, EditScope::Current, &edit, &outbox)
+        .await?;
     let ids: Vec<&str> = updated.iter().map(|v| v.file_id.as_str()).collect();
     Ok(Json(json!({ "successfullyUpdatedFileIds": ids })).into_response())
 }

@@ -13,6 +13,7 @@ use crate::upload::response::{delivery_urls, VersionInfo};
 
 /// What rendering needs besides the rows: where the account's files are delivered, and which
 /// custom metadata fields are live (values of deleted fields stay stored but are not shown).
+#[derive(Debug)]
 pub struct RenderContext {
     pub url_endpoint: String,
     pub live_fields: LiveFields,

@@ -9,6 +9,9 @@ use folio_contract::ParamError;
 use serde_json::{json, Map, Value};
 
 use super::details::{file_details, RenderContext};
+use crate::http::RequestInfo;
+use crate::store::StoredVersion;
+use crate::webhooks::outbox::ExtensionJobs;
 use super::service::{self, AiTagRemoval, DetailsUpdate};
 use super::{check_file_id, json_body, optional_bool, required_string};
 use crate::error::{AppError, AppResult};
@@ -38,22 +41,24 @@ pub async fn details(
 pub async fn update(
     State(state): State<AppState>,
     Principal(principal): Principal,
+    request: RequestInfo,
     Path(file_id): Path<String>,
     body: super::Body,
 ) -> AppResult<Response> {
     check_file_id(&file_id)?;
     let obj = json_body(body)?;
     let account_id = &principal.account.id;
-    let ctx = RenderContext::load(&state, &principal.account).await?;
+    let (ctx, outbox) = service::request_outbox(&state, &principal.account, request).await?;
     let ids = [file_id];
 
     if let Some(publish) = obj.get("publish") {
         let (is_published, scope) = parse_publish(publish, &obj)?;
-        let current = service::edit(&state, account_id, &ids, scope, &move |v| {
+        let publish = move |v: &mut StoredVersion| {
             v.is_published = is_published;
             Ok(())
-        })
-        .await
+        };
+        let current = service::edit(&state, account_id, &ids, scope, &publish, &outbox)
+            .await
         .map_err(not_found_for_one)?;
         let Some(current) = current.first() else {
             return Err(AppError::FileNotFound);
@@ -71,29 +76,30 @@ pub async fn update(
         Some(Value::String(s)) => Some(folio_contract::parse_webhook_url(s)?),
         Some(_) => return Err(AppError::Param(ParamError::Invalid("webhookUrl"))),
     };
+    // Spec §3.9 as for uploads: only a non-empty `extensions` array yields `extensionStatus`;
+    // the pending ones become jobs written with the edit.
+    let asked_for_extensions = !extensions.is_empty();
+    let (status, pending) = state.extensions.plan(extensions);
+    let outbox = if pending.is_empty() {
+        outbox
+    } else {
+        outbox.with_extensions(ExtensionJobs {
+            extensions: pending,
+            webhook_url,
+            key_id: principal.key.public_key.clone(),
+        })
+    };
     let fields = &ctx.live_fields;
-    let current = service::edit(&state, account_id, &ids, EditScope::Current, &|v| {
-        update.apply(v, fields)
-    })
-    .await
-    .map_err(not_found_for_one)?;
+    let apply = |v: &mut StoredVersion| update.apply(v, fields);
+    let current = service::edit(&state, account_id, &ids, EditScope::Current, &apply, &outbox)
+        .await
+        .map_err(not_found_for_one)?;
     let Some(current) = current.into_iter().next() else {
         return Err(AppError::FileNotFound);
     };
     let mut body =
         serde_json::to_value(file_details(&current, &ctx)).map_err(AppError::internal)?;
-    // Spec §3.9 as for uploads: only a non-empty `extensions` array yields `extensionStatus`.
-    if !extensions.is_empty() {
-        let status = crate::extensions::Extensions::start(
-            &state,
-            crate::extensions::Job {
-                extensions,
-                version: current,
-                url_endpoint: ctx.url_endpoint.clone(),
-                webhook_url,
-                signing_key: principal.key.private_key.clone(),
-            },
-        );
+    if asked_for_extensions {
         if let Value::Object(obj) = &mut body {
             obj.insert("extensionStatus".to_owned(), json!(status));
         }
@@ -229,10 +235,12 @@ fn parse_update(obj: &Map<String, Value>, ctx: &RenderContext) -> AppResult<Deta
 pub async fn delete(
     State(state): State<AppState>,
     Principal(principal): Principal,
+    request: RequestInfo,
     Path(file_id): Path<String>,
 ) -> AppResult<Response> {
     check_file_id(&file_id)?;
-    service::delete_files(&state, &principal.account.id, &[file_id])
+    let (_, outbox) = service::request_outbox(&state, &principal.account, request).await?;
+    service::delete_files(&state, &principal.account.id, &[file_id], &outbox)
         .await
         .map_err(not_found_for_one)?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -242,6 +250,7 @@ pub async fn delete(
 pub async fn copy(
     State(state): State<AppState>,
     Principal(principal): Principal,
+    request: RequestInfo,
     body: super::Body,
 ) -> AppResult<Response> {
     let obj = json_body(body)?;
@@ -251,12 +260,14 @@ pub async fn copy(
         "destinationPath",
     )?;
     let include_versions = optional_bool(&obj, "includeFileVersions")?;
+    let (_, outbox) = service::request_outbox(&state, &principal.account, request).await?;
     service::copy_file(
         &state,
         &principal.account.id,
         &source,
         destination,
         include_versions,
+        &outbox,
     )
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -266,6 +277,7 @@ pub async fn copy(
 pub async fn move_file(
     State(state): State<AppState>,
     Principal(principal): Principal,
+    request: RequestInfo,
     body: super::Body,
 ) -> AppResult<Response> {
     let obj = json_body(body)?;
@@ -274,7 +286,15 @@ pub async fn move_file(
         &required_string(&obj, "destinationPath")?,
         "destinationPath",
     )?;
-    service::move_file(&state, &principal.account.id, &source, &destination).await?;
+    let (_, outbox) = service::request_outbox(&state, &principal.account, request).await?;
+    service::move_file(
+        &state,
+        &principal.account.id,
+        &source,
+        &destination,
+        &outbox,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -282,6 +302,7 @@ pub async fn move_file(
 pub async fn rename(
     State(state): State<AppState>,
     Principal(principal): Principal,
+    request: RequestInfo,
     body: super::Body,
 ) -> AppResult<Response> {
     let obj = json_body(body)?;
@@ -289,7 +310,8 @@ pub async fn rename(
     let new_name = service::rename_target(&required_string(&obj, "newFileName")?)?;
     let purge_cache = optional_bool(&obj, "purgeCache")?;
     let account = &principal.account;
-    service::rename_file(&state, &account.id, &path, &new_name).await?;
+    let (_, outbox) = service::request_outbox(&state, account, request).await?;
+    service::rename_file(&state, &account.id, &path, &new_name, &outbox).await?;
     if !purge_cache {
         return Ok(Json(json!({})).into_response());
     }

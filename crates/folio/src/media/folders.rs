@@ -34,11 +34,14 @@ pub async fn create(
 pub async fn delete(
     State(state): State<AppState>,
     Principal(principal): Principal,
+    request: crate::http::RequestInfo,
     body: super::Body,
 ) -> AppResult<Response> {
     let obj = json_body(body)?;
     let path = required_string(&obj, "folderPath")?;
-    jobs::delete_folder(&state, &principal.account.id, &path).await?;
+    let (_, outbox) =
+        super::service::request_outbox(&state, &principal.account, request).await?;
+    jobs::delete_folder(&state, &principal.account.id, &path, outbox).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -6,15 +6,19 @@
 //! in between leaves blobs that no row references, which the sweeper removes after its grace
 //! period; the opposite order could leave a row pointing at a missing blob.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
+use super::details::RenderContext;
 use crate::custom_fields::LiveFields;
 use crate::error::AppError;
+use crate::http::RequestInfo;
 use crate::ids;
 use crate::state::AppState;
 use crate::store::blob::{blob_key, renditions_dir};
 use crate::store::{
-    CopiedVersion, CopyOutcome, DeleteOutcome, EditErrors, EditOutcome, EditScope, FolderTarget,
+    Account, CopiedVersion, CopyOutcome, Outbox, DeleteOutcome, EditErrors, EditOutcome, EditScope, FolderTarget,
     MoveOutcome, NewCopy, RemovedVersion, RenameOutcome, StoredVersion,
 };
 use crate::upload::sink::BlobGuard;
@@ -42,6 +46,18 @@ pub fn normalize_file_path(raw: &str) -> String {
     }
 }
 
+/// The outbox of a request's writes to `account`: its events are rendered with the account's
+/// context (also returned, for the response).
+pub async fn request_outbox(
+    state: &AppState,
+    account: &Account,
+    request: RequestInfo,
+) -> Result<(Arc<RenderContext>, Outbox), AppError> {
+    let ctx = Arc::new(RenderContext::load(state, account).await?);
+    let outbox = Outbox::new(&account.id, Arc::clone(&ctx), Some(request));
+    Ok((ctx, outbox))
+}
+
 /// Removes the blobs of versions whose rows are gone: the version blob and its renditions.
 /// Failures are logged and left to the sweeper (the rows are gone already, so nothing points
 /// at what remains).
@@ -66,15 +82,17 @@ pub async fn delete_files(
     state: &AppState,
     account_id: &str,
     file_ids: &[String],
+    outbox: &Outbox,
 ) -> Result<Vec<String>, AppError> {
     let outcome = state
         .catalog
-        .delete_files(account_id, file_ids)
+        .delete_files(account_id, file_ids, outbox)
         .await
         .map_err(AppError::internal)?;
     match outcome {
         DeleteOutcome::Missing(missing) => Err(AppError::FilesNotFound(missing)),
         DeleteOutcome::Deleted(removed) => {
+            state.webhook_bell.ring();
             remove_blobs(state, &removed).await;
             let mut seen = std::collections::HashSet::new();
             Ok(file_ids
@@ -93,14 +111,18 @@ pub async fn edit(
     file_ids: &[String],
     scope: EditScope,
     edit: &(dyn Fn(&mut StoredVersion) -> Result<(), EditErrors> + Send + Sync),
+    outbox: &Outbox,
 ) -> Result<Vec<StoredVersion>, AppError> {
     match state
         .catalog
-        .edit_versions(account_id, file_ids, scope, edit)
+        .edit_versions(account_id, file_ids, scope, edit, outbox)
         .await
         .map_err(AppError::internal)?
     {
-        EditOutcome::Done(current) => Ok(current),
+        EditOutcome::Done(current) => {
+            state.webhook_bell.ring();
+            Ok(current)
+        }
         EditOutcome::Missing(missing) => Err(AppError::FilesNotFound(missing)),
         EditOutcome::Invalid(errors) => Err(AppError::InvalidCustomMetadata(errors)),
     }
@@ -205,6 +227,7 @@ pub async fn copy_file(
     source_path: &str,
     folder: FolderTarget,
     include_versions: bool,
+    outbox: &Outbox,
 ) -> Result<StoredVersion, AppError> {
     let source = state
         .catalog
@@ -254,12 +277,13 @@ pub async fn copy_file(
     };
     match state
         .catalog
-        .insert_copy(&copy)
+        .insert_copy(&copy, outbox)
         .await
         .map_err(AppError::internal)?
     {
         CopyOutcome::Copied(current) => {
             guards.into_iter().for_each(BlobGuard::disarm);
+            state.webhook_bell.ring();
             Ok(*current)
         }
         // The guards remove the copied blobs.
@@ -274,14 +298,18 @@ pub async fn move_file(
     account_id: &str,
     source_path: &str,
     folder: &FolderTarget,
+    outbox: &Outbox,
 ) -> Result<(), AppError> {
     match state
         .catalog
-        .move_file(account_id, source_path, folder, MAX_VERSIONS)
+        .move_file(account_id, source_path, folder, MAX_VERSIONS, outbox)
         .await
         .map_err(AppError::internal)?
     {
-        MoveOutcome::Moved => Ok(()),
+        MoveOutcome::Moved => {
+            state.webhook_bell.ring();
+            Ok(())
+        }
         MoveOutcome::NotFound => Err(AppError::NoFileAtPath(source_path.to_owned())),
         MoveOutcome::TooManyVersions => Err(AppError::TooManyVersions),
     }
@@ -304,14 +332,18 @@ pub async fn rename_file(
     account_id: &str,
     file_path: &str,
     new_name: &str,
+    outbox: &Outbox,
 ) -> Result<StoredVersion, AppError> {
     match state
         .catalog
-        .rename_file(account_id, file_path, new_name)
+        .rename_file(account_id, file_path, new_name, outbox)
         .await
         .map_err(AppError::internal)?
     {
-        RenameOutcome::Renamed(current) => Ok(*current),
+        RenameOutcome::Renamed(current) => {
+            state.webhook_bell.ring();
+            Ok(*current)
+        }
         RenameOutcome::NotFound => Err(AppError::NoFileAtPath(file_path.to_owned())),
         RenameOutcome::Exists => Err(AppError::FileAlreadyExists),
     }

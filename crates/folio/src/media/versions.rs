@@ -10,6 +10,7 @@ use super::service;
 use super::{check_file_id, check_version_id};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::http::RequestInfo;
 use crate::store::{RestoreOutcome, VersionDelete};
 use crate::upload::auth::Principal;
 
@@ -53,17 +54,20 @@ pub async fn get(
 pub async fn delete(
     State(state): State<AppState>,
     Principal(principal): Principal,
+    request: RequestInfo,
     Path((file_id, version_id)): Path<(String, String)>,
 ) -> AppResult<Response> {
     check_file_id(&file_id)?;
     check_version_id(&version_id)?;
+    let (_, outbox) = service::request_outbox(&state, &principal.account, request).await?;
     match state
         .catalog
-        .delete_version(&principal.account.id, &file_id, &version_id)
+        .delete_version(&principal.account.id, &file_id, &version_id, &outbox)
         .await
         .map_err(AppError::internal)?
     {
         VersionDelete::Deleted(removed) => {
+            state.webhook_bell.ring();
             service::remove_blobs(&state, &[removed]).await;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
@@ -77,13 +81,15 @@ pub async fn delete(
 pub async fn restore(
     State(state): State<AppState>,
     Principal(principal): Principal,
+    request: RequestInfo,
     Path((file_id, version_id)): Path<(String, String)>,
 ) -> AppResult<Response> {
     check_file_id(&file_id)?;
     check_version_id(&version_id)?;
+    let (ctx, outbox) = service::request_outbox(&state, &principal.account, request).await?;
     let restored = match state
         .catalog
-        .restore_version(&principal.account.id, &file_id, &version_id)
+        .restore_version(&principal.account.id, &file_id, &version_id, &outbox)
         .await
         .map_err(AppError::internal)?
     {
@@ -91,6 +97,6 @@ pub async fn restore(
         RestoreOutcome::NoFile => return Err(AppError::FileNotFound),
         RestoreOutcome::NoVersion => return Err(AppError::VersionNotFound),
     };
-    let ctx = RenderContext::load(&state, &principal.account).await?;
+    state.webhook_bell.ring();
     Ok(Json(file_details(&restored, &ctx)).into_response())
 }

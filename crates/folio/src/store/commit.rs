@@ -342,6 +342,7 @@ mod tests {
                 ..MediaInfo::default()
             },
             max_versions: 5,
+            outbox: crate::store::Outbox::none(),
         }
     }
 

@@ -23,6 +23,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::webhooks::outbox::{Change, Outbox};
+
 #[derive(Debug, Clone)]
 pub struct Account {
     pub id: String,
@@ -135,6 +137,8 @@ pub struct NewUpload {
     pub size: u64,
     pub media: MediaInfo,
     pub max_versions: u32,
+    /// What the commit writes to the outbox with its rows (events, extension jobs).
+    pub outbox: Outbox,
 }
 
 /// One version of a file as the catalog holds it.
@@ -401,6 +405,138 @@ pub enum FieldWrite {
     Deleted,
 }
 
+/// What an outbox row asks for (webhooks.md §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryKind {
+    /// An account event, fanned out to every subscribed endpoint when written.
+    Event,
+    /// A POST of an extension's outcome to the upload's `webhookUrl` (spec §3.9).
+    Callback,
+    /// A call to an extension's runner.
+    Extension,
+}
+
+impl DeliveryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryKind::Event => "event",
+            DeliveryKind::Callback => "callback",
+            DeliveryKind::Extension => "extension",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DeliveryKind> {
+        [
+            DeliveryKind::Event,
+            DeliveryKind::Callback,
+            DeliveryKind::Extension,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// One row for the outbox, rendered above the backends ([`Outbox`]); a backend writes it in
+/// the transaction of the change it reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    /// `webhook-id`: the same on every attempt and for every endpoint.
+    pub message_id: String,
+    pub account_id: String,
+    pub kind: DeliveryKind,
+    pub event_type: String,
+    /// A callback's URL, an extension's name.
+    pub target: Option<String>,
+    /// A callback's signing key pair (its public key).
+    pub key_id: Option<String>,
+    pub body: String,
+    pub created_at_ms: i64,
+}
+
+/// Where an account's events go (webhooks.md §3).
+#[derive(Clone, PartialEq)]
+pub struct WebhookEndpoint {
+    pub id: String,
+    pub account_id: String,
+    pub url: String,
+    /// The event types it receives; empty: every one.
+    pub events: Vec<String>,
+    /// The signing secret as the operator sees it (its UTF-8 bytes are the HMAC key).
+    pub secret: String,
+    /// After a rotation, the old secret signs too until `previous_secret_until_ms`.
+    pub previous_secret: Option<String>,
+    pub previous_secret_until_ms: Option<i64>,
+    /// Declared in the config file (kept in step with it when the server starts).
+    pub from_config: bool,
+    /// Set when the endpoint answered `410 Gone`.
+    pub disabled_at_ms: Option<i64>,
+    pub disabled_reason: Option<String>,
+    pub created_at_ms: i64,
+}
+
+impl std::fmt::Debug for WebhookEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // No secret in logs.
+        f.debug_struct("WebhookEndpoint")
+            .field("id", &self.id)
+            .field("account_id", &self.account_id)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("disabled_at_ms", &self.disabled_at_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A due outbox row a worker has claimed: nobody else attempts it until `lease_until_ms`.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: i64,
+    pub row: OutboxRow,
+    /// An event's endpoint (`None` once removed).
+    pub endpoint: Option<WebhookEndpoint>,
+    /// Attempts so far, this one included.
+    pub attempts: i64,
+}
+
+/// What became of an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Delivered,
+    /// Try again at this time (Unix ms).
+    Retry(i64),
+    /// Given up.
+    Failed,
+    /// The endpoint answered `410 Gone`: the row fails and the endpoint is disabled.
+    EndpointGone,
+}
+
+/// The outcome of one claimed row, written back by [`Catalog::finish_deliveries`].
+#[derive(Debug, Clone)]
+pub struct DeliveryReport {
+    pub id: i64,
+    pub outcome: DeliveryOutcome,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub at_ms: i64,
+}
+
+/// A row of the delivery log (`folio webhooks deliveries`).
+#[derive(Debug, Clone)]
+pub struct DeliveryRecord {
+    pub id: i64,
+    pub message_id: String,
+    pub kind: DeliveryKind,
+    pub event_type: String,
+    pub endpoint_id: Option<String>,
+    pub target: Option<String>,
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at_ms: i64,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at_ms: i64,
+}
+
 #[derive(Debug)]
 pub enum CommitOutcome {
     Committed(Box<StoredVersion>),
@@ -435,6 +571,7 @@ pub trait Catalog: Send + Sync + 'static {
     async fn key_by_private(&self, private_key: &str) -> anyhow::Result<Option<KeyWithAccount>>;
     async fn key_by_public(&self, public_key: &str) -> anyhow::Result<Option<KeyWithAccount>>;
     async fn account_by_url_id(&self, url_id: &str) -> anyhow::Result<Option<Account>>;
+    async fn account_by_id(&self, id: &str) -> anyhow::Result<Option<Account>>;
 
     /// Records a token as used: one atomic insert-if-absent. `Ok(false)` means it was used
     /// before.
@@ -584,6 +721,7 @@ pub trait Catalog: Send + Sync + 'static {
         file_ids: &[String],
         scope: EditScope,
         edit: VersionEdit<'_>,
+        outbox: &Outbox,
     ) -> anyhow::Result<EditOutcome>;
     /// Removes the rows of the files and all their versions, all or nothing, in one
     /// transaction. The caller removes the blobs afterwards.
@@ -591,6 +729,7 @@ pub trait Catalog: Send + Sync + 'static {
         &self,
         account_id: &str,
         file_ids: &[String],
+        outbox: &Outbox,
     ) -> anyhow::Result<DeleteOutcome>;
     /// Removes a non-current version's row.
     async fn delete_version(
@@ -598,6 +737,7 @@ pub trait Catalog: Send + Sync + 'static {
         account_id: &str,
         file_id: &str,
         version_id: &str,
+        outbox: &Outbox,
     ) -> anyhow::Result<VersionDelete>;
     /// Makes a version the file's current one again (it keeps its id and number).
     async fn restore_version(
@@ -605,10 +745,11 @@ pub trait Catalog: Send + Sync + 'static {
         account_id: &str,
         file_id: &str,
         version_id: &str,
+        outbox: &Outbox,
     ) -> anyhow::Result<RestoreOutcome>;
     /// Writes the rows of a copy whose blobs exist: a new file at `folder + name`, or new
     /// versions of the file already there.
-    async fn insert_copy(&self, copy: &NewCopy) -> anyhow::Result<CopyOutcome>;
+    async fn insert_copy(&self, copy: &NewCopy, outbox: &Outbox) -> anyhow::Result<CopyOutcome>;
     /// Moves the file at `source_path` into `folder` (same name). When a file already holds
     /// the destination path, the source's versions are appended to it (oldest first, the
     /// source's current version last, so it becomes current) and the source file is gone.
@@ -618,6 +759,7 @@ pub trait Catalog: Send + Sync + 'static {
         source_path: &str,
         folder: &FolderTarget,
         max_versions: u32,
+        outbox: &Outbox,
     ) -> anyhow::Result<MoveOutcome>;
     /// Gives the file at `file_path` a new (sanitised) name in its folder.
     async fn rename_file(
@@ -625,7 +767,43 @@ pub trait Catalog: Send + Sync + 'static {
         account_id: &str,
         file_path: &str,
         new_name: &str,
+        outbox: &Outbox,
     ) -> anyhow::Result<RenameOutcome>;
+
+    // Webhooks (webhooks.md): endpoints and the outbox.
+
+    async fn add_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> anyhow::Result<()>;
+    /// Every endpoint of every account, oldest first.
+    async fn webhook_endpoints(&self) -> anyhow::Result<Vec<WebhookEndpoint>>;
+    /// Removes an endpoint and the deliveries still pending for it.
+    async fn remove_webhook_endpoint(&self, id: &str) -> anyhow::Result<bool>;
+    /// Gives an endpoint a new secret; the current one keeps signing until `previous_until_ms`.
+    async fn rotate_webhook_secret(
+        &self,
+        id: &str,
+        secret: &str,
+        previous_until_ms: i64,
+    ) -> anyhow::Result<bool>;
+    /// Makes the endpoints declared in the config file exactly `endpoints` (by id), leaving
+    /// the others alone.
+    async fn sync_config_endpoints(&self, endpoints: &[WebhookEndpoint]) -> anyhow::Result<()>;
+    /// Writes outbox rows outside any other change (an extension's callback).
+    async fn enqueue(&self, rows: &[OutboxRow]) -> anyhow::Result<()>;
+    /// Claims at most `limit` due rows, oldest due first, until `now_ms + lease_ms`. Rows
+    /// another instance is claiming at the same time are passed over.
+    async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> anyhow::Result<Vec<ClaimedDelivery>>;
+    /// Records the outcomes of claimed rows, in one transaction.
+    async fn finish_deliveries(&self, reports: &[DeliveryReport]) -> anyhow::Result<()>;
+    /// The newest `limit` rows of the delivery log (only failed ones with `failed_only`).
+    async fn deliveries(&self, failed_only: bool, limit: u32)
+        -> anyhow::Result<Vec<DeliveryRecord>>;
+    /// Removes finished rows older than `before_ms`; how many.
+    async fn purge_deliveries(&self, before_ms: i64) -> anyhow::Result<u64>;
 
     /// A cheap round trip to the database (health checks).
     async fn ping(&self) -> anyhow::Result<()>;

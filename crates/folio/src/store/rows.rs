@@ -9,8 +9,9 @@ use sqlx::Row;
 
 use super::commit::{CurrentVersion, FoundFile};
 use super::{
-    Account, ApiKey, CopiedVersion, CustomField, Job, JobKind, KeyWithAccount, ListedItem,
-    MediaInfo, StoredFolder, StoredVersion,
+    Account, ApiKey, ClaimedDelivery, CopiedVersion, CustomField, DeliveryKind, DeliveryOutcome,
+    DeliveryRecord, DeliveryReport, Job, JobKind, KeyWithAccount, ListedItem, MediaInfo,
+    OutboxRow, StoredFolder, StoredVersion, WebhookEndpoint,
 };
 
 /// Columns of `file_versions v JOIN files f` read by [`version_from_row`].
@@ -490,3 +491,198 @@ macro_rules! bind_job {
     }};
 }
 pub(super) use bind_job;
+
+// The outbox (webhooks.md §3).
+
+/// An account event for every endpoint of the account subscribed to its type (`$1` message
+/// id, `$2` account, `$3` type, `$4` body, `$5` now): one statement, which writes nothing when
+/// nobody listens.
+pub(super) const INSERT_EVENT_DELIVERIES: &str =
+    "INSERT INTO deliveries (message_id, account_id, kind, event_type, endpoint_id, body, \
+     created_at, next_attempt_at) \
+     SELECT $1, $2, 'event', $3, e.id, $4, $5, $5 FROM webhook_endpoints e \
+     WHERE e.account_id = $2 AND e.disabled_at IS NULL \
+     AND (e.events = '' OR e.events LIKE '%,' || CAST($3 AS TEXT) || ',%')";
+
+/// A callback or an extension job (`$1` message id, `$2` account, `$3` kind, `$4` type,
+/// `$5` target, `$6` key id, `$7` body, `$8` now).
+pub(super) const INSERT_DELIVERY: &str =
+    "INSERT INTO deliveries (message_id, account_id, kind, event_type, target, key_id, body, \
+     created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)";
+
+/// Columns of `deliveries` read by [`claimed_from_row`].
+pub(super) const CLAIMED_COLUMNS: &str = "id, message_id, account_id, kind, event_type, \
+    endpoint_id, target, key_id, body, attempts, created_at";
+
+/// Columns of `webhook_endpoints` read by [`endpoint_from_row`].
+pub(super) const ENDPOINT_COLUMNS: &str = "id, account_id, url, events, secret, \
+    previous_secret, previous_secret_until, from_config, disabled_at, disabled_reason, created_at";
+
+pub(super) const INSERT_ENDPOINT: &str = "INSERT INTO webhook_endpoints (id, account_id, url, \
+    events, secret, previous_secret, previous_secret_until, from_config, disabled_at, \
+    disabled_reason, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
+/// The outcome of an attempt (`$1` state, `$2` next attempt, `$3` status, `$4` error, `$5`
+/// finished at or NULL, `$6` id).
+pub(super) const FINISH_DELIVERY: &str = "UPDATE deliveries SET state = $1, next_attempt_at = $2, \
+    last_status = $3, last_error = $4, finished_at = $5 WHERE id = $6";
+
+/// A new secret (`$1`); the current one signs too until `$2` (`$3` endpoint id).
+pub(super) const ROTATE_SECRET: &str = "UPDATE webhook_endpoints SET previous_secret = secret, \
+    previous_secret_until = $2, secret = $1 WHERE id = $3";
+
+/// Disables the endpoint of delivery `$2` at `$1` (it answered 410 Gone).
+pub(super) const DISABLE_ENDPOINT: &str = "UPDATE webhook_endpoints SET disabled_at = $1, \
+    disabled_reason = '410 Gone' \
+    WHERE id = (SELECT endpoint_id FROM deliveries WHERE id = $2)";
+
+/// Finished rows older than `$1`.
+pub(super) const PURGE_DELIVERIES: &str =
+    "DELETE FROM deliveries WHERE state <> 'pending' AND finished_at < $1";
+
+/// [`INSERT_ENDPOINT`] that replaces the URL, filter and secret of an endpoint already there
+/// (the config file's endpoints at start); a rotation's previous secret and a 410's disabling
+/// are kept only while the secret and URL stay the same.
+pub(super) fn upsert_endpoint() -> String {
+    format!(
+        "{INSERT_ENDPOINT} ON CONFLICT (id) DO UPDATE SET url = excluded.url, \
+         events = excluded.events, secret = excluded.secret, \
+         disabled_at = CASE WHEN webhook_endpoints.url = excluded.url \
+             THEN webhook_endpoints.disabled_at END, \
+         disabled_reason = CASE WHEN webhook_endpoints.url = excluded.url \
+             THEN webhook_endpoints.disabled_reason END, \
+         previous_secret = CASE WHEN webhook_endpoints.secret = excluded.secret \
+             THEN webhook_endpoints.previous_secret END, \
+         previous_secret_until = CASE WHEN webhook_endpoints.secret = excluded.secret \
+             THEN webhook_endpoints.previous_secret_until END"
+    )
+}
+
+/// The delivery log, newest first (`$1` limit); the `WHERE` of failed-only is added.
+pub(super) fn delivery_log(failed_only: bool) -> String {
+    format!(
+        "SELECT id, message_id, kind, event_type, endpoint_id, \
+         COALESCE(target, (SELECT url FROM webhook_endpoints e WHERE e.id = endpoint_id)) AS target, \
+         state, attempts, next_attempt_at, last_status, last_error, created_at \
+         FROM deliveries {} ORDER BY id DESC LIMIT $1",
+        if failed_only {
+            "WHERE state = 'failed'"
+        } else {
+            ""
+        }
+    )
+}
+
+pub(super) fn claimed_from_row<R: Columns>(
+    row: &R,
+    endpoint: Option<WebhookEndpoint>,
+) -> anyhow::Result<ClaimedDelivery> {
+    let kind: String = row.column("kind")?;
+    Ok(ClaimedDelivery {
+        id: row.column("id")?,
+        row: OutboxRow {
+            message_id: row.column("message_id")?,
+            account_id: row.column("account_id")?,
+            kind: DeliveryKind::parse(&kind)
+                .with_context(|| format!("unknown delivery kind {kind}"))?,
+            event_type: row.column("event_type")?,
+            target: row.column("target")?,
+            key_id: row.column("key_id")?,
+            body: row.column("body")?,
+            created_at_ms: row.column("created_at")?,
+        },
+        endpoint,
+        attempts: row.column("attempts")?,
+    })
+}
+
+pub(super) fn endpoint_from_row<R: Columns>(row: &R) -> anyhow::Result<WebhookEndpoint> {
+    let events: String = row.column("events")?;
+    Ok(WebhookEndpoint {
+        id: row.column("id")?,
+        account_id: row.column("account_id")?,
+        url: row.column("url")?,
+        events: crate::webhooks::outbox::events_from_column(&events),
+        secret: row.column("secret")?,
+        previous_secret: row.column("previous_secret")?,
+        previous_secret_until_ms: row.column("previous_secret_until")?,
+        from_config: row.column("from_config")?,
+        disabled_at_ms: row.column("disabled_at")?,
+        disabled_reason: row.column("disabled_reason")?,
+        created_at_ms: row.column("created_at")?,
+    })
+}
+
+pub(super) fn delivery_record_from_row<R: Columns>(row: &R) -> anyhow::Result<DeliveryRecord> {
+    let kind: String = row.column("kind")?;
+    Ok(DeliveryRecord {
+        id: row.column("id")?,
+        message_id: row.column("message_id")?,
+        kind: DeliveryKind::parse(&kind).with_context(|| format!("unknown delivery kind {kind}"))?,
+        event_type: row.column("event_type")?,
+        endpoint_id: row.column("endpoint_id")?,
+        target: row.column("target")?,
+        state: row.column("state")?,
+        attempts: row.column("attempts")?,
+        next_attempt_at_ms: row.column("next_attempt_at")?,
+        last_status: row.column("last_status")?,
+        last_error: row.column("last_error")?,
+        created_at_ms: row.column("created_at")?,
+    })
+}
+
+/// The row values of a report: state, next attempt, finished at.
+pub(super) fn finish_values(report: &DeliveryReport) -> (&'static str, i64, Option<i64>) {
+    match report.outcome {
+        DeliveryOutcome::Delivered => ("delivered", report.at_ms, Some(report.at_ms)),
+        DeliveryOutcome::Retry(at) => ("pending", at, None),
+        DeliveryOutcome::Failed | DeliveryOutcome::EndpointGone => {
+            ("failed", report.at_ms, Some(report.at_ms))
+        }
+    }
+}
+
+/// Binds [`INSERT_DELIVERY`] or [`INSERT_EVENT_DELIVERIES`] for one outbox row (sqlx).
+macro_rules! bind_outbox_row {
+    ($row:expr) => {{
+        let row: &$crate::store::OutboxRow = $row;
+        if row.kind == $crate::store::DeliveryKind::Event {
+            sqlx::query($crate::store::rows::INSERT_EVENT_DELIVERIES)
+                .bind(&row.message_id)
+                .bind(&row.account_id)
+                .bind(&row.event_type)
+                .bind(&row.body)
+                .bind(row.created_at_ms)
+        } else {
+            sqlx::query($crate::store::rows::INSERT_DELIVERY)
+                .bind(&row.message_id)
+                .bind(&row.account_id)
+                .bind(row.kind.as_str())
+                .bind(&row.event_type)
+                .bind(&row.target)
+                .bind(&row.key_id)
+                .bind(&row.body)
+                .bind(row.created_at_ms)
+        }
+    }};
+}
+pub(super) use bind_outbox_row;
+
+/// Binds [`INSERT_ENDPOINT`] (sqlx).
+macro_rules! bind_endpoint {
+    ($q:expr, $e:expr) => {{
+        let e: &$crate::store::WebhookEndpoint = $e;
+        $q.bind(&e.id)
+            .bind(&e.account_id)
+            .bind(&e.url)
+            .bind($crate::webhooks::outbox::events_column(&e.events))
+            .bind(&e.secret)
+            .bind(&e.previous_secret)
+            .bind(e.previous_secret_until_ms)
+            .bind(e.from_config)
+            .bind(e.disabled_at_ms)
+            .bind(&e.disabled_reason)
+            .bind(e.created_at_ms)
+    }};
+}
+pub(super) use bind_endpoint;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use futures_util::future::join_all;
 
 use super::{
+    Outbox,
     Catalog, CommitOutcome, CopiedVersion, CopyOutcome, CustomField, DeleteOutcome, EditOutcome,
     EditScope, FieldWrite, FolderTarget, MediaInfo, MoveOutcome, NewCopy, NewUpload, RenameOutcome,
     RestoreOutcome, StoredVersion, VersionDelete,
@@ -127,6 +128,7 @@ fn upload(account_id: &str, name: &str) -> NewUpload {
             ..MediaInfo::default()
         },
         max_versions: 100,
+        outbox: Outbox::none(),
     }
 }
 
@@ -1086,7 +1088,7 @@ async fn edits_are_all_or_nothing(catalog: Arc<dyn Catalog>) {
         Ok(())
     };
     match catalog
-        .edit_versions(&account, &ids, EditScope::Current, &tag)
+        .edit_versions(&account, &ids, EditScope::Current, &tag, &Outbox::none())
         .await
         .expect("edit")
     {
@@ -1110,7 +1112,7 @@ async fn edits_are_all_or_nothing(catalog: Arc<dyn Catalog>) {
     };
     assert!(matches!(
         catalog
-            .edit_versions(&account, &ids[..2], EditScope::Current, &refuse_b)
+            .edit_versions(&account, &ids[..2], EditScope::Current, &refuse_b, &Outbox::none())
             .await
             .expect("edit"),
         EditOutcome::Invalid(_)
@@ -1123,7 +1125,7 @@ async fn edits_are_all_or_nothing(catalog: Arc<dyn Catalog>) {
     assert_eq!(untouched.tags, None, "nothing changed");
 
     let done = match catalog
-        .edit_versions(&account, &ids[..2], EditScope::Current, &tag)
+        .edit_versions(&account, &ids[..2], EditScope::Current, &tag, &Outbox::none())
         .await
         .expect("edit")
     {
@@ -1150,7 +1152,7 @@ async fn edits_are_all_or_nothing(catalog: Arc<dyn Catalog>) {
             &account,
             std::slice::from_ref(&a.file_id),
             EditScope::Current,
-            &unpublish,
+            &unpublish, &Outbox::none(),
         )
         .await
         .expect("edit");
@@ -1169,7 +1171,7 @@ async fn edits_are_all_or_nothing(catalog: Arc<dyn Catalog>) {
             &account,
             std::slice::from_ref(&a.file_id),
             EditScope::AllVersions,
-            &unpublish,
+            &unpublish, &Outbox::none(),
         )
         .await
         .expect("edit");
@@ -1205,27 +1207,27 @@ async fn deletes_remove_rows_and_report_blobs(catalog: Arc<dyn Catalog>) {
     // Versions: the current one stays; an old one goes.
     assert!(matches!(
         catalog
-            .delete_version(&account, &a1.file_id, &a2.version_id)
+            .delete_version(&account, &a1.file_id, &a2.version_id, &Outbox::none())
             .await
             .expect("delete"),
         VersionDelete::Current
     ));
     assert!(matches!(
         catalog
-            .delete_version(&account, &a1.file_id, &b.version_id)
+            .delete_version(&account, &a1.file_id, &b.version_id, &Outbox::none())
             .await
             .expect("delete"),
         VersionDelete::NoVersion
     ));
     assert!(matches!(
         catalog
-            .delete_version(&account, "65a000000000000000000000", &a1.version_id)
+            .delete_version(&account, "65a000000000000000000000", &a1.version_id, &Outbox::none())
             .await
             .expect("delete"),
         VersionDelete::NoFile
     ));
     match catalog
-        .delete_version(&account, &a1.file_id, &a1.version_id)
+        .delete_version(&account, &a1.file_id, &a1.version_id, &Outbox::none())
         .await
         .expect("delete")
     {
@@ -1242,7 +1244,7 @@ async fn deletes_remove_rows_and_report_blobs(catalog: Arc<dyn Catalog>) {
     // Files: all or nothing.
     let unknown = "65a000000000000000000000".to_owned();
     match catalog
-        .delete_files(&account, &[a1.file_id.clone(), unknown.clone()])
+        .delete_files(&account, &[a1.file_id.clone(), unknown.clone()], &Outbox::none())
         .await
         .expect("delete")
     {
@@ -1257,7 +1259,7 @@ async fn deletes_remove_rows_and_report_blobs(catalog: Arc<dyn Catalog>) {
     match catalog
         .delete_files(
             &account,
-            &[a1.file_id.clone(), b.file_id.clone(), b.file_id.clone()],
+            &[a1.file_id.clone(), b.file_id.clone(), b.file_id.clone()], &Outbox::none(),
         )
         .await
         .expect("delete")
@@ -1309,7 +1311,7 @@ async fn restore_makes_an_old_version_current_again(catalog: Arc<dyn Catalog>) {
             .expect("c"),
     );
     let restored = match catalog
-        .restore_version(&account, &v1.file_id, &v1.version_id)
+        .restore_version(&account, &v1.file_id, &v1.version_id, &Outbox::none())
         .await
         .expect("restore")
     {
@@ -1335,21 +1337,21 @@ async fn restore_makes_an_old_version_current_again(catalog: Arc<dyn Catalog>) {
     assert_eq!(v3.version_number, 3);
     assert!(matches!(
         catalog
-            .delete_version(&account, &v1.file_id, &v2.version_id)
+            .delete_version(&account, &v1.file_id, &v2.version_id, &Outbox::none())
             .await
             .expect("delete"),
         VersionDelete::Deleted(_)
     ));
     assert!(matches!(
         catalog
-            .restore_version(&account, &v1.file_id, &v2.version_id)
+            .restore_version(&account, &v1.file_id, &v2.version_id, &Outbox::none())
             .await
             .expect("restore"),
         RestoreOutcome::NoVersion
     ));
     assert!(matches!(
         catalog
-            .restore_version(&account, "65a000000000000000000000", &v1.version_id)
+            .restore_version(&account, "65a000000000000000000000", &v1.version_id, &Outbox::none())
             .await
             .expect("restore"),
         RestoreOutcome::NoFile
@@ -1392,7 +1394,7 @@ async fn copies_create_files_or_append_versions(catalog: Arc<dyn Catalog>) {
         versions: vec![copied(&src1), copied(&src2)],
         max_versions: 100,
     };
-    let made = match catalog.insert_copy(&copy).await.expect("copy") {
+    let made = match catalog.insert_copy(&copy, &Outbox::none()).await.expect("copy") {
         CopyOutcome::Copied(v) => v,
         other => panic!("{other:?}"),
     };
@@ -1425,7 +1427,7 @@ async fn copies_create_files_or_append_versions(catalog: Arc<dyn Catalog>) {
         versions: vec![copied(&src2)],
         ..copy.clone()
     };
-    let appended = match catalog.insert_copy(&again).await.expect("copy") {
+    let appended = match catalog.insert_copy(&again, &Outbox::none()).await.expect("copy") {
         CopyOutcome::Copied(v) => v,
         other => panic!("{other:?}"),
     };
@@ -1437,7 +1439,7 @@ async fn copies_create_files_or_append_versions(catalog: Arc<dyn Catalog>) {
         ..copy.clone()
     };
     assert!(matches!(
-        catalog.insert_copy(&capped).await.expect("copy"),
+        catalog.insert_copy(&capped, &Outbox::none()).await.expect("copy"),
         CopyOutcome::TooManyVersions
     ));
     assert!(!catalog
@@ -1457,7 +1459,7 @@ async fn moves_and_renames_keep_ids_and_refuse_taken_names(catalog: Arc<dyn Cata
     );
     assert_eq!(
         catalog
-            .move_file(&account, "/a/b/m.jpg", &target("/x/y"), 100)
+            .move_file(&account, "/a/b/m.jpg", &target("/x/y"), 100, &Outbox::none())
             .await
             .expect("move"),
         MoveOutcome::Moved
@@ -1471,7 +1473,7 @@ async fn moves_and_renames_keep_ids_and_refuse_taken_names(catalog: Arc<dyn Cata
     assert_eq!(moved.blob_key, m.blob_key, "blobs stay where they are");
     assert_eq!(
         catalog
-            .move_file(&account, "/a/b/m.jpg", &target("/x/y"), 100)
+            .move_file(&account, "/a/b/m.jpg", &target("/x/y"), 100, &Outbox::none())
             .await
             .expect("move"),
         MoveOutcome::NotFound
@@ -1486,7 +1488,7 @@ async fn moves_and_renames_keep_ids_and_refuse_taken_names(catalog: Arc<dyn Cata
     );
     assert_eq!(
         catalog
-            .move_file(&account, "/x/y/m.jpg", &target("/a/b/"), 100)
+            .move_file(&account, "/x/y/m.jpg", &target("/a/b/"), 100, &Outbox::none())
             .await
             .expect("move"),
         MoveOutcome::Moved
@@ -1514,13 +1516,13 @@ async fn moves_and_renames_keep_ids_and_refuse_taken_names(catalog: Arc<dyn Cata
     );
     assert!(matches!(
         catalog
-            .rename_file(&account, "/a/b/m.jpg", "taken.jpg")
+            .rename_file(&account, "/a/b/m.jpg", "taken.jpg", &Outbox::none())
             .await
             .expect("rename"),
         RenameOutcome::Exists
     ));
     let renamed = match catalog
-        .rename_file(&account, "/a/b/m.jpg", "n.jpg")
+        .rename_file(&account, "/a/b/m.jpg", "n.jpg", &Outbox::none())
         .await
         .expect("rename")
     {
@@ -1532,7 +1534,7 @@ async fn moves_and_renames_keep_ids_and_refuse_taken_names(catalog: Arc<dyn Cata
     assert_eq!(renamed.file_id, other.file_id);
     assert!(matches!(
         catalog
-            .rename_file(&account, "/a/b/m.jpg", "o.jpg")
+            .rename_file(&account, "/a/b/m.jpg", "o.jpg", &Outbox::none())
             .await
             .expect("rename"),
         RenameOutcome::NotFound
@@ -1574,7 +1576,7 @@ async fn deletes_racing_overwrites_leave_no_row_without_blob(catalog: Arc<dyn Ca
                     .expect("path")
                 {
                     if let DeleteOutcome::Deleted(r) = c
-                        .delete_files(&account, &[v.file_id])
+                        .delete_files(&account, &[v.file_id], &Outbox::none())
                         .await
                         .expect("delete")
                     {
@@ -1636,7 +1638,7 @@ async fn restores_racing_overwrites_stay_consistent(catalog: Arc<dyn Catalog>) {
         );
         tokio::spawn(async move {
             assert!(matches!(
-                c.restore_version(&account, &file_id, &version_id)
+                c.restore_version(&account, &file_id, &version_id, &Outbox::none())
                     .await
                     .expect("restore"),
                 RestoreOutcome::Restored(_)
@@ -1671,7 +1673,7 @@ async fn renames_racing_creations_of_the_target_never_share_a_path(catalog: Arc<
         let c = Arc::clone(&catalog);
         let commit = tokio::spawn(async move { c.commit_upload(&create).await.expect("commit") });
         let rename = catalog
-            .rename_file(&account, &source.file_path, &target_name)
+            .rename_file(&account, &source.file_path, &target_name, &Outbox::none())
             .await
             .expect("rename");
         let commit = commit.await.expect("join");
@@ -1951,7 +1953,7 @@ async fn a_folder_of_10000_files_is_deleted_in_batches(catalog: Arc<dyn Catalog>
         }
         assert!(batch.len() <= crate::jobs::DELETE_BATCH as usize);
         let ids: Vec<String> = batch.into_iter().map(|f| f.file_id).collect();
-        match catalog.delete_files(&account, &ids).await.expect("delete") {
+        match catalog.delete_files(&account, &ids, &Outbox::none()).await.expect("delete") {
             super::DeleteOutcome::Deleted(gone) => removed += gone.len(),
             other => panic!("{other:?}"),
         }

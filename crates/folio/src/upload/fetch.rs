@@ -327,26 +327,61 @@ impl Fetcher {
 
     /// What can be decided from the URL alone: scheme, user info, a literal address.
     fn check(&self, url: &Url) -> Result<(), AppError> {
+        match self.problem(url) {
+            Some(reason) => Err(refused(reason)),
+            None => Ok(()),
+        }
+    }
+
+    fn problem(&self, url: &Url) -> Option<&'static str> {
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(refused("a scheme other than http or https"));
+            return Some("a scheme other than http or https");
         }
         // `http://trusted.example@evil.example/` misleads readers of logs and allow-lists, and
         // credentials have no business in a stored upload request.
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(refused("user info in the URL"));
+            return Some("user info in the URL");
         }
-        let host = url.host_str().ok_or_else(|| refused("no host"))?;
+        let Some(host) = url.host_str() else {
+            return Some("no host");
+        };
         // The URL parser has already normalised literal addresses (`http://0x7f.1/` is
         // 127.0.0.1); IPv6 ones keep their brackets.
         let literal = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
         let Ok(ip) = literal.unwrap_or(host).parse::<IpAddr>() else {
-            return Ok(()); // a host name: the resolver decides
+            return None; // a host name: the resolver decides
         };
-        if self.allow.permits(None, ip) {
-            Ok(())
-        } else {
-            Err(refused("a non-public address"))
+        (!self.allow.permits(None, ip)).then_some("a non-public address")
+    }
+
+    /// Whether a destination kept for later calls (a webhook endpoint) may be called: the URL
+    /// rules of [`Self::guarded_client`], and a host name must resolve now to at least one
+    /// address the client would connect to. The reason when not.
+    pub async fn check_destination(&self, url: &Url) -> Result<(), &'static str> {
+        if let Some(reason) = self.problem(url) {
+            return Err(reason);
         }
+        let Some(host) = url.host_str() else {
+            return Err("no host");
+        };
+        if host.starts_with('[') || host.parse::<IpAddr>().is_ok() {
+            return Ok(());
+        }
+        let resolved = tokio::net::lookup_host((host, 0))
+            .await
+            .map_err(|_| "a host name that does not resolve")?;
+        let mut any = false;
+        for addr in resolved {
+            any = true;
+            if self.allow.permits(Some(host), addr.ip()) {
+                return Ok(());
+            }
+        }
+        Err(if any {
+            "a host that resolves to no public address"
+        } else {
+            "a host name that does not resolve"
+        })
     }
 }
 

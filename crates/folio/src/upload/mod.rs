@@ -24,27 +24,48 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use std::sync::Arc;
+
 use crate::custom_fields::LiveFields;
+use crate::http::RequestInfo;
+use crate::media::details::RenderContext;
+use crate::webhooks::outbox::ExtensionJobs;
 use crate::error::AppError;
 use crate::ids;
 use crate::state::AppState;
 use crate::store::blob::blob_key;
-use crate::store::{CommitOutcome, CommitOutcomeUnknown, MediaInfo, NewUpload};
+use crate::store::{CommitOutcome, CommitOutcomeUnknown, MediaInfo, NewUpload, Outbox};
 use auth::{ApiVersion, Authenticator};
 use intake::{FilePart, Received};
 
-pub async fn upload_v1(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    handle(state, ApiVersion::V1, headers, body).await
+pub async fn upload_v1(
+    State(state): State<AppState>,
+    request: RequestInfo,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    handle(state, ApiVersion::V1, request, headers, body).await
 }
 
-pub async fn upload_v2(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    handle(state, ApiVersion::V2, headers, body).await
+pub async fn upload_v2(
+    State(state): State<AppState>,
+    request: RequestInfo,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    handle(state, ApiVersion::V2, request, headers, body).await
 }
 
-async fn handle(state: AppState, api: ApiVersion, headers: HeaderMap, body: Body) -> Response {
+async fn handle(
+    state: AppState,
+    api: ApiVersion,
+    request: RequestInfo,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let mut auth = Authenticator::new(&state, api, &headers);
     let body = linger::SharedBody::new(body);
-    let result = run(&state, &headers, body.body(), &mut auth).await;
+    let result = run(&state, request, &headers, body.body(), &mut auth).await;
     let limits = &state.config.limits;
     body.discard_rest(limits.hard_cap(), limits.idle_body_timeout())
         .await;
@@ -93,6 +114,7 @@ fn body_kind(headers: &HeaderMap) -> Option<BodyKind> {
 
 async fn run(
     state: &AppState,
+    request: RequestInfo,
     headers: &HeaderMap,
     body: Body,
     auth: &mut Authenticator<'_>,
@@ -131,14 +153,18 @@ async fn run(
     // The account's live custom metadata fields: they type `request.customMetadata.<name>` in
     // `checks` (P7) and validate `customMetadata` (E2). Read on every upload (one indexed
     // query), so a field created or changed on another instance applies at once.
-    let custom_fields = LiveFields::new(
-        &state
-            .catalog
-            .custom_fields(&principal.account.id, false)
-            .await
-            .map_err(AppError::internal)?,
-    );
-    let params = folio_contract::parse_upload_params_with(&fields, &custom_fields)?;
+    let render = Arc::new(RenderContext {
+        url_endpoint: state.url_endpoint(&principal.account.url_id),
+        live_fields: LiveFields::new(
+            &state
+                .catalog
+                .custom_fields(&principal.account.id, false)
+                .await
+                .map_err(AppError::internal)?,
+        ),
+    });
+    let custom_fields = &render.live_fields;
+    let params = folio_contract::parse_upload_params_with(&fields, custom_fields)?;
     let mut file = match file {
         FilePart::Received(f) => f,
         FilePart::Unusable(problem) => return Err(problem),
@@ -224,6 +250,16 @@ async fn run(
             .map_err(|_| AppError::ChecksFailed)?;
     }
 
+    // Spec §3.9: extensions with a runner become jobs, written with the commit.
+    let (extension_status, pending) = state.extensions.plan(params.extensions.clone());
+    let mut outbox = Outbox::new(&principal.account.id, Arc::clone(&render), Some(request));
+    if !pending.is_empty() {
+        outbox = outbox.with_extensions(ExtensionJobs {
+            extensions: pending,
+            webhook_url: params.webhook_url.clone(),
+            key_id: principal.key.public_key.clone(),
+        });
+    }
     let upload = NewUpload {
         account_id: principal.account.id.clone(),
         version_id,
@@ -247,6 +283,7 @@ async fn run(
         size: file.size,
         media,
         max_versions: limits.max_versions_per_file,
+        outbox,
     };
     // The commit and the fate of the blob are decided in a task of their own: if the client
     // goes away while the commit is in flight, the handler is dropped, and a blob deleted by
@@ -281,6 +318,7 @@ async fn run(
         CommitOutcome::PathTaken => return Err(AppError::FileExists),
         CommitOutcome::TooManyVersions => return Err(AppError::TooManyVersions),
     };
+    state.webhook_bell.ring();
     if !plan.post.is_empty() {
         // Post-transformations are derived renditions, made after the response (spec §3.8):
         // a failure is logged, and delivery renders on demand anyway.
@@ -305,20 +343,11 @@ async fn run(
         upload.mode = ?principal.mode,
         "stored"
     );
-    let url_endpoint = state.url_endpoint(&principal.account.url_id);
-    let mut response = response::upload_response(&stored, &url_endpoint, params.response_fields);
+    let mut response =
+        response::upload_response(&stored, &render.url_endpoint, params.response_fields);
     // Spec §3.9: only a non-empty `extensions` array yields `extensionStatus`.
     if !params.extensions.is_empty() {
-        response.extension_status = Some(crate::extensions::Extensions::start(
-            state,
-            crate::extensions::Job {
-                extensions: params.extensions,
-                version: (*stored).clone(),
-                url_endpoint,
-                webhook_url: params.webhook_url,
-                signing_key: principal.key.private_key.clone(),
-            },
-        ));
+        response.extension_status = Some(extension_status);
     }
     Ok(response)
 }

@@ -48,7 +48,7 @@ async fn hook(State(seen): State<Shared>, headers: HeaderMap, body: String) -> S
     let mut seen = seen.lock().expect("lock");
     let status = seen.answers.pop_front().unwrap_or(200);
     let signature = headers
-        .get("x-folio-signature")
+        .get("x-ik-signature")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
@@ -112,10 +112,9 @@ async fn app(fakes: &Fakes) -> TestApp {
             c.fetch.allow = vec!["127.0.0.1/32".to_owned()];
             c.extensions.runners = runners;
             c.extensions.runner_timeout_secs = 5;
-            c.extensions.webhook_timeout_secs = 5;
-            c.extensions.webhook_max_attempts = 4;
-            c.extensions.webhook_retry_initial_ms = 10;
-            c.extensions.webhook_retry_max_ms = 40;
+            c.webhooks.timeout_secs = 5;
+            c.webhooks.retry_initial_ms = 10;
+            c.webhooks.retry_max_ms = 40;
         })
         .start()
         .await

@@ -129,7 +129,11 @@ async fn the_sweeper_removes_blobs_and_renditions_a_crashed_delete_left() {
     // The rows go, as a delete does first; the process "dies" before the blobs go.
     let outcome = app
         .catalog()
-        .delete_files(&account, &[gone["fileId"].as_str().expect("id").to_owned()])
+        .delete_files(
+            &account,
+            &[gone["fileId"].as_str().expect("id").to_owned()],
+            &folio::store::Outbox::none(),
+        )
         .await
         .expect("delete rows");
     assert!(matches!(outcome, folio::store::DeleteOutcome::Deleted(_)));

@@ -13,6 +13,7 @@
 mod reads;
 mod writer;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -27,6 +28,11 @@ use subtle::ConstantTimeEq;
 
 use super::commit;
 use super::rows::{
+    bind_endpoint, bind_outbox_row, claimed_from_row, delivery_log, delivery_record_from_row,
+    endpoint_from_row, finish_values, upsert_endpoint, CLAIMED_COLUMNS, DISABLE_ENDPOINT,
+    ENDPOINT_COLUMNS, FINISH_DELIVERY, INSERT_ENDPOINT, PURGE_DELIVERIES, ROTATE_SECRET,
+};
+use super::rows::{
     all_keys, bind_job, bind_new_file, is_unique_violation, CHECKPOINT_JOB, COMPLETE_JOB,
     INSERT_FOLDER, INSERT_JOB, RELEASE_JOBS, UPDATE_VERSION_ATTRIBUTES,
 };
@@ -34,6 +40,10 @@ use super::rows::{
     bind_version_row, field_from_row, folder_from_row, job_from_row, key_from_row, listed_from_row,
     to_json, version_from_row, VersionRow, FIELD_COLUMNS, FIRST_ACCOUNT, FOLDER_COLUMNS,
     INSERT_FILE, INSERT_VERSION, JOB_COLUMNS, KEY_COLUMNS, SET_CURRENT_VERSION, VERSION_COLUMNS,
+};
+use super::{
+    Change, ClaimedDelivery, DeliveryOutcome, DeliveryRecord, DeliveryReport, Outbox, OutboxRow,
+    WebhookEndpoint,
 };
 use super::{
     Account, ApiKey, Catalog, CommitOutcome, CopyOutcome, CustomField, DeleteOutcome, EditOutcome,
@@ -233,6 +243,21 @@ impl Catalog for SqliteCatalog {
 
     async fn key_by_public(&self, public_key: &str) -> anyhow::Result<Option<KeyWithAccount>> {
         self.lookups.key_by_public(public_key)
+    }
+
+    async fn account_by_id(&self, id: &str) -> anyhow::Result<Option<Account>> {
+        let row = sqlx::query("SELECT id, url_id, disabled FROM accounts WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|r| {
+            Ok(Account {
+                id: r.try_get("id")?,
+                url_id: r.try_get("url_id")?,
+                disabled: r.try_get("disabled")?,
+            })
+        })
+        .transpose()
     }
 
     async fn account_by_url_id(&self, url_id: &str) -> anyhow::Result<Option<Account>> {
@@ -644,6 +669,180 @@ impl Catalog for SqliteCatalog {
         Ok(found.is_some())
     }
 
+    async fn add_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> anyhow::Result<()> {
+        bind_endpoint!(sqlx::query(INSERT_ENDPOINT), endpoint)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn webhook_endpoints(&self) -> anyhow::Result<Vec<WebhookEndpoint>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(endpoint_from_row).collect()
+    }
+
+    async fn remove_webhook_endpoint(&self, id: &str) -> anyhow::Result<bool> {
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
+        sqlx::query("DELETE FROM deliveries WHERE endpoint_id = ? AND state = 'pending'")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn rotate_webhook_secret(
+        &self,
+        id: &str,
+        secret: &str,
+        previous_until_ms: i64,
+    ) -> anyhow::Result<bool> {
+        let done = sqlx::query(ROTATE_SECRET)
+            .bind(secret)
+            .bind(previous_until_ms)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn sync_config_endpoints(&self, endpoints: &[WebhookEndpoint]) -> anyhow::Result<()> {
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
+        let known: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM webhook_endpoints WHERE from_config = 1")
+                .fetch_all(&mut *tx)
+                .await?;
+        for id in known.iter().filter(|id| !endpoints.iter().any(|e| &e.id == *id)) {
+            sqlx::query("DELETE FROM deliveries WHERE endpoint_id = ? AND state = 'pending'")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM webhook_endpoints WHERE id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for endpoint in endpoints {
+            bind_endpoint!(sqlx::query(&upsert_endpoint()), endpoint)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn enqueue(&self, rows: &[OutboxRow]) -> anyhow::Result<()> {
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
+        for row in rows {
+            bind_outbox_row!(row).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> anyhow::Result<Vec<ClaimedDelivery>> {
+        // One statement on the single writer: no other claim can interleave.
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
+        let rows = sqlx::query(&format!(
+            "UPDATE deliveries SET next_attempt_at = $1, attempts = attempts + 1, \
+             last_attempt_at = $2 \
+             WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' \
+                 AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $3) \
+             RETURNING {CLAIMED_COLUMNS}"
+        ))
+        .bind(now_ms.saturating_add(lease_ms))
+        .bind(now_ms)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut endpoints: HashMap<String, Option<WebhookEndpoint>> = HashMap::new();
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let endpoint_id: Option<String> = row.try_get("endpoint_id")?;
+            let endpoint = match endpoint_id {
+                None => None,
+                Some(id) => match endpoints.get(&id) {
+                    Some(known) => known.clone(),
+                    None => {
+                        let found = sqlx::query(&format!(
+                            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?"
+                        ))
+                        .bind(&id)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .as_ref()
+                        .map(endpoint_from_row)
+                        .transpose()?;
+                        endpoints.insert(id, found.clone());
+                        found
+                    }
+                },
+            };
+            claimed.push(claimed_from_row(row, endpoint)?);
+        }
+        tx.commit().await?;
+        claimed.sort_by_key(|c| c.id);
+        Ok(claimed)
+    }
+
+    async fn finish_deliveries(&self, reports: &[DeliveryReport]) -> anyhow::Result<()> {
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
+        for report in reports {
+            let (state, next, finished) = finish_values(report);
+            sqlx::query(FINISH_DELIVERY)
+                .bind(state)
+                .bind(next)
+                .bind(report.status.map(i64::from))
+                .bind(&report.error)
+                .bind(finished)
+                .bind(report.id)
+                .execute(&mut *tx)
+                .await?;
+            if report.outcome == DeliveryOutcome::EndpointGone {
+                sqlx::query(DISABLE_ENDPOINT)
+                    .bind(report.at_ms)
+                    .bind(report.id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn deliveries(
+        &self,
+        failed_only: bool,
+        limit: u32,
+    ) -> anyhow::Result<Vec<DeliveryRecord>> {
+        let rows = sqlx::query(&delivery_log(failed_only))
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(delivery_record_from_row).collect()
+    }
+
+    async fn purge_deliveries(&self, before_ms: i64) -> anyhow::Result<u64> {
+        let done = sqlx::query(PURGE_DELIVERIES)
+            .bind(before_ms)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn ping(&self) -> anyhow::Result<()> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())
@@ -739,6 +938,7 @@ impl Catalog for SqliteCatalog {
         file_ids: &[String],
         scope: EditScope,
         edit: VersionEdit<'_>,
+        outbox: &Outbox,
     ) -> anyhow::Result<EditOutcome> {
         let ids = super::unique_ids(file_ids);
         let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
@@ -784,7 +984,9 @@ impl Catalog for SqliteCatalog {
         }
         let mut current = Vec::with_capacity(ids.len());
         for id in &ids {
-            current.push(current_in(&mut tx, id).await?);
+            let version = current_in(&mut tx, id).await?;
+            write_outbox(&mut tx, outbox, Change::Updated(&version)).await?;
+            current.push(version);
         }
         tx.commit().await?;
         Ok(EditOutcome::Done(current))
@@ -794,6 +996,7 @@ impl Catalog for SqliteCatalog {
         &self,
         account_id: &str,
         file_ids: &[String],
+        outbox: &Outbox,
     ) -> anyhow::Result<DeleteOutcome> {
         let ids = super::unique_ids(file_ids);
         let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
@@ -822,6 +1025,7 @@ impl Catalog for SqliteCatalog {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            write_outbox(&mut tx, outbox, Change::Deleted { file_id: id }).await?;
         }
         tx.commit().await?;
         Ok(DeleteOutcome::Deleted(removed))
@@ -832,6 +1036,7 @@ impl Catalog for SqliteCatalog {
         account_id: &str,
         file_id: &str,
         version_id: &str,
+        outbox: &Outbox,
     ) -> anyhow::Result<VersionDelete> {
         let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
         let current: Option<String> = sqlx::query_scalar(
@@ -861,6 +1066,11 @@ impl Catalog for SqliteCatalog {
             .bind(version_id)
             .execute(&mut *tx)
             .await?;
+        let change = Change::VersionDeleted {
+            file_id,
+            version_id,
+        };
+        write_outbox(&mut tx, outbox, change).await?;
         tx.commit().await?;
         Ok(VersionDelete::Deleted(RemovedVersion {
             version_id: version_id.to_owned(),
@@ -873,6 +1083,7 @@ impl Catalog for SqliteCatalog {
         account_id: &str,
         file_id: &str,
         version_id: &str,
+        outbox: &Outbox,
     ) -> anyhow::Result<RestoreOutcome> {
         let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
         let current: Option<String> = sqlx::query_scalar(
@@ -905,11 +1116,14 @@ impl Catalog for SqliteCatalog {
             .await?;
         }
         let restored = current_in(&mut tx, file_id).await?;
+        if current != version_id {
+            write_outbox(&mut tx, outbox, Change::Updated(&restored)).await?;
+        }
         tx.commit().await?;
         Ok(RestoreOutcome::Restored(Box::new(restored)))
     }
 
-    async fn insert_copy(&self, copy: &NewCopy) -> anyhow::Result<CopyOutcome> {
+    async fn insert_copy(&self, copy: &NewCopy, outbox: &Outbox) -> anyhow::Result<CopyOutcome> {
         let Some(last) = copy.versions.last() else {
             anyhow::bail!("a copy without versions");
         };
@@ -925,6 +1139,7 @@ impl Catalog for SqliteCatalog {
         .bind(&path)
         .fetch_optional(&mut *tx)
         .await?;
+        let appended = existing.is_some();
         let (file_id, numbers) = match existing {
             Some(row) => {
                 let file_id: String = row.try_get("file_id")?;
@@ -968,6 +1183,12 @@ impl Catalog for SqliteCatalog {
                 .await?;
         }
         let current = current_in(&mut tx, &file_id).await?;
+        let change = if appended {
+            Change::VersionCreated(&current)
+        } else {
+            Change::Created(&current)
+        };
+        write_outbox(&mut tx, outbox, change).await?;
         tx.commit().await?;
         Ok(CopyOutcome::Copied(Box::new(current)))
     }
@@ -978,6 +1199,7 @@ impl Catalog for SqliteCatalog {
         source_path: &str,
         folder: &FolderTarget,
         max_versions: u32,
+        outbox: &Outbox,
     ) -> anyhow::Result<MoveOutcome> {
         let now = ids::now_millis();
         let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
@@ -1019,6 +1241,8 @@ impl Catalog for SqliteCatalog {
                 .bind(&source_id)
                 .execute(&mut *tx)
                 .await?;
+                let moved = current_in(&mut tx, &source_id).await?;
+                write_outbox(&mut tx, outbox, Change::Updated(&moved)).await?;
             }
             Some(dest) => {
                 let dest_id: String = dest.try_get("file_id")?;
@@ -1062,6 +1286,11 @@ impl Catalog for SqliteCatalog {
                     .bind(&source_id)
                     .execute(&mut *tx)
                     .await?;
+                // The moved file is gone; its versions are new versions of the one there.
+                let file_id = &source_id;
+                write_outbox(&mut tx, outbox, Change::Deleted { file_id }).await?;
+                let appended = current_in(&mut tx, &target.file_id).await?;
+                write_outbox(&mut tx, outbox, Change::VersionCreated(&appended)).await?;
             }
         }
         tx.commit().await?;
@@ -1073,6 +1302,7 @@ impl Catalog for SqliteCatalog {
         account_id: &str,
         file_path: &str,
         new_name: &str,
+        outbox: &Outbox,
     ) -> anyhow::Result<RenameOutcome> {
         let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
         let source = sqlx::query(
@@ -1105,9 +1335,24 @@ impl Catalog for SqliteCatalog {
             }
         }
         let current = current_in(&mut tx, &file_id).await?;
+        if new_path != file_path {
+            write_outbox(&mut tx, outbox, Change::Updated(&current)).await?;
+        }
         tx.commit().await?;
         Ok(RenameOutcome::Renamed(Box::new(current)))
     }
+}
+
+/// Writes the outbox rows of `change` in the change's transaction.
+async fn write_outbox(
+    tx: &mut Transaction<'_, Sqlite>,
+    outbox: &Outbox,
+    change: Change<'_>,
+) -> anyhow::Result<()> {
+    for row in outbox.rows(&change) {
+        bind_outbox_row!(&row).execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 /// Which of `ids` name no file of the account.

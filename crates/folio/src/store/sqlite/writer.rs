@@ -21,9 +21,10 @@ use tokio::sync::{mpsc, oneshot};
 use super::super::commit;
 use super::super::rows::{
     current_for_overwrite_from_row, file_at_path_from_row, VersionRow, CURRENT_FOR_OVERWRITE,
-    FILE_AT_PATH, INSERT_FILE, INSERT_FOLDER, INSERT_VERSION, SET_CURRENT_VERSION,
+    FILE_AT_PATH, INSERT_DELIVERY, INSERT_EVENT_DELIVERIES, INSERT_FILE, INSERT_FOLDER,
+    INSERT_VERSION, SET_CURRENT_VERSION,
 };
-use super::super::{CommitOutcome, NewUpload};
+use super::super::{Change, CommitOutcome, DeliveryKind, NewUpload, Outbox};
 use crate::ids;
 
 /// Jobs committed together at most; bounds the latency one batch adds to its first job.
@@ -186,6 +187,7 @@ fn commit_upload(conn: &Connection, up: &NewUpload) -> anyhow::Result<CommitOutc
             .optional()?
             .transpose()?
     };
+    let created = existing.is_none();
     let version = match existing {
         None => {
             let name = if up.use_unique_file_name {
@@ -250,6 +252,12 @@ fn commit_upload(conn: &Connection, up: &NewUpload) -> anyhow::Result<CommitOutc
         row.media,
         row.created_at,
     ])?;
+    let change = if created {
+        Change::Created(&version)
+    } else {
+        Change::VersionCreated(&version)
+    };
+    write_outbox(conn, &up.outbox, change)?;
     Ok(CommitOutcome::Committed(Box::new(version)))
 }
 
@@ -265,6 +273,33 @@ fn unused_unique_name(conn: &Connection, up: &NewUpload) -> anyhow::Result<Strin
         }
     }
     Err(commit::no_unique_name())
+}
+
+/// Writes the outbox rows of `change` in the caller's savepoint.
+fn write_outbox(conn: &Connection, outbox: &Outbox, change: Change<'_>) -> anyhow::Result<()> {
+    for row in outbox.rows(&change) {
+        if row.kind == DeliveryKind::Event {
+            conn.prepare_cached(INSERT_EVENT_DELIVERIES)?.execute(params![
+                &row.message_id,
+                &row.account_id,
+                &row.event_type,
+                &row.body,
+                row.created_at_ms,
+            ])?;
+        } else {
+            conn.prepare_cached(INSERT_DELIVERY)?.execute(params![
+                &row.message_id,
+                &row.account_id,
+                row.kind.as_str(),
+                &row.event_type,
+                &row.target,
+                &row.key_id,
+                &row.body,
+                row.created_at_ms,
+            ])?;
+        }
+    }
+    Ok(())
 }
 
 const FILE_TAKEN: &str = "SELECT 1 FROM files WHERE account_id = ? AND file_path = ?";
