@@ -290,7 +290,9 @@ async fn webhooks(config: Config, action: WebhooksAction) -> anyhow::Result<()> 
             println!("  id: {}", endpoint.id);
             println!("  events: {}", event_list(&endpoint.events));
             println!("  secret: {}", endpoint.secret);
-            println!("Keep the secret: receivers verify deliveries with it. It is not shown again.");
+            println!(
+                "Keep the secret: receivers verify deliveries with it. It is not shown again."
+            );
         }
         WebhooksAction::List => {
             let endpoints = state.catalog.webhook_endpoints().await?;

@@ -251,12 +251,6 @@ impl WebhooksConfig {
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_secs)
     }
-
-    /// How long a claim holds a row: one attempt and a margin to record its outcome. An
-    /// instance that dies holding rows delays them by this much.
-    pub fn lease_ms(&self) -> i64 {
-        i64::try_from(self.timeout_secs.saturating_add(5).saturating_mul(1000)).unwrap_or(i64::MAX)
-    }
 }
 
 impl ExtensionsConfig {
@@ -551,6 +545,17 @@ impl Limits {
 }
 
 impl Config {
+    /// How long a delivery worker's claim holds an outbox row: the longest attempt (a webhook
+    /// POST or an extension's runner call) and a margin to record its outcome. An instance that
+    /// dies holding rows delays them by this much; no other instance attempts them meanwhile.
+    pub fn delivery_lease_ms(&self) -> i64 {
+        let longest = self
+            .webhooks
+            .timeout_secs
+            .max(self.extensions.runner_timeout_secs);
+        i64::try_from(longest.saturating_add(5).saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
+
     /// Defaults, then the TOML file (if any), then `FOLIO_*` variables from `env`.
     pub fn load(
         file: Option<&Path>,

@@ -265,4 +265,3 @@ async fn apply_tags(
     version.ai_tags = (!value.is_null()).then_some(value);
     Ok(())
 }
-

@@ -40,8 +40,8 @@ use crate::media::service::{remove_blobs, MAX_VERSIONS};
 use crate::state::AppState;
 use crate::store::blob::{blob_key, renditions_dir};
 use crate::store::{
-    Outbox,
     CopiedVersion, CopyOutcome, DeleteOutcome, FolderTarget, Job, JobKind, MoveOutcome, NewCopy,
+    Outbox,
 };
 
 /// Files per catalog transaction when a folder is deleted (short transactions: uploads wait

@@ -65,7 +65,11 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<SweepReport> {
         .catalog
         .purge_burned_tokens(state.clock.now_secs())
         .await?;
-    let retention = state.config.webhooks.log_retention_secs.saturating_mul(1000);
+    let retention = state
+        .config
+        .webhooks
+        .log_retention_secs
+        .saturating_mul(1000);
     report.old_deliveries = state
         .catalog
         .purge_deliveries(

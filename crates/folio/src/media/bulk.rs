@@ -10,8 +10,8 @@ use serde_json::json;
 use super::service::{self, AiTagRemoval};
 use super::{json_body, string_list};
 use crate::error::AppResult;
-use crate::state::AppState;
 use crate::http::RequestInfo;
+use crate::state::AppState;
 use crate::store::{EditScope, KeyWithAccount, StoredVersion};
 use crate::upload::auth::Principal;
 
@@ -96,8 +96,8 @@ async fn edit_current(
         Ok(())
     };
     let account_id = &principal.account.id;
-    let updated = service::edit(state, account_id, &ids, EditScope::Current, &edit, &outbox)
-        .await?;
+    let updated =
+        service::edit(state, account_id, &ids, EditScope::Current, &edit, &outbox).await?;
     let ids: Vec<&str> = updated.iter().map(|v| v.file_id.as_str()).collect();
     Ok(Json(json!({ "successfullyUpdatedFileIds": ids })).into_response())
 }

@@ -9,15 +9,15 @@ use folio_contract::ParamError;
 use serde_json::{json, Map, Value};
 
 use super::details::{file_details, RenderContext};
-use crate::http::RequestInfo;
-use crate::store::StoredVersion;
-use crate::webhooks::outbox::ExtensionJobs;
 use super::service::{self, AiTagRemoval, DetailsUpdate};
 use super::{check_file_id, json_body, optional_bool, required_string};
 use crate::error::{AppError, AppResult};
+use crate::http::RequestInfo;
 use crate::state::AppState;
 use crate::store::EditScope;
+use crate::store::StoredVersion;
 use crate::upload::auth::Principal;
+use crate::webhooks::outbox::ExtensionJobs;
 
 /// `GET /v1/files/{fileId}/details` (upload-api §8.2).
 pub async fn details(
@@ -59,7 +59,7 @@ pub async fn update(
         };
         let current = service::edit(&state, account_id, &ids, scope, &publish, &outbox)
             .await
-        .map_err(not_found_for_one)?;
+            .map_err(not_found_for_one)?;
         let Some(current) = current.first() else {
             return Err(AppError::FileNotFound);
         };
@@ -91,9 +91,16 @@ pub async fn update(
     };
     let fields = &ctx.live_fields;
     let apply = |v: &mut StoredVersion| update.apply(v, fields);
-    let current = service::edit(&state, account_id, &ids, EditScope::Current, &apply, &outbox)
-        .await
-        .map_err(not_found_for_one)?;
+    let current = service::edit(
+        &state,
+        account_id,
+        &ids,
+        EditScope::Current,
+        &apply,
+        &outbox,
+    )
+    .await
+    .map_err(not_found_for_one)?;
     let Some(current) = current.into_iter().next() else {
         return Err(AppError::FileNotFound);
     };

@@ -18,8 +18,8 @@ use crate::ids;
 use crate::state::AppState;
 use crate::store::blob::{blob_key, renditions_dir};
 use crate::store::{
-    Account, CopiedVersion, CopyOutcome, Outbox, DeleteOutcome, EditErrors, EditOutcome, EditScope, FolderTarget,
-    MoveOutcome, NewCopy, RemovedVersion, RenameOutcome, StoredVersion,
+    Account, CopiedVersion, CopyOutcome, DeleteOutcome, EditErrors, EditOutcome, EditScope,
+    FolderTarget, MoveOutcome, NewCopy, Outbox, RemovedVersion, RenameOutcome, StoredVersion,
 };
 use crate::upload::sink::BlobGuard;
 

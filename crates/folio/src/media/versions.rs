@@ -9,8 +9,8 @@ use super::details::{file_details, RenderContext};
 use super::service;
 use super::{check_file_id, check_version_id};
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
 use crate::http::RequestInfo;
+use crate::state::AppState;
 use crate::store::{RestoreOutcome, VersionDelete};
 use crate::upload::auth::Principal;
 

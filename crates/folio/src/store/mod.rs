@@ -800,8 +800,11 @@ pub trait Catalog: Send + Sync + 'static {
     /// Records the outcomes of claimed rows, in one transaction.
     async fn finish_deliveries(&self, reports: &[DeliveryReport]) -> anyhow::Result<()>;
     /// The newest `limit` rows of the delivery log (only failed ones with `failed_only`).
-    async fn deliveries(&self, failed_only: bool, limit: u32)
-        -> anyhow::Result<Vec<DeliveryRecord>>;
+    async fn deliveries(
+        &self,
+        failed_only: bool,
+        limit: u32,
+    ) -> anyhow::Result<Vec<DeliveryRecord>>;
     /// Removes finished rows older than `before_ms`; how many.
     async fn purge_deliveries(&self, before_ms: i64) -> anyhow::Result<u64>;
 

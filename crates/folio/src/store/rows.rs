@@ -10,8 +10,8 @@ use sqlx::Row;
 use super::commit::{CurrentVersion, FoundFile};
 use super::{
     Account, ApiKey, ClaimedDelivery, CopiedVersion, CustomField, DeliveryKind, DeliveryOutcome,
-    DeliveryRecord, DeliveryReport, Job, JobKind, KeyWithAccount, ListedItem, MediaInfo,
-    OutboxRow, StoredFolder, StoredVersion, WebhookEndpoint,
+    DeliveryRecord, DeliveryReport, Job, JobKind, KeyWithAccount, ListedItem, MediaInfo, OutboxRow,
+    StoredFolder, StoredVersion, WebhookEndpoint,
 };
 
 /// Columns of `file_versions v JOIN files f` read by [`version_from_row`].
@@ -618,7 +618,8 @@ pub(super) fn delivery_record_from_row<R: Columns>(row: &R) -> anyhow::Result<De
     Ok(DeliveryRecord {
         id: row.column("id")?,
         message_id: row.column("message_id")?,
-        kind: DeliveryKind::parse(&kind).with_context(|| format!("unknown delivery kind {kind}"))?,
+        kind: DeliveryKind::parse(&kind)
+            .with_context(|| format!("unknown delivery kind {kind}"))?,
         event_type: row.column("event_type")?,
         endpoint_id: row.column("endpoint_id")?,
         target: row.column("target")?,

@@ -10,10 +10,9 @@ use std::sync::Arc;
 use futures_util::future::join_all;
 
 use super::{
-    Outbox,
     Catalog, CommitOutcome, CopiedVersion, CopyOutcome, CustomField, DeleteOutcome, EditOutcome,
-    EditScope, FieldWrite, FolderTarget, MediaInfo, MoveOutcome, NewCopy, NewUpload, RenameOutcome,
-    RestoreOutcome, StoredVersion, VersionDelete,
+    EditScope, FieldWrite, FolderTarget, MediaInfo, MoveOutcome, NewCopy, NewUpload, Outbox,
+    RenameOutcome, RestoreOutcome, StoredVersion, VersionDelete,
 };
 use crate::config::Config;
 use crate::store::postgres::{Migrate, PgCatalog};
@@ -1112,7 +1111,13 @@ async fn edits_are_all_or_nothing(catalog: Arc<dyn Catalog>) {
     };
     assert!(matches!(
         catalog
-            .edit_versions(&account, &ids[..2], EditScope::Current, &refuse_b, &Outbox::none())
+            .edit_versions(
+                &account,
+                &ids[..2],
+                EditScope::Current,
+                &refuse_b,
+                &Outbox::none()
+            )
             .await
             .expect("edit"),
         EditOutcome::Invalid(_)
@@ -1125,7 +1130,13 @@ async fn edits_are_all_or_nothing(catalog: Arc<dyn Catalog>) {
     assert_eq!(untouched.tags, None, "nothing changed");
 
     let done = match catalog
-        .edit_versions(&account, &ids[..2], EditScope::Current, &tag, &Outbox::none())
+        .edit_versions(
+            &account,
+            &ids[..2],
+            EditScope::Current,
+            &tag,
+            &Outbox::none(),
+        )
         .await
         .expect("edit")
     {
@@ -1152,7 +1163,8 @@ async fn edits_are_all_or_nothing(catalog: Arc<dyn Catalog>) {
             &account,
             std::slice::from_ref(&a.file_id),
             EditScope::Current,
-            &unpublish, &Outbox::none(),
+            &unpublish,
+            &Outbox::none(),
         )
         .await
         .expect("edit");
@@ -1171,7 +1183,8 @@ async fn edits_are_all_or_nothing(catalog: Arc<dyn Catalog>) {
             &account,
             std::slice::from_ref(&a.file_id),
             EditScope::AllVersions,
-            &unpublish, &Outbox::none(),
+            &unpublish,
+            &Outbox::none(),
         )
         .await
         .expect("edit");
@@ -1221,7 +1234,12 @@ async fn deletes_remove_rows_and_report_blobs(catalog: Arc<dyn Catalog>) {
     ));
     assert!(matches!(
         catalog
-            .delete_version(&account, "65a000000000000000000000", &a1.version_id, &Outbox::none())
+            .delete_version(
+                &account,
+                "65a000000000000000000000",
+                &a1.version_id,
+                &Outbox::none()
+            )
             .await
             .expect("delete"),
         VersionDelete::NoFile
@@ -1244,7 +1262,11 @@ async fn deletes_remove_rows_and_report_blobs(catalog: Arc<dyn Catalog>) {
     // Files: all or nothing.
     let unknown = "65a000000000000000000000".to_owned();
     match catalog
-        .delete_files(&account, &[a1.file_id.clone(), unknown.clone()], &Outbox::none())
+        .delete_files(
+            &account,
+            &[a1.file_id.clone(), unknown.clone()],
+            &Outbox::none(),
+        )
         .await
         .expect("delete")
     {
@@ -1259,7 +1281,8 @@ async fn deletes_remove_rows_and_report_blobs(catalog: Arc<dyn Catalog>) {
     match catalog
         .delete_files(
             &account,
-            &[a1.file_id.clone(), b.file_id.clone(), b.file_id.clone()], &Outbox::none(),
+            &[a1.file_id.clone(), b.file_id.clone(), b.file_id.clone()],
+            &Outbox::none(),
         )
         .await
         .expect("delete")
@@ -1351,7 +1374,12 @@ async fn restore_makes_an_old_version_current_again(catalog: Arc<dyn Catalog>) {
     ));
     assert!(matches!(
         catalog
-            .restore_version(&account, "65a000000000000000000000", &v1.version_id, &Outbox::none())
+            .restore_version(
+                &account,
+                "65a000000000000000000000",
+                &v1.version_id,
+                &Outbox::none()
+            )
             .await
             .expect("restore"),
         RestoreOutcome::NoFile
@@ -1394,7 +1422,11 @@ async fn copies_create_files_or_append_versions(catalog: Arc<dyn Catalog>) {
         versions: vec![copied(&src1), copied(&src2)],
         max_versions: 100,
     };
-    let made = match catalog.insert_copy(&copy, &Outbox::none()).await.expect("copy") {
+    let made = match catalog
+        .insert_copy(&copy, &Outbox::none())
+        .await
+        .expect("copy")
+    {
         CopyOutcome::Copied(v) => v,
         other => panic!("{other:?}"),
     };
@@ -1427,7 +1459,11 @@ async fn copies_create_files_or_append_versions(catalog: Arc<dyn Catalog>) {
         versions: vec![copied(&src2)],
         ..copy.clone()
     };
-    let appended = match catalog.insert_copy(&again, &Outbox::none()).await.expect("copy") {
+    let appended = match catalog
+        .insert_copy(&again, &Outbox::none())
+        .await
+        .expect("copy")
+    {
         CopyOutcome::Copied(v) => v,
         other => panic!("{other:?}"),
     };
@@ -1439,7 +1475,10 @@ async fn copies_create_files_or_append_versions(catalog: Arc<dyn Catalog>) {
         ..copy.clone()
     };
     assert!(matches!(
-        catalog.insert_copy(&capped, &Outbox::none()).await.expect("copy"),
+        catalog
+            .insert_copy(&capped, &Outbox::none())
+            .await
+            .expect("copy"),
         CopyOutcome::TooManyVersions
     ));
     assert!(!catalog
@@ -1459,7 +1498,13 @@ async fn moves_and_renames_keep_ids_and_refuse_taken_names(catalog: Arc<dyn Cata
     );
     assert_eq!(
         catalog
-            .move_file(&account, "/a/b/m.jpg", &target("/x/y"), 100, &Outbox::none())
+            .move_file(
+                &account,
+                "/a/b/m.jpg",
+                &target("/x/y"),
+                100,
+                &Outbox::none()
+            )
             .await
             .expect("move"),
         MoveOutcome::Moved
@@ -1473,7 +1518,13 @@ async fn moves_and_renames_keep_ids_and_refuse_taken_names(catalog: Arc<dyn Cata
     assert_eq!(moved.blob_key, m.blob_key, "blobs stay where they are");
     assert_eq!(
         catalog
-            .move_file(&account, "/a/b/m.jpg", &target("/x/y"), 100, &Outbox::none())
+            .move_file(
+                &account,
+                "/a/b/m.jpg",
+                &target("/x/y"),
+                100,
+                &Outbox::none()
+            )
             .await
             .expect("move"),
         MoveOutcome::NotFound
@@ -1488,7 +1539,13 @@ async fn moves_and_renames_keep_ids_and_refuse_taken_names(catalog: Arc<dyn Cata
     );
     assert_eq!(
         catalog
-            .move_file(&account, "/x/y/m.jpg", &target("/a/b/"), 100, &Outbox::none())
+            .move_file(
+                &account,
+                "/x/y/m.jpg",
+                &target("/a/b/"),
+                100,
+                &Outbox::none()
+            )
             .await
             .expect("move"),
         MoveOutcome::Moved
@@ -1953,7 +2010,11 @@ async fn a_folder_of_10000_files_is_deleted_in_batches(catalog: Arc<dyn Catalog>
         }
         assert!(batch.len() <= crate::jobs::DELETE_BATCH as usize);
         let ids: Vec<String> = batch.into_iter().map(|f| f.file_id).collect();
-        match catalog.delete_files(&account, &ids, &Outbox::none()).await.expect("delete") {
+        match catalog
+            .delete_files(&account, &ids, &Outbox::none())
+            .await
+            .expect("delete")
+        {
             super::DeleteOutcome::Deleted(gone) => removed += gone.len(),
             other => panic!("{other:?}"),
         }

@@ -27,14 +27,14 @@ use axum::Json;
 use std::sync::Arc;
 
 use crate::custom_fields::LiveFields;
-use crate::http::RequestInfo;
-use crate::media::details::RenderContext;
-use crate::webhooks::outbox::ExtensionJobs;
 use crate::error::AppError;
+use crate::http::RequestInfo;
 use crate::ids;
+use crate::media::details::RenderContext;
 use crate::state::AppState;
 use crate::store::blob::blob_key;
 use crate::store::{CommitOutcome, CommitOutcomeUnknown, MediaInfo, NewUpload, Outbox};
+use crate::webhooks::outbox::ExtensionJobs;
 use auth::{ApiVersion, Authenticator};
 use intake::{FilePart, Received};
 

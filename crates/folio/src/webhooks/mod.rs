@@ -52,8 +52,7 @@ pub fn check_events(events: &[String]) -> anyhow::Result<()> {
 
 /// A secret chosen by the operator (config file) must be long enough to be one.
 pub fn check_secret(secret: &str) -> anyhow::Result<()> {
-    if secret.chars().count() < 24 || secret.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
+    if secret.chars().count() < 24 || secret.chars().any(|c| c.is_whitespace() || c.is_control()) {
         anyhow::bail!("a webhook secret needs at least 24 characters and no spaces");
     }
     Ok(())

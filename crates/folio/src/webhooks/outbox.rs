@@ -44,8 +44,13 @@ pub enum Change<'a> {
     VersionCreated(&'a StoredVersion),
     /// A file's details, name, path or current version changed: its current version after.
     Updated(&'a StoredVersion),
-    Deleted { file_id: &'a str },
-    VersionDeleted { file_id: &'a str, version_id: &'a str },
+    Deleted {
+        file_id: &'a str,
+    },
+    VersionDeleted {
+        file_id: &'a str,
+        version_id: &'a str,
+    },
 }
 
 /// The extension jobs an upload (or a details update) leaves behind (spec §3.9): one row per

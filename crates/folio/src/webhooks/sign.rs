@@ -80,7 +80,10 @@ mod tests {
             map.insert(*name, value.parse().expect("header value"));
         }
         verifier.verify(b"{\"a\":1}", &map).expect("verifies");
-        assert!(verifier.verify(b"{\"a\":2}", &map).is_err(), "tampered body");
+        assert!(
+            verifier.verify(b"{\"a\":2}", &map).is_err(),
+            "tampered body"
+        );
         // The trap of webhooks.md §1: the secret text given to the library as is is another
         // key.
         let wrong = Webhook::new(secret).expect("key");
@@ -90,8 +93,13 @@ mod tests {
     #[test]
     fn rotation_signs_with_both_secrets() {
         let now = crate::ids::now_millis();
-        let h = headers("m", now, b"x", &["whsec_new-new-new-new-new", "whsec_old-old-old-old-old"])
-            .expect("signed");
+        let h = headers(
+            "m",
+            now,
+            b"x",
+            &["whsec_new-new-new-new-new", "whsec_old-old-old-old-old"],
+        )
+        .expect("signed");
         let sigs: Vec<&str> = header(&h, WEBHOOK_SIGNATURE).split(' ').collect();
         assert_eq!(sigs.len(), 2);
         assert!(sigs.iter().all(|s| s.starts_with("v1,")));
@@ -104,7 +112,10 @@ mod tests {
         let value = header(&h, IK_SIGNATURE);
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(b"k").expect("key");
         mac.update(b"1700000000123.body");
-        let want = format!("t=1700000000123,v1={}", hex::encode(mac.finalize().into_bytes()));
+        let want = format!(
+            "t=1700000000123,v1={}",
+            hex::encode(mac.finalize().into_bytes())
+        );
         assert_eq!(value, want);
     }
 }

@@ -35,7 +35,7 @@ async fn run(state: AppState) {
             let limit = u32::try_from(room).unwrap_or(u32::MAX);
             match state
                 .catalog
-                .claim_deliveries(now, config.lease_ms(), limit)
+                .claim_deliveries(now, state.config.delivery_lease_ms(), limit)
                 .await
             {
                 Ok(rows) => {

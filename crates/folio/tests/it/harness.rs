@@ -792,3 +792,150 @@ impl Drop for FolioProcess {
 pub fn urlencoded_value(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
+
+/// One request a [`Receiver`] got.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub path: String,
+    pub headers: http::HeaderMap,
+    pub body: String,
+    /// What the receiver answered.
+    pub status: u16,
+}
+
+impl Delivery {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).expect("a JSON body")
+    }
+}
+
+/// What a [`Receiver`] answers: a status and a body, after a delay.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub delay: std::time::Duration,
+}
+
+impl Answer {
+    pub fn status(status: u16) -> Answer {
+        Answer {
+            status,
+            body: serde_json::json!({}),
+            delay: std::time::Duration::ZERO,
+        }
+    }
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    got: Vec<Delivery>,
+    /// Answered in order, one per request; then `otherwise`.
+    next: std::collections::VecDeque<Answer>,
+    otherwise: Option<Answer>,
+}
+
+/// An HTTP receiver on 127.0.0.1 for webhooks and extension runners: it records every request
+/// and answers what it is told (200 `{}` by default). Stops when dropped.
+pub struct Receiver {
+    pub base: String,
+    state: std::sync::Arc<std::sync::Mutex<ReceiverState>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        use axum::extract::State;
+        type Shared = std::sync::Arc<std::sync::Mutex<ReceiverState>>;
+        async fn record(
+            State(state): State<Shared>,
+            uri: http::Uri,
+            headers: http::HeaderMap,
+            body: String,
+        ) -> axum::response::Response {
+            use axum::response::IntoResponse;
+            let answer = {
+                let mut state = state.lock().expect("lock");
+                let answer = state
+                    .next
+                    .pop_front()
+                    .or_else(|| state.otherwise.clone())
+                    .unwrap_or_else(|| Answer::status(200));
+                state.got.push(Delivery {
+                    path: uri.path().to_owned(),
+                    headers,
+                    body,
+                    status: answer.status,
+                });
+                answer
+            };
+            tokio::time::sleep(answer.delay).await;
+            let status = http::StatusCode::from_u16(answer.status).unwrap_or(http::StatusCode::OK);
+            (status, axum::Json(answer.body)).into_response()
+        }
+        let state: Shared = Default::default();
+        let app = axum::Router::new()
+            .fallback(axum::routing::post(record))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Receiver { base, state, task }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The next requests get these answers, in order.
+    pub fn answer_next(&self, answers: impl IntoIterator<Item = Answer>) {
+        self.state.lock().expect("lock").next.extend(answers);
+    }
+
+    /// Requests without a queued answer get this one (`None`: 200 `{}`).
+    pub fn answer_otherwise(&self, answer: Option<Answer>) {
+        self.state.lock().expect("lock").otherwise = answer;
+    }
+
+    pub fn received(&self) -> Vec<Delivery> {
+        self.state.lock().expect("lock").got.clone()
+    }
+
+    /// Waits (at most `secs`) until `accepted` requests were answered with a 2xx; all the
+    /// requests received by then.
+    pub async fn wait_accepted(&self, accepted: usize, secs: u64) -> Vec<Delivery> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let got = self.received();
+            let ok = got
+                .iter()
+                .filter(|d| (200..300).contains(&d.status))
+                .count();
+            if ok >= accepted {
+                return got;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{ok} of {accepted} deliveries accepted within {secs} s; got {got:#?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

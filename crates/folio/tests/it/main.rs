@@ -36,3 +36,4 @@ mod scale_out;
 mod storage;
 mod transformations;
 mod versions;
+mod webhooks;

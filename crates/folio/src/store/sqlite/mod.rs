@@ -28,13 +28,13 @@ use subtle::ConstantTimeEq;
 
 use super::commit;
 use super::rows::{
+    all_keys, bind_job, bind_new_file, is_unique_violation, CHECKPOINT_JOB, COMPLETE_JOB,
+    INSERT_FOLDER, INSERT_JOB, RELEASE_JOBS, UPDATE_VERSION_ATTRIBUTES,
+};
+use super::rows::{
     bind_endpoint, bind_outbox_row, claimed_from_row, delivery_log, delivery_record_from_row,
     endpoint_from_row, finish_values, upsert_endpoint, CLAIMED_COLUMNS, DISABLE_ENDPOINT,
     ENDPOINT_COLUMNS, FINISH_DELIVERY, INSERT_ENDPOINT, PURGE_DELIVERIES, ROTATE_SECRET,
-};
-use super::rows::{
-    all_keys, bind_job, bind_new_file, is_unique_violation, CHECKPOINT_JOB, COMPLETE_JOB,
-    INSERT_FOLDER, INSERT_JOB, RELEASE_JOBS, UPDATE_VERSION_ATTRIBUTES,
 };
 use super::rows::{
     bind_version_row, field_from_row, folder_from_row, job_from_row, key_from_row, listed_from_row,
@@ -42,14 +42,14 @@ use super::rows::{
     INSERT_FILE, INSERT_VERSION, JOB_COLUMNS, KEY_COLUMNS, SET_CURRENT_VERSION, VERSION_COLUMNS,
 };
 use super::{
-    Change, ClaimedDelivery, DeliveryOutcome, DeliveryRecord, DeliveryReport, Outbox, OutboxRow,
-    WebhookEndpoint,
-};
-use super::{
     Account, ApiKey, Catalog, CommitOutcome, CopyOutcome, CustomField, DeleteOutcome, EditOutcome,
     EditScope, FieldWrite, FileRef, FolderTarget, Job, KeyWithAccount, MoveOutcome, NewCopy,
     NewUpload, RemovedVersion, RenameOutcome, RestoreOutcome, StoredFolder, StoredVersion,
     VersionDelete, VersionEdit,
+};
+use super::{
+    Change, ClaimedDelivery, DeliveryOutcome, DeliveryRecord, DeliveryReport, Outbox, OutboxRow,
+    WebhookEndpoint,
 };
 use crate::ids;
 
@@ -720,7 +720,10 @@ impl Catalog for SqliteCatalog {
             sqlx::query_scalar("SELECT id FROM webhook_endpoints WHERE from_config = 1")
                 .fetch_all(&mut *tx)
                 .await?;
-        for id in known.iter().filter(|id| !endpoints.iter().any(|e| &e.id == *id)) {
+        for id in known
+            .iter()
+            .filter(|id| !endpoints.iter().any(|e| &e.id == *id))
+        {
             sqlx::query("DELETE FROM deliveries WHERE endpoint_id = ? AND state = 'pending'")
                 .bind(id)
                 .execute(&mut *tx)

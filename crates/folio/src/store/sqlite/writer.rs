@@ -279,13 +279,14 @@ fn unused_unique_name(conn: &Connection, up: &NewUpload) -> anyhow::Result<Strin
 fn write_outbox(conn: &Connection, outbox: &Outbox, change: Change<'_>) -> anyhow::Result<()> {
     for row in outbox.rows(&change) {
         if row.kind == DeliveryKind::Event {
-            conn.prepare_cached(INSERT_EVENT_DELIVERIES)?.execute(params![
-                &row.message_id,
-                &row.account_id,
-                &row.event_type,
-                &row.body,
-                row.created_at_ms,
-            ])?;
+            conn.prepare_cached(INSERT_EVENT_DELIVERIES)?
+                .execute(params![
+                    &row.message_id,
+                    &row.account_id,
+                    &row.event_type,
+                    &row.body,
+                    row.created_at_ms,
+                ])?;
         } else {
             conn.prepare_cached(INSERT_DELIVERY)?.execute(params![
                 &row.message_id,
