@@ -58,7 +58,7 @@
 //! | --- | --- |
 //! | `FOLIO_PUBLIC_KEY`, `FOLIO_PRIVATE_KEY` | the key pair tokens are signed with (`folio keys create`) |
 //! | `BACKEND_BEARER_TOKEN` | the secret a caller must present (16 characters or more) |
-//! | `FOLIO_WEBHOOK_SECRET` | the endpoint's `whsec_…` secret from `folio webhooks add`; unset: `POST /webhooks` answers `503` |
+//! | `FOLIO_WEBHOOK_SECRET` | the endpoint's secret, whole, as `folio webhooks add` printed it (`whsec_…`) or Folio's config declares it; unset: `POST /webhooks` answers `503` |
 //! | `BACKEND_LISTEN` | address to listen on; default `127.0.0.1:3001` |
 //! | `BACKEND_ALLOW_ORIGIN` | the origin allowed to call it from a browser; default `*` |
 
@@ -87,8 +87,9 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:3001";
 /// The shortest bearer token accepted in the configuration.
 pub const MIN_BEARER_LEN: usize = 16;
 
-/// How every webhook secret printed by `folio webhooks add` begins.
-pub const WEBHOOK_SECRET_PREFIX: &str = "whsec_";
+/// The shortest webhook secret accepted (Folio's own minimum; the secrets `folio webhooks add`
+/// prints are 38 characters).
+pub const MIN_WEBHOOK_SECRET_LEN: usize = 24;
 
 /// Files kept by the in-memory record; the oldest go first. A real app has a database.
 pub const MAX_RECORDED_FILES: usize = 1000;
@@ -108,8 +109,8 @@ pub struct Settings {
     pub private_key: String,
     /// The secret callers present as `Authorization: Bearer <token>`.
     pub bearer_token: String,
-    /// The webhook endpoint's secret (`whsec_…`), exactly as `folio webhooks add` printed it;
-    /// `None`: no webhook receiver.
+    /// The webhook endpoint's secret, exactly as `folio webhooks add` printed it (`whsec_…`)
+    /// or Folio's config declares it; `None`: no webhook receiver.
     pub webhook_secret: Option<String>,
     /// Where to listen.
     pub listen: SocketAddr,
@@ -165,15 +166,28 @@ impl Settings {
         let webhook_secret = match var("FOLIO_WEBHOOK_SECRET") {
             None => None,
             Some(secret) if secret.trim().is_empty() => None,
-            // Catches the likely mix-up with the private key (which must not be able to verify
-            // events, nor this secret mint tokens), and a half-pasted value.
-            Some(secret) if !secret.trim().starts_with(WEBHOOK_SECRET_PREFIX) => {
-                return Err(format!(
-                    "FOLIO_WEBHOOK_SECRET must be the {WEBHOOK_SECRET_PREFIX}… secret that \
-                     `folio webhooks add` printed for this endpoint, whole"
-                ));
+            Some(secret) => {
+                let secret = secret.trim().to_owned();
+                // The same rule as Folio's for a secret declared in its config; it catches a
+                // half-pasted value.
+                if secret.chars().count() < MIN_WEBHOOK_SECRET_LEN
+                    || secret.chars().any(char::is_whitespace)
+                {
+                    return Err(format!(
+                        "FOLIO_WEBHOOK_SECRET must be the whole secret `folio webhooks add` \
+                         printed for this endpoint (whsec_…, {MIN_WEBHOOK_SECRET_LEN} characters \
+                         or more, no spaces)"
+                    ));
+                }
+                // Separate credentials: whoever can verify events must not be able to mint
+                // upload tokens (spec webhooks §1).
+                if secret == private_key {
+                    return Err("FOLIO_WEBHOOK_SECRET must not be the private key: use the \
+                                endpoint's own secret from `folio webhooks add`"
+                        .to_owned());
+                }
+                Some(secret)
             }
-            Some(secret) => Some(secret.trim().to_owned()),
         };
         let listen_text = var("BACKEND_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen = listen_text.trim().parse().map_err(|_| {
@@ -371,7 +385,7 @@ fn refused(error: &WebhookError) -> Response {
         WebhookError::MissingHeader(_)
         | WebhookError::InvalidHeader(_)
         | WebhookError::InvalidTimestamp => {
-            "webhook-id, webhook-timestamp and webhook-signature are required"
+            "webhook-id, webhook-timestamp and webhook-signature must be present and well-formed"
         }
         _ => "webhook-signature does not match this endpoint's secret",
     };

@@ -355,6 +355,29 @@ async fn a_signed_body_that_is_not_an_event_is_400() {
     assert!(backend.files().await.is_empty());
 }
 
+/// An endpoint declared in Folio's config may have any secret of 24 characters or more; the
+/// key is still its text.
+#[tokio::test]
+async fn a_config_declared_secret_without_whsec_works_the_same() {
+    let plain = "an-operator-chosen-secret-0123456789";
+    let backend = Backend::start(Some(plain)).await;
+    let body = event(
+        "file.created",
+        "evt_0007",
+        file_object("64f0c1d2e3f4a5b6c7d8e9f8", "f.jpg"),
+    );
+    let (status, message) = backend.deliver(&signed("evt_0007", now(), &body)).await;
+    assert_eq!(status, 401, "signed with another secret: {message}");
+    let (status, message) = backend
+        .deliver(&signed_with(plain.as_bytes(), "evt_0007", now(), &body))
+        .await;
+    assert_eq!(status, 200, "{message}");
+    assert_eq!(
+        file_ids(&backend.files().await),
+        ["64f0c1d2e3f4a5b6c7d8e9f8"]
+    );
+}
+
 #[tokio::test]
 async fn without_a_secret_the_receiver_says_so() {
     let backend = Backend::start(None).await;
@@ -395,11 +418,11 @@ async fn only_the_apps_users_see_the_files() {
 }
 
 #[test]
-fn the_webhook_secret_must_be_the_whole_whsec_secret_and_stays_hidden() {
-    let from = |secret: &str| {
+fn the_webhook_secret_must_be_a_whole_secret_of_its_own_and_stays_hidden() {
+    let from = |secret: &str, private: &str| {
         let vars: HashMap<&str, &str> = [
             ("FOLIO_PUBLIC_KEY", PUBLIC),
-            ("FOLIO_PRIVATE_KEY", PRIVATE),
+            ("FOLIO_PRIVATE_KEY", private),
             ("BACKEND_BEARER_TOKEN", BEARER),
             ("FOLIO_WEBHOOK_SECRET", secret),
         ]
@@ -407,13 +430,32 @@ fn the_webhook_secret_must_be_the_whole_whsec_secret_and_stays_hidden() {
         .collect();
         Settings::from_vars(|name| vars.get(name).map(|v| (*v).to_owned()))
     };
-    for wrong in [PRIVATE, "ZXhhbXBsZS13ZWJob29rLWtleS0yNGI="] {
-        let problem = from(wrong).expect_err(wrong);
+    for wrong in [
+        "whsec_ZXhhbXBsZS13",
+        "whsec_ZXhhbXBsZS13 ZWJob29rLWtleS0yNGI=",
+    ] {
+        let problem = from(wrong, PRIVATE).expect_err(wrong);
         assert!(problem.starts_with("FOLIO_WEBHOOK_SECRET"), "{problem}");
     }
-    assert_eq!(from("").expect("empty is unset").webhook_secret, None);
-    let ok = from(SECRET).expect("secret");
+    let long_private = "private_0123456789abcdefghijklmnop";
+    let problem = from(long_private, long_private).expect_err("the private key");
+    assert!(problem.contains("private key"), "{problem}");
+
+    assert_eq!(
+        from("", PRIVATE).expect("empty is unset").webhook_secret,
+        None
+    );
+    let ok = from(SECRET, PRIVATE).expect("secret");
     assert_eq!(ok.webhook_secret.as_deref(), Some(SECRET));
+    // A secret declared in Folio's config need not start with whsec_.
+    let plain = "an-operator-chosen-secret-0123456789";
+    assert_eq!(
+        from(plain, PRIVATE)
+            .expect("plain")
+            .webhook_secret
+            .as_deref(),
+        Some(plain)
+    );
     let shown = format!("{ok:?}");
     assert!(!shown.contains(SECRET), "{shown}");
 }
