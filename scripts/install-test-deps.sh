@@ -2,8 +2,8 @@
 # Installs what the compatibility tests (crates/folio/tests/it/compat.rs) run against Folio:
 #   - tests/compat/node/node_modules: the official Node SDK @imagekit/nodejs and jsonwebtoken,
 #     exactly as tests/compat/node/package-lock.json pins them (npm ci);
-#   - tests/compat/python/.venv: the official Python SDK imagekitio and PyJWT, as pinned in
-#     tests/compat/python/requirements.txt.
+#   - tests/compat/python/.venv: the official Python SDK imagekitio (with its `webhooks` extra,
+#     standardwebhooks) and PyJWT, as pinned in tests/compat/python/requirements.txt.
 # and what the browser test (crates/folio/tests/it/browser.rs) drives the demo page with:
 #   - Chromium, Debian's `chromium` package (/usr/bin/chromium), when it is not there yet;
 #   - tests/e2e/node_modules: playwright-core, exactly as tests/e2e/package-lock.json pins it.

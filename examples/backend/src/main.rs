@@ -1,8 +1,9 @@
-//! `folio-example-backend`: runs the reference token endpoint (see the library docs).
+//! `folio-example-backend`: runs the reference token endpoint and webhook receiver (see the
+//! library docs).
 //!
 //! ```sh
 //! FOLIO_PUBLIC_KEY=public_… FOLIO_PRIVATE_KEY=private_… BACKEND_BEARER_TOKEN=$(openssl rand -hex 16) \
-//!   cargo run -p folio-example-backend
+//!   FOLIO_WEBHOOK_SECRET=whsec_… cargo run -p folio-example-backend
 //! ```
 
 use std::process::ExitCode;
@@ -17,8 +18,8 @@ async fn main() -> ExitCode {
             eprintln!("error: {problem}");
             eprintln!(
                 "usage: FOLIO_PUBLIC_KEY=… FOLIO_PRIVATE_KEY=… BACKEND_BEARER_TOKEN=… \
-                 [BACKEND_LISTEN=127.0.0.1:3001] [BACKEND_ALLOW_ORIGIN=https://app.example.com] \
-                 folio-example-backend"
+                 [FOLIO_WEBHOOK_SECRET=whsec_…] [BACKEND_LISTEN=127.0.0.1:3001] \
+                 [BACKEND_ALLOW_ORIGIN=https://app.example.com] folio-example-backend"
             );
             return ExitCode::from(2);
         }
@@ -31,7 +32,19 @@ async fn main() -> ExitCode {
         }
     };
     match listener.local_addr() {
-        Ok(addr) => println!("Token endpoint listening: POST http://{addr}/auth"),
+        Ok(addr) => {
+            println!("Token endpoint listening: POST http://{addr}/auth");
+            if settings.webhook_secret.is_some() {
+                println!("Webhook receiver: POST http://{addr}/webhooks");
+                println!("Files learned from file.created: GET http://{addr}/files");
+            } else {
+                println!(
+                    "Webhook receiver off: POST http://{addr}/webhooks answers 503 until \
+                     FOLIO_WEBHOOK_SECRET is set (`folio webhooks add http://{addr}/webhooks \
+                     --events file.created` prints it)"
+                );
+            }
+        }
         Err(e) => eprintln!("warning: cannot read the bound address: {e}"),
     }
     let shutdown = async {
