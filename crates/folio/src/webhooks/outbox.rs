@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::http::RequestInfo;
 use crate::media::details::{file_details, iso_millis, RenderContext};
@@ -134,44 +134,24 @@ impl Outbox {
         };
         let now = crate::ids::now_millis();
         let mut rows = Vec::with_capacity(1);
-        let event = |event_type: &str, data: Value| {
-            let id = uuid::Uuid::new_v4().to_string();
-            let body = EventBody {
-                kind: event_type,
-                id: &id,
-                created_at: iso_millis(now),
-                data,
-                request: source.request.as_ref(),
-            };
-            OutboxRow {
-                message_id: id.clone(),
-                account_id: source.account_id.clone(),
-                kind: DeliveryKind::Event,
-                event_type: event_type.to_owned(),
-                target: None,
-                key_id: None,
-                body: serde_json::to_string(&body).unwrap_or_default(),
-                created_at_ms: now,
-            }
-        };
-        let file = |v: &StoredVersion| {
-            serde_json::to_value(file_details(v, &source.render)).unwrap_or(Value::Null)
-        };
-        match *change {
-            Change::Created(v) => rows.push(event(FILE_CREATED, file(v))),
-            Change::VersionCreated(v) => rows.push(event(FILE_VERSION_CREATED, file(v))),
-            Change::Updated(v) => rows.push(event(FILE_UPDATED, file(v))),
+        // The File object keeps the key order of the media API's answers.
+        let file = |v: &StoredVersion| file_details(v, &source.render);
+        rows.push(match *change {
+            Change::Created(v) => source.event(FILE_CREATED, file(v), now),
+            Change::VersionCreated(v) => source.event(FILE_VERSION_CREATED, file(v), now),
+            Change::Updated(v) => source.event(FILE_UPDATED, file(v), now),
             Change::Deleted { file_id } => {
-                rows.push(event(FILE_DELETED, json!({ "fileId": file_id })))
+                source.event(FILE_DELETED, json!({ "fileId": file_id }), now)
             }
             Change::VersionDeleted {
                 file_id,
                 version_id,
-            } => rows.push(event(
+            } => source.event(
                 FILE_VERSION_DELETED,
                 json!({ "fileId": file_id, "versionId": version_id }),
-            )),
-        }
+                now,
+            ),
+        });
         if let (Some(jobs), Change::Created(v) | Change::VersionCreated(v) | Change::Updated(v)) =
             (&source.extensions, change)
         {
@@ -196,6 +176,30 @@ impl Outbox {
             }
         }
         rows
+    }
+}
+
+impl Source {
+    /// An account event row with a fresh id.
+    fn event(&self, event_type: &str, data: impl Serialize, now: i64) -> OutboxRow {
+        let id = uuid::Uuid::new_v4().to_string();
+        let body = EventBody {
+            kind: event_type,
+            id: &id,
+            created_at: iso_millis(now),
+            data,
+            request: self.request.as_ref(),
+        };
+        OutboxRow {
+            message_id: id.clone(),
+            account_id: self.account_id.clone(),
+            kind: DeliveryKind::Event,
+            event_type: event_type.to_owned(),
+            target: None,
+            key_id: None,
+            body: serde_json::to_string(&body).unwrap_or_default(),
+            created_at_ms: now,
+        }
     }
 }
 

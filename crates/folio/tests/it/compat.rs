@@ -61,15 +61,38 @@ impl Lang {
 /// Runs `script` with the app's address, keys and the fixture folder in its environment
 /// (plus `extra`); asserts it exits 0 and returns its stdout.
 async fn run(app: &TestApp, lang: Lang, script: &str, extra: &[(&str, String)]) -> String {
+    let mut env = vec![
+        ("FOLIO_BASE_URL", app.base.clone()),
+        ("FOLIO_PUBLIC_KEY", app.public_key.clone()),
+        ("FOLIO_PRIVATE_KEY", app.private_key.clone()),
+        ("FOLIO_FIXTURES", FIXTURES.to_owned()),
+    ];
+    env.extend(extra.iter().cloned());
+    let output = run_script(lang, script, &env, None).await;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{script} failed ({})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status
+    );
+    print!("{stdout}");
+    stdout
+}
+
+/// Runs `script` with `env` (and nothing from the developer's proxy or SDK setup), feeding it
+/// `stdin`, bounded in time.
+async fn run_script(
+    lang: Lang,
+    script: &str,
+    env: &[(&str, String)],
+    stdin: Option<String>,
+) -> std::process::Output {
     let (program, dir) = lang.setup();
     let mut command = Command::new(&program);
     command
         .arg(script)
         .current_dir(&dir)
-        .env("FOLIO_BASE_URL", &app.base)
-        .env("FOLIO_PUBLIC_KEY", &app.public_key)
-        .env("FOLIO_PRIVATE_KEY", &app.private_key)
-        .env("FOLIO_FIXTURES", FIXTURES)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("PYTHONUNBUFFERED", "1")
         // Loopback only, and nothing from the developer's own SDK setup.
@@ -91,34 +114,34 @@ async fn run(app: &TestApp, lang: Lang, script: &str, extra: &[(&str, String)]) 
     ] {
         command.env_remove(var);
     }
-    for (k, v) in extra {
+    for (k, v) in env {
         command.env(k, v);
     }
     command
-        .stdin(Stdio::null())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let child = command.spawn().unwrap_or_else(|e| {
+    let mut child = command.spawn().unwrap_or_else(|e| {
         panic!(
             "cannot start {} for {script}: {e}; {INSTALL_HINT}",
             program.display()
         )
     });
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        use tokio::io::AsyncWriteExt;
+        pipe.write_all(text.as_bytes()).await.expect("write stdin");
+        // Dropped here: the script sees the end of its input.
+    }
     // On timeout the child is dropped, which kills it.
-    let output = tokio::time::timeout(SCRIPT_TIMEOUT, child.wait_with_output())
+    tokio::time::timeout(SCRIPT_TIMEOUT, child.wait_with_output())
         .await
         .unwrap_or_else(|_| panic!("{script} did not finish within {SCRIPT_TIMEOUT:?}"))
-        .expect("wait for the script");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "{script} failed ({})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        output.status
-    );
-    print!("{stdout}");
-    stdout
+        .expect("wait for the script")
 }
 
 #[tokio::test]
@@ -405,4 +428,90 @@ async fn a_client_still_sending_after_an_early_rejection_gets_the_answer() {
         answer.contains(r#""message":"Your account cannot be authenticated.""#),
         "{answer}"
     );
+}
+
+/// A delivery from a real Folio, handed to `webhooks.unwrap` of the SDK (`webhook_unwrap.*`):
+/// the event unwrapped, or the exit code and the SDK's complaint.
+async fn unwrap_delivery(
+    lang: Lang,
+    body: &str,
+    headers: &http::HeaderMap,
+    secret: &str,
+) -> Result<Value, (i32, String)> {
+    let headers: serde_json::Map<String, Value> = headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), json!(v.to_str().ok()?))))
+        .collect();
+    let input = json!({"body": body, "headers": headers, "secret": secret}).to_string();
+    let script = match lang {
+        Lang::Node => "webhook_unwrap.mjs",
+        Lang::Python => "webhook_unwrap.py",
+    };
+    let output = run_script(lang, script, &[], Some(input)).await;
+    if output.status.success() {
+        Ok(serde_json::from_slice(&output.stdout).expect("the unwrapped event as JSON"))
+    } else {
+        Err((
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        ))
+    }
+}
+
+/// Events of a real server verify with both SDKs; a tampered body and a stale (but correctly
+/// signed) timestamp do not.
+async fn sdk_verifies_events(lang: Lang) {
+    let app = crate::webhooks::app().await;
+    let receiver = crate::harness::Receiver::start().await;
+    let (_, secret) =
+        crate::webhooks::add_endpoint(&crate::webhooks::cli_env(&app), &receiver.url("/"), &[])
+            .await;
+    let uploaded = app
+        .upload(crate::harness::fixture("tiny.jpg"), &[("fileName", "a.jpg")])
+        .await
+        .assert_ok()
+        .clone();
+    let got = receiver.wait_accepted(1, 20).await;
+    let delivery = &got[0];
+
+    let event = unwrap_delivery(lang, &delivery.body, &delivery.headers, &secret)
+        .await
+        .unwrap_or_else(|(code, e)| panic!("refused ({code}): {e}"));
+    assert_eq!(event["type"], "file.created", "{event}");
+    assert_eq!(event["data"]["fileId"], uploaded["fileId"]);
+
+    let tampered = delivery.body.replace("\"file.created\"", "\"file.deleted\"");
+    assert_ne!(tampered, delivery.body);
+    let refused = unwrap_delivery(lang, &tampered, &delivery.headers, &secret).await;
+    assert!(matches!(refused, Err((1, _))), "{refused:?}");
+
+    let wrong_key = unwrap_delivery(lang, &delivery.body, &delivery.headers, "whsec_another-secret-entirely").await;
+    assert!(matches!(wrong_key, Err((1, _))), "{wrong_key:?}");
+
+    // Signed correctly, ten minutes ago: replayed deliveries are refused.
+    let stale = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64 - 600;
+    let signer = standardwebhooks::Webhook::from_bytes(secret.as_bytes().to_vec()).expect("key");
+    let id = delivery.header("webhook-id");
+    let mut headers = delivery.headers.clone();
+    headers.insert("webhook-timestamp", stale.to_string().parse().expect("value"));
+    headers.insert(
+        "webhook-signature",
+        signer
+            .sign(id, stale, delivery.body.as_bytes())
+            .expect("sign")
+            .parse()
+            .expect("value"),
+    );
+    let refused = unwrap_delivery(lang, &delivery.body, &headers, &secret).await;
+    assert!(matches!(refused, Err((1, _))), "{refused:?}");
+}
+
+#[tokio::test]
+async fn node_sdk_verifies_events() {
+    sdk_verifies_events(Lang::Node).await;
+}
+
+#[tokio::test]
+async fn python_sdk_verifies_events() {
+    sdk_verifies_events(Lang::Python).await;
 }

@@ -27,6 +27,8 @@ struct Cluster {
     blobs_url: String,
     s3: Option<TestS3>,
     shared_dir: tempfile::TempDir,
+    /// What the instances run with (for `folio` commands on the same storage).
+    env: Vec<(String, String)>,
     // Last: the schema is dropped after the processes are gone.
     _schema: TestSchema,
 }
@@ -34,6 +36,11 @@ struct Cluster {
 impl Cluster {
     /// Starts `n` instances at once (so their bootstraps race, too).
     async fn start(n: usize) -> Cluster {
+        Self::start_with(n, &[]).await
+    }
+
+    /// [`Self::start`] with more environment for every instance.
+    async fn start_with(n: usize, extra: &[(&str, &str)]) -> Cluster {
         let schema = TestSchema::create().await.expect("schema");
         let shared_dir = tempfile::tempdir().expect("tempdir");
         let (blobs_url, s3) = match backend() {
@@ -46,7 +53,8 @@ impl Cluster {
                 None,
             ),
         };
-        let env = Self::env(&schema, &blobs_url, s3.as_ref());
+        let mut env = Self::env(&schema, &blobs_url, s3.as_ref());
+        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let spawned: Vec<(FolioProcess, tempfile::TempDir)> = (0..n)
             .map(|_| {
                 let data = tempfile::tempdir().expect("tempdir");
@@ -82,6 +90,7 @@ impl Cluster {
             blobs_url,
             s3,
             shared_dir,
+            env,
             _schema: schema,
         }
     }
@@ -536,4 +545,75 @@ async fn folder_jobs_submitted_to_two_instances_each_run_once() {
         blobs_before + FILES * destinations.len(),
         "one new blob per copied file"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_deliver_a_thousand_events_each_at_least_once() {
+    const EVENTS: usize = 1000;
+    let receiver = crate::harness::Receiver::start().await;
+    let cluster = Cluster::start_with(
+        2,
+        &[
+            ("FOLIO_FETCH__ALLOW", "127.0.0.1/32"),
+            ("FOLIO_WEBHOOKS__TIMEOUT_SECS", "5"),
+            ("FOLIO_WEBHOOKS__RETRY_INITIAL_MS", "100"),
+        ],
+    )
+    .await;
+    let cli_data = tempfile::tempdir().expect("tempdir");
+    let mut env = cluster.env.clone();
+    env.push((
+        "FOLIO_DATA_DIR".to_owned(),
+        cli_data.path().display().to_string(),
+    ));
+    crate::webhooks::add_endpoint(&env, &receiver.url("/"), &["--events", "file.created"]).await;
+
+    // A thousand uploads, half through each instance, sixteen at a time.
+    let bytes = fixture("tiny.jpg");
+    let mut uploaded = Vec::with_capacity(EVENTS);
+    for round in 0..EVENTS / 16 + 1 {
+        let batch = (round * 16..((round + 1) * 16).min(EVENTS)).map(|i| {
+            let bytes = bytes.clone();
+            let cluster = &cluster;
+            async move {
+                let name = format!("f{i}.jpg");
+                let reply = cluster
+                    .upload_basic(i % 2, bytes, &[("fileName", name.as_str())])
+                    .await;
+                reply.assert_ok()["fileId"]
+                    .as_str()
+                    .expect("id")
+                    .to_owned()
+            }
+        });
+        uploaded.extend(join_all(batch).await);
+    }
+    assert_eq!(uploaded.len(), EVENTS);
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let (delivered, attempts) = loop {
+        let got = receiver.received();
+        let mut ids = std::collections::HashMap::new();
+        for d in got.iter().filter(|d| d.status == 200) {
+            let event = d.json();
+            *ids.entry(event["data"]["fileId"].as_str().unwrap_or("").to_owned())
+                .or_insert(0usize) += 1;
+        }
+        if ids.len() >= EVENTS {
+            break (ids, got.len());
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of {EVENTS} events delivered",
+            ids.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for id in &uploaded {
+        assert!(delivered.contains_key(id), "no event for {id}");
+    }
+    // At least once: a duplicate is allowed (a lease that ran out mid-attempt), never a loss.
+    let duplicates: usize = delivered.values().map(|n| n - 1).sum();
+    println!("{EVENTS} events: {attempts} requests, {duplicates} duplicate deliveries");
+    assert!(duplicates < EVENTS / 10, "{duplicates} duplicates");
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::harness::{fixture, run_folio, Answer, Delivery, FolioProcess, Receiver, TestApp};
 
 /// A server whose deliveries may go to loopback, retried fast.
-async fn app() -> TestApp {
+pub async fn app() -> TestApp {
     TestApp::builder()
         .config(|c| {
             c.fetch.allow = vec!["127.0.0.1/32".to_owned()];
@@ -23,7 +23,7 @@ async fn app() -> TestApp {
 }
 
 /// `folio webhooks add URL ARGS…` against the app's catalog: the endpoint id and secret.
-async fn add_endpoint(env: &[(String, String)], url: &str, args: &[&str]) -> (String, String) {
+pub async fn add_endpoint(env: &[(String, String)], url: &str, args: &[&str]) -> (String, String) {
     let mut all = vec!["webhooks", "add", url];
     all.extend_from_slice(args);
     let run = run_folio(&all, env).await;
@@ -39,7 +39,7 @@ async fn add_endpoint(env: &[(String, String)], url: &str, args: &[&str]) -> (St
     (line("id:"), line("secret:"))
 }
 
-fn cli_env(app: &TestApp) -> Vec<(String, String)> {
+pub fn cli_env(app: &TestApp) -> Vec<(String, String)> {
     let mut env = app.cli_env();
     env.push(("FOLIO_FETCH__ALLOW".to_owned(), "127.0.0.1/32".to_owned()));
     env
