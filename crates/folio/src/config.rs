@@ -184,6 +184,9 @@ impl Default for ExtensionsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhooksConfig {
+    /// Whether this instance delivers (runs a worker). Off, it still records events; other
+    /// instances deliver them (or this one after a restart with it on).
+    pub deliver: bool,
     /// Time allowed for one delivery attempt (connect to the end of the answer); only a 2xx
     /// within it counts.
     pub timeout_secs: u64,
@@ -206,6 +209,7 @@ pub struct WebhooksConfig {
 impl Default for WebhooksConfig {
     fn default() -> Self {
         WebhooksConfig {
+            deliver: true,
             timeout_secs: 30,
             retry_initial_ms: 10_000,
             retry_max_ms: 3_600_000,

@@ -62,7 +62,11 @@ pub async fn serve(
 ) {
     let sweeper = crate::sweeper::spawn(state.clone());
     let runner = crate::jobs::spawn(state.clone());
-    let deliveries = crate::webhooks::spawn(state.clone());
+    let deliveries = state
+        .config
+        .webhooks
+        .deliver
+        .then(|| crate::webhooks::spawn(state.clone()));
     let config = std::sync::Arc::clone(&state.config);
     let catalog = std::sync::Arc::clone(&state.catalog);
     let jobs = std::sync::Arc::clone(&state.jobs);
@@ -71,7 +75,9 @@ pub async fn serve(
     sweeper.abort();
     runner.abort();
     // Attempts in flight are dropped; their rows are due again when their leases end.
-    deliveries.abort();
+    if let Some(worker) = deliveries {
+        worker.abort();
+    }
     // A job cut short here is resumed from its last checkpoint, by this instance's successor
     // or another instance, at once rather than when the lease runs out.
     if let Err(e) = catalog.release_jobs(jobs.owner()).await {

@@ -467,7 +467,10 @@ async fn sdk_verifies_events(lang: Lang) {
         crate::webhooks::add_endpoint(&crate::webhooks::cli_env(&app), &receiver.url("/"), &[])
             .await;
     let uploaded = app
-        .upload(crate::harness::fixture("tiny.jpg"), &[("fileName", "a.jpg")])
+        .upload(
+            crate::harness::fixture("tiny.jpg"),
+            &[("fileName", "a.jpg")],
+        )
         .await
         .assert_ok()
         .clone();
@@ -480,20 +483,35 @@ async fn sdk_verifies_events(lang: Lang) {
     assert_eq!(event["type"], "file.created", "{event}");
     assert_eq!(event["data"]["fileId"], uploaded["fileId"]);
 
-    let tampered = delivery.body.replace("\"file.created\"", "\"file.deleted\"");
+    let tampered = delivery
+        .body
+        .replace("\"file.created\"", "\"file.deleted\"");
     assert_ne!(tampered, delivery.body);
     let refused = unwrap_delivery(lang, &tampered, &delivery.headers, &secret).await;
     assert!(matches!(refused, Err((1, _))), "{refused:?}");
 
-    let wrong_key = unwrap_delivery(lang, &delivery.body, &delivery.headers, "whsec_another-secret-entirely").await;
+    let wrong_key = unwrap_delivery(
+        lang,
+        &delivery.body,
+        &delivery.headers,
+        "whsec_another-secret-entirely",
+    )
+    .await;
     assert!(matches!(wrong_key, Err((1, _))), "{wrong_key:?}");
 
     // Signed correctly, ten minutes ago: replayed deliveries are refused.
-    let stale = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64 - 600;
+    let stale = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+        - 600;
     let signer = standardwebhooks::Webhook::from_bytes(secret.as_bytes().to_vec()).expect("key");
     let id = delivery.header("webhook-id");
     let mut headers = delivery.headers.clone();
-    headers.insert("webhook-timestamp", stale.to_string().parse().expect("value"));
+    headers.insert(
+        "webhook-timestamp",
+        stale.to_string().parse().expect("value"),
+    );
     headers.insert(
         "webhook-signature",
         signer

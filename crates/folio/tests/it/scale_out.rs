@@ -54,7 +54,11 @@ impl Cluster {
             ),
         };
         let mut env = Self::env(&schema, &blobs_url, s3.as_ref());
-        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         let spawned: Vec<(FolioProcess, tempfile::TempDir)> = (0..n)
             .map(|_| {
                 let data = tempfile::tempdir().expect("tempdir");
@@ -580,10 +584,7 @@ async fn two_instances_deliver_a_thousand_events_each_at_least_once() {
                 let reply = cluster
                     .upload_basic(i % 2, bytes, &[("fileName", name.as_str())])
                     .await;
-                reply.assert_ok()["fileId"]
-                    .as_str()
-                    .expect("id")
-                    .to_owned()
+                reply.assert_ok()["fileId"].as_str().expect("id").to_owned()
             }
         });
         uploaded.extend(join_all(batch).await);
