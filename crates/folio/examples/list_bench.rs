@@ -108,6 +108,7 @@ async fn main() -> anyhow::Result<()> {
                         ..MediaInfo::default()
                     },
                     max_versions: 100,
+                    outbox: folio::store::Outbox::none(),
                 }
             })
             .collect();

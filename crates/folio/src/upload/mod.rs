@@ -34,9 +34,12 @@ use crate::media::details::RenderContext;
 use crate::state::AppState;
 use crate::store::blob::blob_key;
 use crate::store::{CommitOutcome, CommitOutcomeUnknown, MediaInfo, NewUpload, Outbox};
-use crate::webhooks::outbox::ExtensionJobs;
+use crate::webhooks::outbox::{
+    ExtensionJobs, POST_TRANSFORM_ERROR, POST_TRANSFORM_SUCCESS, PRE_TRANSFORM_ERROR,
+};
 use auth::{ApiVersion, Authenticator};
 use intake::{FilePart, Received};
+use tracing::Instrument;
 
 pub async fn upload_v1(
     State(state): State<AppState>,
@@ -217,9 +220,17 @@ async fn run(
         }
         None => None,
     };
+    // The upload's events (and its extension jobs) go to the outbox with its commit.
+    let mut outbox = Outbox::new(&principal.account.id, Arc::clone(&render), Some(request));
     if let Some(pre) = plan.pre {
         version_id = ids::object_id();
-        pre_transform(state, &mut file, &version_id, pre, &params.file_name).await?;
+        if let Err(e) = pre_transform(state, &mut file, &version_id, pre, &params.file_name).await {
+            let reason = e.status_and_message().1;
+            let data = serde_json::json!({"transformation": {"error": {"reason": reason}}});
+            crate::webhooks::report(state, outbox.event(PRE_TRANSFORM_ERROR, data)).await;
+            return Err(e);
+        }
+        outbox = outbox.pre_transformed();
         // The stored file obeys the limit too (a PNG of a large JPEG can outgrow it).
         if file.size > limits.max_file_size {
             return Err(AppError::FileTooLarge);
@@ -252,7 +263,6 @@ async fn run(
 
     // Spec §3.9: extensions with a runner become jobs, written with the commit.
     let (extension_status, pending) = state.extensions.plan(params.extensions.clone());
-    let mut outbox = Outbox::new(&principal.account.id, Arc::clone(&render), Some(request));
     if !pending.is_empty() {
         outbox = outbox.with_extensions(ExtensionJobs {
             extensions: pending,
@@ -283,7 +293,7 @@ async fn run(
         size: file.size,
         media,
         max_versions: limits.max_versions_per_file,
-        outbox,
+        outbox: outbox.clone(),
     };
     // The commit and the fate of the blob are decided in a task of their own: if the client
     // goes away while the commit is in flight, the handler is dropped, and a blob deleted by
@@ -324,17 +334,39 @@ async fn run(
         // a failure is logged, and delivery renders on demand anyway.
         let state = state.clone();
         let version = (*stored).clone();
-        tokio::spawn(async move {
-            for t in plan.post {
-                match crate::delivery::rendition(&state, &version, &t).await {
-                    Ok(Some(_)) => {}
-                    Ok(None) => tracing::warn!(transformation = %t, "post-transformation failed"),
-                    Err(e) => {
-                        tracing::warn!(transformation = %t, error = %e, "post-transformation failed")
-                    }
+        let (outbox, url_endpoint) = (outbox.clone(), render.url_endpoint.clone());
+        tokio::spawn(
+            async move {
+                for t in plan.post {
+                    let failure = match crate::delivery::rendition(&state, &version, &t).await {
+                        Ok(Some(_)) => None,
+                        Ok(None) => Some("the rendition could not be made".to_owned()),
+                        Err(e) => Some(e.to_string()),
+                    };
+                    let encoded = folio_contract::url_path_encode(&version.file_path);
+                    let url = format!("{url_endpoint}/tr:{t}{encoded}");
+                    let event = match failure {
+                        None => outbox.event(
+                            POST_TRANSFORM_SUCCESS,
+                            serde_json::json!({"fileId": version.file_id, "url": url, "name": version.name}),
+                        ),
+                        Some(reason) => {
+                            tracing::warn!(transformation = %t, %reason, "post-transformation failed");
+                            outbox.event(
+                                POST_TRANSFORM_ERROR,
+                                serde_json::json!({
+                                    "fileId": version.file_id,
+                                    "url": url,
+                                    "transformation": {"error": {"reason": reason}},
+                                }),
+                            )
+                        }
+                    };
+                    crate::webhooks::report(&state, event).await;
                 }
             }
-        });
+            .in_current_span(),
+        );
     }
     tracing::info!(
         upload.file_id = %stored.file_id,

@@ -37,6 +37,20 @@ impl Bell {
     }
 }
 
+/// Writes an event that reports no catalog change (a transformation's outcome) and wakes the
+/// worker. A failure is logged: the outcome it reports has happened either way.
+pub async fn report(state: &crate::state::AppState, event: Option<crate::store::OutboxRow>) {
+    let Some(event) = event else {
+        return;
+    };
+    match state.catalog.enqueue(std::slice::from_ref(&event)).await {
+        Ok(()) => state.webhook_bell.ring(),
+        Err(e) => {
+            tracing::warn!(error = %e, event = %event.event_type, "recording an event failed")
+        }
+    }
+}
+
 /// Refuses event names that are not in [`outbox::EVENT_TYPES`].
 pub fn check_events(events: &[String]) -> anyhow::Result<()> {
     for event in events {

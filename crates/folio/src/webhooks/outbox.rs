@@ -19,10 +19,10 @@ pub const EVENT_TYPES: &[&str] = &[
     FILE_DELETED,
     FILE_VERSION_CREATED,
     FILE_VERSION_DELETED,
-    "upload.pre-transform.success",
-    "upload.pre-transform.error",
-    "upload.post-transform.success",
-    "upload.post-transform.error",
+    PRE_TRANSFORM_SUCCESS,
+    PRE_TRANSFORM_ERROR,
+    POST_TRANSFORM_SUCCESS,
+    POST_TRANSFORM_ERROR,
 ];
 
 pub const FILE_CREATED: &str = "file.created";
@@ -30,6 +30,10 @@ pub const FILE_UPDATED: &str = "file.updated";
 pub const FILE_DELETED: &str = "file.deleted";
 pub const FILE_VERSION_CREATED: &str = "file-version.created";
 pub const FILE_VERSION_DELETED: &str = "file-version.deleted";
+pub const PRE_TRANSFORM_SUCCESS: &str = "upload.pre-transform.success";
+pub const PRE_TRANSFORM_ERROR: &str = "upload.pre-transform.error";
+pub const POST_TRANSFORM_SUCCESS: &str = "upload.post-transform.success";
+pub const POST_TRANSFORM_ERROR: &str = "upload.post-transform.error";
 /// The `event_type` of an extension runner job (not an account event).
 pub const EXTENSION_JOB: &str = "extension";
 /// The `event_type` of a per-upload `webhookUrl` callback.
@@ -78,6 +82,8 @@ struct Source {
     render: Arc<RenderContext>,
     request: Option<RequestInfo>,
     extensions: Option<ExtensionJobs>,
+    /// The upload being committed is the result of a pre-transformation.
+    pre_transformed: bool,
 }
 
 /// An event body: `{"type", "id", "created_at", "data", "request"?}`.
@@ -110,6 +116,7 @@ impl Outbox {
                 render,
                 request,
                 extensions: None,
+                pre_transformed: false,
             })),
         }
     }
@@ -124,6 +131,26 @@ impl Outbox {
         Outbox {
             source: Some(Arc::new(source)),
         }
+    }
+
+    /// The same, for an upload whose stored file a pre-transformation made: its commit also
+    /// writes `upload.pre-transform.success`.
+    pub fn pre_transformed(self) -> Outbox {
+        let Some(source) = self.source else {
+            return self;
+        };
+        let mut source = Source::clone(&source);
+        source.pre_transformed = true;
+        Outbox {
+            source: Some(Arc::new(source)),
+        }
+    }
+
+    /// An event that reports no change of the catalog (a transformation's outcome): written on
+    /// its own with [`crate::store::Catalog::enqueue`].
+    pub fn event(&self, event_type: &str, data: impl Serialize) -> Option<OutboxRow> {
+        let source = self.source.as_deref()?;
+        Some(source.event(event_type, data, crate::ids::now_millis()))
     }
 
     /// The rows `change` writes: its event, and the extension jobs of the upload or edit that
@@ -152,6 +179,11 @@ impl Outbox {
                 now,
             ),
         });
+        if let (true, Change::Created(v) | Change::VersionCreated(v)) =
+            (source.pre_transformed, change)
+        {
+            rows.push(source.event(PRE_TRANSFORM_SUCCESS, file(v), now));
+        }
         if let (Some(jobs), Change::Created(v) | Change::VersionCreated(v) | Change::Updated(v)) =
             (&source.extensions, change)
         {

@@ -480,3 +480,46 @@ async fn an_extension_job_survives_a_restart() {
         .expect("the callback verifies under the private key");
     second.kill();
 }
+
+#[tokio::test]
+async fn transformations_report_their_outcomes() {
+    let app = app().await;
+    let receiver = Receiver::start().await;
+    let (_, secret) = add_endpoint(&cli_env(&app), &receiver.url("/"), &[]).await;
+    let uploaded = app
+        .upload(
+            fixture("photo-exif.jpg"),
+            &[
+                ("fileName", "p.jpg"),
+                (
+                    "transformation",
+                    r#"{"pre":"w-100","post":[{"type":"transformation","value":"h-20"}]}"#,
+                ),
+            ],
+        )
+        .await
+        .assert_ok()
+        .clone();
+    let got = receiver.wait_accepted(3, 20).await;
+    let mut events: Vec<Value> = got.iter().map(|d| verified(d, &secret)).collect();
+    events.sort_by_key(|e| e["type"].as_str().unwrap_or_default().to_owned());
+    let types: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "file.created",
+            "upload.post-transform.success",
+            "upload.pre-transform.success"
+        ]
+    );
+    // The pre-transformation's result is the file.
+    assert_eq!(events[2]["data"]["fileId"], uploaded["fileId"]);
+    assert_eq!(events[2]["data"]["width"], uploaded["width"]);
+    let post = &events[1]["data"];
+    assert_eq!(post["fileId"], uploaded["fileId"]);
+    let url = post["url"].as_str().expect("url");
+    assert!(url.contains("/tr:h-20/"), "{url}");
+    // The rendition it names is served.
+    let served = app.get(url).await;
+    assert_eq!(served.status(), 200);
+}
