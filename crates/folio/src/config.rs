@@ -550,13 +550,15 @@ impl Limits {
 
 impl Config {
     /// How long a delivery worker's claim holds an outbox row: the longest attempt (a webhook
-    /// POST or an extension's runner call) and a margin to record its outcome. An instance that
-    /// dies holding rows delays them by this much; no other instance attempts them meanwhile.
+    /// POST, or an extension job calling every runner in turn) and a margin to record its
+    /// outcome. An instance that dies holding rows delays them by this much; no other instance
+    /// attempts them meanwhile.
     pub fn delivery_lease_ms(&self) -> i64 {
+        let runners = u64::try_from(self.extensions.runners.len().max(1)).unwrap_or(u64::MAX);
         let longest = self
             .webhooks
             .timeout_secs
-            .max(self.extensions.runner_timeout_secs);
+            .max(self.extensions.runner_timeout_secs.saturating_mul(runners));
         i64::try_from(longest.saturating_add(5).saturating_mul(1000)).unwrap_or(i64::MAX)
     }
 

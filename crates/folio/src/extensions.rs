@@ -72,7 +72,7 @@ impl Extensions {
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct JobBody {
-    extension: JobExtension,
+    extensions: Vec<JobExtension>,
     file_id: String,
     version_id: String,
     url_endpoint: String,
@@ -86,64 +86,74 @@ struct JobExtension {
     options: serde_json::Map<String, Value>,
 }
 
-/// Runs one extension job: calls its runner, stores the tags, and queues the callback. An
-/// `Err` is a failure of Folio's own (the catalog): the job is attempted again later. A
-/// runner that fails is the job's outcome, reported to the webhook.
+/// Runs one upload's extensions in request order: calls each runner, stores the tags, and
+/// queues one callback per extension. An `Err` is a failure of Folio's own (the catalog): the
+/// whole job is attempted again later. A runner that fails is that extension's outcome,
+/// reported to the webhook.
 pub async fn run_job(state: &AppState, row: &OutboxRow) -> anyhow::Result<()> {
     let job: JobBody = serde_json::from_str(&row.body).context("an unreadable extension job")?;
-    let extension = Extension {
-        name: job.extension.name,
-        options: job.extension.options,
-    };
-    let version = state
+    let mut version = state
         .catalog
         .version_by_id(&row.account_id, &job.file_id, &job.version_id)
         .await?;
-    let outcome = match (version, state.extensions.runners.get(&extension.name)) {
-        (None, _) => Outcome::Failure("the file was deleted before the extension ran".to_owned()),
-        (Some(_), None) => Outcome::Failure("no runner is configured for the extension".to_owned()),
-        (Some(mut version), Some(runner)) => {
-            match call_runner(state, &version, &job.url_endpoint, &extension, runner).await {
-                Ok(Some(tags)) => {
-                    apply_tags(state, &mut version, &extension.name, tags).await?;
-                    Outcome::Success(Box::new(version))
-                }
-                Ok(None) => Outcome::Success(Box::new(version)),
-                Err(reason) => {
-                    tracing::info!(extension = %extension.name, %reason, "extension failed");
-                    Outcome::Failure(reason)
+    let mut callbacks = Vec::with_capacity(job.extensions.len());
+    for element in job.extensions {
+        let extension = Extension {
+            name: element.name,
+            options: element.options,
+        };
+        let outcome = match (&mut version, state.extensions.runners.get(&extension.name)) {
+            (None, _) => {
+                Outcome::Failure("the file was deleted before the extension ran".to_owned())
+            }
+            (Some(_), None) => {
+                Outcome::Failure("no runner is configured for the extension".to_owned())
+            }
+            (Some(version), Some(runner)) => {
+                match call_runner(state, version, &job.url_endpoint, &extension, runner).await {
+                    Ok(Some(tags)) => {
+                        apply_tags(state, version, &extension.name, tags).await?;
+                        Outcome::Success(Box::new(version.clone()))
+                    }
+                    Ok(None) => Outcome::Success(Box::new(version.clone())),
+                    Err(reason) => {
+                        tracing::info!(extension = %extension.name, %reason, "extension failed");
+                        Outcome::Failure(reason)
+                    }
                 }
             }
-        }
-    };
-    let Some(webhook) = job.webhook_url else {
-        return Ok(());
-    };
-    let body = match outcome {
-        Outcome::Success(version) => json!({
-            "service": extension.name,
-            "status": "SUCCESS",
-            "fileObject": file_object(&version, &job.url_endpoint),
-        }),
-        Outcome::Failure(reason) => json!({
-            "service": extension.name,
-            "status": "FAILURE",
-            "fileId": job.file_id,
-            "error": {"reason": reason},
-        }),
-    };
-    let callback = OutboxRow {
-        message_id: uuid::Uuid::new_v4().to_string(),
-        account_id: row.account_id.clone(),
-        kind: DeliveryKind::Callback,
-        event_type: EXTENSION_CALLBACK.to_owned(),
-        target: Some(webhook),
-        key_id: row.key_id.clone(),
-        body: body.to_string(),
-        created_at_ms: crate::ids::now_millis(),
-    };
-    state.catalog.enqueue(&[callback]).await?;
-    state.webhook_bell.ring();
+        };
+        let Some(webhook) = &job.webhook_url else {
+            continue;
+        };
+        let body = match outcome {
+            Outcome::Success(version) => json!({
+                "service": extension.name,
+                "status": "SUCCESS",
+                "fileObject": file_object(&version, &job.url_endpoint),
+            }),
+            Outcome::Failure(reason) => json!({
+                "service": extension.name,
+                "status": "FAILURE",
+                "fileId": job.file_id,
+                "error": {"reason": reason},
+            }),
+        };
+        callbacks.push(OutboxRow {
+            message_id: uuid::Uuid::new_v4().to_string(),
+            account_id: row.account_id.clone(),
+            kind: DeliveryKind::Callback,
+            event_type: EXTENSION_CALLBACK.to_owned(),
+            target: Some(webhook.clone()),
+            key_id: row.key_id.clone(),
+            body: body.to_string(),
+            created_at_ms: crate::ids::now_millis(),
+        });
+    }
+    if !callbacks.is_empty() {
+        state.catalog.enqueue(&callbacks).await?;
+        state.webhook_bell.ring();
+    }
     Ok(())
 }
 

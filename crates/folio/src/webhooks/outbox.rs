@@ -57,8 +57,8 @@ pub enum Change<'a> {
     },
 }
 
-/// The extension jobs an upload (or a details update) leaves behind (spec §3.9): one row per
-/// extension that has a runner, written with the commit.
+/// The extension job an upload (or a details update) leaves behind (spec §3.9): one row for
+/// the extensions that have a runner, written with the commit.
 #[derive(Debug, Clone)]
 pub struct ExtensionJobs {
     pub extensions: Vec<folio_contract::Extension>,
@@ -187,25 +187,31 @@ impl Outbox {
         if let (Some(jobs), Change::Created(v) | Change::VersionCreated(v) | Change::Updated(v)) =
             (&source.extensions, change)
         {
-            for extension in &jobs.extensions {
-                let body = json!({
-                    "extension": {"name": extension.name, "options": extension.options},
-                    "fileId": v.file_id,
-                    "versionId": v.version_id,
-                    "urlEndpoint": source.render.url_endpoint,
-                    "webhookUrl": jobs.webhook_url,
-                });
-                rows.push(OutboxRow {
-                    message_id: uuid::Uuid::new_v4().to_string(),
-                    account_id: source.account_id.clone(),
-                    kind: DeliveryKind::Extension,
-                    event_type: EXTENSION_JOB.to_owned(),
-                    target: Some(extension.name.clone()),
-                    key_id: Some(jobs.key_id.clone()),
-                    body: body.to_string(),
-                    created_at_ms: now,
-                });
-            }
+            // One job for all of them: they run one after the other, so taggers never race on
+            // the version's AITags.
+            let extensions: Vec<_> = jobs
+                .extensions
+                .iter()
+                .map(|e| json!({"name": e.name, "options": e.options}))
+                .collect();
+            let names: Vec<&str> = jobs.extensions.iter().map(|e| e.name.as_str()).collect();
+            let body = json!({
+                "extensions": extensions,
+                "fileId": v.file_id,
+                "versionId": v.version_id,
+                "urlEndpoint": source.render.url_endpoint,
+                "webhookUrl": jobs.webhook_url,
+            });
+            rows.push(OutboxRow {
+                message_id: uuid::Uuid::new_v4().to_string(),
+                account_id: source.account_id.clone(),
+                kind: DeliveryKind::Extension,
+                event_type: EXTENSION_JOB.to_owned(),
+                target: Some(names.join(",")),
+                key_id: Some(jobs.key_id.clone()),
+                body: body.to_string(),
+                created_at_ms: now,
+            });
         }
         rows
     }

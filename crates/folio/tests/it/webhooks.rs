@@ -523,3 +523,71 @@ async fn transformations_report_their_outcomes() {
     let served = app.get(url).await;
     assert_eq!(served.status(), 200);
 }
+
+#[tokio::test]
+async fn endpoints_declared_in_the_config_file_receive_events() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let receiver = Receiver::start().await;
+    let secret = "whsec_declared-in-the-config-file-0123";
+    let config = data.path().join("folio.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[webhooks.endpoints]]\nurl = \"{}\"\nsecret = \"{secret}\"\nevents = [\"file.created\"]\n",
+            receiver.url("/from-config")
+        ),
+    )
+    .expect("config");
+    let mut env = process_env(&[]);
+    env.push(("FOLIO_CONFIG".to_owned(), config.display().to_string()));
+    let mut first = FolioProcess::start(data.path(), &[], &env);
+    upload_to(&first, "a.jpg").await;
+    let got = receiver.wait_accepted(1, 20).await;
+    assert_eq!(got[0].path, "/from-config");
+    assert_eq!(verified(&got[0], secret)["type"], "file.created");
+
+    let mut cli = env.clone();
+    cli.push((
+        "FOLIO_DATA_DIR".to_owned(),
+        data.path().display().to_string(),
+    ));
+    let list = run_folio(&["webhooks", "list"], &cli).await;
+    assert!(list.stdout.contains("(config)"), "{}", list.stdout);
+    let id = list
+        .stdout
+        .split_whitespace()
+        .next()
+        .expect("an endpoint id")
+        .to_owned();
+    let rm = run_folio(&["webhooks", "rm", &id], &cli).await;
+    assert!(!rm.ok && rm.stderr.contains("config file"), "{}", rm.stderr);
+    // Restarted without it, the endpoint is gone.
+    let keys = first.keys.clone();
+    first.kill();
+    std::fs::write(&config, "").expect("config");
+    let mut second = FolioProcess::start(data.path(), &[], &env);
+    second.keys = keys;
+    let list = run_folio(&["webhooks", "list"], &cli).await;
+    assert!(
+        list.stdout.contains("no webhook endpoints"),
+        "{}",
+        list.stdout
+    );
+    upload_to(&second, "b.jpg").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.received().len(), 1);
+    second.kill();
+
+    // A secret too short to be one is refused at start.
+    std::fs::write(
+        &config,
+        "[[webhooks.endpoints]]\nurl = \"https://example.com/\"\nsecret = \"short\"\n",
+    )
+    .expect("config");
+    let run = run_folio(&["webhooks", "list"], &cli).await;
+    assert!(
+        !run.ok && run.stderr.contains("24 characters"),
+        "{}",
+        run.stderr
+    );
+}
