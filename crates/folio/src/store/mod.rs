@@ -492,8 +492,8 @@ impl std::fmt::Debug for WebhookEndpoint {
 pub struct ClaimedDelivery {
     pub id: i64,
     pub row: OutboxRow,
-    /// An event's endpoint (`None` once removed).
-    pub endpoint: Option<WebhookEndpoint>,
+    /// An event's endpoint.
+    pub endpoint_id: Option<String>,
     /// Attempts so far, this one included.
     pub attempts: i64,
 }

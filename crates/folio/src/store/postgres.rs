@@ -14,7 +14,6 @@
 //! Queries are runtime `sqlx::query` (the compile-time macros check against one database only);
 //! the shared suite in `store::suite` holds both backends to the same behaviour.
 
-use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -28,13 +27,14 @@ use subtle::ConstantTimeEq;
 
 use super::commit;
 use super::rows::{
-    all_keys, bind_job, bind_new_file, is_unique_violation, CHECKPOINT_JOB, COMPLETE_JOB,
-    INSERT_FOLDER, INSERT_JOB, RELEASE_JOBS, UPDATE_VERSION_ATTRIBUTES,
+    account_from_row, bind_endpoint, bind_outbox_row, claim_deliveries, claimed_from_row,
+    delivery_log, delivery_record_from_row, endpoint_from_row, finish_values, upsert_endpoint,
+    DISABLE_ENDPOINT, ENDPOINT_COLUMNS, FINISH_DELIVERY, INSERT_ENDPOINT, PURGE_DELIVERIES,
+    ROTATE_SECRET, SELECT_ACCOUNT,
 };
 use super::rows::{
-    bind_endpoint, bind_outbox_row, claimed_from_row, delivery_log, delivery_record_from_row,
-    endpoint_from_row, finish_values, upsert_endpoint, CLAIMED_COLUMNS, DISABLE_ENDPOINT,
-    ENDPOINT_COLUMNS, FINISH_DELIVERY, INSERT_ENDPOINT, PURGE_DELIVERIES, ROTATE_SECRET,
+    all_keys, bind_job, bind_new_file, is_unique_violation, CHECKPOINT_JOB, COMPLETE_JOB,
+    INSERT_FOLDER, INSERT_JOB, RELEASE_JOBS, UPDATE_VERSION_ATTRIBUTES,
 };
 use super::rows::{
     bind_version_row, current_for_overwrite_from_row, field_from_row, file_at_path_from_row,
@@ -437,33 +437,19 @@ impl Catalog for PgCatalog {
     }
 
     async fn account_by_id(&self, id: &str) -> anyhow::Result<Option<Account>> {
-        let row = sqlx::query("SELECT id, url_id, disabled FROM accounts WHERE id = $1")
+        let row = sqlx::query(&format!("{SELECT_ACCOUNT} WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            Ok(Account {
-                id: r.try_get("id")?,
-                url_id: r.try_get("url_id")?,
-                disabled: r.try_get("disabled")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(account_from_row).transpose()
     }
 
     async fn account_by_url_id(&self, url_id: &str) -> anyhow::Result<Option<Account>> {
-        let row = sqlx::query("SELECT id, url_id, disabled FROM accounts WHERE url_id = $1")
+        let row = sqlx::query(&format!("{SELECT_ACCOUNT} WHERE url_id = $1"))
             .bind(url_id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            Ok(Account {
-                id: r.try_get("id")?,
-                url_id: r.try_get("url_id")?,
-                disabled: r.try_get("disabled")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(account_from_row).transpose()
     }
 
     async fn burn_token(
@@ -963,45 +949,16 @@ impl Catalog for PgCatalog {
         limit: u32,
     ) -> anyhow::Result<Vec<ClaimedDelivery>> {
         // SKIP LOCKED: instances claiming at once pass over the rows another one is taking.
-        let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(&format!(
-            "UPDATE deliveries SET next_attempt_at = $1, attempts = attempts + 1, \
-             last_attempt_at = $2 \
-             WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' \
-                 AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             RETURNING {CLAIMED_COLUMNS}"
-        ))
-        .bind(now_ms.saturating_add(lease_ms))
-        .bind(now_ms)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut endpoints: HashMap<String, Option<WebhookEndpoint>> = HashMap::new();
-        let mut claimed = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let endpoint_id: Option<String> = row.try_get("endpoint_id")?;
-            let endpoint = match endpoint_id {
-                None => None,
-                Some(id) => match endpoints.get(&id) {
-                    Some(known) => known.clone(),
-                    None => {
-                        let found = sqlx::query(&format!(
-                            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1"
-                        ))
-                        .bind(&id)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .as_ref()
-                        .map(endpoint_from_row)
-                        .transpose()?;
-                        endpoints.insert(id, found.clone());
-                        found
-                    }
-                },
-            };
-            claimed.push(claimed_from_row(row, endpoint)?);
-        }
-        tx.commit().await?;
+        let rows = sqlx::query(&claim_deliveries(true))
+            .bind(now_ms.saturating_add(lease_ms))
+            .bind(now_ms)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut claimed = rows
+            .iter()
+            .map(claimed_from_row)
+            .collect::<anyhow::Result<Vec<_>>>()?;
         claimed.sort_by_key(|c| c.id);
         Ok(claimed)
     }

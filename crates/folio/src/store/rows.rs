@@ -31,6 +31,17 @@ pub(super) const KEY_COLUMNS: &str =
     "k.public_key, k.private_key, k.account_id, k.revoked, k.expires_at, \
     k.created_at, a.url_id, a.disabled";
 
+/// `SELECT` of an account, read by [`account_from_row`]; the caller adds the `WHERE`.
+pub(super) const SELECT_ACCOUNT: &str = "SELECT id, url_id, disabled FROM accounts";
+
+pub(super) fn account_from_row<R: Columns>(row: &R) -> anyhow::Result<Account> {
+    Ok(Account {
+        id: row.column("id")?,
+        url_id: row.column("url_id")?,
+        disabled: row.column("disabled")?,
+    })
+}
+
 /// Columns of `custom_metadata_fields` read by [`field_from_row`].
 pub(super) const FIELD_COLUMNS: &str =
     "field_id, account_id, name, label, description, schema, deleted, created_at";
@@ -511,7 +522,7 @@ pub(super) const INSERT_DELIVERY: &str =
      created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)";
 
 /// Columns of `deliveries` read by [`claimed_from_row`].
-pub(super) const CLAIMED_COLUMNS: &str = "id, message_id, account_id, kind, event_type, \
+const CLAIMED_COLUMNS: &str = "id, message_id, account_id, kind, event_type, \
     endpoint_id, target, key_id, body, attempts, created_at";
 
 /// Columns of `webhook_endpoints` read by [`endpoint_from_row`].
@@ -573,10 +584,24 @@ pub(super) fn delivery_log(failed_only: bool) -> String {
     )
 }
 
-pub(super) fn claimed_from_row<R: Columns>(
-    row: &R,
-    endpoint: Option<WebhookEndpoint>,
-) -> anyhow::Result<ClaimedDelivery> {
+/// Claims due rows until `$1` (`$2` now, `$3` limit), oldest due first; PostgreSQL passes over
+/// rows another instance is claiming at the same moment.
+pub(super) fn claim_deliveries(skip_locked: bool) -> String {
+    format!(
+        "UPDATE deliveries SET next_attempt_at = $1, attempts = attempts + 1, \
+         last_attempt_at = $2 \
+         WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' \
+             AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $3{}) \
+         RETURNING {CLAIMED_COLUMNS}",
+        if skip_locked {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        }
+    )
+}
+
+pub(super) fn claimed_from_row<R: Columns>(row: &R) -> anyhow::Result<ClaimedDelivery> {
     let kind: String = row.column("kind")?;
     Ok(ClaimedDelivery {
         id: row.column("id")?,
@@ -591,7 +616,7 @@ pub(super) fn claimed_from_row<R: Columns>(
             body: row.column("body")?,
             created_at_ms: row.column("created_at")?,
         },
-        endpoint,
+        endpoint_id: row.column("endpoint_id")?,
         attempts: row.column("attempts")?,
     })
 }

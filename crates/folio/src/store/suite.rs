@@ -94,6 +94,8 @@ suite!(
     jobs_are_claimed_once_leased_checkpointed_and_resumed,
     files_and_folders_under_a_prefix_compare_bytewise,
     a_folder_of_10000_files_is_deleted_in_batches,
+    events_exist_exactly_when_their_change_committed,
+    deliveries_are_claimed_once_leased_retried_and_finished,
 );
 
 fn upload(account_id: &str, name: &str) -> NewUpload {
@@ -2049,4 +2051,190 @@ async fn a_folder_of_10000_files_is_deleted_in_batches(catalog: Arc<dyn Catalog>
         20,
         "the uploads made meanwhile are there"
     );
+}
+
+fn endpoint(account: &str, id: &str, events: &[&str]) -> super::WebhookEndpoint {
+    super::WebhookEndpoint {
+        id: id.to_owned(),
+        account_id: account.to_owned(),
+        url: format!("https://example.com/{id}"),
+        events: events.iter().map(|e| (*e).to_owned()).collect(),
+        secret: "whsec_0123456789abcdef01234567".to_owned(),
+        previous_secret: None,
+        previous_secret_until_ms: None,
+        from_config: false,
+        disabled_at_ms: None,
+        disabled_reason: None,
+        created_at_ms: crate::ids::now_millis(),
+    }
+}
+
+fn outbox_of(account: &str) -> Outbox {
+    let render = crate::media::details::RenderContext {
+        url_endpoint: "https://media.example/default".to_owned(),
+        live_fields: Default::default(),
+    };
+    Outbox::new(account, Arc::new(render), None)
+}
+
+/// Everything due now (far in the future, to see rows leased or retried later too).
+async fn claim_all(catalog: &Arc<dyn Catalog>, at: i64) -> Vec<super::ClaimedDelivery> {
+    catalog
+        .claim_deliveries(at, 60_000, 1000)
+        .await
+        .expect("claim")
+}
+
+async fn events_exist_exactly_when_their_change_committed(catalog: Arc<dyn Catalog>) {
+    let account = account(&catalog).await;
+    catalog
+        .add_webhook_endpoint(&endpoint(&account, "wh_all", &[]))
+        .await
+        .expect("endpoint");
+    catalog
+        .add_webhook_endpoint(&endpoint(&account, "wh_deleted", &["file.deleted"]))
+        .await
+        .expect("endpoint");
+    let outbox = outbox_of(&account);
+    let mut up = upload(&account, "e.jpg");
+    up.outbox = outbox.clone();
+    let created = committed(catalog.commit_upload(&up).await.expect("commit"));
+    // A refused commit writes no event.
+    let mut refused = upload(&account, "e.jpg");
+    refused.overwrite_file = false;
+    refused.outbox = outbox.clone();
+    assert!(matches!(
+        catalog.commit_upload(&refused).await.expect("commit"),
+        CommitOutcome::PathTaken
+    ));
+    // Neither does an edit that refuses, nor a delete of an unknown file.
+    let refuse = |_: &mut StoredVersion| Err(Default::default());
+    let ids = [created.file_id.clone()];
+    assert!(matches!(
+        catalog
+            .edit_versions(&account, &ids, EditScope::Current, &refuse, &outbox)
+            .await
+            .expect("edit"),
+        EditOutcome::Invalid(_)
+    ));
+    let unknown = [
+        "65a000000000000000000000".to_owned(),
+        created.file_id.clone(),
+    ];
+    assert!(matches!(
+        catalog
+            .delete_files(&account, &unknown, &outbox)
+            .await
+            .expect("delete"),
+        DeleteOutcome::Missing(_)
+    ));
+    let now = crate::ids::now_millis() + 1000;
+    let rows = claim_all(&catalog, now).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let row = &rows[0];
+    assert_eq!(row.endpoint_id.as_deref(), Some("wh_all"));
+    assert_eq!(row.row.event_type, "file.created");
+    let body: serde_json::Value = serde_json::from_str(&row.row.body).expect("json");
+    assert_eq!(body["type"], "file.created");
+    assert_eq!(body["id"], row.row.message_id.as_str());
+    assert_eq!(body["data"]["fileId"], created.file_id.as_str());
+    assert_eq!(
+        body["data"]["url"],
+        format!("https://media.example/default{}", created.file_path)
+    );
+    // A delete: both endpoints, one event id.
+    assert!(matches!(
+        catalog
+            .delete_files(&account, &ids, &outbox)
+            .await
+            .expect("delete"),
+        DeleteOutcome::Deleted(_)
+    ));
+    let rows = claim_all(&catalog, now).await;
+    let mut endpoints: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.endpoint_id.as_deref())
+        .collect();
+    endpoints.sort_unstable();
+    assert_eq!(endpoints, ["wh_all", "wh_deleted"]);
+    assert_eq!(rows[0].row.message_id, rows[1].row.message_id);
+    assert_eq!(rows[0].row.event_type, "file.deleted");
+    // Without an outbox (tools, tests) a change writes nothing.
+    committed(
+        catalog
+            .commit_upload(&upload(&account, "quiet.jpg"))
+            .await
+            .expect("commit"),
+    );
+    assert_eq!(catalog.deliveries(false, 100).await.expect("log").len(), 3);
+}
+
+async fn deliveries_are_claimed_once_leased_retried_and_finished(catalog: Arc<dyn Catalog>) {
+    use super::{DeliveryOutcome, DeliveryReport};
+    let account = account(&catalog).await;
+    catalog
+        .add_webhook_endpoint(&endpoint(&account, "wh_a", &["file.created"]))
+        .await
+        .expect("endpoint");
+    let outbox = outbox_of(&account);
+    for i in 0..40 {
+        let mut up = upload(&account, &format!("d{i}.jpg"));
+        up.outbox = outbox.clone();
+        committed(catalog.commit_upload(&up).await.expect("commit"));
+    }
+    let now = crate::ids::now_millis() + 1000;
+    // Two claims at once share nothing.
+    let (a, b) = tokio::join!(
+        catalog.claim_deliveries(now, 10_000, 25),
+        catalog.claim_deliveries(now, 10_000, 25)
+    );
+    let (a, b) = (a.expect("a"), b.expect("b"));
+    assert_eq!(a.len() + b.len(), 40, "{} + {}", a.len(), b.len());
+    let mut ids: Vec<i64> = a.iter().chain(&b).map(|c| c.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 40);
+    // Leased: not claimed again until the lease ends; then again, one attempt more.
+    assert!(claim_all(&catalog, now + 9_999).await.is_empty());
+    let again = claim_all(&catalog, now + 10_000).await;
+    assert_eq!(again.len(), 40);
+    assert!(again.iter().all(|c| c.attempts == 2));
+    let at = now + 10_000;
+    let reports: Vec<DeliveryReport> = again
+        .iter()
+        .enumerate()
+        .map(|(i, c)| DeliveryReport {
+            id: c.id,
+            outcome: match i % 4 {
+                0 => DeliveryOutcome::Delivered,
+                1 => DeliveryOutcome::Retry(at + 500),
+                2 => DeliveryOutcome::Failed,
+                _ => DeliveryOutcome::EndpointGone,
+            },
+            status: Some(500),
+            error: Some("test".to_owned()),
+            at_ms: at,
+        })
+        .collect();
+    catalog.finish_deliveries(&reports).await.expect("finish");
+    // Only the retried ones come back, when due.
+    assert!(claim_all(&catalog, at + 499).await.is_empty());
+    assert_eq!(claim_all(&catalog, at + 500).await.len(), 10);
+    let log = catalog.deliveries(false, 100).await.expect("log");
+    assert_eq!(log.len(), 40);
+    assert_eq!(log.iter().filter(|d| d.state == "delivered").count(), 10);
+    assert_eq!(catalog.deliveries(true, 100).await.expect("log").len(), 20);
+    // A 410 disabled the endpoint: new events are not written for it.
+    let endpoints = catalog.webhook_endpoints().await.expect("endpoints");
+    assert!(endpoints[0].disabled_at_ms.is_some());
+    let mut up = upload(&account, "after.jpg");
+    up.outbox = outbox.clone();
+    committed(catalog.commit_upload(&up).await.expect("commit"));
+    assert_eq!(catalog.deliveries(false, 100).await.expect("log").len(), 40);
+    // Finished rows are purged after their retention; pending ones never.
+    assert_eq!(catalog.purge_deliveries(at + 1).await.expect("purge"), 30);
+    assert_eq!(catalog.deliveries(false, 100).await.expect("log").len(), 10);
+    // Removing the endpoint drops what is still pending for it.
+    assert!(catalog.remove_webhook_endpoint("wh_a").await.expect("rm"));
+    assert!(claim_all(&catalog, at + 100_000).await.is_empty());
 }

@@ -1,6 +1,7 @@
 //! The delivery worker of one instance: claims due outbox rows, attempts them concurrently,
 //! and writes their outcomes back in batches.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use rand::Rng;
@@ -9,7 +10,9 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::state::AppState;
-use crate::store::{ClaimedDelivery, DeliveryKind, DeliveryOutcome, DeliveryReport};
+use crate::store::{
+    ClaimedDelivery, DeliveryKind, DeliveryOutcome, DeliveryReport, WebhookEndpoint,
+};
 
 /// Rows due on other instances (or retries coming due) are noticed within this time.
 const POLL: Duration = Duration::from_secs(1);
@@ -40,7 +43,13 @@ async fn run(state: AppState) {
             {
                 Ok(rows) => {
                     claimed = rows.len();
+                    let endpoints = endpoints_of(&state, &rows).await;
                     for row in rows {
+                        let endpoint = row
+                            .endpoint_id
+                            .as_ref()
+                            .and_then(|id| endpoints.get(id))
+                            .cloned();
                         let span = tracing::info_span!(
                             "delivery",
                             delivery.id = row.id,
@@ -48,7 +57,9 @@ async fn run(state: AppState) {
                             delivery.attempt = row.attempts,
                         );
                         let state = state.clone();
-                        inflight.spawn(async move { attempt(&state, row).await }.instrument(span));
+                        inflight.spawn(
+                            async move { attempt(&state, row, endpoint).await }.instrument(span),
+                        );
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "claiming deliveries failed"),
@@ -75,6 +86,25 @@ async fn run(state: AppState) {
                 }
             }
             _ = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
+
+/// The endpoints the claimed events go to (one query for the batch; an endpoint removed
+/// meanwhile is absent). Empty when the catalog cannot be read: those attempts then fail and
+/// are retried.
+async fn endpoints_of(
+    state: &AppState,
+    rows: &[ClaimedDelivery],
+) -> HashMap<String, WebhookEndpoint> {
+    if rows.iter().all(|r| r.endpoint_id.is_none()) {
+        return HashMap::new();
+    }
+    match state.catalog.webhook_endpoints().await {
+        Ok(all) => all.into_iter().map(|e| (e.id.clone(), e)).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "reading webhook endpoints failed");
+            HashMap::new()
         }
     }
 }
@@ -111,9 +141,13 @@ enum Attempt {
     Gone,
 }
 
-async fn attempt(state: &AppState, claimed: ClaimedDelivery) -> DeliveryReport {
+async fn attempt(
+    state: &AppState,
+    claimed: ClaimedDelivery,
+    endpoint: Option<WebhookEndpoint>,
+) -> DeliveryReport {
     let outcome = match claimed.row.kind {
-        DeliveryKind::Event => deliver_event(state, &claimed).await,
+        DeliveryKind::Event => deliver_event(state, &claimed, endpoint.as_ref()).await,
         DeliveryKind::Callback => deliver_callback(state, &claimed).await,
         DeliveryKind::Extension => match crate::extensions::run_job(state, &claimed.row).await {
             Ok(()) => Attempt::Delivered(200),
@@ -174,9 +208,14 @@ pub fn backoff_ms(attempts: i64, initial_ms: u64, max_ms: u64, rng: &mut impl Rn
     i64::try_from(jittered).unwrap_or(i64::MAX)
 }
 
-async fn deliver_event(state: &AppState, claimed: &ClaimedDelivery) -> Attempt {
-    let Some(endpoint) = &claimed.endpoint else {
-        return Attempt::Hopeless("the endpoint was removed".to_owned());
+async fn deliver_event(
+    state: &AppState,
+    claimed: &ClaimedDelivery,
+    endpoint: Option<&WebhookEndpoint>,
+) -> Attempt {
+    let Some(endpoint) = endpoint else {
+        // Removed, or unreadable just now (then the next attempt finds it).
+        return Attempt::NotAccepted(None, "the endpoint is not known".to_owned());
     };
     if endpoint.disabled_at_ms.is_some() {
         return Attempt::Hopeless("the endpoint is disabled".to_owned());

@@ -13,7 +13,6 @@
 mod reads;
 mod writer;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -28,13 +27,14 @@ use subtle::ConstantTimeEq;
 
 use super::commit;
 use super::rows::{
-    all_keys, bind_job, bind_new_file, is_unique_violation, CHECKPOINT_JOB, COMPLETE_JOB,
-    INSERT_FOLDER, INSERT_JOB, RELEASE_JOBS, UPDATE_VERSION_ATTRIBUTES,
+    account_from_row, bind_endpoint, bind_outbox_row, claim_deliveries, claimed_from_row,
+    delivery_log, delivery_record_from_row, endpoint_from_row, finish_values, upsert_endpoint,
+    DISABLE_ENDPOINT, ENDPOINT_COLUMNS, FINISH_DELIVERY, INSERT_ENDPOINT, PURGE_DELIVERIES,
+    ROTATE_SECRET, SELECT_ACCOUNT,
 };
 use super::rows::{
-    bind_endpoint, bind_outbox_row, claimed_from_row, delivery_log, delivery_record_from_row,
-    endpoint_from_row, finish_values, upsert_endpoint, CLAIMED_COLUMNS, DISABLE_ENDPOINT,
-    ENDPOINT_COLUMNS, FINISH_DELIVERY, INSERT_ENDPOINT, PURGE_DELIVERIES, ROTATE_SECRET,
+    all_keys, bind_job, bind_new_file, is_unique_violation, CHECKPOINT_JOB, COMPLETE_JOB,
+    INSERT_FOLDER, INSERT_JOB, RELEASE_JOBS, UPDATE_VERSION_ATTRIBUTES,
 };
 use super::rows::{
     bind_version_row, field_from_row, folder_from_row, job_from_row, key_from_row, listed_from_row,
@@ -246,33 +246,19 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn account_by_id(&self, id: &str) -> anyhow::Result<Option<Account>> {
-        let row = sqlx::query("SELECT id, url_id, disabled FROM accounts WHERE id = ?")
+        let row = sqlx::query(&format!("{SELECT_ACCOUNT} WHERE id = ?"))
             .bind(id)
             .fetch_optional(&self.reader)
             .await?;
-        row.map(|r| {
-            Ok(Account {
-                id: r.try_get("id")?,
-                url_id: r.try_get("url_id")?,
-                disabled: r.try_get("disabled")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(account_from_row).transpose()
     }
 
     async fn account_by_url_id(&self, url_id: &str) -> anyhow::Result<Option<Account>> {
-        let row = sqlx::query("SELECT id, url_id, disabled FROM accounts WHERE url_id = ?")
+        let row = sqlx::query(&format!("{SELECT_ACCOUNT} WHERE url_id = ?"))
             .bind(url_id)
             .fetch_optional(&self.reader)
             .await?;
-        row.map(|r| {
-            Ok(Account {
-                id: r.try_get("id")?,
-                url_id: r.try_get("url_id")?,
-                disabled: r.try_get("disabled")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(account_from_row).transpose()
     }
 
     async fn burn_token(
@@ -758,45 +744,16 @@ impl Catalog for SqliteCatalog {
         limit: u32,
     ) -> anyhow::Result<Vec<ClaimedDelivery>> {
         // One statement on the single writer: no other claim can interleave.
-        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
-        let rows = sqlx::query(&format!(
-            "UPDATE deliveries SET next_attempt_at = $1, attempts = attempts + 1, \
-             last_attempt_at = $2 \
-             WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' \
-                 AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $3) \
-             RETURNING {CLAIMED_COLUMNS}"
-        ))
-        .bind(now_ms.saturating_add(lease_ms))
-        .bind(now_ms)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut endpoints: HashMap<String, Option<WebhookEndpoint>> = HashMap::new();
-        let mut claimed = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let endpoint_id: Option<String> = row.try_get("endpoint_id")?;
-            let endpoint = match endpoint_id {
-                None => None,
-                Some(id) => match endpoints.get(&id) {
-                    Some(known) => known.clone(),
-                    None => {
-                        let found = sqlx::query(&format!(
-                            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?"
-                        ))
-                        .bind(&id)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .as_ref()
-                        .map(endpoint_from_row)
-                        .transpose()?;
-                        endpoints.insert(id, found.clone());
-                        found
-                    }
-                },
-            };
-            claimed.push(claimed_from_row(row, endpoint)?);
-        }
-        tx.commit().await?;
+        let rows = sqlx::query(&claim_deliveries(false))
+            .bind(now_ms.saturating_add(lease_ms))
+            .bind(now_ms)
+            .bind(limit)
+            .fetch_all(&self.writer)
+            .await?;
+        let mut claimed = rows
+            .iter()
+            .map(claimed_from_row)
+            .collect::<anyhow::Result<Vec<_>>>()?;
         claimed.sort_by_key(|c| c.id);
         Ok(claimed)
     }
