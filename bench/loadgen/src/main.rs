@@ -287,6 +287,14 @@ fn receive(args: ReceiveArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(folio_loadgen::receive::receive(listener, args.expect, timeout).await)
     })?;
     println!("{}", serde_json::to_string(&received)?);
+    // Its own cost, to show it was not the bottleneck (from /proc; the process is about to end).
+    let cpu = folio_loadgen::procfs::own_cpu_ms()
+        .map(|ms| format!("; own CPU {ms:.0} ms"))
+        .unwrap_or_default();
+    eprintln!(
+        "received {} requests on {} connections in {:.3} s: {:.1}/s{cpu}",
+        received.received, received.connections, received.secs, received.per_sec
+    );
     Ok(if received.reached {
         ExitCode::SUCCESS
     } else {
