@@ -2,7 +2,7 @@
 # Folio's webhook delivery benchmark (issue 10): how fast a backlog of account events drains to a
 # receiver on 127.0.0.1, and what flowing deliveries cost the small-upload rate.
 #
-#   bench/webhooks.sh                     # everything (about 8 minutes on 2 cores)
+#   bench/webhooks.sh                     # everything (about 7 minutes on 2 cores)
 #   BUILD=0 bench/webhooks.sh             # use the existing release build
 #   DRAIN_EVENTS=2000 REPS=1 SMALL_SECS=5 SETTLE_SECS=0 bench/webhooks.sh   # a quick look
 #
@@ -30,10 +30,16 @@
 #             many events were delivered during the run and how many were left pending.
 #             Reported: median req/s of A and B, B/A and the slowdown, p99 and CPU per upload.
 #
+# Settings (environment): STEPS ("receiver drain slowdown"), DRAIN_EVENTS (10000),
+# DRAIN_TIMEOUT (600 s for the backlog to arrive), SMALL_SIZE SMALL_CONC SMALL_SECS (16k 16 20),
+# REPS (2), WARMUP_SECS (3), SETTLE_SECS (65), REQ_TIMEOUT (300), RECV_REQUESTS RECV_CONC
+# (100000 32), PORT_BASE (18640: Folio on it, the receiver on +1), SCRATCH (TMPDIR or /tmp),
+# BUILD (1; 0: the existing release build).
+#
 # Writes bench/results/<UTC stamp>-webhooks/ (runs.jsonl: the load generator's lines, tagged;
-# drain.json and receiver.json: the receiver's lines; machine.md, summary.md, run.log, server
-# logs) and prints the summary. docs/ is not touched. Only processes it started are stopped, by
-# PID.
+# drain.json and receiver.json: the receiver's lines; drain-failed.txt; machine.md, summary.md,
+# run.log, server logs) and prints the summary. docs/ is not touched. Only processes it started
+# are stopped, by PID.
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -346,9 +352,10 @@ slowdown_run() {
 step_slowdown() {
   log "== slowdown: ${SMALL_SIZE} uploads at c=${SMALL_CONC} for ${SMALL_SECS} s, A (no endpoint) and B (endpoint) × ${REPS}"
   need_free_port "$RECV_PORT"
-  # One receiver for every B run, answering throughout.
+  # One receiver for every B run, answering throughout (stopped at the end: it prints nothing;
+  # the delivery logs count what it received).
   "$LG" receive --listen "127.0.0.1:$RECV_PORT" --expect 1000000000000 --timeout 86400 \
-    >"$OUT/receiver-slowdown.json" 2>>"$OUT/receiver-slowdown.log" &
+    >>"$OUT/receiver-slowdown.log" 2>&1 &
   SERVER_PID=$!
   STARTED+=("$SERVER_PID")
   local rpid=$SERVER_PID r
