@@ -10,6 +10,9 @@
 //! requests one after another, so the concurrency is also the number of connections. The file
 //! payload is generated once and shared by every request (see [`body`]).
 //!
+//! [`receive`] is the other end of the webhook benchmark: a server that answers every request
+//! 204 and counts them.
+//!
 //! [`report`] turns the JSON lines that `bench/run.sh` collects into the benchmark's Markdown
 //! table and SVG chart.
 
@@ -26,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod body;
 pub mod procfs;
+pub mod receive;
 pub mod report;
 
 use body::{ChunkBody, Multipart, Payload};

@@ -1,5 +1,6 @@
 //! `folio-loadgen run …`: one measured load, one JSON line on stdout, a summary on stderr.
 //! `folio-loadgen report …`: the benchmark's table and chart from the collected JSON lines.
+//! `folio-loadgen receive …`: the webhook benchmark's receiver (answers 204, counts requests).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +29,27 @@ enum Command {
     Report(ReportArgs),
     /// Print a size such as 256m in bytes (for scripts).
     Size { size: String },
+    /// Answer every HTTP request 204 and count them; when --expect have arrived (exit 0) or
+    /// --timeout passed (exit 1), print one JSON line: received, secs (first to last counted
+    /// request) and per_sec. Exit 2: it could not listen.
+    Receive(ReceiveArgs),
+}
+
+#[derive(clap::Args)]
+struct ReceiveArgs {
+    /// Where to listen, e.g. 127.0.0.1:18650 (port 0: any free port). The address is printed
+    /// on stderr once it listens.
+    #[arg(long)]
+    listen: std::net::SocketAddr,
+    /// Stop when this many requests have arrived.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    expect: u64,
+    /// Stop after this many seconds even if fewer have arrived.
+    #[arg(long, default_value_t = 600.0)]
+    timeout: f64,
+    /// Listen on a non-loopback address too.
+    #[arg(long)]
+    allow_remote: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -242,14 +264,62 @@ fn make_report(args: ReportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Exits 0 when the expected count arrived, 1 when the timeout came first (2 on an error).
+fn receive(args: ReceiveArgs) -> anyhow::Result<ExitCode> {
+    if !args.allow_remote && !args.listen.ip().is_loopback() {
+        anyhow::bail!(
+            "--listen {}: not a loopback address (pass --allow-remote)",
+            args.listen
+        );
+    }
+    let timeout = seconds(args.timeout, "--timeout")?;
+    // One thread: it takes far more requests than a sender on this machine makes, and leaves
+    // the other cores to the server under test.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let received = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        eprintln!("listening on {}", listener.local_addr()?);
+        anyhow::Ok(folio_loadgen::receive::receive(listener, args.expect, timeout).await)
+    })?;
+    println!("{}", serde_json::to_string(&received)?);
+    // Its own cost, to show it was not the bottleneck (from /proc; the process is about to end).
+    let cpu = folio_loadgen::procfs::own_cpu_ms()
+        .map(|ms| format!("; own CPU {ms:.0} ms"))
+        .unwrap_or_default();
+    eprintln!(
+        "received {} requests on {} connections in {:.3} s: {:.1}/s{cpu}",
+        received.received, received.connections, received.secs, received.per_sec
+    );
+    Ok(if received.reached {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
-        Command::Run(args) => run(args),
-        Command::Report(args) => make_report(args),
-        Command::Size { size } => parse_size(&size).map(|bytes| println!("{bytes}")),
+        Command::Run(args) => run(args).map(|()| ExitCode::SUCCESS),
+        Command::Report(args) => make_report(args).map(|()| ExitCode::SUCCESS),
+        Command::Size { size } => parse_size(&size).map(|bytes| {
+            println!("{bytes}");
+            ExitCode::SUCCESS
+        }),
+        Command::Receive(args) => {
+            // 1 means the timeout came first: an error that prevents receiving is another exit.
+            return receive(args).unwrap_or_else(|e| {
+                eprintln!("error: {e:#}");
+                ExitCode::from(2)
+            });
+        }
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
