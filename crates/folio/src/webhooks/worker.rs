@@ -26,56 +26,27 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
 }
 
 async fn run(state: AppState) {
-    let config = &state.config.webhooks;
-    let concurrency = config.concurrency;
+    let concurrency = state.config.webhooks.concurrency;
+    // Claims (and write-backs) wait until half the slots are free, or none is busy: a steady
+    // stream then costs one claim and one write-back per batch, not two transactions an event.
+    let batch = (concurrency / 2).max(1);
     let mut inflight: JoinSet<DeliveryReport> = JoinSet::new();
     let mut reports = Vec::new();
     loop {
-        let room = concurrency.saturating_sub(inflight.len());
-        let mut claimed = 0;
-        if room > 0 {
-            let now = crate::ids::now_millis();
-            let limit = u32::try_from(room).unwrap_or(u32::MAX);
-            match state
-                .catalog
-                .claim_deliveries(now, state.config.delivery_lease_ms(), limit)
-                .await
-            {
-                Ok(rows) => {
-                    claimed = rows.len();
-                    let endpoints = endpoints_of(&state, &rows).await;
-                    for row in rows {
-                        let endpoint = row
-                            .endpoint_id
-                            .as_ref()
-                            .and_then(|id| endpoints.get(id))
-                            .cloned();
-                        let span = tracing::info_span!(
-                            "delivery",
-                            delivery.id = row.id,
-                            delivery.kind = row.row.kind.as_str(),
-                            delivery.attempt = row.attempts,
-                        );
-                        let state = state.clone();
-                        inflight.spawn(
-                            async move { attempt(&state, row, endpoint).await }.instrument(span),
-                        );
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "claiming deliveries failed"),
-            }
-        }
         while let Some(done) = inflight.try_join_next() {
             collect(done, &mut reports);
         }
-        flush(&state, &mut reports).await;
+        let room = concurrency.saturating_sub(inflight.len());
+        let mut claimed = 0;
+        if room >= batch || inflight.is_empty() {
+            flush(&state, &mut reports).await;
+            claimed = claim(&state, &mut inflight, room).await;
+        }
         if claimed > 0 && claimed == room {
             // There may be more due rows than there was room for.
-            if inflight.len() < concurrency {
-                continue;
-            }
+            continue;
         }
-        let quiet = claimed == 0;
+        let quiet = claimed == 0 && inflight.is_empty();
         tokio::select! {
             Some(done) = inflight.join_next(), if !inflight.is_empty() => {
                 collect(done, &mut reports);
@@ -85,9 +56,44 @@ async fn run(state: AppState) {
                     tokio::time::sleep(QUIET).await;
                 }
             }
-            _ = tokio::time::sleep(POLL) => {}
+            _ = tokio::time::sleep(POLL) => flush(&state, &mut reports).await,
         }
     }
+}
+
+/// Claims at most `room` due rows and starts an attempt for each; how many.
+async fn claim(state: &AppState, inflight: &mut JoinSet<DeliveryReport>, room: usize) -> usize {
+    let now = crate::ids::now_millis();
+    let limit = u32::try_from(room).unwrap_or(u32::MAX);
+    let rows = match state
+        .catalog
+        .claim_deliveries(now, state.config.delivery_lease_ms(), limit)
+        .await
+    {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %e, "claiming deliveries failed");
+            return 0;
+        }
+    };
+    let claimed = rows.len();
+    let endpoints = endpoints_of(state, &rows).await;
+    for row in rows {
+        let endpoint = row
+            .endpoint_id
+            .as_ref()
+            .and_then(|id| endpoints.get(id))
+            .cloned();
+        let span = tracing::info_span!(
+            "delivery",
+            delivery.id = row.id,
+            delivery.kind = row.row.kind.as_str(),
+            delivery.attempt = row.attempts,
+        );
+        let state = state.clone();
+        inflight.spawn(async move { attempt(&state, row, endpoint).await }.instrument(span));
+    }
+    claimed
 }
 
 /// The endpoints the claimed events go to (one query for the batch; an endpoint removed

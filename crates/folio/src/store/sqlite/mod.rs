@@ -27,9 +27,8 @@ use subtle::ConstantTimeEq;
 
 use super::commit;
 use super::rows::{
-    account_from_row, bind_endpoint, bind_outbox_row, claim_deliveries, claimed_from_row,
-    delivery_log, delivery_record_from_row, endpoint_from_row, finish_values, upsert_endpoint,
-    DISABLE_ENDPOINT, ENDPOINT_COLUMNS, FINISH_DELIVERY, INSERT_ENDPOINT, PURGE_DELIVERIES,
+    account_from_row, bind_endpoint, bind_outbox_row, delivery_log, delivery_record_from_row,
+    endpoint_from_row, upsert_endpoint, ENDPOINT_COLUMNS, INSERT_ENDPOINT, PURGE_DELIVERIES,
     ROTATE_SECRET, SELECT_ACCOUNT,
 };
 use super::rows::{
@@ -48,8 +47,7 @@ use super::{
     VersionDelete, VersionEdit,
 };
 use super::{
-    Change, ClaimedDelivery, DeliveryOutcome, DeliveryRecord, DeliveryReport, Outbox, OutboxRow,
-    WebhookEndpoint,
+    Change, ClaimedDelivery, DeliveryRecord, DeliveryReport, Outbox, OutboxRow, WebhookEndpoint,
 };
 use crate::ids;
 
@@ -274,7 +272,7 @@ impl Catalog for SqliteCatalog {
         };
         match self.uploads.submit(op).await? {
             writer::Done::Burned(fresh) => Ok(fresh),
-            writer::Done::Committed(_) => anyhow::bail!("the catalog writer mixed up two jobs"),
+            _ => anyhow::bail!("the catalog writer mixed up two jobs"),
         }
     }
 
@@ -293,7 +291,7 @@ impl Catalog for SqliteCatalog {
             .await?
         {
             writer::Done::Committed(outcome) => Ok(outcome),
-            writer::Done::Burned(_) => anyhow::bail!("the catalog writer mixed up two jobs"),
+            _ => anyhow::bail!("the catalog writer mixed up two jobs"),
         }
     }
 
@@ -743,44 +741,26 @@ impl Catalog for SqliteCatalog {
         lease_ms: i64,
         limit: u32,
     ) -> anyhow::Result<Vec<ClaimedDelivery>> {
-        // One statement on the single writer: no other claim can interleave.
-        let rows = sqlx::query(&claim_deliveries(false))
-            .bind(now_ms.saturating_add(lease_ms))
-            .bind(now_ms)
-            .bind(limit)
-            .fetch_all(&self.writer)
-            .await?;
-        let mut claimed = rows
-            .iter()
-            .map(claimed_from_row)
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        claimed.sort_by_key(|c| c.id);
-        Ok(claimed)
+        let op = writer::Op::Claim {
+            now_ms,
+            lease_ms,
+            limit,
+        };
+        match self.uploads.submit(op).await? {
+            writer::Done::Claimed(claimed) => Ok(claimed),
+            _ => anyhow::bail!("the catalog writer mixed up two jobs"),
+        }
     }
 
     async fn finish_deliveries(&self, reports: &[DeliveryReport]) -> anyhow::Result<()> {
-        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
-        for report in reports {
-            let (state, next, finished) = finish_values(report);
-            sqlx::query(FINISH_DELIVERY)
-                .bind(state)
-                .bind(next)
-                .bind(report.status.map(i64::from))
-                .bind(&report.error)
-                .bind(finished)
-                .bind(report.id)
-                .execute(&mut *tx)
-                .await?;
-            if report.outcome == DeliveryOutcome::EndpointGone {
-                sqlx::query(DISABLE_ENDPOINT)
-                    .bind(report.at_ms)
-                    .bind(report.id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+        match self
+            .uploads
+            .submit(writer::Op::Finish(reports.to_vec()))
+            .await?
+        {
+            writer::Done::Finished => Ok(()),
+            _ => anyhow::bail!("the catalog writer mixed up two jobs"),
         }
-        tx.commit().await?;
-        Ok(())
     }
 
     async fn deliveries(
