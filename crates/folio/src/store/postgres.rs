@@ -27,8 +27,8 @@ use subtle::ConstantTimeEq;
 
 use super::commit;
 use super::rows::{
-    account_from_row, bind_endpoint, bind_outbox_row, claim_deliveries, claimed_from_row,
-    delivery_log, delivery_record_from_row, endpoint_from_row, finish_values, upsert_endpoint,
+    account_from_row, bind_endpoint, bind_outbox_row, claimed_from_row, delivery_log,
+    delivery_record_from_row, endpoint_from_row, finish_values, lease_due, upsert_endpoint,
     DISABLE_ENDPOINT, ENDPOINT_COLUMNS, FINISH_DELIVERY, INSERT_ENDPOINT, PURGE_DELIVERIES,
     ROTATE_SECRET, SELECT_ACCOUNT,
 };
@@ -948,11 +948,10 @@ impl Catalog for PgCatalog {
         lease_ms: i64,
         limit: u32,
     ) -> anyhow::Result<Vec<ClaimedDelivery>> {
-        // SKIP LOCKED: instances claiming at once pass over the rows another one is taking.
-        let rows = sqlx::query(&claim_deliveries(true))
-            .bind(now_ms.saturating_add(lease_ms))
+        let rows = sqlx::query(&lease_due())
             .bind(now_ms)
             .bind(i64::from(limit))
+            .bind(now_ms.saturating_add(lease_ms))
             .fetch_all(&self.pool)
             .await?;
         let mut claimed = rows
@@ -973,6 +972,7 @@ impl Catalog for PgCatalog {
                 .bind(report.status.map(i64::from))
                 .bind(&report.error)
                 .bind(finished)
+                .bind(report.at_ms)
                 .bind(report.id)
                 .execute(&mut *tx)
                 .await?;

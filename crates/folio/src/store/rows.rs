@@ -533,10 +533,11 @@ pub(super) const INSERT_ENDPOINT: &str = "INSERT INTO webhook_endpoints (id, acc
     events, secret, previous_secret, previous_secret_until, from_config, disabled_at, \
     disabled_reason, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
-/// The outcome of an attempt (`$1` state, `$2` next attempt, `$3` status, `$4` error, `$5`
-/// finished at or NULL, `$6` id).
+/// The outcome of an attempt, which it counts (`$1` state, `$2` next attempt, `$3` status,
+/// `$4` error, `$5` finished at or NULL, `$6` attempted at, `$7` id).
 pub(super) const FINISH_DELIVERY: &str = "UPDATE deliveries SET state = $1, next_attempt_at = $2, \
-    last_status = $3, last_error = $4, finished_at = $5 WHERE id = $6";
+    last_status = $3, last_error = $4, finished_at = $5, attempts = attempts + 1, \
+    last_attempt_at = $6 WHERE id = $7";
 
 /// A new secret (`$1`); the current one signs too until `$2` (`$3` endpoint id).
 pub(super) const ROTATE_SECRET: &str = "UPDATE webhook_endpoints SET previous_secret = secret, \
@@ -584,20 +585,23 @@ pub(super) fn delivery_log(failed_only: bool) -> String {
     )
 }
 
-/// Claims due rows until `$1` (`$2` now, `$3` limit), oldest due first; PostgreSQL passes over
-/// rows another instance is claiming at the same moment.
-pub(super) fn claim_deliveries(skip_locked: bool) -> String {
+/// Due rows, oldest due first (`$1` now, `$2` limit).
+pub(super) const DUE_DELIVERIES: &str = "WHERE state = 'pending' AND next_attempt_at <= $1 \
+    ORDER BY next_attempt_at LIMIT $2";
+
+/// The embedded catalog's claim: due rows, read (its leases are kept in memory, see
+/// `SqliteCatalog::claim_deliveries`).
+pub(super) fn select_due() -> String {
+    format!("SELECT {CLAIMED_COLUMNS} FROM deliveries {DUE_DELIVERIES}")
+}
+
+/// PostgreSQL's claim: due rows leased until `$3` (`FOR UPDATE SKIP LOCKED`: instances
+/// claiming at the same moment pass over each other's rows).
+pub(super) fn lease_due() -> String {
     format!(
-        "UPDATE deliveries SET next_attempt_at = $1, attempts = attempts + 1, \
-         last_attempt_at = $2 \
-         WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' \
-             AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $3{}) \
-         RETURNING {CLAIMED_COLUMNS}",
-        if skip_locked {
-            " FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        }
+        "UPDATE deliveries SET next_attempt_at = $3 WHERE id IN \
+         (SELECT id FROM deliveries {DUE_DELIVERIES} FOR UPDATE SKIP LOCKED) \
+         RETURNING {CLAIMED_COLUMNS}"
     )
 }
 
@@ -617,7 +621,8 @@ pub(super) fn claimed_from_row<R: Columns>(row: &R) -> anyhow::Result<ClaimedDel
             created_at_ms: row.column("created_at")?,
         },
         endpoint_id: row.column("endpoint_id")?,
-        attempts: row.column("attempts")?,
+        // The attempts recorded so far, and this one.
+        attempts: row.column::<i64>("attempts")?.saturating_add(1),
     })
 }
 

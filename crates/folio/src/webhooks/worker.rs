@@ -281,8 +281,13 @@ async fn post(state: &AppState, url: &str, claimed: &ClaimedDelivery, secrets: &
     match request.send().await {
         Ok(response) => {
             let status = response.status();
-            // The answer's body is not read: only the status counts.
-            if status.is_success() {
+            // The answer's body is not read: only the status counts. Events end on any 2xx
+            // (webhooks.md §3); a `webhookUrl` callback only on a 200 (spec §3.9).
+            let accepted = match claimed.row.kind {
+                DeliveryKind::Callback => status == reqwest::StatusCode::OK,
+                _ => status.is_success(),
+            };
+            if accepted {
                 Attempt::Delivered(status.as_u16())
             } else if status == reqwest::StatusCode::GONE {
                 if claimed.row.kind == DeliveryKind::Event {

@@ -27,9 +27,9 @@ use subtle::ConstantTimeEq;
 
 use super::commit;
 use super::rows::{
-    account_from_row, bind_endpoint, bind_outbox_row, delivery_log, delivery_record_from_row,
-    endpoint_from_row, upsert_endpoint, ENDPOINT_COLUMNS, INSERT_ENDPOINT, PURGE_DELIVERIES,
-    ROTATE_SECRET, SELECT_ACCOUNT,
+    account_from_row, bind_endpoint, bind_outbox_row, claimed_from_row, delivery_log,
+    delivery_record_from_row, endpoint_from_row, select_due, upsert_endpoint, ENDPOINT_COLUMNS,
+    INSERT_ENDPOINT, PURGE_DELIVERIES, ROTATE_SECRET, SELECT_ACCOUNT,
 };
 use super::rows::{
     all_keys, bind_job, bind_new_file, is_unique_violation, CHECKPOINT_JOB, COMPLETE_JOB,
@@ -56,6 +56,9 @@ pub struct SqliteCatalog {
     reader: SqlitePool,
     uploads: writer::Writer,
     lookups: reads::Reads,
+    /// Outbox rows the delivery worker holds (id → lease end, Unix ms). Not written to the
+    /// database: a crash forgets them, and the rows, still due, are attempted again.
+    leases: std::sync::Mutex<std::collections::HashMap<i64, i64>>,
 }
 
 /// How sqlx's writer starts its transactions (see the module documentation).
@@ -102,6 +105,7 @@ impl SqliteCatalog {
             reader,
             uploads: writer::Writer::start(&path, fsync)?,
             lookups: reads::Reads::new(&path),
+            leases: Default::default(),
         })
     }
 
@@ -741,15 +745,30 @@ impl Catalog for SqliteCatalog {
         lease_ms: i64,
         limit: u32,
     ) -> anyhow::Result<Vec<ClaimedDelivery>> {
-        let op = writer::Op::Claim {
-            now_ms,
-            lease_ms,
-            limit,
+        // Due rows are read, not written: an embedded catalog belongs to one process, so its
+        // leases live in that process ([`Self::leases`]), and a claim costs the writer nothing.
+        let held = {
+            let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
+            leases.retain(|_, until| *until > now_ms);
+            leases.len()
         };
-        match self.uploads.submit(op).await? {
-            writer::Done::Claimed(claimed) => Ok(claimed),
-            _ => anyhow::bail!("the catalog writer mixed up two jobs"),
+        let want = i64::from(limit).saturating_add(i64::try_from(held).unwrap_or(i64::MAX));
+        let rows = sqlx::query(&select_due())
+            .bind(now_ms)
+            .bind(want)
+            .fetch_all(&self.reader)
+            .await?;
+        let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
+        let mut claimed = Vec::new();
+        for row in &rows {
+            let due = claimed_from_row(row)?;
+            if claimed.len() < limit as usize && !leases.contains_key(&due.id) {
+                leases.insert(due.id, now_ms.saturating_add(lease_ms));
+                claimed.push(due);
+            }
         }
+        claimed.sort_by_key(|c| c.id);
+        Ok(claimed)
     }
 
     async fn finish_deliveries(&self, reports: &[DeliveryReport]) -> anyhow::Result<()> {
@@ -758,9 +777,15 @@ impl Catalog for SqliteCatalog {
             .submit(writer::Op::Finish(reports.to_vec()))
             .await?
         {
-            writer::Done::Finished => Ok(()),
+            writer::Done::Finished => {}
             _ => anyhow::bail!("the catalog writer mixed up two jobs"),
         }
+        // Only now that the outcomes are committed may the rows be claimed again.
+        let mut leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
+        for report in reports {
+            leases.remove(&report.id);
+        }
+        Ok(())
     }
 
     async fn deliveries(

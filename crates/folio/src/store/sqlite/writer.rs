@@ -20,16 +20,13 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::super::commit;
 use super::super::rows::{
-    claim_deliveries, claimed_from_row, finish_values, DISABLE_ENDPOINT, FINISH_DELIVERY,
-};
-use super::super::rows::{
     current_for_overwrite_from_row, file_at_path_from_row, VersionRow, CURRENT_FOR_OVERWRITE,
     FILE_AT_PATH, INSERT_DELIVERY, INSERT_EVENT_DELIVERIES, INSERT_FILE, INSERT_FOLDER,
     INSERT_VERSION, SET_CURRENT_VERSION,
 };
+use super::super::rows::{finish_values, DISABLE_ENDPOINT, FINISH_DELIVERY};
 use super::super::{
-    Change, ClaimedDelivery, CommitOutcome, DeliveryKind, DeliveryOutcome, DeliveryReport,
-    NewUpload, Outbox,
+    Change, CommitOutcome, DeliveryKind, DeliveryOutcome, DeliveryReport, NewUpload, Outbox,
 };
 use crate::ids;
 
@@ -46,12 +43,6 @@ pub(super) enum Op {
         expires_at: i64,
     },
     Commit(Box<NewUpload>),
-    /// The delivery worker's claim (`Catalog::claim_deliveries`).
-    Claim {
-        now_ms: i64,
-        lease_ms: i64,
-        limit: u32,
-    },
     /// The delivery worker's outcomes (`Catalog::finish_deliveries`).
     Finish(Vec<DeliveryReport>),
 }
@@ -59,7 +50,6 @@ pub(super) enum Op {
 pub(super) enum Done {
     Burned(bool),
     Committed(CommitOutcome),
-    Claimed(Vec<ClaimedDelivery>),
     Finished,
 }
 
@@ -148,11 +138,6 @@ fn run_batch(conn: &mut Connection, batch: &[Job]) -> anyhow::Result<Vec<anyhow:
                 expires_at,
             } => burn(&savepoint, account_id, token_hash, *expires_at).map(Done::Burned),
             Op::Commit(up) => commit_upload(&savepoint, up).map(Done::Committed),
-            Op::Claim {
-                now_ms,
-                lease_ms,
-                limit,
-            } => claim(&savepoint, *now_ms, *lease_ms, *limit).map(Done::Claimed),
             Op::Finish(reports) => finish(&savepoint, reports).map(|()| Done::Finished),
         };
         // Only a job that changed something keeps its writes; a refused commit (path taken,
@@ -161,7 +146,6 @@ fn run_batch(conn: &mut Connection, batch: &[Job]) -> anyhow::Result<Vec<anyhow:
             result,
             Ok(Done::Burned(true))
                 | Ok(Done::Committed(CommitOutcome::Committed(_)))
-                | Ok(Done::Claimed(_))
                 | Ok(Done::Finished)
         );
         if !keep {
@@ -300,28 +284,9 @@ fn unused_unique_name(conn: &Connection, up: &NewUpload) -> anyhow::Result<Strin
     Err(commit::no_unique_name())
 }
 
-/// Claims due outbox rows (the delivery worker's bookkeeping rides in the uploads' group
-/// commit: it never holds the write lock on its own, so it never makes an upload wait).
-fn claim(
-    conn: &Connection,
-    now_ms: i64,
-    lease_ms: i64,
-    limit: u32,
-) -> anyhow::Result<Vec<ClaimedDelivery>> {
-    let mut statement = conn.prepare_cached(&claim_deliveries(false))?;
-    let rows = statement.query_map(
-        params![now_ms.saturating_add(lease_ms), now_ms, limit],
-        |row| Ok(claimed_from_row(row)),
-    )?;
-    let mut claimed = Vec::new();
-    for row in rows {
-        claimed.push(row??);
-    }
-    claimed.sort_by_key(|c| c.id);
-    Ok(claimed)
-}
-
-/// Records the outcomes of claimed rows.
+/// Records the outcomes of claimed rows (the delivery worker's bookkeeping rides in the
+/// uploads' group commit: it never holds the write lock on its own, so it never makes an
+/// upload wait).
 fn finish(conn: &Connection, reports: &[DeliveryReport]) -> anyhow::Result<()> {
     for report in reports {
         let (state, next, finished) = finish_values(report);
@@ -331,6 +296,7 @@ fn finish(conn: &Connection, reports: &[DeliveryReport]) -> anyhow::Result<()> {
             report.status.map(i64::from),
             &report.error,
             finished,
+            report.at_ms,
             report.id,
         ])?;
         if report.outcome == DeliveryOutcome::EndpointGone {
