@@ -2,7 +2,7 @@
 //! and writes their outcomes back in batches.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use reqwest::Url;
@@ -16,9 +16,13 @@ use crate::store::{
 
 /// Rows due on other instances (or retries coming due) are noticed within this time.
 const POLL: Duration = Duration::from_secs(1);
-/// After a claim found nothing, a ring waits this long before the next claim: a busy upload
-/// path rings on every commit, and that must not become a query per upload.
-const QUIET: Duration = Duration::from_millis(20);
+/// A ring (a commit here wrote to the outbox) waits until this long after the last claim that
+/// did not fill its room: a busy upload path rings on every commit, and that must become one
+/// claim per batch of events, not a claim per upload.
+const GATHER: Duration = Duration::from_millis(10);
+/// How long the endpoints read for one claim serve the next ones (a rotated secret or a
+/// disabled endpoint is seen within this time; removed endpoints take their rows with them).
+const ENDPOINTS_TTL: Duration = Duration::from_secs(1);
 
 /// Starts the worker; it runs until the task is aborted (server shutdown).
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
@@ -32,28 +36,29 @@ async fn run(state: AppState) {
     let batch = (concurrency / 2).max(1);
     let mut inflight: JoinSet<DeliveryReport> = JoinSet::new();
     let mut reports = Vec::new();
+    let mut endpoints = Endpoints::default();
+    let mut last_partial_claim: Option<Instant> = None;
     loop {
         while let Some(done) = inflight.try_join_next() {
             collect(done, &mut reports);
         }
         let room = concurrency.saturating_sub(inflight.len());
-        let mut claimed = 0;
         if room >= batch || inflight.is_empty() {
             flush(&state, &mut reports).await;
-            claimed = claim(&state, &mut inflight, room).await;
+            let claimed = claim(&state, &mut inflight, &mut endpoints, room).await;
+            if claimed == room && claimed > 0 {
+                // There may be more due rows than there was room for.
+                continue;
+            }
+            last_partial_claim = Some(Instant::now());
         }
-        if claimed > 0 && claimed == room {
-            // There may be more due rows than there was room for.
-            continue;
-        }
-        let quiet = claimed == 0 && inflight.is_empty();
         tokio::select! {
             Some(done) = inflight.join_next(), if !inflight.is_empty() => {
                 collect(done, &mut reports);
             }
             _ = state.webhook_bell.wait() => {
-                if quiet {
-                    tokio::time::sleep(QUIET).await;
+                if let Some(at) = last_partial_claim {
+                    tokio::time::sleep_until((at + GATHER).into()).await;
                 }
             }
             _ = tokio::time::sleep(POLL) => flush(&state, &mut reports).await,
@@ -62,7 +67,12 @@ async fn run(state: AppState) {
 }
 
 /// Claims at most `room` due rows and starts an attempt for each; how many.
-async fn claim(state: &AppState, inflight: &mut JoinSet<DeliveryReport>, room: usize) -> usize {
+async fn claim(
+    state: &AppState,
+    inflight: &mut JoinSet<DeliveryReport>,
+    endpoints: &mut Endpoints,
+    room: usize,
+) -> usize {
     let now = crate::ids::now_millis();
     let limit = u32::try_from(room).unwrap_or(u32::MAX);
     let rows = match state
@@ -77,12 +87,20 @@ async fn claim(state: &AppState, inflight: &mut JoinSet<DeliveryReport>, room: u
         }
     };
     let claimed = rows.len();
-    let endpoints = endpoints_of(state, &rows).await;
+    // An endpoint not seen yet (added since the last read) is worth a read at once.
+    let unknown = rows.iter().any(|r| {
+        r.endpoint_id
+            .as_ref()
+            .is_some_and(|id| !endpoints.by_id.contains_key(id))
+    });
+    if rows.iter().any(|r| r.endpoint_id.is_some()) {
+        endpoints.refresh(state, unknown).await;
+    }
     for row in rows {
         let endpoint = row
             .endpoint_id
             .as_ref()
-            .and_then(|id| endpoints.get(id))
+            .and_then(|id| endpoints.by_id.get(id))
             .cloned();
         let span = tracing::info_span!(
             "delivery",
@@ -96,21 +114,26 @@ async fn claim(state: &AppState, inflight: &mut JoinSet<DeliveryReport>, room: u
     claimed
 }
 
-/// The endpoints the claimed events go to (one query for the batch; an endpoint removed
-/// meanwhile is absent). Empty when the catalog cannot be read: those attempts then fail and
-/// are retried.
-async fn endpoints_of(
-    state: &AppState,
-    rows: &[ClaimedDelivery],
-) -> HashMap<String, WebhookEndpoint> {
-    if rows.iter().all(|r| r.endpoint_id.is_none()) {
-        return HashMap::new();
-    }
-    match state.catalog.webhook_endpoints().await {
-        Ok(all) => all.into_iter().map(|e| (e.id.clone(), e)).collect(),
-        Err(e) => {
-            tracing::warn!(error = %e, "reading webhook endpoints failed");
-            HashMap::new()
+/// The endpoints claimed events go to, read again when [`ENDPOINTS_TTL`] has passed or a
+/// claimed event names one not known yet.
+#[derive(Default)]
+struct Endpoints {
+    by_id: HashMap<String, WebhookEndpoint>,
+    read_at: Option<Instant>,
+}
+
+impl Endpoints {
+    async fn refresh(&mut self, state: &AppState, now: bool) {
+        if !now && self.read_at.is_some_and(|at| at.elapsed() < ENDPOINTS_TTL) {
+            return;
+        }
+        match state.catalog.webhook_endpoints().await {
+            Ok(all) => {
+                self.by_id = all.into_iter().map(|e| (e.id.clone(), e)).collect();
+                self.read_at = Some(Instant::now());
+            }
+            // Those attempts find no endpoint, fail and are retried.
+            Err(e) => tracing::warn!(error = %e, "reading webhook endpoints failed"),
         }
     }
 }
