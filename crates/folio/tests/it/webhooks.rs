@@ -7,7 +7,9 @@ use std::time::Duration;
 use base64::Engine;
 use serde_json::Value;
 
-use crate::harness::{fixture, run_folio, Answer, Delivery, FolioProcess, Receiver, TestApp};
+use crate::harness::{
+    fixture, run_folio, Answer, Backing, Delivery, FolioProcess, Receiver, TestApp,
+};
 
 /// A server whose deliveries may go to loopback, retried fast.
 pub async fn app() -> TestApp {
@@ -313,8 +315,9 @@ async fn a_rotated_secret_and_the_old_one_both_verify_during_the_grace_period() 
     assert_eq!(receiver.received().len(), 1);
 }
 
-/// The environment of a `folio serve` process that delivers to loopback, fast.
-fn process_env(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+/// The environment of a `folio serve` process that delivers to loopback, fast, on `backing`
+/// (the test run's backend).
+fn process_env(backing: &Backing, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = [
         ("FOLIO_FETCH__ALLOW", "127.0.0.1/32"),
         ("FOLIO_WEBHOOKS__TIMEOUT_SECS", "1"),
@@ -330,6 +333,7 @@ fn process_env(extra: &[(&str, &str)]) -> Vec<(String, String)> {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
     );
+    env.extend(backing.env());
     env
 }
 
@@ -354,7 +358,8 @@ async fn events_pending_when_the_server_is_killed_are_delivered_after_restart() 
     let receiver = Receiver::start().await;
     // The receiver is down: every attempt fails until it comes back.
     receiver.answer_otherwise(Some(Answer::status(503)));
-    let env = process_env(&[]);
+    let backing = Backing::fresh().await;
+    let env = process_env(&backing, &[]);
     let mut first = FolioProcess::start(data.path(), &[], &env);
     let mut cli = env.clone();
     cli.push((
@@ -425,10 +430,14 @@ async fn an_extension_job_survives_a_restart() {
     }));
     let hook = Receiver::start().await;
     let runners = format!("google-auto-tagging={}", runner.url("/tag"));
-    let env = process_env(&[
-        ("FOLIO_EXTENSIONS__RUNNERS", &runners),
-        ("FOLIO_EXTENSIONS__RUNNER_TIMEOUT_SECS", "2"),
-    ]);
+    let backing = Backing::fresh().await;
+    let env = process_env(
+        &backing,
+        &[
+            ("FOLIO_EXTENSIONS__RUNNERS", &runners),
+            ("FOLIO_EXTENSIONS__RUNNER_TIMEOUT_SECS", "2"),
+        ],
+    );
     let mut first = FolioProcess::start(data.path(), &[], &env);
     let (_, private) = first.keys.clone().expect("keys");
     let response = reqwest::Client::new()
@@ -538,7 +547,8 @@ async fn endpoints_declared_in_the_config_file_receive_events() {
         ),
     )
     .expect("config");
-    let mut env = process_env(&[]);
+    let backing = Backing::fresh().await;
+    let mut env = process_env(&backing, &[]);
     env.push(("FOLIO_CONFIG".to_owned(), config.display().to_string()));
     let mut first = FolioProcess::start(data.path(), &[], &env);
     upload_to(&first, "a.jpg").await;
