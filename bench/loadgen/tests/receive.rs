@@ -20,10 +20,11 @@ fn start(expect: u64, timeout_secs: u64) -> (Child, String) {
         .spawn()
         .expect("folio-loadgen starts");
     let stderr = child.stderr.take().expect("stderr");
+    let mut stderr = BufReader::new(stderr);
     let mut line = String::new();
-    BufReader::new(stderr)
-        .read_line(&mut line)
-        .expect("a line on stderr");
+    stderr.read_line(&mut line).expect("a line on stderr");
+    // Keep reading what it writes later: a closed pipe would make its next line fail.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
     let addr = line
         .trim()
         .strip_prefix("listening on ")

@@ -18,13 +18,13 @@ pub mod sink;
 pub mod unproven;
 pub mod urlencoded;
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-
-use std::sync::Arc;
 
 use crate::custom_fields::LiveFields;
 use crate::error::AppError;
@@ -330,43 +330,15 @@ async fn run(
     };
     state.webhook_bell.ring();
     if !plan.post.is_empty() {
-        // Post-transformations are derived renditions, made after the response (spec §3.8):
-        // a failure is logged, and delivery renders on demand anyway.
-        let state = state.clone();
-        let version = (*stored).clone();
-        let (outbox, url_endpoint) = (outbox.clone(), render.url_endpoint.clone());
-        tokio::spawn(
-            async move {
-                for t in plan.post {
-                    let failure = match crate::delivery::rendition(&state, &version, &t).await {
-                        Ok(Some(_)) => None,
-                        Ok(None) => Some("the rendition could not be made".to_owned()),
-                        Err(e) => Some(e.to_string()),
-                    };
-                    let encoded = folio_contract::url_path_encode(&version.file_path);
-                    let url = format!("{url_endpoint}/tr:{t}{encoded}");
-                    let event = match failure {
-                        None => outbox.event(
-                            POST_TRANSFORM_SUCCESS,
-                            serde_json::json!({"fileId": version.file_id, "url": url, "name": version.name}),
-                        ),
-                        Some(reason) => {
-                            tracing::warn!(transformation = %t, %reason, "post-transformation failed");
-                            outbox.event(
-                                POST_TRANSFORM_ERROR,
-                                serde_json::json!({
-                                    "fileId": version.file_id,
-                                    "url": url,
-                                    "transformation": {"error": {"reason": reason}},
-                                }),
-                            )
-                        }
-                    };
-                    crate::webhooks::report(&state, event).await;
-                }
-            }
-            .in_current_span(),
+        // Post-transformations are derived renditions, made after the response (spec §3.8).
+        let job = post_transforms(
+            state.clone(),
+            (*stored).clone(),
+            plan.post,
+            outbox,
+            render.url_endpoint.clone(),
         );
+        tokio::spawn(job.in_current_span());
     }
     tracing::info!(
         upload.file_id = %stored.file_id,
@@ -457,6 +429,42 @@ fn transformation_plan(
             .map(parse)
             .collect::<Result<_, _>>()?,
     })
+}
+
+/// Renders an upload's post-transformations (after its response) and reports each outcome as
+/// an `upload.post-transform.*` event. A failure is logged too: delivery renders on demand
+/// anyway.
+async fn post_transforms(
+    state: AppState,
+    version: crate::store::StoredVersion,
+    post: Vec<folio_media::Transformation>,
+    outbox: Outbox,
+    url_endpoint: String,
+) {
+    let encoded = folio_contract::url_path_encode(&version.file_path);
+    for t in post {
+        let failure = match crate::delivery::rendition(&state, &version, &t).await {
+            Ok(Some(_)) => None,
+            Ok(None) => Some("the rendition could not be made".to_owned()),
+            Err(e) => Some(e.to_string()),
+        };
+        let url = format!("{url_endpoint}/tr:{t}{encoded}");
+        let event = match failure {
+            None => outbox.event(
+                POST_TRANSFORM_SUCCESS,
+                serde_json::json!({"fileId": version.file_id, "url": url, "name": version.name}),
+            ),
+            Some(reason) => {
+                tracing::warn!(transformation = %t, %reason, "post-transformation failed");
+                let error = serde_json::json!({"error": {"reason": reason}});
+                outbox.event(
+                    POST_TRANSFORM_ERROR,
+                    serde_json::json!({"fileId": version.file_id, "url": url, "transformation": error}),
+                )
+            }
+        };
+        crate::webhooks::report(&state, event).await;
+    }
 }
 
 /// Step E4 for images: renders `pre` from the received blob and makes the result the file, under
