@@ -68,63 +68,16 @@ LOG="$OUT/run.log"
 WORK=$(mktemp -d "$SCRATCH/folio-bench.XXXXXX")
 chmod 755 "$WORK"
 
-log() { printf '%s\n' "$*" | tee -a "$LOG" >&2; }
-die() { log "error: $*"; exit 1; }
-
-# ------------------------------------------------------------------ processes
-STARTED=()
-SERVER_PID=""
-
-# start NAME CMD...: runs CMD in the background (output in $OUT/NAME.log), its PID in SERVER_PID.
-start() {
-  local name=$1; shift
-  "$@" >>"$OUT/$name.log" 2>&1 &
-  SERVER_PID=$!
-  STARTED+=("$SERVER_PID")
-}
-
-# stop PID: TERM, up to 10 s, then KILL; only ever a PID this script started.
-stop() {
-  local pid=$1 i
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 100); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-  local keep=() p
-  for p in "${STARTED[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
-  STARTED=("${keep[@]}")
-}
+. "$BENCH/lib.sh"
 
 cleanup() {
-  local p
-  for p in "${STARTED[@]}"; do stop "$p"; done
+  stop_all
   if [ "${S3_STARTED:-0}" = 1 ]; then "$ROOT/scripts/s3-server.sh" stop >>"$LOG" 2>&1 || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# wait_port PORT: until something accepts on 127.0.0.1:PORT (15 s), while SERVER_PID lives.
-wait_port() {
-  local i
-  for i in $(seq 150); do
-    port_open "$1" && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
-
-need_free_port() {
-  if port_open "$1"; then die "127.0.0.1:$1 is in use (set PORT_BASE to move the benchmark's ports)"; fi
-}
 
 # ------------------------------------------------------------------ setup
 has_server() { case " $SERVERS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
@@ -171,23 +124,8 @@ setup() {
 }
 
 machine() {
-  local disk dev
-  dev=$(df --output=source "$WORK" | tail -n1)
-  disk="$dev, $(df --output=fstype "$WORK" | tail -n1 | tr -d ' ')"
-  local base; base=$(basename "$dev")
-  if [ -r "/sys/class/block/$base/queue/rotational" ]; then
-    disk="$disk, rotational=$(cat "/sys/class/block/$base/queue/rotational")"
-  fi
   {
-    echo "| | |"
-    echo "|---|---|"
-    echo "| date (UTC) | $(date -u '+%Y-%m-%d %H:%M') |"
-    echo "| CPU | $(nproc) × $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo) |"
-    echo "| memory | $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) |"
-    echo "| kernel | $(uname -sr) |"
-    echo "| load average (1/5/15 min) at the start | $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine moves every figure) |"
-    echo "| scratch folder | \`$SCRATCH\`: $disk |"
-    echo "| Folio | $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$ROOT" && git diff --quiet HEAD 2>/dev/null || echo ' (with local changes)'), $(rustc --version 2>/dev/null | cut -d' ' -f1-2) |"
+    machine_rows
     if has_server nginx-sink || has_server nginx-dav; then
       echo "| nginx | $(nginx -v 2>&1 | sed 's/^nginx version: //') |"
     fi
@@ -204,21 +142,12 @@ machine() {
 ID="" LABEL="" URL="" PID="" CLEAN=true
 LG_ARGS=()
 
-LAST_DELETE=0
 tidy() {
   "$CLEAN"
   sync
   LAST_DELETE=$SECONDS
 }
 
-# settle: waits until SETTLE_SECS have passed since the last deletion (see the top).
-settle() {
-  local left=$((LAST_DELETE + SETTLE_SECS - SECONDS))
-  if [ "$left" -gt 0 ]; then
-    log "  (waiting ${left} s for the inodes of deleted files to be reusable)"
-    sleep "$left"
-  fi
-}
 
 # record MEASURE REP LOADGEN-ARGS...: one recorded run; measure: the same, then tidy.
 record() {

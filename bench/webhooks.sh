@@ -68,67 +68,15 @@ WORK=$(mktemp -d "$SCRATCH/folio-hookbench.XXXXXX")
 # Every folio command of this script: the loopback receiver is an allowed address.
 export FOLIO_FETCH__ALLOW=127.0.0.1/32
 
-log() { printf '%s\n' "$*" | tee -a "$LOG" >&2; }
-die() { log "error: $*"; exit 1; }
-
-# ------------------------------------------------------------------ processes
-STARTED=()
-SERVER_PID=""
-
-# start NAME CMD...: runs CMD in the background (output in $OUT/NAME.log), its PID in SERVER_PID.
-start() {
-  local name=$1; shift
-  "$@" >>"$OUT/$name.log" 2>&1 &
-  SERVER_PID=$!
-  STARTED+=("$SERVER_PID")
-}
-
-# forget PID: no longer ours to stop (it exited and was waited for).
-forget() {
-  local keep=() p
-  for p in "${STARTED[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  STARTED=("${keep[@]}")
-}
-
-# stop PID: TERM, up to 10 s, then KILL; only ever a PID this script started.
-stop() {
-  local pid=$1 i
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 100); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-  forget "$pid"
-}
+. "$BENCH/lib.sh"
 
 cleanup() {
-  local p
-  for p in "${STARTED[@]}"; do stop "$p"; done
+  stop_all
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# wait_port PORT: until something accepts on 127.0.0.1:PORT (15 s), while SERVER_PID lives.
-wait_port() {
-  local i
-  for i in $(seq 150); do
-    port_open "$1" && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
-
-need_free_port() {
-  if port_open "$1"; then die "127.0.0.1:$1 is in use (set PORT_BASE to move the benchmark's ports)"; fi
-}
 
 # ------------------------------------------------------------------ setup
 setup() {
@@ -147,38 +95,14 @@ setup() {
 }
 
 machine() {
-  local dev disk base
-  dev=$(df --output=source "$WORK" | tail -n1)
-  disk="$dev, $(df --output=fstype "$WORK" | tail -n1 | tr -d ' ')"
-  base=$(basename "$dev")
-  if [ -r "/sys/class/block/$base/queue/rotational" ]; then
-    disk="$disk, rotational=$(cat "/sys/class/block/$base/queue/rotational")"
-  fi
   {
-    echo "| | |"
-    echo "|---|---|"
-    echo "| date (UTC) | $(date -u '+%Y-%m-%d %H:%M') |"
-    echo "| CPU | $(nproc) × $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo) |"
-    echo "| memory | $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) |"
-    echo "| kernel | $(uname -sr) |"
-    echo "| load average (1/5/15 min) at the start | $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine moves every figure) |"
-    echo "| scratch folder | \`$SCRATCH\`: $disk |"
-    echo "| Folio | $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$ROOT" && git diff --quiet HEAD 2>/dev/null || echo ' (with local changes)'), $(rustc --version 2>/dev/null | cut -d' ' -f1-2) |"
+    machine_rows
     echo "| plan | receiver: ${RECV_REQUESTS} × 1 KiB, c=${RECV_CONC}; drain: ${DRAIN_EVENTS} events; slowdown: ${SMALL_SIZE}, c=${SMALL_CONC}, ${SMALL_SECS} s, A B × ${REPS}; warm-up ${WARMUP_SECS} s; settle ${SETTLE_SECS} s |"
   } >"$OUT/machine.md"
   cat "$OUT/machine.md" >&2
 }
 
 # ------------------------------------------------------------------ helpers
-LAST_DELETE=0
-# settle: waits until SETTLE_SECS have passed since the last deletion (see run.sh).
-settle() {
-  local left=$((LAST_DELETE + SETTLE_SECS - SECONDS))
-  if [ "$left" -gt 0 ]; then
-    log "  (waiting ${left} s for the inodes of deleted files to be reusable)"
-    sleep "$left"
-  fi
-}
 
 # json_num FIELD: the number FIELD of the one-line JSON object on stdin.
 json_num() { sed -n "s/.*\"$1\":\([-0-9.eE+]*\).*/\1/p" | head -n1; }
