@@ -27,10 +27,11 @@ use subtle::ConstantTimeEq;
 
 use super::commit;
 use super::rows::{
-    account_from_row, bind_endpoint, bind_outbox_row, claimed_from_row, delivery_log,
-    delivery_record_from_row, endpoint_from_row, finish_values, lease_due, upsert_endpoint,
-    DISABLE_ENDPOINT, ENDPOINT_COLUMNS, FINISH_DELIVERY, INSERT_ENDPOINT, PURGE_DELIVERIES,
-    ROTATE_SECRET, SELECT_ACCOUNT,
+    account_from_row, all_endpoints, bind_endpoint, bind_outbox_row, claimed_from_row,
+    delivery_log, delivery_record_from_row, endpoint_from_row, finish_values, lease_due,
+    upsert_endpoint, CONFIG_ENDPOINT_IDS, DELETE_ENDPOINT, DISABLE_ENDPOINT,
+    DROP_PENDING_OF_ENDPOINT, FINISH_DELIVERY, INSERT_ENDPOINT, PURGE_DELIVERIES, ROTATE_SECRET,
+    SELECT_ACCOUNT,
 };
 use super::rows::{
     all_keys, bind_job, bind_new_file, is_unique_violation, CHECKPOINT_JOB, COMPLETE_JOB,
@@ -868,21 +869,17 @@ impl Catalog for PgCatalog {
     }
 
     async fn webhook_endpoints(&self) -> anyhow::Result<Vec<WebhookEndpoint>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints ORDER BY created_at, id"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&all_endpoints()).fetch_all(&self.pool).await?;
         rows.iter().map(endpoint_from_row).collect()
     }
 
     async fn remove_webhook_endpoint(&self, id: &str) -> anyhow::Result<bool> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM deliveries WHERE endpoint_id = $1 AND state = 'pending'")
+        sqlx::query(DROP_PENDING_OF_ENDPOINT)
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1")
+        let done = sqlx::query(DELETE_ENDPOINT)
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -907,19 +904,18 @@ impl Catalog for PgCatalog {
 
     async fn sync_config_endpoints(&self, endpoints: &[WebhookEndpoint]) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
-        let known: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM webhook_endpoints WHERE from_config")
-                .fetch_all(&mut *tx)
-                .await?;
+        let known: Vec<String> = sqlx::query_scalar(CONFIG_ENDPOINT_IDS)
+            .fetch_all(&mut *tx)
+            .await?;
         for id in known
             .iter()
             .filter(|id| !endpoints.iter().any(|e| &e.id == *id))
         {
-            sqlx::query("DELETE FROM deliveries WHERE endpoint_id = $1 AND state = 'pending'")
+            sqlx::query(DROP_PENDING_OF_ENDPOINT)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1")
+            sqlx::query(DELETE_ENDPOINT)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;

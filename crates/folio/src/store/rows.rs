@@ -570,6 +570,21 @@ pub(super) fn upsert_endpoint() -> String {
     )
 }
 
+/// Every endpoint, oldest first.
+pub(super) fn all_endpoints() -> String {
+    format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints ORDER BY created_at, id")
+}
+
+/// The deliveries still pending for endpoint `$1` (they go with it).
+pub(super) const DROP_PENDING_OF_ENDPOINT: &str =
+    "DELETE FROM deliveries WHERE endpoint_id = $1 AND state = 'pending'";
+
+pub(super) const DELETE_ENDPOINT: &str = "DELETE FROM webhook_endpoints WHERE id = $1";
+
+/// The ids of the endpoints the config file declared.
+pub(super) const CONFIG_ENDPOINT_IDS: &str =
+    "SELECT id FROM webhook_endpoints WHERE from_config = TRUE";
+
 /// The delivery log, newest first (`$1` limit); the `WHERE` of failed-only is added.
 pub(super) fn delivery_log(failed_only: bool) -> String {
     format!(
