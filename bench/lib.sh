@@ -1,6 +1,6 @@
 # Shell pieces shared by bench/run.sh and bench/webhooks.sh (sourced, not run). They expect
-# LOG (the run's log file), OUT (the results folder), WORK (the scratch folder), SCRATCH and ROOT
-# to be set by the script, and SETTLE_SECS before `settle` is called.
+# LOG (the run's log file), OUT (the results folder), WORK (the scratch folder), SCRATCH, ROOT and
+# BUILD to be set by the script, and SETTLE_SECS before `settle` is called.
 
 log() { printf '%s\n' "$*" | tee -a "$LOG" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -60,6 +60,22 @@ wait_port() {
 
 need_free_port() {
   if port_open "$1"; then die "127.0.0.1:$1 is in use (set PORT_BASE to move the benchmark's ports)"; fi
+}
+
+# ------------------------------------------------------------------ the build
+# release_build: builds folio and folio-loadgen (unless BUILD=0) and sets FOLIO and LG to them.
+release_build() {
+  if [ "$BUILD" = 1 ]; then
+    log "building folio and folio-loadgen (cargo build --release)"
+    (cd "$ROOT" && cargo build --release -p folio -p folio-loadgen) >>"$LOG" 2>&1 ||
+      die "cargo build failed (see $LOG)"
+  fi
+  local target
+  target=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+  FOLIO="$target/release/folio"
+  LG="$target/release/folio-loadgen"
+  [ -x "$FOLIO" ] && [ -x "$LG" ] || die "no release build in $target/release (run without BUILD=0)"
 }
 
 # ------------------------------------------------------------------ the machine

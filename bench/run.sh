@@ -98,17 +98,7 @@ apt_install() {
 }
 
 setup() {
-  if [ "$BUILD" = 1 ]; then
-    log "building folio and folio-loadgen (cargo build --release)"
-    (cd "$ROOT" && cargo build --release -p folio -p folio-loadgen) >>"$LOG" 2>&1 ||
-      die "cargo build failed (see $LOG)"
-  fi
-  local target
-  target=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
-    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-  FOLIO="$target/release/folio"
-  LG="$target/release/folio-loadgen"
-  [ -x "$FOLIO" ] && [ -x "$LG" ] || die "no release build in $target/release (run without BUILD=0)"
+  release_build
   if has_server nginx-sink || has_server nginx-dav; then
     command -v nginx >/dev/null || apt_install nginx
     nginx -V 2>&1 | grep -q http_dav_module || die "this nginx has no WebDAV module"

@@ -80,17 +80,7 @@ trap 'log "interrupted"; exit 130' INT TERM
 
 # ------------------------------------------------------------------ setup
 setup() {
-  if [ "$BUILD" = 1 ]; then
-    log "building folio and folio-loadgen (cargo build --release)"
-    (cd "$ROOT" && cargo build --release -p folio -p folio-loadgen) >>"$LOG" 2>&1 ||
-      die "cargo build failed (see $LOG)"
-  fi
-  local target
-  target=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
-    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-  FOLIO="$target/release/folio"
-  LG="$target/release/folio-loadgen"
-  [ -x "$FOLIO" ] && [ -x "$LG" ] || die "no release build in $target/release (run without BUILD=0)"
+  release_build
   "$LG" receive --help >/dev/null 2>&1 || die "$LG has no receive command (run without BUILD=0)"
 }
 
