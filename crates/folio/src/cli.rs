@@ -638,10 +638,7 @@ async fn files_rm(config: Config, args: RmArgs) -> anyhow::Result<()> {
     }
     let missing = if unknown.is_empty() {
         // The deletions are the account's events like any other (no request behind them).
-        let ctx = crate::media::details::RenderContext::load(&state, &account)
-            .await
-            .map_err(|e| anyhow::anyhow!("{}", e.status_and_message().1))?;
-        let outbox = crate::store::Outbox::new(&account.id, std::sync::Arc::new(ctx), None);
+        let outbox = crate::media::service::deletion_outbox(&state, &account, None);
         match crate::media::service::delete_files(&state, &account.id, &ids, &outbox).await {
             Ok(deleted) => {
                 for id in deleted {

@@ -31,7 +31,7 @@ pub async fn delete(
 ) -> AppResult<Response> {
     let obj = json_body(body)?;
     let ids = string_list(&obj, "fileIds", MAX_DELETE_IDS)?;
-    let (_, outbox) = service::request_outbox(&state, &principal.account, request).await?;
+    let outbox = service::deletion_outbox(&state, &principal.account, Some(request));
     let deleted = service::delete_files(&state, &principal.account.id, &ids, &outbox).await?;
     Ok(Json(json!({ "successfullyDeletedFileIds": deleted })).into_response())
 }

@@ -246,7 +246,7 @@ pub async fn delete(
     Path(file_id): Path<String>,
 ) -> AppResult<Response> {
     check_file_id(&file_id)?;
-    let (_, outbox) = service::request_outbox(&state, &principal.account, request).await?;
+    let outbox = service::deletion_outbox(&state, &principal.account, Some(request));
     service::delete_files(&state, &principal.account.id, &[file_id], &outbox)
         .await
         .map_err(not_found_for_one)?;

@@ -39,7 +39,7 @@ pub async fn delete(
 ) -> AppResult<Response> {
     let obj = json_body(body)?;
     let path = required_string(&obj, "folderPath")?;
-    let (_, outbox) = super::service::request_outbox(&state, &principal.account, request).await?;
+    let outbox = super::service::deletion_outbox(&state, &principal.account, Some(request));
     jobs::delete_folder(&state, &principal.account.id, &path, outbox).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -58,6 +58,20 @@ pub async fn request_outbox(
     Ok((ctx, outbox))
 }
 
+/// The outbox of a request that only deletes (files, versions, a folder): its events carry ids,
+/// no File object, so the account's fields are not read.
+pub fn deletion_outbox(
+    state: &AppState,
+    account: &Account,
+    request: Option<RequestInfo>,
+) -> Outbox {
+    let ctx = RenderContext {
+        url_endpoint: state.url_endpoint(&account.url_id),
+        live_fields: LiveFields::default(),
+    };
+    Outbox::new(&account.id, Arc::new(ctx), request)
+}
+
 /// Removes the blobs of versions whose rows are gone: the version blob and its renditions.
 /// Failures are logged and left to the sweeper (the rows are gone already, so nothing points
 /// at what remains).

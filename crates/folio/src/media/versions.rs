@@ -59,7 +59,7 @@ pub async fn delete(
 ) -> AppResult<Response> {
     check_file_id(&file_id)?;
     check_version_id(&version_id)?;
-    let (_, outbox) = service::request_outbox(&state, &principal.account, request).await?;
+    let outbox = service::deletion_outbox(&state, &principal.account, Some(request));
     match state
         .catalog
         .delete_version(&principal.account.id, &file_id, &version_id, &outbox)
