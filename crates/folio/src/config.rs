@@ -59,6 +59,8 @@ pub struct Config {
     pub extensions: ExtensionsConfig,
     /// Account webhook events and every other durable outbound call (webhooks.md).
     pub webhooks: WebhooksConfig,
+    /// Resumable uploads (tus 1.0, resumable.md).
+    pub resumable: ResumableConfig,
     /// Serving files and renditions: the delivery origin and the render budget.
     pub delivery: DeliveryConfig,
 }
@@ -177,6 +179,35 @@ impl Default for ExtensionsConfig {
         ExtensionsConfig {
             runners: Vec::new(),
             runner_timeout_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResumableConfig {
+    /// Whether `/api/v2/files/upload/resumable` accepts uploads.
+    pub enabled: bool,
+    /// An upload lives this long from its creation (`Upload-Expires`), whatever its token's
+    /// lifetime; then it and its bytes are removed.
+    pub ttl_secs: u64,
+    /// Uploads still receiving at once, per key pair.
+    pub max_incomplete_per_key: u64,
+    /// Sum of the `Upload-Length` of a key pair's uploads still receiving.
+    pub max_incomplete_bytes_per_key: u64,
+    /// Within one PATCH, the received bytes are made durable and the offset recorded every
+    /// this many bytes, so a cut connection keeps them.
+    pub checkpoint_bytes: u64,
+}
+
+impl Default for ResumableConfig {
+    fn default() -> Self {
+        ResumableConfig {
+            enabled: true,
+            ttl_secs: 86_400,
+            max_incomplete_per_key: 100,
+            max_incomplete_bytes_per_key: 100 * 1024 * MIB,
+            checkpoint_bytes: 8 * MIB,
         }
     }
 }
@@ -451,6 +482,7 @@ impl Default for Config {
             s3: S3Config::default(),
             extensions: ExtensionsConfig::default(),
             webhooks: WebhooksConfig::default(),
+            resumable: ResumableConfig::default(),
             delivery: DeliveryConfig::default(),
         }
     }
@@ -598,6 +630,9 @@ impl Config {
     fn validate(&self) -> anyhow::Result<()> {
         if self.server.header_read_timeout_secs == 0 || self.server.idle_timeout_secs == 0 {
             bail!("server.header_read_timeout_secs and server.idle_timeout_secs must be positive");
+        }
+        if self.resumable.ttl_secs == 0 || self.resumable.checkpoint_bytes == 0 {
+            bail!("resumable.ttl_secs and resumable.checkpoint_bytes must be positive");
         }
         if self.server.max_connections == 0 {
             bail!("server.max_connections must be positive");

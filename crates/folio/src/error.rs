@@ -204,9 +204,53 @@ pub enum AppError {
     #[error("too many connections")]
     TooManyConnections,
 
+    // Resumable uploads (resumable.md §1): the tus statuses.
+    /// `Tus-Resumable` names another protocol version.
+    #[error("unsupported tus version")]
+    TusVersion,
+    /// A PATCH body that is not `application/offset+octet-stream`.
+    #[error("PATCH without offset+octet-stream")]
+    TusContentType,
+    /// A tus header that is missing or not what the protocol allows (its name).
+    #[error("invalid tus header {0}")]
+    TusHeader(&'static str),
+    /// `Upload-Offset` differs from the upload's offset.
+    #[error("offset mismatch")]
+    TusOffsetMismatch,
+    /// Another request is writing to the upload.
+    #[error("upload locked")]
+    TusLocked,
+    /// The chunk does not match its `Upload-Checksum`.
+    #[error("checksum mismatch")]
+    TusChecksumMismatch,
+    /// An `Upload-Checksum` algorithm this server does not compute.
+    #[error("unsupported checksum algorithm")]
+    TusChecksumAlgorithm,
+    /// `Upload-Length` above every size limit.
+    #[error("upload length over the limit")]
+    TusTooLarge,
+    /// A chunk that goes past `Upload-Length`.
+    #[error("bytes past Upload-Length")]
+    TusPastLength,
+    /// The upload expired and is not removed yet.
+    #[error("upload expired")]
+    TusExpired,
+    /// The key pair has as many unfinished uploads (or bytes of them) as it may.
+    #[error("too many incomplete uploads")]
+    TusTooManyIncomplete,
+    /// `GET` of an upload still receiving: there is no response yet.
+    #[error("upload not complete")]
+    TusIncomplete,
+
     /// A dependency (catalog, blob store) failed; the detail stays on the server.
     #[error(transparent)]
     Internal(Arc<anyhow::Error>),
+}
+
+/// tus's status for a chunk that fails its checksum (checksum extension), which `http` does
+/// not name.
+fn tus_checksum_mismatch() -> StatusCode {
+    StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST)
 }
 
 /// Per-key problems of a validation error: the `errors` object of spec §5.1.
@@ -328,6 +372,18 @@ impl AppError {
             RangeNotSatisfiable { .. } => (StatusCode::RANGE_NOT_SATISFIABLE, "The requested range is not satisfiable."),
             UnauthenticatedUploadsBusy => (StatusCode::SERVICE_UNAVAILABLE, "The server is busy receiving other uploads. Please retry later, or send the authentication fields before the file."),
             TooManyConnections => (StatusCode::SERVICE_UNAVAILABLE, "Too many connections. Please retry later."),
+            TusVersion => (StatusCode::PRECONDITION_FAILED, "This server speaks tus 1.0.0 only."),
+            TusContentType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "A PATCH body must have the content type application/offset+octet-stream."),
+            TusHeader(name) => return (bad, format!("Your request contains an invalid {name} header.")),
+            TusOffsetMismatch => (StatusCode::CONFLICT, "Upload-Offset does not match the offset of the upload."),
+            TusLocked => (StatusCode::LOCKED, "Another request is writing to this upload. Please retry later."),
+            TusChecksumMismatch => (tus_checksum_mismatch(), "The chunk does not match its Upload-Checksum; it was discarded."),
+            TusChecksumAlgorithm => (bad, "The Upload-Checksum algorithm is not supported (use sha1, md5 or crc32)."),
+            TusTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "Your request contains invalid file parameter. The file size exceeds limits."),
+            TusPastLength => (StatusCode::PAYLOAD_TOO_LARGE, "The chunk goes past the Upload-Length of the upload."),
+            TusExpired => (StatusCode::GONE, "The upload has expired."),
+            TusTooManyIncomplete => (StatusCode::TOO_MANY_REQUESTS, "Too many unfinished resumable uploads for this key. Finish or delete some, or wait until they expire."),
+            TusIncomplete => (StatusCode::CONFLICT, "The upload is not complete yet."),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error."),
         };
         (status, message.to_owned())
@@ -359,6 +415,22 @@ impl AppError {
     }
 }
 
+/// The wire body of an error.
+pub fn error_json(
+    message: &str,
+    help: &str,
+    errors: Option<&FieldErrors>,
+    extra: Option<&ErrorExtra>,
+) -> String {
+    serde_json::to_string(&ErrorBody {
+        message,
+        help,
+        errors,
+        extra,
+    })
+    .unwrap_or_default()
+}
+
 /// Wraps an error message and `help` into the wire body.
 pub fn error_response(
     status: StatusCode,
@@ -367,13 +439,7 @@ pub fn error_response(
     errors: Option<&FieldErrors>,
     extra: Option<&ErrorExtra>,
 ) -> Response {
-    let body = serde_json::to_vec(&ErrorBody {
-        message,
-        help,
-        errors,
-        extra,
-    })
-    .unwrap_or_default();
+    let body = error_json(message, help, errors, extra);
     let mut response = (status, body).into_response();
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
@@ -511,6 +577,18 @@ mod tests {
             (TransformationNotImplemented("video pre".into()), 400),
             (UnauthenticatedUploadsBusy, 503),
             (TooManyConnections, 503),
+            (TusVersion, 412),
+            (TusContentType, 415),
+            (TusHeader("Upload-Length"), 400),
+            (TusOffsetMismatch, 409),
+            (TusLocked, 423),
+            (TusChecksumMismatch, 460),
+            (TusChecksumAlgorithm, 400),
+            (TusTooLarge, 413),
+            (TusPastLength, 413),
+            (TusExpired, 410),
+            (TusTooManyIncomplete, 429),
+            (TusIncomplete, 409),
             (AppError::internal(anyhow::anyhow!("disk on fire")), 500),
         ];
         for (err, status) in cases {

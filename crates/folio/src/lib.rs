@@ -12,6 +12,7 @@ pub mod http;
 pub mod ids;
 pub mod jobs;
 pub mod media;
+pub mod resumable;
 pub mod server;
 pub mod state;
 pub mod store;

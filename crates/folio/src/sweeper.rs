@@ -23,6 +23,8 @@ pub struct SweepReport {
     pub expired_tokens: u64,
     /// Finished rows of the delivery log past `webhooks.log_retention_secs`.
     pub old_deliveries: u64,
+    /// Resumable uploads past their `Upload-Expires`, with their partial data.
+    pub expired_uploads: u64,
 }
 
 /// One pass. Blobs younger than the grace period are left alone: they may belong to an
@@ -76,6 +78,7 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<SweepReport> {
             crate::ids::now_millis().saturating_sub(i64::try_from(retention).unwrap_or(i64::MAX)),
         )
         .await?;
+    report.expired_uploads = crate::resumable::sweep(state).await?;
     Ok(report)
 }
 
@@ -94,6 +97,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                         sweep.staging_files = report.staging_files,
                         sweep.expired_tokens = report.expired_tokens,
                         sweep.old_deliveries = report.old_deliveries,
+                        sweep.expired_uploads = report.expired_uploads,
                         "swept"
                     );
                 }

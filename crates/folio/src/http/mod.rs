@@ -20,13 +20,20 @@ use crate::web::SameOriginOnly;
 
 mod health;
 
-const EXPOSED_HEADERS: &str =
-    "x-ik-requestId, x-request-id, X-RateLimit-Limit, X-RateLimit-Reset, X-RateLimit-Interval";
+/// What browsers may read of a response: the request id and rate limit headers, and the tus
+/// headers of resumable uploads (without them tus clients fail on "missing offset").
+const EXPOSED_HEADERS: &str = concat!(
+    "x-ik-requestId, x-request-id, X-RateLimit-Limit, X-RateLimit-Reset, X-RateLimit-Interval, ",
+    "Location, Upload-Offset, Upload-Length, Upload-Expires, Upload-Metadata, Tus-Resumable, ",
+    "Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm, X-Folio-File-Id, Link"
+);
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/files/upload", post(upload::upload_v1))
         .route("/api/v2/files/upload", post(upload::upload_v2))
+        // Resumable uploads (tus 1.0 bound to the token); no routes when switched off.
+        .merge(crate::resumable::routes(&state))
         // Custom metadata fields API (spec §9.2).
         .route(
             "/v1/customMetadataFields",
@@ -111,7 +118,14 @@ async fn edge(State(state): State<AppState>, mut request: Request, next: Next) -
         .unwrap_or_else(|| request.uri().path().to_owned());
 
     let mut response = if method == Method::OPTIONS {
-        preflight()
+        let mut response = preflight();
+        // tus discovery is an OPTIONS of the creation URL.
+        if state.config.resumable.enabled
+            && request.uri().path().starts_with(crate::resumable::PATH)
+        {
+            crate::resumable::discovery(&state, response.headers_mut());
+        }
+        response
     } else {
         next.run(request).await
     };
@@ -224,11 +238,15 @@ fn preflight() -> Response {
     let h = response.headers_mut();
     h.insert(
         http::header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, OPTIONS"),
+        HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
     );
     h.insert(
         http::header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("Authorization, Content-Type, X-Requested-With"),
+        HeaderValue::from_static(concat!(
+            "Authorization, Content-Type, X-Requested-With, Tus-Resumable, Upload-Length, ",
+            "Upload-Offset, Upload-Metadata, Upload-Checksum, Upload-Defer-Length, ",
+            "Upload-Concat, X-HTTP-Method-Override"
+        )),
     );
     h.insert(
         http::header::ACCESS_CONTROL_MAX_AGE,

@@ -10,6 +10,7 @@ pub mod blob;
 mod commit;
 pub mod listing;
 pub mod postgres;
+pub mod resumable;
 mod rows;
 pub mod sqlite;
 #[cfg(test)]
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use crate::webhooks::outbox::{Change, Outbox};
+pub use resumable::{IncompleteCaps, Lease, ResumableState, ResumableUpload};
 
 #[derive(Debug, Clone)]
 pub struct Account {
@@ -807,6 +809,52 @@ pub trait Catalog: Send + Sync + 'static {
     ) -> anyhow::Result<Vec<DeliveryRecord>>;
     /// Removes finished rows older than `before_ms`; how many.
     async fn purge_deliveries(&self, before_ms: i64) -> anyhow::Result<u64>;
+
+    // Resumable uploads (resumable.md): storage only, the rules are `crate::resumable`'s.
+    /// Records a new upload unless its key pair would pass `caps`; `false` when it would.
+    async fn create_resumable(
+        &self,
+        upload: &ResumableUpload,
+        caps: IncompleteCaps,
+    ) -> anyhow::Result<bool>;
+    /// The upload whose capability hashes to `id_hash`.
+    async fn resumable(&self, id_hash: &[u8]) -> anyhow::Result<Option<ResumableUpload>>;
+    /// The upload a token created (a creation retried with the same token).
+    async fn resumable_by_ledger(
+        &self,
+        ledger_key: &[u8],
+    ) -> anyhow::Result<Option<ResumableUpload>>;
+    /// Takes a receiving upload for one PATCH, unless another live lease holds it.
+    async fn lease_resumable(
+        &self,
+        id_hash: &[u8],
+        lease: &Lease,
+        now_ms: i64,
+    ) -> anyhow::Result<bool>;
+    /// Records durable progress and extends the lease; `false` when the lease was lost.
+    async fn advance_resumable(
+        &self,
+        id_hash: &[u8],
+        lease: &Lease,
+        offset: u64,
+        storage: &str,
+    ) -> anyhow::Result<bool>;
+    async fn release_resumable(&self, id_hash: &[u8], lease: &Lease) -> anyhow::Result<()>;
+    /// Ends an upload with the response its last request gave.
+    async fn end_resumable(
+        &self,
+        id_hash: &[u8],
+        state: ResumableState,
+        result: (u16, &str),
+        offset: u64,
+    ) -> anyhow::Result<()>;
+    async fn delete_resumable(&self, id_hash: &[u8]) -> anyhow::Result<bool>;
+    /// Uploads whose `expires_at` is at or before `now`, oldest first.
+    async fn expired_resumables(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> anyhow::Result<Vec<ResumableUpload>>;
 
     /// A cheap round trip to the database (health checks).
     async fn ping(&self) -> anyhow::Result<()>;

@@ -39,6 +39,23 @@ pub struct Authenticated {
     token: Option<VerifiedToken>,
 }
 
+impl Authenticated {
+    /// The principal of a resumable upload's last byte: it was authenticated at creation.
+    pub fn resumed(found: KeyWithAccount, mode: Mode) -> Self {
+        Authenticated {
+            account: found.account,
+            key: found.key,
+            mode,
+            token: None,
+        }
+    }
+
+    /// The ledger key of the v2 token it was proven with.
+    pub fn ledger_key(&self) -> Option<[u8; 32]> {
+        self.token.as_ref().map(VerifiedToken::ledger_key)
+    }
+}
+
 /// The text fields of a request, in arrival order, names unique.
 pub type Fields = [(String, String)];
 
@@ -208,6 +225,28 @@ impl<'a> Authenticator<'a> {
             .iter()
             .map(|(name, value)| value.as_str().map(|v| (name.clone(), v.to_owned())))
             .collect()
+    }
+
+    /// Authenticates the creation of a resumable upload (resumable.md §2) from `fields` alone
+    /// (the token, or for Basic callers the upload's metadata) and returns the parameters the
+    /// upload takes: the token's payload, which the upload then carries exactly (J11 holds by
+    /// construction), or for Basic callers `fields` themselves.
+    pub async fn creation(
+        mut self,
+        fields: &Fields,
+    ) -> Result<(Authenticated, Vec<(String, String)>), AppError> {
+        self.decide(fields).await?;
+        let pinned = self.pinned_fields();
+        let auth = self
+            .decided
+            .take()
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("undecided authentication")))?;
+        match (&auth.token, pinned) {
+            (Some(_), Some(params)) => Ok((auth, params)),
+            // A payload value that is not a string: no request could match it.
+            (Some(_), None) => Err(AppError::PayloadMismatch),
+            (None, _) => Ok((auth, fields.to_vec())),
+        }
     }
 
     /// Finishes authentication once every field is known.

@@ -126,7 +126,7 @@ async fn run(
     let kind = body_kind(headers).ok_or(AppError::MissingFile)?;
     // The version id is allocated before the first byte so the blob is written once, under
     // its final name.
-    let mut version_id = ids::object_id();
+    let version_id = ids::object_id();
     let key = blob_key(&version_id);
     let limits = &state.config.limits;
     let target = intake::Target {
@@ -146,7 +146,21 @@ async fn run(
 
     let principal = auth.after_body(&fields).await?;
     unproven.release();
+    store_received(state, request, principal, &fields, file, version_id).await
+}
 
+/// Everything after the body: the parameters (P), the file's facts and limits (F), the
+/// transformations, custom metadata and checks (E), the commit and the response. A multipart
+/// upload and the last byte of a resumable one both end here.
+pub(crate) async fn store_received(
+    state: &AppState,
+    request: RequestInfo,
+    principal: auth::Authenticated,
+    fields: &auth::Fields,
+    file: FilePart,
+    mut version_id: String,
+) -> Result<response::UploadResponse, AppError> {
+    let limits = &state.config.limits;
     // P1, then P2–P7, then F1.
     let file = match file {
         FilePart::Absent => return Err(AppError::MissingFile),
@@ -167,7 +181,7 @@ async fn run(
         ),
     });
     let custom_fields = &render.live_fields;
-    let params = folio_contract::parse_upload_params_with(&fields, custom_fields)?;
+    let params = folio_contract::parse_upload_params_with(fields, custom_fields)?;
     let mut file = match file {
         FilePart::Received(f) => f,
         FilePart::Unusable(problem) => return Err(problem),

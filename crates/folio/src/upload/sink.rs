@@ -107,7 +107,7 @@ pub struct StreamingChecks {
 
 impl StreamingChecks {
     /// What the fields seen before the file (and a token verified by then) allow.
-    pub(super) fn before_file(
+    pub(crate) fn before_file(
         fields: &[(String, String)],
         pinned: Option<Vec<(String, String)>>,
     ) -> Option<Self> {
@@ -143,14 +143,20 @@ impl StreamingChecks {
         checks.references_only_file().then(|| from(checks, None))
     }
 
-    fn certainly_fails(&self, received: u64, mime: Option<&str>) -> bool {
+    /// Whether the checks are certainly false for a file of `size` (of type `mime`, once
+    /// known).
+    pub(crate) fn certainly_fails(
+        &self,
+        size: folio_contract::SizeKnowledge,
+        mime: Option<&str>,
+    ) -> bool {
         let mut ctx = match &self.params {
             Some(p) => {
                 folio_contract::CheckContext::for_upload(p, &p.file_name, &self.no_custom_metadata)
             }
             None => folio_contract::CheckContext::new("", &self.root, &self.no_custom_metadata),
         };
-        ctx.file_size = folio_contract::SizeKnowledge::AtLeast(received);
+        ctx.file_size = size;
         ctx.file_mime = mime;
         self.checks.is_certainly_false(&ctx)
     }
@@ -224,7 +230,8 @@ impl<'a> FileSink<'a> {
             return Err(AppError::FileTooLarge);
         }
         if let Some(checks) = &self.checks {
-            if checks.certainly_fails(received, self.sniffed_mime.as_deref()) {
+            let size = folio_contract::SizeKnowledge::AtLeast(received);
+            if checks.certainly_fails(size, self.sniffed_mime.as_deref()) {
                 return Err(AppError::ChecksFailed);
             }
         }

@@ -31,7 +31,7 @@ async fn post_token(app: &TestApp, token: &str, fields: &[(&str, &str)]) -> crat
 const INVALID: &str = "Your request has invalid token.";
 const MISMATCH: &str =
     "Your request contains invalid payload. It does not match with the payload used to generate token.";
-const REUSED: &str = "Your request contains a token that has already been used.";
+use crate::harness::wire::REUSED;
 
 #[tokio::test]
 async fn the_spec_vector_is_accepted_once() {

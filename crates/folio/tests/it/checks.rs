@@ -3,7 +3,7 @@
 
 use crate::harness::{fixture, TestApp};
 
-const FAILED: &str = "Your request failed 'checks' validation.";
+use crate::harness::wire::CHECKS_FAILED as FAILED;
 const SYNTAX: &str = "Your request contains invalid syntax for the checks parameter.";
 
 #[tokio::test]

@@ -124,6 +124,12 @@ pub fn block_on_side<T: Send>(f: impl Future<Output = T> + Send) -> T {
     })
 }
 
+/// Wire messages several test modules check.
+pub mod wire {
+    pub const REUSED: &str = "Your request contains a token that has already been used.";
+    pub const CHECKS_FAILED: &str = "Your request failed 'checks' validation.";
+}
+
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/fixtures");
 
 pub fn fixture(name: &str) -> Vec<u8> {
@@ -938,4 +944,130 @@ impl Drop for Receiver {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// The requests of a tus 1.0 client (resumable uploads), against a server at `base`.
+pub struct Tus {
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+/// Where resumable uploads are created.
+pub const TUS_PATH: &str = "/api/v2/files/upload/resumable";
+
+impl TestApp {
+    pub fn tus(&self) -> Tus {
+        Tus {
+            base: self.base.clone(),
+            client: self.client.clone(),
+        }
+    }
+}
+
+impl Tus {
+    /// An upload URL as the server gave it (relative or absolute), made absolute.
+    pub fn url(&self, location: &str) -> String {
+        if location.starts_with('/') {
+            format!("{}{location}", self.base)
+        } else {
+            location.to_owned()
+        }
+    }
+
+    /// A creation `POST` of `length` bytes with the token as `Authorization: Bearer`, and the
+    /// first chunk as its body when given (creation-with-upload).
+    pub async fn create(
+        &self,
+        length: u64,
+        token: &str,
+        headers: &[(&str, &str)],
+        first_chunk: Option<Vec<u8>>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(format!("{}{TUS_PATH}", self.base))
+            .header("Tus-Resumable", "1.0.0")
+            .header("Upload-Length", length.to_string());
+        if !token.is_empty() {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(chunk) = first_chunk {
+            request = request
+                .header("Content-Type", "application/offset+octet-stream")
+                .body(chunk);
+        }
+        request.send().await.expect("tus creation")
+    }
+
+    /// [`Self::create`] that must succeed: the upload URL, absolute.
+    pub async fn created(&self, length: u64, token: &str) -> String {
+        let response = self.create(length, token, &[], None).await;
+        assert_eq!(response.status(), 201, "{:?}", response.text().await);
+        self.url(header_of(&response, "location"))
+    }
+
+    /// A `PATCH` of `body` at `offset`, with extra headers.
+    pub async fn patch(
+        &self,
+        location: &str,
+        offset: u64,
+        body: impl Into<reqwest::Body>,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .patch(self.url(location))
+            .header("Tus-Resumable", "1.0.0")
+            .header("Content-Type", "application/offset+octet-stream")
+            .header("Upload-Offset", offset.to_string());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(body).send().await.expect("tus patch")
+    }
+
+    pub async fn head(&self, location: &str) -> reqwest::Response {
+        self.client
+            .head(self.url(location))
+            .header("Tus-Resumable", "1.0.0")
+            .send()
+            .await
+            .expect("tus head")
+    }
+
+    /// The offset `HEAD` reports.
+    pub async fn offset(&self, location: &str) -> u64 {
+        let response = self.head(location).await;
+        assert_eq!(response.status(), 200);
+        header_of(&response, "upload-offset")
+            .parse()
+            .expect("numeric offset")
+    }
+}
+
+/// A response header as text ("" when absent).
+pub fn header_of<'r>(response: &'r reqwest::Response, name: &str) -> &'r str {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// An `Upload-Metadata` value.
+pub fn tus_metadata(pairs: &[(&str, &str)]) -> String {
+    use base64::Engine;
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k} {}",
+                base64::engine::general_purpose::STANDARD.encode(v)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }

@@ -32,6 +32,7 @@ mod media_purge;
 mod media_versions;
 mod params;
 mod process;
+mod resumable;
 mod scale_out;
 mod storage;
 mod transformations;

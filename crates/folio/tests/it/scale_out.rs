@@ -216,7 +216,7 @@ impl Cluster {
 }
 
 /// Reads the start-up lines of `folio serve` up to "Folio listening on …".
-const REUSED: &str = "Your request contains a token that has already been used.";
+use crate::harness::wire::REUSED;
 
 #[tokio::test]
 async fn a_token_used_on_one_instance_is_refused_on_the_other() {

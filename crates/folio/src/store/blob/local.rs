@@ -230,7 +230,7 @@ fn open_or_create(file: Option<File>, staging: &Path) -> std::io::Result<File> {
 }
 
 /// Writes every chunk, in order, with as few vectored writes as the kernel allows.
-fn write_all(file: &mut File, chunks: &[Bytes]) -> std::io::Result<()> {
+pub(super) fn write_all(file: &mut File, chunks: &[Bytes]) -> std::io::Result<()> {
     // No empty slices: a write of nothing would read as a disk that takes no more.
     let mut slices: Vec<IoSlice<'_>> = chunks
         .iter()

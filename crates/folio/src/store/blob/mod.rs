@@ -33,6 +33,9 @@ use tokio::io::AsyncWriteExt;
 use crate::config::{Config, S3Config};
 
 mod local;
+mod partial;
+
+pub use partial::{PartialState, PartialWriter};
 
 /// Prefix under which version blobs live.
 const VERSIONS_PREFIX: &str = "v";
@@ -76,6 +79,8 @@ pub struct BlobStore {
     local_root: Option<PathBuf>,
     fsync: bool,
     write_buffer: usize,
+    /// S3's multipart calls, for resumable uploads (`partial`); `None` on the local disk.
+    multipart: Option<partial::Multipart>,
 }
 
 pub struct BlobObject {
@@ -115,7 +120,7 @@ impl BlobStore {
         let root = root.canonicalize()?;
         // Made (and made durable) up front, so that no upload creates a folder whose entry a
         // crash could lose after the upload was acknowledged.
-        for shard in local_shards() {
+        for shard in local_shards().chain([partial::PARTIAL_PREFIX.to_owned()]) {
             std::fs::create_dir_all(root.join(&shard))
                 .with_context(|| format!("creating {}", root.join(&shard).display()))?;
         }
@@ -132,6 +137,7 @@ impl BlobStore {
             local_root: Some(root),
             fsync,
             write_buffer,
+            multipart: None,
         })
     }
 
@@ -180,10 +186,15 @@ impl BlobStore {
                 .with_access_key_id(&settings.access_key_id)
                 .with_secret_access_key(&settings.secret_access_key);
         }
-        let s3 = builder.build().context("configuring the S3 blob store")?;
+        let s3 = Arc::new(builder.build().context("configuring the S3 blob store")?);
+        let plain: Arc<dyn ObjectStore> = s3.clone();
         let store: Arc<dyn ObjectStore> = match &target.prefix {
-            Some(prefix) => Arc::new(PrefixStore::new(s3, prefix.as_str())),
-            None => Arc::new(s3),
+            Some(prefix) => Arc::new(PrefixStore::new(plain, prefix.as_str())),
+            None => plain,
+        };
+        let multipart = partial::Multipart {
+            store: s3,
+            prefix: target.prefix.clone(),
         };
         Ok(BlobStore {
             store,
@@ -191,6 +202,7 @@ impl BlobStore {
             // An acknowledged PUT or completed multipart upload is durable on S3.
             fsync: false,
             write_buffer: settings.part_size_bytes,
+            multipart: Some(multipart),
         })
     }
 
@@ -227,6 +239,12 @@ impl BlobStore {
             key: key.to_owned(),
             written: 0,
         }
+    }
+
+    /// The bytes of `range` of a blob, read whole (for a few hundred KiB at most).
+    pub async fn read_range(&self, key: &str, range: Range<u64>) -> anyhow::Result<Vec<u8>> {
+        let bytes = self.store.get_range(&ObjectPath::from(key), range).await?;
+        Ok(bytes.to_vec())
     }
 
     /// Reads a blob, or the part of it named by `range` (already validated against the size

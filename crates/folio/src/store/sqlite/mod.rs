@@ -26,6 +26,7 @@ use sqlx::{Row, Sqlite, Transaction};
 use subtle::ConstantTimeEq;
 
 use super::commit;
+use super::resumable;
 use super::rows::{
     account_from_row, all_endpoints, bind_endpoint, bind_outbox_row, claimed_from_row,
     delivery_log, delivery_record_from_row, endpoint_from_row, select_due, upsert_endpoint,
@@ -50,6 +51,7 @@ use super::{
 use super::{
     Change, ClaimedDelivery, DeliveryRecord, DeliveryReport, Outbox, OutboxRow, WebhookEndpoint,
 };
+use super::{IncompleteCaps, Lease, ResumableState, ResumableUpload};
 use crate::ids;
 
 pub struct SqliteCatalog {
@@ -97,6 +99,14 @@ impl SqliteCatalog {
             .run(&writer)
             .await
             .context("migrating the SQLite catalog")?;
+        // One process owns an embedded catalog: a lease on a resumable upload that is still
+        // recorded was held by a request of a process that is gone.
+        sqlx::query(
+            "UPDATE resumable_uploads SET lease_token = NULL, lease_until = NULL \
+             WHERE lease_token IS NOT NULL",
+        )
+        .execute(&writer)
+        .await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -804,6 +814,118 @@ impl Catalog for SqliteCatalog {
             .execute(&self.writer)
             .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn create_resumable(
+        &self,
+        upload: &ResumableUpload,
+        caps: IncompleteCaps,
+    ) -> anyhow::Result<bool> {
+        let done = resumable::bind_resumable!(sqlx::query(resumable::INSERT), upload, caps)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn resumable(&self, id_hash: &[u8]) -> anyhow::Result<Option<ResumableUpload>> {
+        let row = sqlx::query(&resumable::by_id_hash())
+            .bind(id_hash)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(resumable::from_row).transpose()
+    }
+
+    async fn resumable_by_ledger(
+        &self,
+        ledger_key: &[u8],
+    ) -> anyhow::Result<Option<ResumableUpload>> {
+        let row = sqlx::query(&resumable::by_ledger_key())
+            .bind(ledger_key)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(resumable::from_row).transpose()
+    }
+
+    async fn lease_resumable(
+        &self,
+        id_hash: &[u8],
+        lease: &Lease,
+        now_ms: i64,
+    ) -> anyhow::Result<bool> {
+        let done = sqlx::query(resumable::LEASE)
+            .bind(id_hash)
+            .bind(&lease.token)
+            .bind(lease.until_ms)
+            .bind(now_ms)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn advance_resumable(
+        &self,
+        id_hash: &[u8],
+        lease: &Lease,
+        offset: u64,
+        storage: &str,
+    ) -> anyhow::Result<bool> {
+        let done = sqlx::query(resumable::ADVANCE)
+            .bind(id_hash)
+            .bind(&lease.token)
+            .bind(i64::try_from(offset)?)
+            .bind(storage)
+            .bind(lease.until_ms)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_resumable(&self, id_hash: &[u8], lease: &Lease) -> anyhow::Result<()> {
+        sqlx::query(resumable::RELEASE)
+            .bind(id_hash)
+            .bind(&lease.token)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn end_resumable(
+        &self,
+        id_hash: &[u8],
+        state: ResumableState,
+        result: (u16, &str),
+        offset: u64,
+    ) -> anyhow::Result<()> {
+        sqlx::query(resumable::END)
+            .bind(id_hash)
+            .bind(state.as_str())
+            .bind(i64::from(result.0))
+            .bind(result.1)
+            .bind(i64::try_from(offset)?)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_resumable(&self, id_hash: &[u8]) -> anyhow::Result<bool> {
+        let done = sqlx::query(resumable::DELETE)
+            .bind(id_hash)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn expired_resumables(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> anyhow::Result<Vec<ResumableUpload>> {
+        let rows = sqlx::query(&resumable::expired())
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(resumable::from_row).collect()
     }
 
     async fn ping(&self) -> anyhow::Result<()> {

@@ -1,0 +1,434 @@
+//! The bytes of a resumable upload while they arrive, over many requests, until the last one
+//! makes them a blob.
+//!
+//! * Local disk: one file, `r/<name>`, appended in place. Each request first cuts it back to
+//!   the offset the catalog holds (bytes written after the last durable offset may be there
+//!   after a crash or a refused chunk), and on completion the file is renamed to its blob key
+//!   (same file system, so no copy).
+//! * S3: a multipart upload at the final key, created with the upload. Bytes collect in memory
+//!   until a part's worth is there (S3 wants parts of at least 5 MiB but the last); the rest of
+//!   a request, shorter than a part, is kept as the object `r/<name>` so that the next request
+//!   (on any instance) starts from it. The part list lives in the catalog, in [`PartialState`].
+//!
+//! What is durable is what a [`PartialWriter::checkpoint`] returned: the caller records the
+//! offset and state in the catalog only after it.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use bytes::{Bytes, BytesMut};
+use object_store::multipart::{MultipartStore, PartId};
+use object_store::path::Path as ObjectPath;
+use object_store::PutPayload;
+use serde::{Deserialize, Serialize};
+
+use super::{local, BlobStore};
+
+/// Folder (local) or key prefix (S3) of the partial data.
+pub(super) const PARTIAL_PREFIX: &str = "r";
+
+/// What the catalog keeps of an upload's partial data besides its offset.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartialState {
+    /// The S3 multipart upload's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multipart: Option<String>,
+    /// The completed parts' ids, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<String>,
+    /// Bytes in those parts; the rest of the offset is in the tail object.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub parts_bytes: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The store's handle on S3 multipart uploads (the `ObjectStore` behind a prefix hides it).
+#[derive(Clone)]
+pub(super) struct Multipart {
+    pub(super) store: Arc<dyn MultipartStore>,
+    pub(super) prefix: Option<String>,
+}
+
+impl Multipart {
+    fn path(&self, key: &str) -> ObjectPath {
+        match &self.prefix {
+            Some(prefix) => ObjectPath::from(format!("{prefix}/{key}")),
+            None => ObjectPath::from(key),
+        }
+    }
+}
+
+fn partial_key(name: &str) -> String {
+    format!("{PARTIAL_PREFIX}/{name}")
+}
+
+impl BlobStore {
+    fn partial_path(&self, name: &str) -> Option<PathBuf> {
+        self.local_root
+            .as_ref()
+            .map(|root| root.join(PARTIAL_PREFIX).join(name))
+    }
+
+    /// Starts the partial data of a new upload that will become the blob `final_key`. `name`
+    /// is server-made (hex), never a user's text.
+    pub async fn begin_partial(&self, name: &str, final_key: &str) -> anyhow::Result<PartialState> {
+        if let Some(path) = self.partial_path(name) {
+            tokio::task::spawn_blocking(move || {
+                File::options()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(&path)
+            })
+            .await
+            .context("partial file task")?
+            .context("creating a partial file")?;
+            return Ok(PartialState::default());
+        }
+        let multipart = self.multipart.as_ref().context("store without multipart")?;
+        let id = multipart
+            .store
+            .create_multipart(&multipart.path(final_key))
+            .await
+            .context("creating a multipart upload")?;
+        Ok(PartialState {
+            multipart: Some(id),
+            ..PartialState::default()
+        })
+    }
+
+    /// Opens the partial data to append at `offset` (what the catalog holds as durable).
+    pub async fn open_partial(
+        &self,
+        name: &str,
+        final_key: &str,
+        state: PartialState,
+        offset: u64,
+    ) -> anyhow::Result<PartialWriter> {
+        let inner = if let Some(path) = self.partial_path(name) {
+            let file = tokio::task::spawn_blocking(move || -> std::io::Result<File> {
+                let mut file = File::options().write(true).open(&path)?;
+                // Bytes past the durable offset were never acknowledged.
+                file.set_len(offset)?;
+                file.seek(SeekFrom::Start(offset))?;
+                Ok(file)
+            })
+            .await
+            .context("partial file task")?
+            .context("opening a partial file")?;
+            Inner::Local {
+                path: self.partial_path(name).context("local store")?,
+                file: Some(file),
+                pending: Vec::new(),
+                pending_bytes: 0,
+                fsync: self.fsync,
+                buffer: self.write_buffer,
+            }
+        } else {
+            let multipart = self.multipart.clone().context("store without multipart")?;
+            let tail_len = offset
+                .checked_sub(state.parts_bytes)
+                .context("offset below the bytes in parts")?;
+            let mut tail = Vec::new();
+            if tail_len > 0 {
+                let bytes = self
+                    .read_all(&partial_key(name))
+                    .await?
+                    .context("the tail of a resumable upload is missing")?;
+                anyhow::ensure!(
+                    bytes.len() as u64 >= tail_len,
+                    "the tail of a resumable upload is shorter than its offset"
+                );
+                tail.push(bytes.slice(..tail_len as usize));
+            }
+            Inner::S3 {
+                multipart,
+                key: final_key.to_owned(),
+                tail_key: partial_key(name),
+                buffered: tail_len,
+                buffer: tail,
+                part_size: self.write_buffer as u64,
+                state,
+            }
+        };
+        Ok(PartialWriter {
+            store: self.clone(),
+            offset,
+            inner,
+        })
+    }
+
+    /// Up to `len` of the first bytes received, while they are all still readable as partial
+    /// data (locally always; on S3 until the first part is sent, i.e. the first 5 MiB).
+    pub async fn partial_head(&self, name: &str, len: u64) -> anyhow::Result<Vec<u8>> {
+        if let Some(path) = self.partial_path(name) {
+            return tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+                let mut head = Vec::new();
+                File::open(&path)?.take(len).read_to_end(&mut head)?;
+                Ok(head)
+            })
+            .await
+            .context("partial file task")?
+            .context("reading a partial file");
+        }
+        let bytes = self.read_all(&partial_key(name)).await?.unwrap_or_default();
+        Ok(bytes[..bytes.len().min(len as usize)].to_vec())
+    }
+
+    /// Removes an upload's partial data: its file, or its multipart upload and tail object.
+    pub async fn discard_partial(
+        &self,
+        name: &str,
+        final_key: &str,
+        state: &PartialState,
+    ) -> anyhow::Result<()> {
+        if let Some(path) = self.partial_path(name) {
+            return tokio::task::spawn_blocking(move || match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            })
+            .await
+            .context("partial file task")?
+            .context("removing a partial file");
+        }
+        if let (Some(multipart), Some(id)) = (&self.multipart, &state.multipart) {
+            match multipart
+                .store
+                .abort_multipart(&multipart.path(final_key), id)
+                .await
+            {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e).context("aborting a multipart upload"),
+            }
+        }
+        self.delete(&partial_key(name)).await
+    }
+}
+
+/// Appends to a resumable upload's partial data during one request.
+pub struct PartialWriter {
+    store: BlobStore,
+    /// Bytes of the upload accepted so far, durable or not.
+    offset: u64,
+    inner: Inner,
+}
+
+enum Inner {
+    Local {
+        path: PathBuf,
+        /// `None` only while a blocking task holds it.
+        file: Option<File>,
+        pending: Vec<Bytes>,
+        pending_bytes: usize,
+        fsync: bool,
+        buffer: usize,
+    },
+    S3 {
+        multipart: Multipart,
+        /// The final key, below the prefix the multipart handle adds.
+        key: String,
+        tail_key: String,
+        /// Bytes after the last part: the tail read back at open, then what arrived.
+        buffer: Vec<Bytes>,
+        buffered: u64,
+        part_size: u64,
+        state: PartialState,
+    },
+}
+
+impl PartialWriter {
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    pub async fn write(&mut self, bytes: Bytes) -> anyhow::Result<()> {
+        let len = bytes.len() as u64;
+        match &mut self.inner {
+            Inner::Local {
+                file,
+                pending,
+                pending_bytes,
+                buffer,
+                ..
+            } => {
+                *pending_bytes += bytes.len();
+                pending.push(bytes);
+                if *pending_bytes >= *buffer {
+                    flush_local(file, pending, false).await?;
+                    *pending_bytes = 0;
+                }
+            }
+            Inner::S3 {
+                buffer,
+                buffered,
+                part_size,
+                ..
+            } => {
+                buffer.push(bytes);
+                *buffered += len;
+                if *buffered >= *part_size {
+                    self.send_part().await?;
+                }
+            }
+        }
+        self.offset += len;
+        Ok(())
+    }
+
+    /// S3: the buffered bytes become the next part.
+    async fn send_part(&mut self) -> anyhow::Result<()> {
+        let Inner::S3 {
+            multipart,
+            key,
+            buffer,
+            buffered,
+            state,
+            ..
+        } = &mut self.inner
+        else {
+            return Ok(());
+        };
+        let id = state.multipart.clone().context("no multipart upload")?;
+        let payload: PutPayload = std::mem::take(buffer).into_iter().collect();
+        let part = multipart
+            .store
+            .put_part(&multipart.path(key), &id, state.parts.len(), payload)
+            .await
+            .context("sending a part")?;
+        state.parts.push(part.content_id);
+        state.parts_bytes += *buffered;
+        *buffered = 0;
+        Ok(())
+    }
+
+    /// Makes every byte accepted so far durable and returns the state to record with
+    /// [`Self::offset`].
+    pub async fn checkpoint(&mut self) -> anyhow::Result<PartialState> {
+        match &mut self.inner {
+            Inner::Local {
+                file,
+                pending,
+                pending_bytes,
+                fsync,
+                ..
+            } => {
+                flush_local(file, pending, *fsync).await?;
+                *pending_bytes = 0;
+                Ok(PartialState::default())
+            }
+            Inner::S3 {
+                buffer,
+                tail_key,
+                state,
+                ..
+            } => {
+                let tail: Bytes = match buffer.len() {
+                    1 => buffer[0].clone(),
+                    _ => {
+                        let mut joined = BytesMut::new();
+                        for b in buffer.iter() {
+                            joined.extend_from_slice(b);
+                        }
+                        let joined = joined.freeze();
+                        *buffer = vec![joined.clone()];
+                        joined
+                    }
+                };
+                let state = state.clone();
+                self.store.put(tail_key, tail).await?;
+                Ok(state)
+            }
+        }
+    }
+
+    /// The last byte is in: the partial data becomes the blob `final_key` (durable when the
+    /// store is configured so).
+    pub async fn complete(mut self, final_key: &str) -> anyhow::Result<()> {
+        if let Inner::Local {
+            file,
+            pending,
+            fsync,
+            path,
+            ..
+        } = &mut self.inner
+        {
+            let fsync = *fsync;
+            flush_local(file, pending, fsync).await?;
+            drop(file.take());
+            let root = self.store.local_root.clone().context("local store")?;
+            let (from, to) = (path.clone(), root.join(final_key));
+            return tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                std::fs::rename(&from, &to)?;
+                if fsync {
+                    // The rename is an entry of the folder: durable once the folder is synced.
+                    if let Some(dir) = to.parent() {
+                        File::open(dir)?.sync_all()?;
+                    }
+                }
+                Ok(())
+            })
+            .await
+            .context("partial file task")?
+            .context("moving a partial file into the blob store");
+        }
+        if matches!(&self.inner, Inner::S3 { buffered, .. } if *buffered > 0) {
+            self.send_part().await?;
+        }
+        let Inner::S3 {
+            multipart,
+            tail_key,
+            state,
+            ..
+        } = &self.inner
+        else {
+            anyhow::bail!("partial writer of another kind");
+        };
+        let id = state.multipart.clone().context("no multipart upload")?;
+        let parts = state
+            .parts
+            .iter()
+            .map(|p| PartId {
+                content_id: p.clone(),
+            })
+            .collect();
+        multipart
+            .store
+            .complete_multipart(&multipart.path(final_key), &id, parts)
+            .await
+            .context("completing a multipart upload")?;
+        if let Err(e) = self.store.delete(tail_key).await {
+            tracing::debug!(error = %e, "removing the tail of a completed upload");
+        }
+        Ok(())
+    }
+}
+
+/// Writes the pending chunks (and, with `sync`, flushes the file's data to the disk).
+async fn flush_local(
+    file: &mut Option<File>,
+    pending: &mut Vec<Bytes>,
+    sync: bool,
+) -> anyhow::Result<()> {
+    let mut handle = file
+        .take()
+        .context("partial file lost by an earlier failure")?;
+    let chunks = std::mem::take(pending);
+    let handle = tokio::task::spawn_blocking(move || -> std::io::Result<File> {
+        local::write_all(&mut handle, &chunks)?;
+        if sync {
+            handle.sync_data()?;
+        }
+        Ok(handle)
+    })
+    .await
+    .context("partial file task")?
+    .context("writing a partial file")?;
+    *file = Some(handle);
+    Ok(())
+}
