@@ -640,17 +640,17 @@ async fn a_patch_cut_by_kill_9_resumes_from_durable_bytes() {
         (8 << 20..=12 << 20).contains(&offset),
         "offset {offset} after 12 MiB sent with checkpoints every MiB"
     );
-    let mut status = 0;
+    // (probed with empty chunks: a server that refuses a large body early may cut it off).
     for _ in 0..60 {
-        let r = tus
-            .patch(&location, offset, bytes[offset as usize..].to_vec(), &[])
-            .await;
-        status = r.status().as_u16();
-        if status != 423 {
+        if tus.patch(&location, offset, Vec::new(), &[]).await.status() != 423 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    let status = tus
+        .patch(&location, offset, bytes[offset as usize..].to_vec(), &[])
+        .await
+        .status();
     assert_eq!(status, 204);
     let (status, body) = json(tus.client.get(&location).send().await.expect("get")).await;
     assert_eq!(status, 200, "{body}");
