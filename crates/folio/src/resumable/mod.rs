@@ -812,11 +812,13 @@ impl Chunk<'_> {
         let mut upload = self.upload;
         let key = blob_key(&upload.version_id);
         let basic = self.progress.basic;
+        // Until the partial data has become the blob, a failure (the store unreachable) leaves
+        // the upload receiving: the client retries the last chunk (an empty one will do).
+        self.writer
+            .complete(&key)
+            .await
+            .map_err(AppError::internal)?;
         let outcome = async {
-            self.writer
-                .complete(&key)
-                .await
-                .map_err(AppError::internal)?;
             let guard = BlobGuard::new(&state.blobs, &key);
             let head = state
                 .blobs
@@ -907,7 +909,8 @@ fn error_result(state: &AppState, error: &AppError) -> (u16, String) {
     (status.as_u16(), body)
 }
 
-/// Removes the expired uploads (and their partial data) in batches; how many.
+/// Removes the expired uploads (and their partial data) in batches, then partial data no
+/// upload can own any more; how many uploads went.
 pub async fn sweep(state: &AppState) -> anyhow::Result<u64> {
     let mut removed = 0;
     loop {
@@ -916,7 +919,7 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<u64> {
             .expired_resumables(state.clock.now_secs(), 100)
             .await?;
         if expired.is_empty() {
-            return Ok(removed);
+            break;
         }
         for upload in &expired {
             if upload.state == ResumableState::Receiving {
@@ -935,6 +938,16 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<u64> {
             }
         }
     }
+    // An upload lives `ttl` from its creation, and its data is written after that: data
+    // untouched for longer (plus the grace every sweep gives) belongs to no live upload.
+    let config = &state.config;
+    let stale_after = config
+        .resumable
+        .ttl_secs
+        .saturating_add(config.storage.orphan_grace_secs);
+    let cutoff = ids::now_secs().saturating_sub(i64::try_from(stale_after).unwrap_or(i64::MAX));
+    state.blobs.sweep_stale_partials(cutoff).await?;
+    Ok(removed)
 }
 
 #[cfg(test)]

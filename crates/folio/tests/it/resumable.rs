@@ -93,6 +93,37 @@ async fn a_token_upload_in_chunks_commits_like_a_multipart_upload() {
     app.assert_no_orphan_blobs(1).await;
 }
 
+/// Chunks smaller than an S3 part: parts are cut across PATCHes, and each PATCH's rest waits
+/// for the next one (locally: appended in place).
+#[tokio::test]
+async fn a_large_upload_in_small_chunks_is_byte_identical() {
+    let app = TestApp::start().await;
+    let tus = app.tus();
+    let bytes = pattern(20 << 20);
+    let location = tus
+        .created(bytes.len() as u64, &app.token(&[("fileName", "big.bin")]))
+        .await;
+    let mut offset = 0;
+    for chunk in bytes.chunks(3 << 20) {
+        let r = tus.patch(&location, offset, chunk.to_vec(), &[]).await;
+        assert_eq!(r.status(), 204);
+        offset += chunk.len() as u64;
+        assert_eq!(header_of(&r, "upload-offset"), offset.to_string());
+    }
+    let (status, body) = json(app.get(&location).await).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        served(&app, &body).await == bytes,
+        "the stored bytes are the file's"
+    );
+    app.assert_no_orphan_blobs(1).await;
+    assert!(
+        app.stored_blobs().iter().all(|k| !k.starts_with("r/")),
+        "{:?}",
+        app.stored_blobs()
+    );
+}
+
 #[tokio::test]
 async fn creation_with_upload_and_checksums() {
     let app = TestApp::start().await;
@@ -531,12 +562,17 @@ fn tokio_stream_from(
 #[tokio::test]
 async fn expired_uploads_answer_410_until_the_sweeper_removes_them() {
     let app = TestApp::builder()
-        .config(|c| c.resumable.ttl_secs = 1)
+        .config(|c| {
+            c.resumable.ttl_secs = 1;
+            c.storage.orphan_grace_secs = 0;
+        })
         .start()
         .await;
     let tus = app.tus();
     let token = app.token(&[("fileName", "late.bin")]);
     let location = tus.created(100, &token).await;
+    // Partial data no row owns (a crash between the two): swept once older than the TTL.
+    app.plant_blob("r/00ff", b"left behind").await;
     assert_eq!(
         tus.patch(&location, 0, pattern(50), &[]).await.status(),
         204

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use bytes::{Bytes, BytesMut};
+use futures_util::TryStreamExt;
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path as ObjectPath;
 use object_store::PutPayload;
@@ -179,6 +180,24 @@ impl BlobStore {
         }
         let bytes = self.read_all(&partial_key(name)).await?.unwrap_or_default();
         Ok(bytes[..bytes.len().min(len as usize)].to_vec())
+    }
+
+    /// Partial data (local files, S3 tails) untouched since before `cutoff` (Unix seconds):
+    /// what uploads whose row is gone left behind (a crash between creating the data and the
+    /// row, or an expired upload whose removal failed half-way). Returns how many went.
+    pub async fn sweep_stale_partials(&self, cutoff: i64) -> anyhow::Result<usize> {
+        let stale: Vec<String> = self
+            .store
+            .list(Some(&ObjectPath::from(PARTIAL_PREFIX)))
+            .try_filter_map(|meta| async move {
+                Ok((meta.last_modified.timestamp() < cutoff).then(|| meta.location.to_string()))
+            })
+            .try_collect()
+            .await?;
+        for key in &stale {
+            self.delete(key).await?;
+        }
+        Ok(stale.len())
     }
 
     /// Removes an upload's partial data: its file, or its multipart upload and tail object.
