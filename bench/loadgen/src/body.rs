@@ -47,6 +47,24 @@ impl Payload {
         self.len
     }
 
+    /// The bytes of `range` (a resumable upload's chunk), sharing the same memory.
+    pub fn slice(&self, range: std::ops::Range<u64>) -> Payload {
+        let mut chunks = Vec::new();
+        let mut at = 0u64;
+        for c in self.chunks.iter() {
+            let (start, end) = (at, at + c.len() as u64);
+            at = end;
+            let (from, to) = (range.start.max(start), range.end.min(end));
+            if from < to {
+                chunks.push(c.slice((from - start) as usize..(to - start) as usize));
+            }
+        }
+        Payload {
+            chunks: chunks.into(),
+            len: range.end.min(self.len).saturating_sub(range.start),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -77,6 +77,9 @@ pub struct Config {
     pub server_pid: Option<u32>,
     /// Free-form labels copied into the report (e.g. server, measure, rep).
     pub tags: BTreeMap<String, String>,
+    /// Each upload is a resumable (tus) upload to `url` in PATCHes of this many bytes, rather
+    /// than one request; its latency is the whole upload's.
+    pub tus_chunk: Option<usize>,
 }
 
 impl Config {
@@ -96,6 +99,7 @@ impl Config {
             allow_remote: false,
             server_pid: None,
             tags: BTreeMap::new(),
+            tus_chunk: None,
         }
     }
 }
@@ -458,6 +462,30 @@ async fn worker(shared: Arc<Shared>) -> Tally {
                 }
             },
         };
+        if let Some(chunk) = config.tus_chunk {
+            let sent = Instant::now();
+            match tokio::time::timeout(config.timeout, tus_upload(&mut conn, &shared, n, chunk))
+                .await
+            {
+                Ok(Ok((status, body))) => {
+                    let micros = u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX);
+                    *tally.status.entry(status.as_u16()).or_default() += 1;
+                    if status.is_success() {
+                        tally.ok += 1;
+                        tally.latencies_us.push(micros);
+                    } else {
+                        tally.non_2xx += 1;
+                        if tally.first_non_2xx.is_none() {
+                            tally.first_non_2xx = Some((Instant::now(), describe(status, &body)));
+                        }
+                    }
+                    sender = Some(conn);
+                }
+                Ok(Err(e)) => tally.error(format!("resumable upload: {e:#}")),
+                Err(_) => tally.error(format!("request: timed out after {:?}", config.timeout)),
+            }
+            continue;
+        }
         let request = match build_request(&shared, n) {
             Ok(r) => r,
             Err(e) => {
@@ -494,6 +522,96 @@ async fn worker(shared: Arc<Shared>) -> Tally {
         }
     }
     tally
+}
+
+/// One resumable upload: the creation (a fresh token as Bearer, or Basic with the file name as
+/// metadata), then PATCHes of `chunk` bytes one after the other on the same connection. The
+/// answer that ended it: the last 204, or the first other one.
+async fn tus_upload(
+    conn: &mut Sender,
+    shared: &Shared,
+    n: u64,
+    chunk: usize,
+) -> anyhow::Result<(http::StatusCode, Bytes)> {
+    use base64::Engine;
+    let config = &shared.config;
+    let file_name = format!("f-{}-{n}.bin", shared.run_id);
+    let mut create = Request::builder()
+        .method(Method::POST)
+        .uri(&shared.target.path)
+        .header(header::HOST, &shared.target.authority)
+        .header("tus-resumable", "1.0.0")
+        .header("upload-length", shared.payload.len())
+        .header(header::CONTENT_LENGTH, 0);
+    match &config.auth {
+        Auth::Token {
+            public_key,
+            private_key,
+        } => {
+            let mut mint = folio_token::UploadToken::new(public_key, private_key)
+                .param("fileName", &file_name)
+                .param("useUniqueFileName", "false");
+            for (k, v) in &config.fields {
+                mint = mint.param(k, v);
+            }
+            let token = mint.sign().context("minting the upload token")?;
+            create = create.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        Auth::Basic { .. } | Auth::None => {
+            let b64 = |v: &str| base64::engine::general_purpose::STANDARD.encode(v);
+            let mut metadata = vec![
+                format!("fileName {}", b64(&file_name)),
+                format!("useUniqueFileName {}", b64("false")),
+            ];
+            metadata.extend(config.fields.iter().map(|(k, v)| format!("{k} {}", b64(v))));
+            create = create.header("upload-metadata", metadata.join(","));
+            if let Some(basic) = &shared.basic {
+                create = create.header(header::AUTHORIZATION, basic);
+            }
+        }
+    }
+    let empty = || ChunkBody::raw(Payload::from_bytes(Bytes::new()));
+    conn.ready().await?;
+    let response = conn.send_request(create.body(empty())?).await?;
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = response.into_body().collect().await?.to_bytes();
+    if status != http::StatusCode::CREATED {
+        return Ok((status, body));
+    }
+    let location = location.context("a creation without Location")?;
+    // The path of the upload URL (absolute when the server has a public URL).
+    let path = match location.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]).to_owned(),
+        None => location,
+    };
+    let length = shared.payload.len();
+    let mut last = (status, body);
+    for offset in (0..length).step_by(chunk.max(1)) {
+        let end = (offset + chunk as u64).min(length);
+        let patch = Request::builder()
+            .method(Method::PATCH)
+            .uri(&path)
+            .header(header::HOST, &shared.target.authority)
+            .header("tus-resumable", "1.0.0")
+            .header(header::CONTENT_TYPE, "application/offset+octet-stream")
+            .header("upload-offset", offset)
+            .header(header::CONTENT_LENGTH, end - offset)
+            .body(ChunkBody::raw(shared.payload.slice(offset..end)))?;
+        conn.ready().await?;
+        let response = conn.send_request(patch).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        if status != http::StatusCode::NO_CONTENT {
+            return Ok((status, body));
+        }
+        last = (status, body);
+    }
+    Ok(last)
 }
 
 fn describe(status: http::StatusCode, body: &Bytes) -> String {

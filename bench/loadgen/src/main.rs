@@ -116,6 +116,10 @@ struct RunArgs {
     /// No summary on stderr.
     #[arg(long)]
     quiet: bool,
+    /// Resumable uploads: the URL is the tus creation endpoint and each file goes in PATCHes
+    /// of this size (e.g. 8m).
+    #[arg(long, value_name = "SIZE")]
+    tus_chunk: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -186,6 +190,7 @@ fn config(args: &RunArgs) -> anyhow::Result<Config> {
     c.file_first = args.file_first;
     c.allow_remote = args.allow_remote;
     c.server_pid = args.server_pid;
+    c.tus_chunk = args.tus_chunk.as_deref().map(parse_size).transpose()?;
     c.tags = args
         .tags
         .iter()
