@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the compatibility tests (crates/folio/tests/it/compat.rs) run against Folio:
-#   - tests/compat/node/node_modules: the official Node SDK @imagekit/nodejs and jsonwebtoken,
-#     exactly as tests/compat/node/package-lock.json pins them (npm ci);
+#   - tests/compat/node/node_modules: the official Node SDK @imagekit/nodejs, jsonwebtoken and
+#     tus-js-client, exactly as tests/compat/node/package-lock.json pins them (npm ci);
 #   - tests/compat/python/.venv: the official Python SDK imagekitio (with its `webhooks` extra,
 #     standardwebhooks) and PyJWT, as pinned in tests/compat/python/requirements.txt.
 # and what the browser test (crates/folio/tests/it/browser.rs) drives the demo page with:
