@@ -6,9 +6,12 @@
 //   2. upload: progress reaches 100 %, the thumbnail renders, `url` serves the same bytes
 //   3. screenshots at desktop and phone width (no horizontal scrolling on the phone)
 //   4. a token minted for other parameters than the upload sends -> the server's mismatch message
-//   5. a throttled 20 MiB file dropped on the page, its upload cancelled -> nothing at the
-//      would-be path
+//   5. a throttled 20 MiB file dropped on the page, its upload (resumable, being above the page's
+//      threshold) cancelled -> nothing at the would-be path
+//   6. a throttled 24 MiB file: paused, resumed, the browser offline and back online -> one
+//      creation, never sent again from 0, the served bytes hash like the ones made in the page
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -18,6 +21,7 @@ const pageUrl = required('FOLIO_DEMO_URL');
 const shotDir = required('FOLIO_SCREENSHOT_DIR');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const STEP_MS = 20_000; // bound on every wait for the page
+const RESUMABLE_SIZE = 24 * 1024 * 1024; // above the page's resumable threshold (8 MiB)
 const MISMATCH =
   'Your request contains invalid payload. It does not match with the payload used to generate token.';
 
@@ -71,12 +75,33 @@ try {
   page.on('filechooser', (chooser) => nextChooser(chooser));
   const problems = [];
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  // Chromium logs failed resource loads as console errors. Expected ones: the refused upload
+  // (400); a chunk sent while Folio still ends the request that Pause stopped (423, retried by
+  // the page); requests while the browser is offline.
+  const expectedLoadErrors = ['status of 400', 'status of 423', 'net::ERR_INTERNET_DISCONNECTED'];
   page.on('console', (message) => {
-    // A failed upload's 4xx is logged by Chromium as a failed resource load; that one is expected.
-    if (message.type() === 'error' && !message.text().includes('status of 400')) {
+    if (message.type() === 'error' && !expectedLoadErrors.some((e) => message.text().includes(e))) {
       problems.push(`console error: ${message.text()}`);
     }
   });
+
+  // A slow upload link: a DevTools session of its own applies the network conditions, and is
+  // detached to lift them (Chromium lets one session's conditions win, which would keep
+  // `context.setOffline` from taking effect).
+  let throttled = null;
+  const throttle = async (bytesPerSecond) => {
+    throttled = throttled || (await context.newCDPSession(page));
+    await throttled.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: bytesPerSecond,
+    });
+  };
+  const unthrottle = async () => {
+    if (throttled) await throttled.detach();
+    throttled = null;
+  };
 
   const response = await page.goto(pageUrl);
   assert.equal(response.status(), 200, 'the page loads');
@@ -215,14 +240,7 @@ try {
   log('tampered upload refused with the server message');
 
   // 5. Cancel half-way through a throttled 20 MiB upload.
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('Network.enable');
-  await cdp.send('Network.emulateNetworkConditions', {
-    offline: false,
-    latency: 0,
-    downloadThroughput: -1,
-    uploadThroughput: 2 * 1024 * 1024, // bytes per second: the upload would take about 10 s
-  });
+  await throttle(2 * 1024 * 1024); // bytes per second: the upload would take about 10 s
   // Made in the page and dropped on the drop zone (the other way in; it also spares sending
   // 20 MiB through the automation channel).
   await page.evaluate(() => {
@@ -256,12 +274,7 @@ try {
   await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('Upload cancelled'));
   assert.equal(await page.textContent('#progress-text'), '0 %');
   assert.equal(await page.isDisabled('#upload'), false, 'the form is usable again');
-  await cdp.send('Network.emulateNetworkConditions', {
-    offline: false,
-    latency: 0,
-    downloadThroughput: -1,
-    uploadThroughput: -1,
-  });
+  await unthrottle();
   log(`cancelled at ${Math.round(atCancel * 100)} %`);
 
   const endpoint = file.url.slice(0, file.url.length - file.filePath.length);
@@ -270,8 +283,103 @@ try {
   assert.equal(missing.status, 404, `${wouldBe} after cancel`);
   log(`nothing at ${wouldBe}`);
 
+  // 6. A file above the resumable threshold, throttled: paused and resumed, then the network
+  //    goes away and comes back; the page goes on from Folio's offset each time.
+  const tusRequests = [];
+  page.on('request', (request) => {
+    if (request.url().includes('/api/v2/files/upload/resumable')) {
+      tusRequests.push([request.method(), request.headers()['upload-offset'] ?? null]);
+    }
+  });
+  const UPLOAD_RATE = 4 * 1024 * 1024; // bytes per second: about 6 s for the whole file
+  await throttle(UPLOAD_RATE);
+  const bigHash = await page.evaluate(async (size) => {
+    // Not compressible, made in the page: a xorshift stream.
+    const words = new Uint32Array(size / 4);
+    let x = 0x9e3779b9;
+    for (let i = 0; i < words.length; i += 1) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      words[i] = x >>> 0;
+    }
+    const bytes = new Uint8Array(words.buffer);
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([bytes], 'resumable.bin', { type: 'application/octet-stream' }));
+    const drop = document.getElementById('drop');
+    for (const type of ['dragenter', 'dragover', 'drop']) {
+      drop.dispatchEvent(new DragEvent(type, { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    }
+    return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+  }, RESUMABLE_SIZE);
+  await page.fill('#fileName', 'resumable.bin');
+  await page.fill('#folder', '/e2e/resumable');
+  assert.equal(await page.isVisible('#pause'), false, 'no Pause button before a resumable upload');
+  await page.click('#upload');
+  const progressAtLeast = (fraction) =>
+    page.waitForFunction(
+      (f) => {
+        const p = document.getElementById('progress');
+        return p.max > 1 && p.value / p.max >= f;
+      },
+      fraction,
+      { polling: 50 },
+    );
+  const progressNow = () =>
+    page.evaluate(() => {
+      const p = document.getElementById('progress');
+      return p.value / p.max;
+    });
+  await progressAtLeast(0.15);
+  assert.equal(await page.isEnabled('#pause'), true, 'Pause is offered while the upload runs');
+  await page.click('#pause');
+  await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('Paused'));
+  assert.equal(await page.isEnabled('#resume'), true);
+  assert.equal(await page.isDisabled('#pause'), true);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'resume', 'focus moves to Resume');
+  const atPause = await progressNow();
+  await page.waitForTimeout(600);
+  assert.equal(await progressNow(), atPause, 'nothing is sent while paused');
+  log(`paused at ${Math.round(atPause * 100)} %`);
+  await page.click('#resume');
+  await progressAtLeast(0.5);
+  log(`resumed, at ${Math.round((await progressNow()) * 100)} %`);
+
+  // The throttle's own DevTools session would keep its conditions in force over Playwright's.
+  await unthrottle();
+  await context.setOffline(true);
+  await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('The network is gone'));
+  log(`offline: "${await page.textContent('#status')}"`);
+  await page.waitForTimeout(1000);
+  await context.setOffline(false);
+  await throttle(UPLOAD_RATE);
+  await page.waitForFunction(() => ['success', 'error'].includes(document.getElementById('status').dataset.kind), null, {
+    timeout: 60_000,
+  });
+  assert.equal(
+    await page.getAttribute('#status', 'data-kind'),
+    'success',
+    `resumable upload failed: ${await page.textContent('#status')}`,
+  );
+  await unthrottle();
+  const resumed = JSON.parse(await page.textContent('#result-json'));
+  assert.equal(resumed.filePath, `/e2e/resumable/${resumed.name}`);
+  assert.equal(resumed.size, RESUMABLE_SIZE);
+  assert.equal(await page.isVisible('#pause'), false, 'Pause goes away with the upload');
+  const creations = tusRequests.filter(([method]) => method === 'POST').length;
+  assert.equal(creations, 1, `one creation: ${JSON.stringify(tusRequests)}`);
+  const patchOffsets = tusRequests.filter(([method]) => method === 'PATCH').map(([, offset]) => Number(offset));
+  assert.ok(patchOffsets.filter((offset) => offset === 0).length <= 1, `never sent again from 0: ${patchOffsets}`);
+  assert.ok(tusRequests.filter(([method]) => method === 'HEAD').length >= 2, 'asked Folio for the offset on resume and after the cut');
+  const servedBig = await get(resumed.url);
+  assert.equal(servedBig.status, 200);
+  const servedHash = crypto.createHash('sha256').update(servedBig.body).digest('hex');
+  assert.equal(servedHash, bigHash, 'the served bytes are the ones made in the page');
+  log(`uploaded ${resumed.filePath} in ${patchOffsets.length} chunks, sha256 matches`);
+
   assert.deepEqual(problems, [], 'no script errors or CSP violations on the page');
-  console.log(`RESULT ${JSON.stringify({ uploaded: file, cancelledUrl: wouldBe })}`);
+  console.log(`RESULT ${JSON.stringify({ uploaded: file, cancelledUrl: wouldBe, resumable: resumed })}`);
   console.log(`demo page: all checks passed in ${Date.now() - started} ms`);
 } finally {
   await browser.close();

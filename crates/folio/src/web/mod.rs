@@ -58,7 +58,6 @@ pub struct Demo {
     public_key: String,
     private_key: String,
     bearer: String,
-    page: String,
 }
 
 impl std::fmt::Debug for Demo {
@@ -76,20 +75,25 @@ impl Demo {
     pub fn new(public_key: &str, private_key: &str) -> Demo {
         let bearer =
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-        let config = json!({
-            "authEndpoint": "/demo/auth",
-            "uploadEndpoint": "/api/v2/files/upload",
-            "publicKey": public_key,
-            "bearer": bearer,
-            "expire": PAGE_TOKEN_EXPIRE_SECS,
-        });
-        let page = INDEX_HTML.replace("{{CONFIG}}", &script_safe_json(&config.to_string()));
         Demo {
             public_key: public_key.to_owned(),
             private_key: private_key.to_owned(),
             bearer,
-            page,
         }
+    }
+
+    /// The page with this run's config: where to get tokens and where to upload (the
+    /// resumable endpoint only when the server accepts resumable uploads).
+    fn page(&self, resumable: bool) -> String {
+        let config = json!({
+            "authEndpoint": "/demo/auth",
+            "uploadEndpoint": "/api/v2/files/upload",
+            "resumableEndpoint": resumable.then_some(crate::resumable::PATH),
+            "publicKey": self.public_key,
+            "bearer": self.bearer,
+            "expire": PAGE_TOKEN_EXPIRE_SECS,
+        });
+        INDEX_HTML.replace("{{CONFIG}}", &script_safe_json(&config.to_string()))
     }
 
     /// The bearer token `/demo/auth` wants (tests use it; the page gets it in its HTML).
@@ -119,6 +123,8 @@ impl Demo {
 #[derive(Clone)]
 struct WebState {
     demo: Arc<Demo>,
+    /// The page, rendered once with its config.
+    page: Arc<str>,
     /// The page's Content-Security-Policy; it names the delivery origin, known once the
     /// server is bound.
     csp: HeaderValue,
@@ -130,6 +136,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         return Router::new();
     };
     let web = WebState {
+        page: demo.page(state.config.resumable.enabled).into(),
         demo,
         csp: content_security_policy(&state.config.delivery_url()),
     };
@@ -198,7 +205,7 @@ fn is_loopback_host(host: &str) -> bool {
 async fn page(State(web): State<WebState>) -> Response {
     let mut response = (
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        web.demo.page.clone(),
+        web.page.to_string(),
     )
         .into_response();
     response
@@ -338,12 +345,13 @@ mod tests {
     #[test]
     fn config_json_cannot_close_the_script_element() {
         let demo = Demo::new("public_</script><b>", "private_k");
-        assert!(!demo.page.contains("</script><b>"));
-        assert!(demo
-            .page
-            .contains("public_\\u003c/script\\u003e\\u003cb\\u003e"));
-        assert!(!demo.page.contains("{{CONFIG}}"));
-        assert!(demo.page.contains(demo.bearer()));
+        let page = demo.page(true);
+        assert!(!page.contains("</script><b>"));
+        assert!(page.contains("public_\\u003c/script\\u003e\\u003cb\\u003e"));
+        assert!(!page.contains("{{CONFIG}}"));
+        assert!(page.contains(demo.bearer()));
+        assert!(page.contains(r#""resumableEndpoint":"/api/v2/files/upload/resumable""#));
+        assert!(demo.page(false).contains(r#""resumableEndpoint":null"#));
     }
 
     #[test]

@@ -31,7 +31,7 @@ fn repo_root() -> PathBuf {
 }
 
 #[tokio::test]
-async fn the_demo_page_uploads_shows_progress_refuses_tampering_and_cancels() {
+async fn the_demo_page_uploads_shows_progress_refuses_tampering_cancels_and_resumes() {
     let e2e = repo_root().join("tests/e2e");
     assert!(
         e2e.join("node_modules/playwright-core/package.json")
@@ -97,25 +97,28 @@ async fn the_demo_page_uploads_shows_progress_refuses_tampering_and_cancels() {
         .map(|json| serde_json::from_str(json).expect("RESULT is JSON"))
         .expect("the script reports its RESULT");
 
-    // What storage kept: the one upload, its thumbnail, and nothing of the tampered or the
-    // cancelled request (no committed blob, no staging leftover).
+    // What storage kept: the two uploads (the image and the resumable one), the thumbnail, and
+    // nothing of the tampered or the cancelled request (no committed blob, no staging or
+    // partial data leftover).
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let blobs = app.stored_blobs();
         let kept: Vec<&String> = blobs.iter().filter(|b| !b.starts_with("d/")).collect();
-        if kept.len() == 1 && kept[0].starts_with("v/") {
+        if kept.len() == 2 && kept.iter().all(|b| b.starts_with("v/")) {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "expected exactly one stored blob after the cancel, found {blobs:?}"
+            "expected exactly two stored blobs after the cancel, found {blobs:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let cancelled = result["cancelledUrl"].as_str().expect("cancelledUrl");
     assert_eq!(app.get(cancelled).await.status(), 404, "{cancelled}");
-    let uploaded = result["uploaded"]["url"].as_str().expect("url");
-    assert_eq!(app.get(uploaded).await.status(), 200, "{uploaded}");
+    for upload in ["uploaded", "resumable"] {
+        let url = result[upload]["url"].as_str().expect("url");
+        assert_eq!(app.get(url).await.status(), 200, "{url}");
+    }
 
     if std::env::var("FOLIO_UPDATE_DEMO_PNG").is_ok_and(|v| v == "1") {
         std::fs::copy(shots.join("demo.png"), repo_root().join("docs/demo.png"))
