@@ -6,7 +6,8 @@
 #     standardwebhooks) and PyJWT, as pinned in tests/compat/python/requirements.txt.
 # and what the browser test (crates/folio/tests/it/browser.rs) drives the demo page with:
 #   - Chromium, Debian's `chromium` package (/usr/bin/chromium), when it is not there yet;
-#   - tests/e2e/node_modules: playwright-core, exactly as tests/e2e/package-lock.json pins it.
+#   - tests/e2e/node_modules: playwright-core, and Uppy (@uppy/core, @uppy/tus) with esbuild to
+#     bundle it for the page, exactly as tests/e2e/package-lock.json pins them.
 # Both stay inside the tree and are git-ignored. Idempotent: a stamp of the inputs (pins and
 # interpreter version) is kept next to each install, and nothing runs again while it matches.
 # Called by scripts/test.sh; run it by hand before `cargo test` on a new checkout.
@@ -70,4 +71,4 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
-echo "install-test-deps: Node and Python packages for the compatibility tests, playwright-core and Chromium for the browser test are installed"
+echo "install-test-deps: Node and Python packages for the compatibility tests, playwright-core, Uppy and Chromium for the browser tests are installed"

@@ -1,9 +1,10 @@
 //! The demo upload page in a real browser: headless Chromium driven by `playwright-core`
-//! (`tests/e2e/demo_page.mjs`) against a fresh server in demo mode. The script checks what the
-//! page shows; this test then checks what the storage kept.
+//! (`tests/e2e/demo_page.mjs`, and `tests/e2e/uppy_tus.mjs` for Uppy uploading from the page)
+//! against a fresh server in demo mode. The scripts check what the page shows; these tests then
+//! check what the storage kept.
 //!
 //! Chromium (`/usr/bin/chromium`) and `tests/e2e/node_modules` are installed by
-//! `scripts/install-test-deps.sh`. Without them this test fails; it never skips.
+//! `scripts/install-test-deps.sh`. Without them these tests fail; they never skip.
 //!
 //! The script writes `demo.png` and `demo-phone.png` into `$CARGO_TARGET_TMPDIR/e2e`; with
 //! `FOLIO_UPDATE_DEMO_PNG=1` the desktop one also replaces `docs/demo.png` (the README's).
@@ -17,7 +18,7 @@ use tokio::process::Command;
 
 use crate::harness::TestApp;
 
-/// Bound on the whole browser run (the script bounds each step to 20 s).
+/// Bound on one browser run (the scripts bound each step to 20 s).
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(240);
 const INSTALL_HINT: &str =
     "run scripts/install-test-deps.sh (it installs Chromium and tests/e2e/node_modules)";
@@ -30,8 +31,9 @@ fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-#[tokio::test]
-async fn the_demo_page_uploads_shows_progress_refuses_tampering_cancels_and_resumes() {
+/// Runs `script` (in `tests/e2e`) against `app`'s demo page; asserts it exits 0 and returns
+/// its `RESULT` JSON.
+async fn run_script(app: &TestApp, script: &str) -> Value {
     let e2e = repo_root().join("tests/e2e");
     assert!(
         e2e.join("node_modules/playwright-core/package.json")
@@ -44,12 +46,11 @@ async fn the_demo_page_uploads_shows_progress_refuses_tampering_cancels_and_resu
         "{chromium} is missing: {INSTALL_HINT}"
     );
 
-    let app = TestApp::builder().demo().start().await;
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e");
     let started = Instant::now();
     let mut command = Command::new("node");
     command
-        .arg("demo_page.mjs")
+        .arg(script)
         .current_dir(&e2e)
         .env("FOLIO_DEMO_URL", app.url("/demo/"))
         .env("FOLIO_SCREENSHOT_DIR", &shots)
@@ -79,23 +80,30 @@ async fn the_demo_page_uploads_shows_progress_refuses_tampering_cancels_and_resu
     // On timeout the child is dropped, which kills it (and its browser with its pipe).
     let output = tokio::time::timeout(SCRIPT_TIMEOUT, child.wait_with_output())
         .await
-        .unwrap_or_else(|_| panic!("the browser test did not finish within {SCRIPT_TIMEOUT:?}"))
+        .unwrap_or_else(|_| panic!("{script} did not finish within {SCRIPT_TIMEOUT:?}"))
         .expect("wait for node");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "demo_page.mjs failed ({})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        "{script} failed ({})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
         output.status
     );
     print!("{stdout}");
-    println!("browser test took {:?}", started.elapsed());
+    println!("{script} took {:?}", started.elapsed());
 
-    let result: Value = stdout
+    stdout
         .lines()
         .find_map(|line| line.strip_prefix("RESULT "))
         .map(|json| serde_json::from_str(json).expect("RESULT is JSON"))
-        .expect("the script reports its RESULT");
+        .expect("the script reports its RESULT")
+}
+
+#[tokio::test]
+async fn the_demo_page_uploads_shows_progress_refuses_tampering_cancels_and_resumes() {
+    let app = TestApp::builder().demo().start().await;
+    let result = run_script(&app, "demo_page.mjs").await;
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e");
 
     // What storage kept: the two uploads (the image and the resumable one), the thumbnail, and
     // nothing of the tampered or the cancelled request (no committed blob, no staging or
@@ -124,4 +132,27 @@ async fn the_demo_page_uploads_shows_progress_refuses_tampering_cancels_and_resu
         std::fs::copy(shots.join("demo.png"), repo_root().join("docs/demo.png"))
             .expect("update docs/demo.png");
     }
+}
+
+/// Uppy (`@uppy/core` + `@uppy/tus`) in the demo page (`tests/e2e/uppy_tus.mjs`): a throttled
+/// 100 MiB upload through the browser going offline and back finishes with the same bytes.
+/// Here: storage kept that one file and no partial data.
+#[tokio::test]
+async fn uppy_in_the_demo_page_finishes_a_100_mib_upload_after_the_browser_was_offline() {
+    // Bytes made in the page are no video: the general file limit must admit 100 MiB.
+    let app = TestApp::builder()
+        .demo()
+        .config(|c| c.limits.max_file_size = 128 * 1024 * 1024)
+        .start()
+        .await;
+    let result = run_script(&app, "uppy_tus.mjs").await;
+    let url = result["uploaded"]["url"].as_str().expect("url");
+    assert_eq!(app.get(url).await.status(), 200, "{url}");
+    app.assert_no_orphan_blobs(1).await;
+    let left: Vec<String> = app
+        .stored_blobs()
+        .into_iter()
+        .filter(|b| !b.starts_with("v/"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }

@@ -66,6 +66,10 @@ async fn the_page_carries_its_config_and_stays_same_origin() {
     assert_eq!(config["bearer"], bearer(&app).as_str());
     assert_eq!(config["authEndpoint"], "/demo/auth");
     assert_eq!(config["uploadEndpoint"], "/api/v2/files/upload");
+    assert_eq!(
+        config["resumableEndpoint"],
+        "/api/v2/files/upload/resumable"
+    );
     assert!(!html.contains(&app.private_key));
 
     for (path, content_type) in [
