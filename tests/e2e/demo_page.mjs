@@ -341,6 +341,7 @@ try {
   const atPause = await progressNow();
   await page.waitForTimeout(600);
   assert.equal(await progressNow(), atPause, 'nothing is sent while paused');
+  await page.screenshot({ path: path.join(shotDir, 'demo-paused.png'), fullPage: true });
   log(`paused at ${Math.round(atPause * 100)} %`);
   await page.click('#resume');
   await progressAtLeast(0.5);

@@ -6,7 +6,8 @@
 //! Chromium (`/usr/bin/chromium`) and `tests/e2e/node_modules` are installed by
 //! `scripts/install-test-deps.sh`. Without them these tests fail; they never skip.
 //!
-//! The script writes `demo.png` and `demo-phone.png` into `$CARGO_TARGET_TMPDIR/e2e`; with
+//! `demo_page.mjs` writes `demo.png`, `demo-phone.png` and `demo-paused.png` (a resumable upload
+//! paused) into `$CARGO_TARGET_TMPDIR/e2e`; with
 //! `FOLIO_UPDATE_DEMO_PNG=1` the desktop one also replaces `docs/demo.png` (the README's).
 
 use std::path::{Path, PathBuf};
