@@ -7,8 +7,8 @@
 //! `scripts/install-test-deps.sh`. Without them these tests fail; they never skip.
 //!
 //! `demo_page.mjs` writes `demo.png`, `demo-phone.png` and `demo-paused.png` (a resumable upload
-//! paused) into `$CARGO_TARGET_TMPDIR/e2e`; with
-//! `FOLIO_UPDATE_DEMO_PNG=1` the desktop one also replaces `docs/demo.png` (the README's).
+//! paused) into `$CARGO_TARGET_TMPDIR/e2e`; with `FOLIO_UPDATE_DEMO_PNG=1` the desktop one also
+//! replaces `docs/demo.png` (the README's).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

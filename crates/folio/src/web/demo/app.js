@@ -301,6 +301,17 @@
 
   const retryable = (status) => status >= 500 || status === 409 || status === 423 || status === 460;
 
+  // An answer worth another attempt, said for the status line.
+  function transient(status) {
+    const reason =
+      status === 423
+        ? 'Folio is still finishing the previous request.'
+        : status === 409
+          ? 'Folio holds another offset than the page expected.'
+          : `Folio answered HTTP ${status}.`;
+    return new TusError(reason, { retry: true });
+  }
+
   // fetch with the tus header, bounded in time and abortable by Pause/Cancel; a network
   // failure or timeout is worth another attempt.
   async function tusFetch(job, method, url, headers = {}) {
@@ -336,7 +347,7 @@
       job.url = sameOrigin(response.headers.get('Location'));
       return Number(response.headers.get('Upload-Offset') || 0);
     }
-    if (retryable(response.status)) throw new TusError(`HTTP ${response.status}`, { retry: true });
+    if (retryable(response.status)) throw transient(response.status);
     throw refusal(response.status, await response.text(), 'Starting the upload');
   }
 
@@ -346,7 +357,7 @@
     if (response.ok && Number.isSafeInteger(offset) && response.headers.get('Upload-Offset') !== null) {
       return offset;
     }
-    if (retryable(response.status) || response.ok) throw new TusError(`HTTP ${response.status}`, { retry: true });
+    if (retryable(response.status) || response.ok) throw transient(response.status);
     throw refusal(response.status, await response.text(), 'Resuming the upload');
   }
 
@@ -386,7 +397,7 @@
         if (xhr.status === 204 && Number.isSafeInteger(next) && next > offset) {
           resolve(next);
         } else if (xhr.status === 204 || retryable(xhr.status)) {
-          reject(new TusError(`HTTP ${xhr.status}`, { retry: true }));
+          reject(transient(xhr.status));
         } else {
           reject(refusal(xhr.status, xhr.responseText, 'The upload'));
         }
@@ -422,7 +433,7 @@
   async function showOutcome(job) {
     const response = await tusFetch(job, 'GET', job.url);
     const body = parseBody(await response.text());
-    if (response.status >= 500 && !body) throw new TusError(`HTTP ${response.status}`, { retry: true });
+    if (response.status >= 500 && !body) throw transient(response.status);
     return { ok: response.ok && body, body, status: response.status };
   }
 
