@@ -8,8 +8,9 @@
 //   4. a token minted for other parameters than the upload sends -> the server's mismatch message
 //   5. a throttled 20 MiB file dropped on the page, its upload (resumable, being above the page's
 //      threshold) cancelled -> nothing at the would-be path
-//   6. a throttled 24 MiB file: paused, resumed, the browser offline and back online -> one
-//      creation, never sent again from 0, the served bytes hash like the ones made in the page
+//   6. a throttled 24 MiB file: a chunk's connection reset, paused, resumed, the browser offline
+//      and back online -> one creation, never sent again from 0, the served bytes hash like the
+//      ones made in the page
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -77,8 +78,13 @@ try {
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   // Chromium logs failed resource loads as console errors. Expected ones: the refused upload
   // (400); a chunk sent while Folio still ends the request that Pause stopped (423, retried by
-  // the page); requests while the browser is offline.
-  const expectedLoadErrors = ['status of 400', 'status of 423', 'net::ERR_INTERNET_DISCONNECTED'];
+  // the page); requests while the browser is offline, or on a connection the test resets.
+  const expectedLoadErrors = [
+    'status of 400',
+    'status of 423',
+    'net::ERR_INTERNET_DISCONNECTED',
+    'net::ERR_CONNECTION_RESET',
+  ];
   page.on('console', (message) => {
     if (message.type() === 'error' && !expectedLoadErrors.some((e) => message.text().includes(e))) {
       problems.push(`console error: ${message.text()}`);
@@ -291,6 +297,24 @@ try {
       tusRequests.push([request.method(), request.headers()['upload-offset'] ?? null]);
     }
   });
+  // The second chunk's connection is reset once (the browser stays online): the page must
+  // retry by itself.
+  const CHUNK_PATH = '**/api/v2/files/upload/resumable/*';
+  let reset = false;
+  await page.route(CHUNK_PATH, (route) => {
+    const request = route.request();
+    if (!reset && request.method() === 'PATCH' && request.headers()['upload-offset'] === String(5 * 1024 * 1024)) {
+      reset = true;
+      return route.abort('connectionreset');
+    }
+    return route.continue();
+  });
+  // Every status the page announces.
+  await page.evaluate(() => {
+    window.statusSeen = [];
+    const line = document.getElementById('status');
+    new MutationObserver(() => window.statusSeen.push(line.textContent)).observe(line, { childList: true });
+  });
   const UPLOAD_RATE = 4 * 1024 * 1024; // bytes per second: about 6 s for the whole file
   await throttle(UPLOAD_RATE);
   const bigHash = await page.evaluate(async (size) => {
@@ -331,7 +355,12 @@ try {
       const p = document.getElementById('progress');
       return p.value / p.max;
     });
-  await progressAtLeast(0.15);
+  await page.waitForFunction(() => window.statusSeen.some((t) => t.startsWith('The connection was lost.')));
+  await page.unroute(CHUNK_PATH);
+  assert.ok(reset, 'the second chunk met a reset connection');
+  const retried = await page.evaluate(() => window.statusSeen.find((t) => t.startsWith('The connection was lost.')));
+  log(`a reset connection: "${retried}"`);
+  await progressAtLeast(0.3);
   assert.equal(await page.isEnabled('#pause'), true, 'Pause is offered while the upload runs');
   await page.click('#pause');
   await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('Paused'));
@@ -344,7 +373,7 @@ try {
   await page.screenshot({ path: path.join(shotDir, 'demo-paused.png'), fullPage: true });
   log(`paused at ${Math.round(atPause * 100)} %`);
   await page.click('#resume');
-  await progressAtLeast(0.5);
+  await progressAtLeast(0.6);
   log(`resumed, at ${Math.round((await progressNow()) * 100)} %`);
 
   // The throttle's own DevTools session would keep its conditions in force over Playwright's.
