@@ -70,13 +70,17 @@ async fn preflight_is_answered_everywhere() {
         assert_eq!(response.status(), 204);
         let h = response.headers();
         assert_edge_headers(h);
+        // HEAD and the tus request headers too: browser tus clients send them cross-origin
+        // (resumable.md §1).
         assert_eq!(
             h["access-control-allow-methods"],
-            "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+            "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
         );
         assert_eq!(
             h["access-control-allow-headers"],
-            "Authorization, Content-Type, X-Requested-With"
+            "Authorization, Content-Type, X-Requested-With, Tus-Resumable, Upload-Length, \
+             Upload-Offset, Upload-Metadata, Upload-Checksum, Upload-Defer-Length, \
+             Upload-Concat, X-HTTP-Method-Override"
         );
         assert_eq!(h["access-control-max-age"], "86400");
     }
