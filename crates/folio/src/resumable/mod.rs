@@ -509,10 +509,32 @@ struct LeaseGuard {
     state: AppState,
     id_hash: Vec<u8>,
     lease: Lease,
+    released: bool,
+}
+
+impl LeaseGuard {
+    /// Gives the lease back before the answer goes out: a client sends its next chunk as soon
+    /// as it has the 204, and must not find the upload still locked (423) by this one.
+    async fn release(mut self) {
+        if let Err(e) = self
+            .state
+            .catalog
+            .release_resumable(&self.id_hash, &self.lease)
+            .await
+        {
+            tracing::debug!(error = ?e, "releasing a resumable upload's lease");
+        }
+        self.released = true;
+    }
 }
 
 impl Drop for LeaseGuard {
     fn drop(&mut self) {
+        // A request dropped mid-way (the client went away) cannot await: release in the
+        // background.
+        if self.released {
+            return;
+        }
         let catalog = self.state.catalog.clone();
         let (id_hash, lease) = (std::mem::take(&mut self.id_hash), self.lease.clone());
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
@@ -609,11 +631,27 @@ async fn patch_leased(
     {
         return Err(AppError::TusLocked);
     }
-    let _release = LeaseGuard {
+    let guard = LeaseGuard {
         state: state.clone(),
         id_hash: upload.id_hash.clone(),
         lease: lease.clone(),
+        released: false,
     };
+    let result = leased_chunk(state, request, upload, lease, checksum, body, location).await;
+    guard.release().await;
+    result
+}
+
+/// The chunk's bytes into the upload, `lease` held.
+async fn leased_chunk(
+    state: &AppState,
+    request: RequestInfo,
+    upload: ResumableUpload,
+    lease: Lease,
+    checksum: Option<tus::Checksum>,
+    body: Body,
+    location: &str,
+) -> Result<Response, AppError> {
     let progress: Progress = serde_json::from_str(&upload.storage).map_err(AppError::internal)?;
     let fields: Vec<(String, String)> =
         serde_json::from_str(&upload.fields).map_err(AppError::internal)?;

@@ -124,6 +124,26 @@ async fn a_large_upload_in_small_chunks_is_byte_identical() {
     );
 }
 
+/// A client sends its next chunk the moment it has the 204: the lease of the chunk before must
+/// be given back by then, not a moment later (which answered 423 now and then on PostgreSQL).
+#[tokio::test]
+async fn the_next_chunk_right_after_a_204_never_finds_the_upload_locked() {
+    let app = TestApp::start().await;
+    let tus = app.tus();
+    let bytes = pattern(60 * 1024);
+    let location = tus
+        .created(bytes.len() as u64, &app.token(&[("fileName", "quick.bin")]))
+        .await;
+    let mut offset = 0;
+    for chunk in bytes.chunks(1024) {
+        let r = tus.patch(&location, offset, chunk.to_vec(), &[]).await;
+        assert_eq!(r.status(), 204, "the chunk at {offset}");
+        offset += chunk.len() as u64;
+    }
+    let (status, body) = json(app.get(&location).await).await;
+    assert_eq!(status, 200, "{body}");
+}
+
 #[tokio::test]
 async fn creation_with_upload_and_checksums() {
     let app = TestApp::start().await;
