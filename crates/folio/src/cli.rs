@@ -633,7 +633,7 @@ async fn upload_file(config: Config, args: UploadArgs) -> anyhow::Result<()> {
         state_dir,
     })
     .await?;
-    println!("{}", serde_json::to_string_pretty(&result)?);
+    println!("{}", result.trim_end());
     Ok(())
 }
 

@@ -101,8 +101,9 @@ pub fn state_dir(config: &Config) -> PathBuf {
     }
 }
 
-/// Uploads the file; the v2 upload response.
-pub async fn run(mut upload: Upload) -> anyhow::Result<Value> {
+/// Uploads the file; the v2 upload response, the server's JSON text as it came (its key order
+/// included).
+pub async fn run(mut upload: Upload) -> anyhow::Result<String> {
     let base = Url::parse(&upload.server)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
@@ -242,7 +243,7 @@ async fn plain(
     upload: &Upload,
     source: &Source,
     token: String,
-) -> anyhow::Result<Value> {
+) -> anyhow::Result<String> {
     let file = tokio::fs::File::open(&source.path)
         .await
         .with_context(|| format!("cannot read {}", source.path.display()))?;
@@ -268,14 +269,23 @@ async fn plain(
     if !response.status().is_success() {
         return Err(refusal(response).await);
     }
-    response
-        .json()
+    let text = response
+        .text()
         .await
-        .context("the server's answer is not JSON")
+        .map_err(|e| anyhow!("reading the server's answer: {}", describe(&e)))?;
+    json_text(text).map_err(|text| anyhow!("the server's answer is not JSON: {text}"))
+}
+
+/// The text if it is JSON, else the text as the error.
+fn json_text(text: String) -> Result<String, String> {
+    match serde_json::from_str::<serde::de::IgnoredAny>(&text) {
+        Ok(_) => Ok(text),
+        Err(_) => Err(text.chars().take(300).collect()),
+    }
 }
 
 enum Resumable {
-    Done(Value),
+    Done(String),
     /// The server has no resumable endpoint (it is turned off).
     Unsupported,
 }
@@ -284,6 +294,11 @@ enum Resumable {
 enum Failure {
     /// Worth another try after a pause (the network, a busy or restarting server).
     Retry(String),
+    /// A chunk got no answer (the connection broke or stalled): the server may have taken it
+    /// whole, or ended the upload and answered on a connection that was then closed.
+    Cut(String),
+    /// `GET <Location>` answered 409: the upload is still receiving (or ended with a 409).
+    Pending(anyhow::Error),
     /// The upload cannot go on: the message says why.
     Fatal(anyhow::Error),
 }
@@ -459,12 +474,12 @@ async fn resumable(client: &Client, upload: &Upload, source: &Source) -> anyhow:
             state.remove();
             Ok(Resumable::Done(value))
         }
-        Err(Failure::Fatal(e)) => {
+        Err(Failure::Fatal(e) | Failure::Pending(e)) => {
             state.remove();
             Err(e)
         }
         // Retries ran out: the next run resumes from the state file.
-        Err(Failure::Retry(why)) => Err(anyhow!(why)),
+        Err(Failure::Retry(why) | Failure::Cut(why)) => Err(anyhow!(why)),
     }
 }
 
@@ -505,8 +520,10 @@ impl Tus<'_> {
                         });
                         break;
                     }
-                    Err(Failure::Retry(why)) => self.backoff.wait(&self.bar, &why).await?,
-                    Err(Failure::Fatal(e)) => return Err(e),
+                    Err(Failure::Retry(why) | Failure::Cut(why)) => {
+                        self.backoff.wait(&self.bar, &why).await?
+                    }
+                    Err(Failure::Fatal(e) | Failure::Pending(e)) => return Err(e),
                 }
             }
         }
@@ -610,7 +627,7 @@ impl Tus<'_> {
         source: &Source,
         mut offset: u64,
         chunk_size: u64,
-    ) -> Result<Value, Failure> {
+    ) -> Result<String, Failure> {
         while offset < source.size {
             self.bar.set_position(offset);
             if !source.unchanged().map_err(Failure::Fatal)? {
@@ -640,6 +657,14 @@ impl Tus<'_> {
                     self.wait(&why).await?;
                     offset = self.offset(location).await?;
                 }
+                Err(Failure::Cut(why)) => {
+                    self.bar.set_position(offset);
+                    self.wait(&why).await?;
+                    if let Some(value) = self.settled(location).await? {
+                        return Ok(value);
+                    }
+                    offset = self.offset(location).await?;
+                }
                 Err(fatal) => return Err(fatal),
             }
         }
@@ -647,7 +672,23 @@ impl Tus<'_> {
         loop {
             match self.result(location).await {
                 Err(Failure::Retry(why)) => self.wait(&why).await?,
+                // Every byte is in, so this 409 is how the upload ended.
+                Err(Failure::Pending(e)) => return Err(Failure::Fatal(e)),
                 other => return other,
+            }
+        }
+    }
+
+    /// After a chunk that got no answer: the upload's result if it has one (the chunk was its
+    /// last, or the server ended the upload, e.g. a size limit or `checks`), `None` while it is
+    /// still receiving.
+    async fn settled(&mut self, location: &str) -> Result<Option<String>, Failure> {
+        loop {
+            match self.result(location).await {
+                Ok(value) => return Ok(Some(value)),
+                Err(Failure::Pending(_)) => return Ok(None),
+                Err(Failure::Retry(why)) => self.wait(&why).await?,
+                Err(other) => return Err(other),
             }
         }
     }
@@ -705,13 +746,13 @@ impl Tus<'_> {
                         (ANSWER_WAIT, "no answer to the chunk")
                     };
                     if activity.idle() > limit {
-                        return Err(Failure::Retry(format!("{doing} for {} s", limit.as_secs())));
+                        return Err(Failure::Cut(format!("{doing} for {} s", limit.as_secs())));
                     }
                 }
             }
         };
         let response = response
-            .map_err(|e| Failure::Retry(format!("the chunk was cut off: {}", describe(&e))))?;
+            .map_err(|e| Failure::Cut(format!("the chunk was cut off: {}", describe(&e))))?;
         let status = response.status();
         match status {
             StatusCode::NO_CONTENT => header_u64(&response, "upload-offset")
@@ -732,20 +773,26 @@ impl Tus<'_> {
     }
 
     /// `GET <Location>`: the v2 upload response the last byte got, or its error.
-    async fn result(&self, location: &str) -> Result<Value, Failure> {
+    async fn result(&self, location: &str) -> Result<String, Failure> {
         let response =
             self.client.http.get(location).send().await.map_err(|e| {
                 Failure::Retry(format!("cannot reach the server: {}", describe(&e)))
             })?;
         let status = response.status();
         if status.is_success() {
-            return response
-                .json()
+            let text = response
+                .text()
                 .await
-                .map_err(|e| Failure::Retry(format!("reading the result: {}", describe(&e))));
+                .map_err(|e| Failure::Retry(format!("reading the result: {}", describe(&e))))?;
+            return json_text(text).map_err(|text| {
+                Failure::Fatal(anyhow!("the upload's result is not JSON: {text}"))
+            });
         }
         if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
             return Err(gone(status));
+        }
+        if status == StatusCode::CONFLICT {
+            return Err(Failure::Pending(refusal(response).await));
         }
         // The stored result of a commit that failed is a v2 error like any other: a 500 among
         // them is the server's final word, which a retry would only read again.

@@ -252,6 +252,41 @@ async fn what_the_server_refuses_is_reported_with_its_message() {
     app.assert_no_orphan_blobs(0).await;
 }
 
+#[tokio::test]
+async fn bytes_that_break_the_checks_end_a_resumable_upload_with_the_servers_message() {
+    // The server learns the type from the first bytes and ends the upload while the chunk is
+    // still on its way: whether the answer arrives or the connection is closed first, the
+    // command reports the server's message (from `GET <Location>` in the second case).
+    let app = TestApp::start().await;
+    let client = Client::new();
+    let file = client.file("data.bin", &pattern(20 * MIB));
+    let run = client
+        .upload(
+            &app,
+            &file,
+            &[
+                "--resumable",
+                "--param",
+                "checks=\"file.mime\" = \"image/png\"",
+            ],
+        )
+        .await;
+    assert!(!run.ok, "stdout: {}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("(400 Bad Request): Your request failed 'checks' validation."),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("giving up"), "{}", run.stderr);
+    assert!(
+        client.state_files().is_empty(),
+        "an ended upload is not resumed"
+    );
+    assert!(app.paths_under("/").await.is_empty());
+    app.assert_no_orphan_blobs(0).await;
+}
+
 /// A TCP proxy in front of the server that lets through only as many request bytes as it is
 /// allowed (the rest waits, as on a network that went quiet), counts them, and can cut every
 /// open connection.
