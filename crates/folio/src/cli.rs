@@ -820,3 +820,27 @@ async fn files_url(config: Config, args: UrlArgs) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_keep_their_order_and_a_repeated_name_its_last_value() {
+        let args: Vec<String> = ["fileName=a.jpg", "tags=x,y", "fileName=b=c.jpg", "empty="]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        let pairs = parse_params(&args).expect("valid");
+        let pairs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [("fileName", "b=c.jpg"), ("tags", "x,y"), ("empty", "")]
+        );
+        let error = parse_params(&["fileName".to_owned()]).expect_err("no =");
+        assert!(error.to_string().contains("expected NAME=VALUE"), "{error}");
+    }
+}

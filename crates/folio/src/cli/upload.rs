@@ -877,3 +877,53 @@ async fn chunk_stream(
         activity.record(bytes.len() as u64);
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_server_is_the_public_url_else_the_listen_address_on_loopback() {
+        let mut config = Config {
+            listen: "0.0.0.0:8080".parse().expect("addr"),
+            ..Config::default()
+        };
+        assert_eq!(default_server(&config), "http://127.0.0.1:8080");
+        config.listen = "[::]:9000".parse().expect("addr");
+        assert_eq!(default_server(&config), "http://[::1]:9000");
+        config.listen = "10.0.0.5:8080".parse().expect("addr");
+        assert_eq!(default_server(&config), "http://10.0.0.5:8080");
+        config.public_url = "https://media.example.com/".to_owned();
+        assert_eq!(default_server(&config), "https://media.example.com");
+    }
+
+    #[test]
+    fn a_state_file_names_one_file_version_server_and_parameters() {
+        let source = |size, modified| Source {
+            path: PathBuf::from("/data/video.mp4"),
+            name: "video.mp4".to_owned(),
+            size,
+            modified,
+        };
+        let params = vec![("folder".to_owned(), "/a".to_owned())];
+        let name = |s: &Source, server: &str, p: &[(String, String)]| {
+            StateFile::new(Path::new("/state"), s, server, p).path
+        };
+        let base = name(&source(10, 1), "http://a", &params);
+        assert_eq!(base, name(&source(10, 1), "http://a", &params));
+        assert!(base.starts_with("/state"));
+        for other in [
+            name(&source(11, 1), "http://a", &params),
+            name(&source(10, 2), "http://a", &params),
+            name(&source(10, 1), "http://b", &params),
+            name(&source(10, 1), "http://a", &[]),
+            name(
+                &source(10, 1),
+                "http://a",
+                &[("folder".to_owned(), "/b".to_owned())],
+            ),
+        ] {
+            assert_ne!(base, other);
+        }
+    }
+}

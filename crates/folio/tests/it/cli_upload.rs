@@ -541,12 +541,15 @@ async fn a_killed_run_is_resumed_by_the_next_from_the_servers_offset() {
         "{}",
         second.stderr
     );
-    // Only the rest crossed the network (plus the requests' headers).
+    // Only the rest crossed the network, plus the requests' headers and, at most, part of a
+    // chunk sent again: the server may still hold the killed request's lease for a moment
+    // (on PostgreSQL), and a chunk it answers 423 is sent again after a pause.
     let sent = gate.passed() - passed_before;
     let rest = bytes.len() as u64 - before;
     assert!(
-        (rest..rest + 64 * 1024).contains(&sent),
-        "the second run sent {sent} bytes for the {rest} still missing"
+        (rest..rest + 8 * MIB + 64 * 1024).contains(&sent),
+        "the second run sent {sent} bytes for the {rest} still missing; stderr: {}",
+        second.stderr
     );
     assert_eq!(body["filePath"], "/huge.bin", "{body}");
     assert_eq!(body["size"], bytes.len());
