@@ -1,4 +1,7 @@
-//! The `folio` command line: `serve`, `migrate`, `keys`, `token`, `files`.
+//! The `folio` command line: `serve`, `migrate`, `keys`, `token`, `upload`, `files`,
+//! `webhooks`.
+
+mod upload;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -65,6 +68,9 @@ enum Command {
     },
     /// Mint a v2 upload token (JWT) for the given parameters.
     Token(TokenArgs),
+    /// Upload a file to a running server over HTTP (its upload API, with a single-use token
+    /// minted from the key pair) and print the v2 upload response.
+    Upload(UploadArgs),
     /// Work with the files of an account.
     Files {
         #[command(subcommand)]
@@ -207,6 +213,37 @@ struct TokenArgs {
     json: bool,
 }
 
+#[derive(Args)]
+struct UploadArgs {
+    /// The file to upload (streamed from disk, never read whole into memory).
+    file: PathBuf,
+    /// An upload parameter as NAME=VALUE (repeatable), e.g. folder=/photos or tags=a,b;
+    /// `fileName` defaults to the file's name. They are signed into the upload's token.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// Use the resumable (tus) endpoint: checksummed chunks, retried across network failures,
+    /// and an interrupted run resumed by running the same command again. The default for
+    /// files over 64 MiB.
+    #[arg(long)]
+    resumable: bool,
+    /// The server's base URL, e.g. https://folio.example.com; default: `public_url`, else
+    /// http://<listen>.
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// Size of a resumable upload's chunks in MiB; keep it under the body limit of any proxy
+    /// in front of the server.
+    #[arg(long, value_name = "MIB", default_value_t = 8,
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    chunk_mib: u64,
+    /// Public key (kid); default: the first live key of the catalog.
+    #[arg(long, env = "FOLIO_PUBLIC_KEY")]
+    public_key: Option<String>,
+    /// Private key; default: the one paired with the public key in the catalog. It signs the
+    /// token here and is never sent.
+    #[arg(long, env = "FOLIO_PRIVATE_KEY", hide_env_values = true)]
+    private_key: Option<String>,
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::telemetry::init();
@@ -255,6 +292,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate { check } => migrate(config, check).await,
         Command::Keys { action } => keys(config, action).await,
         Command::Token(args) => token(config, args).await,
+        Command::Upload(args) => upload_file(config, args).await,
         Command::Files {
             action: FilesAction::Url(args),
         } => files_url(config, args).await,
@@ -501,43 +539,101 @@ async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn token(config: Config, args: TokenArgs) -> anyhow::Result<()> {
-    let (public_key, private_key) = match (args.public_key, args.private_key) {
-        (Some(public), Some(private)) => (public, private),
-        (public, _) => {
-            let (state, _) = crate::server::open_state(config).await?;
-            let keys = state.catalog.list_keys().await?;
-            let key = keys
-                .into_iter()
-                .find(|k| !k.revoked && public.as_ref().is_none_or(|p| *p == k.public_key))
-                .context("no matching active key in the catalog (or pass --public-key and --private-key)")?;
-            (key.public_key, key.private_key)
-        }
-    };
-    let mut builder =
-        folio_token::UploadToken::new(public_key, private_key).expires_in(args.expire);
-    for param in &args.params {
+/// The key pair to sign with: both given, or the first live one of the catalog (matching the
+/// public key when only that is given).
+async fn key_pair(
+    config: Config,
+    public: Option<String>,
+    private: Option<String>,
+) -> anyhow::Result<(String, String)> {
+    if let (Some(public), Some(private)) = (&public, private) {
+        return Ok((public.clone(), private));
+    }
+    let (state, _) = crate::server::open_state(config).await?;
+    let keys = state.catalog.list_keys().await?;
+    let key = keys
+        .into_iter()
+        .find(|k| !k.revoked && public.as_ref().is_none_or(|p| *p == k.public_key))
+        .context(
+            "no matching active key in the catalog (or pass --public-key and --private-key)",
+        )?;
+    Ok((key.public_key, key.private_key))
+}
+
+/// `--param NAME=VALUE` arguments as pairs, in order; a name given twice keeps its last value
+/// (as the token builder does, so that form fields and token payload never differ).
+fn parse_params(args: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    let mut params: Vec<(String, String)> = Vec::with_capacity(args.len());
+    for param in args {
         let (name, value) = param
             .split_once('=')
             .with_context(|| format!("--param {param}: expected NAME=VALUE"))?;
+        match params.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = value.to_owned(),
+            None => params.push((name.to_owned(), value.to_owned())),
+        }
+    }
+    Ok(params)
+}
+
+/// A v2 upload token for exactly `params`; what the server would refuse is refused here,
+/// naming the flag at fault.
+fn mint_token(
+    public_key: &str,
+    private_key: &str,
+    params: &[(String, String)],
+    expire: i64,
+) -> anyhow::Result<String> {
+    let mut builder = folio_token::UploadToken::new(public_key, private_key).expires_in(expire);
+    for (name, value) in params {
         builder = builder.param(name, value);
     }
-    let token = builder.sign().map_err(|e| match &e {
+    builder.sign().map_err(|e| match &e {
         folio_token::MintError::ForbiddenParam(name)
         | folio_token::MintError::ReservedClaim(name) => {
             anyhow::anyhow!("--param {name}=…: {e}")
         }
         folio_token::MintError::NonPositiveLifetime(_)
         | folio_token::MintError::LifetimeTooLong(_) => {
-            anyhow::anyhow!("--expire {}: {e}", args.expire)
+            anyhow::anyhow!("--expire {expire}: {e}")
         }
         _ => anyhow::anyhow!("cannot mint the token: {e}"),
-    })?;
+    })
+}
+
+async fn token(config: Config, args: TokenArgs) -> anyhow::Result<()> {
+    let params = parse_params(&args.params)?;
+    let (public_key, private_key) = key_pair(config, args.public_key, args.private_key).await?;
+    let token = mint_token(&public_key, &private_key, &params, args.expire)?;
     if args.json {
         println!("{}", serde_json::json!({ "token": token }));
     } else {
         println!("{token}");
     }
+    Ok(())
+}
+
+/// `folio upload`: the server's own upload API, spoken to over HTTP (see `cli/upload.rs`).
+async fn upload_file(config: Config, args: UploadArgs) -> anyhow::Result<()> {
+    let params = parse_params(&args.params)?;
+    let server = match args.server {
+        Some(url) => url,
+        None => upload::default_server(&config),
+    };
+    let state_dir = upload::state_dir(&config);
+    let (public_key, private_key) = key_pair(config, args.public_key, args.private_key).await?;
+    let result = upload::run(upload::Upload {
+        file: args.file,
+        params,
+        resumable: args.resumable,
+        server,
+        public_key,
+        private_key,
+        chunk_size: args.chunk_mib * 1024 * 1024,
+        state_dir,
+    })
+    .await?;
+    println!("{}", result.trim_end());
     Ok(())
 }
 
@@ -723,4 +819,28 @@ async fn files_url(config: Config, args: UrlArgs) -> anyhow::Result<()> {
         signed_url::signed_url(&key.private_key, &url_endpoint, &relative, expiry)
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_keep_their_order_and_a_repeated_name_its_last_value() {
+        let args: Vec<String> = ["fileName=a.jpg", "tags=x,y", "fileName=b=c.jpg", "empty="]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        let pairs = parse_params(&args).expect("valid");
+        let pairs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [("fileName", "b=c.jpg"), ("tags", "x,y"), ("empty", "")]
+        );
+        let error = parse_params(&["fileName".to_owned()]).expect_err("no =");
+        assert!(error.to_string().contains("expected NAME=VALUE"), "{error}");
+    }
 }
