@@ -278,6 +278,21 @@ struct Tally {
 }
 
 impl Tally {
+    /// Counts an answer to a request (or a whole resumable upload) sent at `sent`.
+    fn answer(&mut self, status: http::StatusCode, body: &Bytes, sent: Instant) {
+        let micros = u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX);
+        *self.status.entry(status.as_u16()).or_default() += 1;
+        if status.is_success() {
+            self.ok += 1;
+            self.latencies_us.push(micros);
+        } else {
+            self.non_2xx += 1;
+            if self.first_non_2xx.is_none() {
+                self.first_non_2xx = Some((Instant::now(), describe(status, body)));
+            }
+        }
+    }
+
     fn error(&mut self, message: String) {
         self.errors += 1;
         if self.first_error.is_none() {
@@ -468,17 +483,7 @@ async fn worker(shared: Arc<Shared>) -> Tally {
                 .await
             {
                 Ok(Ok((status, body))) => {
-                    let micros = u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX);
-                    *tally.status.entry(status.as_u16()).or_default() += 1;
-                    if status.is_success() {
-                        tally.ok += 1;
-                        tally.latencies_us.push(micros);
-                    } else {
-                        tally.non_2xx += 1;
-                        if tally.first_non_2xx.is_none() {
-                            tally.first_non_2xx = Some((Instant::now(), describe(status, &body)));
-                        }
-                    }
+                    tally.answer(status, &body, sent);
                     sender = Some(conn);
                 }
                 Ok(Err(e)) => tally.error(format!("resumable upload: {e:#}")),
@@ -504,17 +509,7 @@ async fn worker(shared: Arc<Shared>) -> Tally {
         };
         match tokio::time::timeout(config.timeout, exchange).await {
             Ok(Ok((status, body))) => {
-                let micros = u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX);
-                *tally.status.entry(status.as_u16()).or_default() += 1;
-                if status.is_success() {
-                    tally.ok += 1;
-                    tally.latencies_us.push(micros);
-                } else {
-                    tally.non_2xx += 1;
-                    if tally.first_non_2xx.is_none() {
-                        tally.first_non_2xx = Some((Instant::now(), describe(status, &body)));
-                    }
-                }
+                tally.answer(status, &body, sent);
                 sender = Some(conn);
             }
             Ok(Err(e)) => tally.error(format!("request: {e}")),

@@ -457,15 +457,7 @@ fn json_response(status: u16, body: String) -> Response {
 /// `DELETE` (termination): the partial data and the row go; a committed file stays.
 async fn terminate(state: &AppState, upload: &ResumableUpload) -> Result<Response, AppError> {
     if upload.state == ResumableState::Receiving {
-        let lease = new_lease(state);
-        if !state
-            .catalog
-            .lease_resumable(&upload.id_hash, &lease, ids::now_millis())
-            .await
-            .map_err(AppError::internal)?
-        {
-            return Err(AppError::TusLocked);
-        }
+        take_lease(state, upload).await?;
         let progress: Progress = serde_json::from_str(&upload.storage).unwrap_or_default();
         discard(state, upload, &progress.blob).await;
     }
@@ -501,6 +493,21 @@ fn new_lease(state: &AppState) -> Lease {
         token: uuid::Uuid::new_v4().to_string(),
         until_ms: ids::now_millis()
             + i64::try_from(lease_duration(state).as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+/// The upload for this request alone, or `423` while another request holds it.
+async fn take_lease(state: &AppState, upload: &ResumableUpload) -> Result<Lease, AppError> {
+    let lease = new_lease(state);
+    let taken = state
+        .catalog
+        .lease_resumable(&upload.id_hash, &lease, ids::now_millis())
+        .await
+        .map_err(AppError::internal)?;
+    if taken {
+        Ok(lease)
+    } else {
+        Err(AppError::TusLocked)
     }
 }
 
@@ -622,15 +629,7 @@ async fn patch_leased(
             return Err(AppError::TusPastLength);
         }
     }
-    let lease = new_lease(state);
-    if !state
-        .catalog
-        .lease_resumable(&upload.id_hash, &lease, ids::now_millis())
-        .await
-        .map_err(AppError::internal)?
-    {
-        return Err(AppError::TusLocked);
-    }
+    let lease = take_lease(state, &upload).await?;
     let guard = LeaseGuard {
         state: state.clone(),
         id_hash: upload.id_hash.clone(),
