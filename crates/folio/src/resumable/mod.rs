@@ -379,7 +379,11 @@ async fn upload(
         }
     }
     let result = async {
-        let upload = find(&state, &id).await?;
+        let mut upload = find(&state, &id).await?;
+        let stranded = upload.state == ResumableState::Receiving && upload.offset == upload.length;
+        if stranded && method != Method::DELETE {
+            upload = finish_stranded(&state, request.clone(), upload).await?;
+        }
         match method {
             Method::HEAD => Ok(head(&upload)),
             Method::GET => result_of(&upload),
@@ -831,81 +835,38 @@ impl Chunk<'_> {
         if !held {
             return Err(AppError::TusLocked);
         }
+        self.writer.recorded().await;
         self.upload.offset = self.writer.offset();
         self.upload.storage = storage;
         self.unrecorded = 0;
         Ok(())
     }
 
-    /// The last byte is in: the bytes become the version's blob and go through the upload
-    /// pipeline's commit, and the upload ends with its response.
+    /// The last byte is in: the bytes become the version's blob, are committed
+    /// ([`commit_blob`]), and the upload ends with its response.
     async fn complete(
         self,
         request: RequestInfo,
         fields: Vec<(String, String)>,
         location: &str,
     ) -> Result<Response, AppError> {
-        let state = self.state;
-        let mut upload = self.upload;
-        let key = blob_key(&upload.version_id);
-        let basic = self.progress.basic;
         // Until the partial data has become the blob, a failure (the store unreachable) leaves
         // the upload receiving: the client retries the last chunk (an empty one will do).
         self.writer
-            .complete(&key)
+            .complete(&blob_key(&self.upload.version_id))
             .await
             .map_err(AppError::internal)?;
-        let outcome = async {
-            let guard = BlobGuard::new(&state.blobs, &key);
-            let head = state
-                .blobs
-                .read_range(&key, 0..upload.length.min(folio_media::SNIFF_LEN as u64))
-                .await
-                .map_err(AppError::internal)?;
-            let file = ReceivedFile {
-                facts: folio_media::probe(&head, upload.length, ""),
-                guard,
-                size: upload.length,
-                head,
-            };
-            let key_pair = state
-                .catalog
-                .key_by_public(&upload.key_id)
-                .await
-                .map_err(AppError::internal)?
-                .ok_or(AppError::CannotAuthenticate)?;
-            let mode = if basic { Mode::Basic } else { Mode::V2Token };
-            let principal = Authenticated::resumed(key_pair, mode);
-            crate::upload::store_received(
-                state,
-                request,
-                principal,
-                &fields,
-                FilePart::Received(Box::new(file)),
-                upload.version_id.clone(),
-            )
-            .await
-        }
-        .await;
-        let (ended, result) = match outcome {
-            Ok(response) => (
-                ResumableState::Done,
-                (
-                    200,
-                    serde_json::to_string(&response).map_err(AppError::internal)?,
-                ),
-            ),
-            Err(e) => (ResumableState::Failed, error_result(state, &e)),
-        };
-        state
-            .catalog
-            .end_resumable(&upload.id_hash, ended, (result.0, &result.1), upload.length)
-            .await
-            .map_err(AppError::internal)?;
-        upload.result = Some(result.clone());
-        match ended {
+        let upload = commit_blob(
+            self.state,
+            request,
+            self.upload,
+            self.progress.basic,
+            &fields,
+        )
+        .await?;
+        match upload.state {
             ResumableState::Done => Ok(finished(&upload, location)),
-            _ => Ok(json_response(result.0, result.1)),
+            _ => result_of(&upload),
         }
     }
 
@@ -932,6 +893,121 @@ impl Chunk<'_> {
         }
         error
     }
+}
+
+/// The upload's bytes are its version's blob: they go through the upload pipeline after the
+/// body (`upload::store_received`: media facts, checks, commit, events), and the upload ends
+/// with the response, which is recorded and returned in the upload.
+async fn commit_blob(
+    state: &AppState,
+    request: RequestInfo,
+    mut upload: ResumableUpload,
+    basic: bool,
+    fields: &[(String, String)],
+) -> Result<ResumableUpload, AppError> {
+    let key = blob_key(&upload.version_id);
+    let outcome = async {
+        let guard = BlobGuard::new(&state.blobs, &key);
+        let head = state
+            .blobs
+            .read_range(&key, 0..upload.length.min(folio_media::SNIFF_LEN as u64))
+            .await
+            .map_err(AppError::internal)?;
+        let file = ReceivedFile {
+            facts: folio_media::probe(&head, upload.length, ""),
+            guard,
+            size: upload.length,
+            head,
+        };
+        let key_pair = state
+            .catalog
+            .key_by_public(&upload.key_id)
+            .await
+            .map_err(AppError::internal)?
+            .ok_or(AppError::CannotAuthenticate)?;
+        let mode = if basic { Mode::Basic } else { Mode::V2Token };
+        let principal = Authenticated::resumed(key_pair, mode);
+        crate::upload::store_received(
+            state,
+            request,
+            principal,
+            fields,
+            FilePart::Received(Box::new(file)),
+            upload.version_id.clone(),
+        )
+        .await
+    }
+    .await;
+    let (ended, result) = match outcome {
+        Ok(response) => (
+            ResumableState::Done,
+            (
+                200,
+                serde_json::to_string(&response).map_err(AppError::internal)?,
+            ),
+        ),
+        Err(e) => (ResumableState::Failed, error_result(state, &e)),
+    };
+    state
+        .catalog
+        .end_resumable(&upload.id_hash, ended, (result.0, &result.1), upload.length)
+        .await
+        .map_err(AppError::internal)?;
+    upload.state = ended;
+    upload.offset = upload.length;
+    upload.result = Some(result);
+    Ok(upload)
+}
+
+/// An upload whose last byte was recorded but whose commit did not end (the process died in
+/// between, or the store or catalog failed): the first request that finds it finishes it, so
+/// a client that asks where it stands (HEAD, as tus clients do after an error) finds the file
+/// committed. Under another request's lease (that request is finishing it) it is left alone.
+async fn finish_stranded(
+    state: &AppState,
+    request: RequestInfo,
+    upload: ResumableUpload,
+) -> Result<ResumableUpload, AppError> {
+    let lease = match take_lease(state, &upload).await {
+        Ok(lease) => lease,
+        Err(AppError::TusLocked) => return Ok(upload),
+        Err(e) => return Err(e),
+    };
+    let guard = LeaseGuard {
+        state: state.clone(),
+        id_hash: upload.id_hash.clone(),
+        lease,
+        released: false,
+    };
+    let finished = async {
+        let progress: Progress =
+            serde_json::from_str(&upload.storage).map_err(AppError::internal)?;
+        let fields: Vec<(String, String)> =
+            serde_json::from_str(&upload.fields).map_err(AppError::internal)?;
+        let key = blob_key(&upload.version_id);
+        // The partial data may have become the blob already (the rename or the multipart
+        // completion is the step before the commit).
+        let in_store = state.blobs.size(&key).await.map_err(AppError::internal)?;
+        if in_store != Some(upload.length) {
+            state
+                .blobs
+                .open_partial(
+                    &partial_name(&upload),
+                    &key,
+                    progress.blob.clone(),
+                    upload.offset,
+                )
+                .await
+                .map_err(AppError::internal)?
+                .complete(&key)
+                .await
+                .map_err(AppError::internal)?;
+        }
+        commit_blob(state, request, upload, progress.basic, &fields).await
+    }
+    .await;
+    guard.release().await;
+    finished
 }
 
 /// The status and JSON body an error gets on the upload API (with the configured help text).

@@ -1042,14 +1042,12 @@ impl Catalog for PgCatalog {
         lease: &Lease,
         now_ms: i64,
     ) -> anyhow::Result<bool> {
-        let done = sqlx::query(resumable::LEASE)
+        let query = sqlx::query(resumable::LEASE)
             .bind(id_hash)
             .bind(&lease.token)
             .bind(lease.until_ms)
-            .bind(now_ms)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+            .bind(now_ms);
+        Ok(self.relaxed(query).await? == 1)
     }
 
     async fn advance_resumable(
@@ -1059,23 +1057,20 @@ impl Catalog for PgCatalog {
         offset: u64,
         storage: &str,
     ) -> anyhow::Result<bool> {
-        let done = sqlx::query(resumable::ADVANCE)
+        let query = sqlx::query(resumable::ADVANCE)
             .bind(id_hash)
             .bind(&lease.token)
             .bind(i64::try_from(offset)?)
             .bind(storage)
-            .bind(lease.until_ms)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+            .bind(lease.until_ms);
+        Ok(self.relaxed(query).await? == 1)
     }
 
     async fn release_resumable(&self, id_hash: &[u8], lease: &Lease) -> anyhow::Result<()> {
-        sqlx::query(resumable::RELEASE)
+        let query = sqlx::query(resumable::RELEASE)
             .bind(id_hash)
-            .bind(&lease.token)
-            .execute(&self.pool)
-            .await?;
+            .bind(&lease.token);
+        self.relaxed(query).await?;
         Ok(())
     }
 
@@ -1375,6 +1370,23 @@ impl Catalog for PgCatalog {
 /// The media API's writes on PostgreSQL: each locks the `files` rows it touches (in file id
 /// order when there are several, so two bulk writes never wait on each other in a cycle).
 impl PgCatalog {
+    /// Runs one statement whose commit does not wait for the WAL to reach the disk: leases
+    /// and a resumable upload's progress, which a crash of the database may lose without harm
+    /// (a lease ends anyway; progress lost makes the client send those bytes again). Returns
+    /// the rows it changed.
+    async fn relaxed(
+        &self,
+        query: sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments>,
+    ) -> anyhow::Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
+        let done = query.execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
     async fn try_edit(
         &self,
         account_id: &str,

@@ -10,8 +10,8 @@ use sha1::Digest;
 
 use crate::harness::wire::{CHECKS_FAILED, REUSED};
 use crate::harness::{
-    fixture, form_with_file, header_of, solid_png, tus_metadata, FolioProcess, TestApp, Tus,
-    TUS_PATH,
+    backend, fixture, form_with_file, header_of, solid_png, tus_metadata, Backend, FolioProcess,
+    TestApp, Tus, TUS_PATH,
 };
 
 fn pattern(len: usize) -> Vec<u8> {
@@ -633,6 +633,56 @@ async fn each_key_has_a_cap_on_unfinished_uploads() {
         .await;
     assert_eq!(r.status(), 429);
     tus.created(100, &app.token(&[("fileName", "e.bin")])).await;
+}
+
+/// The last byte recorded but the bytes never committed (here moving them into the blob store
+/// fails, as after a crash between the two steps): the next request about the upload, the HEAD
+/// a tus client sends after an error, finishes it.
+#[tokio::test]
+async fn an_upload_whose_commit_did_not_run_is_finished_by_the_next_request() {
+    if backend() != Backend::SqliteFiles {
+        // The failure is made on the local disk.
+        return;
+    }
+    let app = TestApp::start().await;
+    let tus = app.tus();
+    let bytes = pattern(300_000);
+    let token = app.token(&[("fileName", "stranded.bin")]);
+    let location = tus.created(bytes.len() as u64, &token).await;
+    // The blob store's version folders give way to a file: the move into them fails.
+    let versions = app.data.path().join("blobs/v");
+    let away = app.data.path().join("blobs/v.away");
+    std::fs::rename(&versions, &away).expect("move the version folders away");
+    std::fs::write(&versions, b"").expect("a file in their place");
+    let r = tus.patch(&location, 0, bytes.clone(), &[]).await;
+    assert_eq!(r.status(), 500);
+    std::fs::remove_file(&versions).expect("remove the file");
+    std::fs::rename(&away, &versions).expect("bring the version folders back");
+
+    assert_eq!(tus.offset(&location).await, bytes.len() as u64);
+    let (status, body) = json(app.get(&location).await).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["name"]
+        .as_str()
+        .is_some_and(|n| n.starts_with("stranded")));
+    assert!(
+        served(&app, &body).await == bytes,
+        "the committed bytes are the file's"
+    );
+    // The last chunk again: the same answer, no second file.
+    let r = tus
+        .patch(&location, bytes.len() as u64, Vec::new(), &[])
+        .await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        header_of(&r, "x-folio-file-id"),
+        body["fileId"].as_str().expect("id")
+    );
+    app.assert_no_orphan_blobs(1).await;
+    assert!(
+        !app.stored_blobs().iter().any(|k| k.starts_with("r/")),
+        "no partial data is left"
+    );
 }
 
 /// SIGKILL in the middle of a PATCH: after a restart, `HEAD` reports an offset whose bytes are

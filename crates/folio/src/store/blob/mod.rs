@@ -32,6 +32,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::config::{Config, S3Config};
 
+mod append;
 mod local;
 mod partial;
 
@@ -266,6 +267,15 @@ impl BlobStore {
             range,
             stream,
         })
+    }
+
+    /// The size of a blob, or `None` when it does not exist.
+    pub async fn size(&self, key: &str) -> anyhow::Result<Option<u64>> {
+        match self.store.head(&ObjectPath::from(key)).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// A small object whole (renditions), or `None` when it does not exist.
@@ -670,6 +680,83 @@ mod tests {
         assert_eq!(store.sweep_local_staging(0).await.expect("sweep"), 0);
     }
 
+    #[tokio::test]
+    async fn local_partial_data_survives_a_checkpoint_never_recorded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("file://{}", dir.path().display());
+        let store = BlobStore::open_local(&url, true, 64 * 1024).expect("open");
+        partial_suite(store, 64 * 1024).await;
+    }
+
+    /// A resumable upload's partial data: a checkpoint whose state the catalog never recorded
+    /// (a crash, a lost lease) is followed by a request that resumes from the state before it;
+    /// the blob holds exactly the bytes sent, and no partial data outlives the upload.
+    async fn partial_suite(store: BlobStore, part: usize) {
+        let data: Vec<u8> = (0..(part * 3 + 7_777) as u32)
+            .map(|i| (i % 253) as u8)
+            .collect();
+        let (name, key) = ("0123456789abcdef", blob_key("partialsuite00aa"));
+        let begun = store.begin_partial(name, &key).await.expect("begin");
+
+        // The first request: past one part, checkpointed and recorded.
+        let recorded_at = part + 1_000;
+        let mut w = store
+            .open_partial(name, &key, begun, 0)
+            .await
+            .expect("open");
+        for chunk in data[..recorded_at].chunks(10_000) {
+            w.write(Bytes::copy_from_slice(chunk)).await.expect("write");
+        }
+        let recorded = w.checkpoint().await.expect("checkpoint");
+        w.recorded().await;
+        assert_eq!(w.offset(), recorded_at as u64);
+
+        // The second: past another part and checkpointed, but its state is never recorded.
+        for chunk in data[recorded_at..recorded_at + part + 500].chunks(10_000) {
+            w.write(Bytes::copy_from_slice(chunk)).await.expect("write");
+        }
+        w.checkpoint().await.expect("checkpoint");
+        drop(w);
+
+        // The third resumes from the recorded state and sends the rest.
+        let mut w = store
+            .open_partial(name, &key, recorded, recorded_at as u64)
+            .await
+            .expect("reopen");
+        for chunk in data[recorded_at..].chunks(10_000) {
+            w.write(Bytes::copy_from_slice(chunk)).await.expect("write");
+        }
+        w.complete(&key).await.expect("complete");
+        let got = store.read_all(&key).await.expect("read").expect("the blob");
+        assert!(got[..] == data[..], "the blob is the bytes sent");
+        assert!(!partial_data_left(&store).await, "no partial data is left");
+
+        // An upload given up: its partial data goes.
+        let begun = store.begin_partial(name, &key).await.expect("begin");
+        let mut w = store
+            .open_partial(name, &key, begun, 0)
+            .await
+            .expect("open");
+        for chunk in data[..part + 10].chunks(10_000) {
+            w.write(Bytes::copy_from_slice(chunk)).await.expect("write");
+        }
+        let state = w.checkpoint().await.expect("checkpoint");
+        drop(w);
+        store
+            .discard_partial(name, &key, &state)
+            .await
+            .expect("discard");
+        assert!(
+            !partial_data_left(&store).await,
+            "nothing is left of a discarded upload"
+        );
+    }
+
+    async fn partial_data_left(store: &BlobStore) -> bool {
+        let keys = store.list_all_keys().await.expect("list");
+        keys.iter().any(|k| k.starts_with("r/"))
+    }
+
     async fn blob_suite(store: BlobStore, part: usize) {
         store.ping().await.expect("ping");
         let data: Vec<u8> = (0..(part * 2 + 123_457) as u32)
@@ -837,7 +924,8 @@ mod tests {
         s3.configure(&mut config);
         config.s3.part_size_bytes = crate::config::S3_MIN_PART_SIZE;
         let store = BlobStore::open_s3(&s3.fresh_url(), &config.s3).expect("open");
-        blob_suite(store, crate::config::S3_MIN_PART_SIZE).await;
+        blob_suite(store.clone(), crate::config::S3_MIN_PART_SIZE).await;
+        partial_suite(store, crate::config::S3_MIN_PART_SIZE).await;
     }
 
     #[tokio::test]

@@ -62,6 +62,9 @@ pub struct SqliteCatalog {
     /// Outbox rows the delivery worker holds (id → lease end, Unix ms). Not written to the
     /// database: a crash forgets them, and the rows, still due, are attempted again.
     leases: std::sync::Mutex<std::collections::HashMap<i64, i64>>,
+    /// Leases on resumable uploads (id hash → lease), in memory for the same reason: the
+    /// requests that hold them live in this process. Taking and giving one back costs no write.
+    upload_leases: std::sync::Mutex<std::collections::HashMap<Vec<u8>, Lease>>,
 }
 
 /// How sqlx's writer starts its transactions (see the module documentation).
@@ -99,14 +102,6 @@ impl SqliteCatalog {
             .run(&writer)
             .await
             .context("migrating the SQLite catalog")?;
-        // One process owns an embedded catalog: a lease on a resumable upload that is still
-        // recorded was held by a request of a process that is gone.
-        sqlx::query(
-            "UPDATE resumable_uploads SET lease_token = NULL, lease_until = NULL \
-             WHERE lease_token IS NOT NULL",
-        )
-        .execute(&writer)
-        .await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -117,6 +112,7 @@ impl SqliteCatalog {
             uploads: writer::Writer::start(&path, fsync)?,
             lookups: reads::Reads::new(&path),
             leases: Default::default(),
+            upload_leases: Default::default(),
         })
     }
 
@@ -828,11 +824,7 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn resumable(&self, id_hash: &[u8]) -> anyhow::Result<Option<ResumableUpload>> {
-        let row = sqlx::query(&resumable::by_id_hash())
-            .bind(id_hash)
-            .fetch_optional(&self.reader)
-            .await?;
-        row.as_ref().map(resumable::from_row).transpose()
+        self.lookups.resumable(id_hash)
     }
 
     async fn resumable_by_ledger(
@@ -852,14 +844,22 @@ impl Catalog for SqliteCatalog {
         lease: &Lease,
         now_ms: i64,
     ) -> anyhow::Result<bool> {
-        let done = sqlx::query(resumable::LEASE)
-            .bind(id_hash)
-            .bind(&lease.token)
-            .bind(lease.until_ms)
-            .bind(now_ms)
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        {
+            let mut leases = self.upload_leases.lock().unwrap_or_else(|e| e.into_inner());
+            leases.retain(|_, held| held.until_ms >= now_ms);
+            if leases.contains_key(id_hash) {
+                return Ok(false);
+            }
+            leases.insert(id_hash.to_vec(), lease.clone());
+        }
+        // Only a receiving upload can be leased; it cannot end while the lease is held.
+        let receiving = self.lookups.resumable(id_hash).map(|upload| {
+            upload.is_some_and(|upload| upload.state == resumable::ResumableState::Receiving)
+        });
+        if !matches!(receiving, Ok(true)) {
+            self.release_resumable(id_hash, lease).await?;
+        }
+        receiving
     }
 
     async fn advance_resumable(
@@ -869,23 +869,32 @@ impl Catalog for SqliteCatalog {
         offset: u64,
         storage: &str,
     ) -> anyhow::Result<bool> {
-        let done = sqlx::query(resumable::ADVANCE)
-            .bind(id_hash)
-            .bind(&lease.token)
-            .bind(i64::try_from(offset)?)
-            .bind(storage)
-            .bind(lease.until_ms)
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        {
+            let mut leases = self.upload_leases.lock().unwrap_or_else(|e| e.into_inner());
+            match leases.get_mut(id_hash) {
+                Some(held) if held.token == lease.token => held.until_ms = lease.until_ms,
+                _ => return Ok(false),
+            }
+        }
+        let op = writer::Op::Advance {
+            id_hash: id_hash.to_vec(),
+            offset: i64::try_from(offset)?,
+            storage: storage.to_owned(),
+        };
+        match self.uploads.submit(op).await? {
+            writer::Done::Advanced(advanced) => Ok(advanced),
+            _ => anyhow::bail!("the catalog writer mixed up two jobs"),
+        }
     }
 
     async fn release_resumable(&self, id_hash: &[u8], lease: &Lease) -> anyhow::Result<()> {
-        sqlx::query(resumable::RELEASE)
-            .bind(id_hash)
-            .bind(&lease.token)
-            .execute(&self.writer)
-            .await?;
+        let mut leases = self.upload_leases.lock().unwrap_or_else(|e| e.into_inner());
+        if leases
+            .get(id_hash)
+            .is_some_and(|held| held.token == lease.token)
+        {
+            leases.remove(id_hash);
+        }
         Ok(())
     }
 

@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use anyhow::Context;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
+use super::super::resumable::{self, ResumableUpload};
 use super::super::rows::{field_from_row, key_from_row, FIELD_COLUMNS, KEY_COLUMNS};
 use super::super::{CustomField, KeyWithAccount};
 
@@ -25,6 +26,7 @@ pub(super) struct Reads {
     key_by_public: String,
     key_by_private_hash: String,
     custom_fields: String,
+    resumable: String,
 }
 
 impl Reads {
@@ -44,6 +46,7 @@ impl Reads {
                  WHERE account_id = ? AND (? OR deleted = 0) \
                  ORDER BY created_at, field_id"
             ),
+            resumable: resumable::by_id_hash(),
         }
     }
 
@@ -107,6 +110,16 @@ impl Reads {
                 Ok(field_from_row(row))
             })?;
             rows.map(|row| row?).collect()
+        })
+    }
+
+    /// A resumable upload, read by every request of its protocol.
+    pub(super) fn resumable(&self, id_hash: &[u8]) -> anyhow::Result<Option<ResumableUpload>> {
+        self.with(|conn| {
+            conn.prepare_cached(&self.resumable)?
+                .query_row([id_hash], |row| Ok(resumable::from_row(row)))
+                .optional()?
+                .transpose()
         })
     }
 }

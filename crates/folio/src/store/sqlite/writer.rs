@@ -6,6 +6,8 @@
 //! once. With `synchronous=FULL` a commit costs an fsync, shared by the uploads that arrived
 //! meanwhile; and each job costs one hop to this thread and one back, whatever number of
 //! statements it runs (through sqlx, every statement was a hop to its worker thread and back).
+//! A resumable upload's progress records come here too: a batch of nothing else commits at
+//! `synchronous=NORMAL`, without an fsync (see [`Op::Advance`]).
 //!
 //! The rest of the catalog's writes go through sqlx's single writer connection; both sides
 //! open their transactions with `BEGIN IMMEDIATE`, so they wait for each other on the write
@@ -45,12 +47,22 @@ pub(super) enum Op {
     Commit(Box<NewUpload>),
     /// The delivery worker's outcomes (`Catalog::finish_deliveries`).
     Finish(Vec<DeliveryReport>),
+    /// A resumable upload's durable progress (`Catalog::advance_resumable`). It need not be
+    /// durable itself: its bytes are, and an offset lost with the last commits of a power
+    /// failure only makes the client send them again. A batch of nothing else commits without
+    /// an fsync.
+    Advance {
+        id_hash: Vec<u8>,
+        offset: i64,
+        storage: String,
+    },
 }
 
 pub(super) enum Done {
     Burned(bool),
     Committed(CommitOutcome),
     Finished,
+    Advanced(bool),
 }
 
 struct Job {
@@ -75,7 +87,7 @@ impl Writer {
         let (queue, jobs) = mpsc::channel(1024);
         std::thread::Builder::new()
             .name("folio-sqlite-writer".into())
-            .spawn(move || run(conn, jobs))
+            .spawn(move || run(conn, jobs, fsync))
             .context("starting the catalog writer thread")?;
         Ok(Writer { queue })
     }
@@ -97,7 +109,8 @@ impl Writer {
 }
 
 /// The writer thread: batches until the channel closes.
-fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
+fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, fsync: bool) {
+    let mut synchronous = Synchronous::configured(fsync);
     while let Some(first) = jobs.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -106,7 +119,17 @@ fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        match run_batch(&mut conn, &batch) {
+        let relaxed = batch.iter().all(|job| matches!(job.op, Op::Advance { .. }));
+        let wanted = match relaxed {
+            true => Synchronous::Normal,
+            false => Synchronous::configured(fsync),
+        };
+        // Set before the batch, and the batch fails if it cannot be: no commit runs at a
+        // level it did not ask for.
+        let outcome = synchronous
+            .set(&conn, wanted)
+            .and_then(|()| run_batch(&mut conn, &batch));
+        match outcome {
             Ok(results) => {
                 for (job, result) in batch.into_iter().zip(results) {
                     let _ = job.reply.send(result);
@@ -125,6 +148,38 @@ fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
     }
 }
 
+/// The connection's `synchronous` setting as last set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Synchronous {
+    Full,
+    Normal,
+    /// A change failed half-way: set it again before anything commits.
+    Unknown,
+}
+
+impl Synchronous {
+    fn configured(fsync: bool) -> Self {
+        match fsync {
+            true => Synchronous::Full,
+            false => Synchronous::Normal,
+        }
+    }
+
+    fn set(&mut self, conn: &Connection, wanted: Synchronous) -> anyhow::Result<()> {
+        if *self == wanted {
+            return Ok(());
+        }
+        *self = Synchronous::Unknown;
+        let value = match wanted {
+            Synchronous::Normal => "NORMAL",
+            _ => "FULL",
+        };
+        conn.pragma_update(None, "synchronous", value)?;
+        *self = wanted;
+        Ok(())
+    }
+}
+
 fn run_batch(conn: &mut Connection, batch: &[Job]) -> anyhow::Result<Vec<anyhow::Result<Done>>> {
     let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut results = Vec::with_capacity(batch.len());
@@ -139,6 +194,11 @@ fn run_batch(conn: &mut Connection, batch: &[Job]) -> anyhow::Result<Vec<anyhow:
             } => burn(&savepoint, account_id, token_hash, *expires_at).map(Done::Burned),
             Op::Commit(up) => commit_upload(&savepoint, up).map(Done::Committed),
             Op::Finish(reports) => finish(&savepoint, reports).map(|()| Done::Finished),
+            Op::Advance {
+                id_hash,
+                offset,
+                storage,
+            } => advance(&savepoint, id_hash, *offset, storage).map(Done::Advanced),
         };
         // Only a job that changed something keeps its writes; a refused commit (path taken,
         // version cap) or a failed statement is undone without touching its neighbours.
@@ -147,6 +207,7 @@ fn run_batch(conn: &mut Connection, batch: &[Job]) -> anyhow::Result<Vec<anyhow:
             Ok(Done::Burned(true))
                 | Ok(Done::Committed(CommitOutcome::Committed(_)))
                 | Ok(Done::Finished)
+                | Ok(Done::Advanced(true))
         );
         if !keep {
             savepoint.rollback()?;
@@ -157,6 +218,16 @@ fn run_batch(conn: &mut Connection, batch: &[Job]) -> anyhow::Result<Vec<anyhow:
     }
     tx.commit()?;
     Ok(results)
+}
+
+fn advance(conn: &Connection, id_hash: &[u8], offset: i64, storage: &str) -> anyhow::Result<bool> {
+    let updated = conn
+        .prepare_cached(
+            "UPDATE resumable_uploads SET upload_offset = ?, storage = ? \
+             WHERE id_hash = ? AND state = 'receiving'",
+        )?
+        .execute(params![offset, storage, id_hash])?;
+    Ok(updated == 1)
 }
 
 fn burn(
