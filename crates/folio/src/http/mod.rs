@@ -19,6 +19,7 @@ use crate::upload;
 use crate::web::SameOriginOnly;
 
 mod health;
+pub mod linger;
 
 /// What browsers may read of a response: the request id and rate limit headers, and the tus
 /// headers of resumable uploads (without them tus clients fail on "missing offset").

@@ -33,6 +33,7 @@ use tracing::Instrument;
 
 use crate::custom_fields::LiveFields;
 use crate::error::AppError;
+use crate::http::linger::SharedBody;
 use crate::http::RequestInfo;
 use crate::ids;
 use crate::state::AppState;
@@ -378,8 +379,13 @@ async fn upload(
             return tus_response(Err(e));
         }
     }
+    // What a refused PATCH left unread is read before the answer (see `http::linger`); a
+    // request without a valid upload URL is not waited for.
+    let body = SharedBody::new(body);
+    let mut found = false;
     let result = async {
         let mut upload = find(&state, &id).await?;
+        found = true;
         let stranded = upload.state == ResumableState::Receiving && upload.offset == upload.length;
         if stranded && method != Method::DELETE {
             upload = finish_stranded(&state, request.clone(), upload).await?;
@@ -389,13 +395,18 @@ async fn upload(
             Method::GET => result_of(&upload),
             Method::PATCH => {
                 let location = location(&state, &id);
-                patch(&state, request, upload, &headers, body, &location).await
+                patch(&state, request, upload, &headers, body.body(), &location).await
             }
             Method::DELETE => terminate(&state, &upload).await,
             _ => Err(AppError::MethodNotAllowed),
         }
     }
     .await;
+    if found && method == Method::PATCH {
+        let limits = &state.config.limits;
+        body.discard_rest(limits.hard_cap(), limits.idle_body_timeout())
+            .await;
+    }
     tus_response(result)
 }
 

@@ -11,7 +11,6 @@ pub mod auth;
 mod base64_stream;
 pub mod fetch;
 pub mod intake;
-mod linger;
 pub mod multipart_guard;
 pub mod response;
 pub mod sink;
@@ -67,7 +66,7 @@ async fn handle(
     body: Body,
 ) -> Response {
     let mut auth = Authenticator::new(&state, api, &headers);
-    let body = linger::SharedBody::new(body);
+    let body = crate::http::linger::SharedBody::new(body);
     let result = run(&state, request, &headers, body.body(), &mut auth).await;
     let limits = &state.config.limits;
     body.discard_rest(limits.hard_cap(), limits.idle_body_timeout())

@@ -400,7 +400,6 @@ async fn v1_authentication_parameters_upload_once() {
 #[tokio::test]
 async fn a_client_still_sending_after_an_early_rejection_gets_the_answer() {
     use base64::Engine;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let app = TestApp::start().await;
     let boundary = "compat-boundary-7f3a";
@@ -420,31 +419,8 @@ async fn a_client_still_sending_after_an_early_rejection_gets_the_answer() {
         head.len() + file.len() + tail.len()
     );
 
-    let exchange = async {
-        let mut socket = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        socket
-            .write_all(request_head.as_bytes())
-            .await
-            .expect("head");
-        socket.write_all(head.as_bytes()).await.expect("fields");
-        socket.write_all(&file[..1024]).await.expect("first bytes");
-        // The server has seen the file part begin and rejected the key by now.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        socket
-            .write_all(&file[1024..])
-            .await
-            .expect("the rest of the file is still accepted");
-        socket.write_all(tail.as_bytes()).await.expect("tail");
-        let mut answer = Vec::new();
-        socket
-            .read_to_end(&mut answer)
-            .await
-            .expect("the answer, not a reset");
-        String::from_utf8_lossy(&answer).into_owned()
-    };
-    let answer = tokio::time::timeout(Duration::from_secs(30), exchange)
-        .await
-        .expect("exchange within 30 s");
+    let body = [head.as_bytes(), &file, tail.as_bytes()].concat();
+    let answer = crate::harness::send_after_a_pause(addr, &request_head, &body).await;
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
     assert!(
         answer.contains(r#""message":"Your account cannot be authenticated.""#),

@@ -583,6 +583,34 @@ pub fn urlencoded(pairs: &[(&str, &str)]) -> String {
 /// A multipart body framed by hand, for what a well-behaved client never sends (a preamble,
 /// overlong headers): `preamble`, then one part per `(name, content)` (`file` as a binary
 /// part), then the close delimiter.
+/// Sends a raw HTTP/1.1 request as a client that does not read before it has sent everything
+/// (undici, and so the Node SDK): the head and the first KiB of `body`, a pause in which the
+/// server can answer early, then the rest. Returns the whole answer (the request should say
+/// `Connection: close`); panics on a reset, which is what such a client would get.
+pub async fn send_after_a_pause(addr: &str, head: &str, body: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut socket = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        socket.write_all(head.as_bytes()).await.expect("head");
+        let (first, rest) = body.split_at(body.len().min(1024));
+        socket.write_all(first).await.expect("first bytes");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        socket
+            .write_all(rest)
+            .await
+            .expect("the rest of the body is still accepted");
+        let mut answer = Vec::new();
+        socket
+            .read_to_end(&mut answer)
+            .await
+            .expect("the answer, not a reset");
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), exchange)
+        .await
+        .expect("exchange within 30 s")
+}
+
 pub fn raw_multipart(boundary: &str, preamble: &[u8], parts: &[(&str, &[u8])]) -> Vec<u8> {
     let mut body = preamble.to_vec();
     for (name, content) in parts {

@@ -10,8 +10,8 @@ use sha1::Digest;
 
 use crate::harness::wire::{CHECKS_FAILED, REUSED};
 use crate::harness::{
-    backend, fixture, form_with_file, header_of, solid_png, tus_metadata, Backend, FolioProcess,
-    TestApp, Tus, TUS_PATH,
+    backend, fixture, form_with_file, header_of, send_after_a_pause, solid_png, tus_metadata,
+    Backend, FolioProcess, TestApp, Tus, TUS_PATH,
 };
 
 fn pattern(len: usize) -> Vec<u8> {
@@ -370,6 +370,30 @@ async fn bad_requests_get_the_tus_statuses_and_change_nothing() {
         409
     );
     assert_eq!(tus.offset(&location).await, 40);
+    // A large chunk refused before its body is read: the client still gets the answer (the
+    // body is read first), not a connection reset while it sends.
+    let large = tus
+        .created(20 << 20, &app.token(&[("fileName", "large.bin")]))
+        .await;
+    let addr = app.base.trim_start_matches("http://");
+    let path = large.trim_start_matches(&app.base);
+    let head = format!(
+        "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\nTus-Resumable: 1.0.0\r\n\
+         Content-Type: application/offset+octet-stream\r\nUpload-Offset: 1048576\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        16 << 20
+    );
+    let answer = send_after_a_pause(addr, &head, &pattern(16 << 20)).await;
+    assert!(answer.starts_with("HTTP/1.1 409"), "{answer}");
+    assert_eq!(tus.offset(&large).await, 0);
+    let r = app
+        .client
+        .delete(&large)
+        .header("Tus-Resumable", "1.0.0")
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), 204);
     // Bytes past Upload-Length: refused, nothing beyond kept.
     let r = tus.patch(&location, 40, pattern(61), &[]).await;
     assert_eq!(r.status(), 413);

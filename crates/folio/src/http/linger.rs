@@ -4,7 +4,9 @@
 //! still sending then gets a reset instead of the answer: undici's fetch (the Node SDK, and so
 //! any Node or browser-style client) fails with `EPIPE` / "Connection error." where it should
 //! show e.g. `403` after an early auth rejection (spec §2.5 streaming note) or the replay error
-//! of a used token. Found by the compatibility tests (`tests/it/compat.rs`).
+//! of a used token. Found by the compatibility tests (`tests/it/compat.rs`). The same holds for
+//! a resumable upload's PATCH refused before its body was read (an offset that does not match,
+//! a lease another request holds).
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
