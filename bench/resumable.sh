@@ -2,7 +2,7 @@
 # Folio's resumable-upload benchmark (issue 11): a large file sent with tus in fixed-size PATCHes
 # against the same file sent as one plain multipart upload, on one Folio, in one session.
 #
-#   bench/resumable.sh                      # both backends, 5 pairs each (about 5 minutes)
+#   bench/resumable.sh                      # both backends, 9 pairs each (about 6 minutes)
 #   BUILD=0 REPS=3 BACKENDS=local bench/resumable.sh
 #
 # Each backend gets a fresh Folio (release build, default settings: fsync on) with room for the
@@ -13,7 +13,7 @@
 #
 # Reported: the median MB/s of each kind and their ratio (target: resumable >= 0.9 x multipart),
 # the median of the ratios within each pair (the machine's own drift between pairs cancels out),
-# and the server's CPU time and peak RSS. Settings (environment): SIZE (256m), CHUNK (8m), REPS (5),
+# and the server's CPU time and peak RSS. Settings (environment): SIZE (256m), CHUNK (8m), REPS (9),
 # BACKENDS ("local pg-s3"), PORT_BASE (18660), SCRATCH (TMPDIR or /tmp), PG_URL, BUILD (1).
 #
 # Writes bench/results/<UTC stamp>-resumable/ (runs.jsonl, machine.md, summary.md, run.log,
@@ -23,7 +23,7 @@ set -euo pipefail
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$BENCH")
 
-: "${SIZE:=256m}" "${CHUNK:=8m}" "${REPS:=5}" "${REQ_TIMEOUT:=300}"
+: "${SIZE:=256m}" "${CHUNK:=8m}" "${REPS:=9}" "${REQ_TIMEOUT:=300}"
 : "${BACKENDS:=local pg-s3}"
 : "${PORT_BASE:=18660}"
 : "${BUILD:=1}"
@@ -53,7 +53,7 @@ trap 'log "interrupted"; exit 130' INT TERM
 release_build
 {
   machine_rows
-  echo "| plan | $SIZE per upload, tus PATCHes of $CHUNK; $REPS pairs (multipart, resumable) per backend: $BACKENDS |"
+  echo "| plan | $SIZE per upload, tus PATCHes of $CHUNK; $REPS pairs (multipart, resumable) per backend: $BACKENDS; storage.fsync = ${FOLIO_STORAGE__FSYNC:-true (default)} |"
 } >"$OUT/machine.md"
 cat "$OUT/machine.md" >&2
 
