@@ -14,54 +14,17 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { get, launchChromium, log, required, started, STEP_MS, uploadThrottle } from './lib.mjs';
 
 const pageUrl = required('FOLIO_DEMO_URL');
 const shotDir = required('FOLIO_SCREENSHOT_DIR');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const STEP_MS = 20_000; // bound on every wait for the page
 const RESUMABLE_SIZE = 24 * 1024 * 1024; // above the page's resumable threshold (8 MiB)
 const MISMATCH =
   'Your request contains invalid payload. It does not match with the payload used to generate token.';
 
-function required(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`environment variable ${name} is not set (run via cargo test)`);
-  return value;
-}
 
-/** GET without keep-alive (an idle pooled socket would keep node running), bounded. */
-function get(url) {
-  return new Promise((resolve, reject) => {
-    const request = http.get(url, { agent: false, timeout: STEP_MS }, (response) => {
-      const chunks = [];
-      response.on('data', (chunk) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode, body: Buffer.concat(chunks) }));
-      response.on('error', reject);
-    });
-    request.on('timeout', () => request.destroy(new Error(`GET ${url}: no answer within ${STEP_MS} ms`)));
-    request.on('error', reject);
-  });
-}
-
-const started = Date.now();
-const log = (...args) => console.log('ok:', ...args, `(${Date.now() - started} ms)`);
-
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-  ],
-  timeout: 60_000,
-});
+const browser = await launchChromium();
 
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -91,23 +54,7 @@ try {
     }
   });
 
-  // A slow upload link: a DevTools session of its own applies the network conditions, and is
-  // detached to lift them (Chromium lets one session's conditions win, which would keep
-  // `context.setOffline` from taking effect).
-  let throttled = null;
-  const throttle = async (bytesPerSecond) => {
-    throttled = throttled || (await context.newCDPSession(page));
-    await throttled.send('Network.emulateNetworkConditions', {
-      offline: false,
-      latency: 0,
-      downloadThroughput: -1,
-      uploadThroughput: bytesPerSecond,
-    });
-  };
-  const unthrottle = async () => {
-    if (throttled) await throttled.detach();
-    throttled = null;
-  };
+  const link = uploadThrottle(context, page);
 
   const response = await page.goto(pageUrl);
   assert.equal(response.status(), 200, 'the page loads');
@@ -246,7 +193,7 @@ try {
   log('tampered upload refused with the server message');
 
   // 5. Cancel half-way through a throttled 20 MiB upload.
-  await throttle(2 * 1024 * 1024); // bytes per second: the upload would take about 10 s
+  await link.on(2 * 1024 * 1024); // bytes per second: the upload would take about 10 s
   // Made in the page and dropped on the drop zone (the other way in; it also spares sending
   // 20 MiB through the automation channel).
   await page.evaluate(() => {
@@ -280,7 +227,7 @@ try {
   await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('Upload cancelled'));
   assert.equal(await page.textContent('#progress-text'), '0 %');
   assert.equal(await page.isDisabled('#upload'), false, 'the form is usable again');
-  await unthrottle();
+  await link.off();
   log(`cancelled at ${Math.round(atCancel * 100)} %`);
 
   const endpoint = file.url.slice(0, file.url.length - file.filePath.length);
@@ -316,7 +263,7 @@ try {
     new MutationObserver(() => window.statusSeen.push(line.textContent)).observe(line, { childList: true });
   });
   const UPLOAD_RATE = 4 * 1024 * 1024; // bytes per second: about 6 s for the whole file
-  await throttle(UPLOAD_RATE);
+  await link.on(UPLOAD_RATE);
   const bigHash = await page.evaluate(async (size) => {
     // Not compressible, made in the page: a xorshift stream.
     const words = new Uint32Array(size / 4);
@@ -377,13 +324,13 @@ try {
   log(`resumed, at ${Math.round((await progressNow()) * 100)} %`);
 
   // The throttle's own DevTools session would keep its conditions in force over Playwright's.
-  await unthrottle();
+  await link.off();
   await context.setOffline(true);
   await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('The network is gone'));
   log(`offline: "${await page.textContent('#status')}"`);
   await page.waitForTimeout(1000);
   await context.setOffline(false);
-  await throttle(UPLOAD_RATE);
+  await link.on(UPLOAD_RATE);
   await page.waitForFunction(() => ['success', 'error'].includes(document.getElementById('status').dataset.kind), null, {
     timeout: 60_000,
   });
@@ -392,7 +339,7 @@ try {
     'success',
     `resumable upload failed: ${await page.textContent('#status')}`,
   );
-  await unthrottle();
+  await link.off();
   const resumed = JSON.parse(await page.textContent('#result-json'));
   assert.equal(resumed.filePath, `/e2e/resumable/${resumed.name}`);
   assert.equal(resumed.size, RESUMABLE_SIZE);

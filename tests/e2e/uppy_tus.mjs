@@ -9,15 +9,12 @@
 // page's CSP allows scripts from 'self' only, and stays as it is).
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
+import { get, launchChromium, log, required, started, STEP_MS, uploadThrottle } from './lib.mjs';
 
 const pageUrl = required('FOLIO_DEMO_URL');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const STEP_MS = 20_000; // bound on every wait for the page
 const UPLOAD_MS = 120_000; // bound on the whole upload
 const MIB = 1024 * 1024;
 const SIZE = 100 * MIB;
@@ -25,28 +22,6 @@ const CHUNK = 8 * MIB;
 const RATE = 25 * MIB; // bytes per second while throttled: about 4 s of sending in all
 const FOLDER = '/e2e/uppy';
 
-function required(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`environment variable ${name} is not set (run via cargo test)`);
-  return value;
-}
-
-/** GET without keep-alive (an idle pooled socket would keep node running), bounded. */
-function get(url) {
-  return new Promise((resolve, reject) => {
-    const request = http.get(url, { agent: false, timeout: STEP_MS }, (response) => {
-      const chunks = [];
-      response.on('data', (chunk) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode, body: Buffer.concat(chunks) }));
-      response.on('error', reject);
-    });
-    request.on('timeout', () => request.destroy(new Error(`GET ${url}: no answer within ${STEP_MS} ms`)));
-    request.on('error', reject);
-  });
-}
-
-const started = Date.now();
-const log = (...args) => console.log('ok:', ...args, `(${Date.now() - started} ms)`);
 
 const bundled = await build({
   stdin: {
@@ -63,19 +38,7 @@ const bundled = await build({
 const bundle = bundled.outputFiles[0].text;
 log(`bundled @uppy/core + @uppy/tus (${Math.round(bundle.length / 1024)} KiB)`);
 
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-  ],
-  timeout: 60_000,
-});
+const browser = await launchChromium();
 
 try {
   const context = await browser.newContext();
@@ -98,22 +61,7 @@ try {
     }
   });
 
-  // A slow upload link, in a DevTools session of its own; detached to lift it (Chromium lets
-  // one session's network conditions win, which would keep `context.setOffline` from working).
-  let throttled = null;
-  const throttle = async () => {
-    throttled = throttled || (await context.newCDPSession(page));
-    await throttled.send('Network.emulateNetworkConditions', {
-      offline: false,
-      latency: 0,
-      downloadThroughput: -1,
-      uploadThroughput: RATE,
-    });
-  };
-  const unthrottle = async () => {
-    if (throttled) await throttled.detach();
-    throttled = null;
-  };
+  const link = uploadThrottle(context, page);
 
   const bundleUrl = new URL('e2e-uppy.js', pageUrl).href;
   await page.route(bundleUrl, (route) =>
@@ -186,7 +134,7 @@ try {
   );
   log(`100 MiB made in the page, sha256 ${expected.slice(0, 16)}…`);
 
-  await throttle();
+  await link.on(RATE);
   await page.evaluate(() => {
     window.e2eUppy.upload().then(
       (result) => {
@@ -200,7 +148,7 @@ try {
   await page.waitForFunction(() => window.e2e.progress >= 0.3, null, { polling: 50 });
   log(`throttled upload at ${Math.round((await page.evaluate(() => window.e2e.progress)) * 100)} %`);
 
-  await unthrottle();
+  await link.off();
   await context.setOffline(true);
   const offlineAt = await page.evaluate(() => window.e2e.progress);
   await page.waitForTimeout(1500);
@@ -213,11 +161,11 @@ try {
   assert.equal(whileOffline.outcome, null, `the upload neither finished nor gave up offline: ${JSON.stringify(whileOffline)}`);
   assert.ok(whileOffline.progress < 1, 'not finished while offline');
   await context.setOffline(false);
-  await throttle();
+  await link.on(RATE);
   log(`offline for 1.5 s at ${Math.round(offlineAt * 100)} %, back online`);
 
   await page.waitForFunction(() => window.e2e.outcome !== null, null, { timeout: UPLOAD_MS, polling: 100 });
-  await unthrottle();
+  await link.off();
   const state = await page.evaluate(() => window.e2e);
   assert.deepEqual(state.outcome, { successful: 1, failed: 0 }, `Uppy's result: ${JSON.stringify(state)}`);
   assert.equal(state.tokens, 1, 'one token: the upload was created once');
