@@ -167,7 +167,14 @@ async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    tus_response(creation(&state, request, &headers, body).await)
+    // A creation with an upload refused before its body was read (bad credentials or
+    // parameters) reads the rest first, as a multipart upload does (see `http::linger`).
+    let body = SharedBody::new(body);
+    let result = creation(&state, request, &headers, body.body()).await;
+    let limits = &state.config.limits;
+    body.discard_rest(limits.hard_cap(), limits.idle_body_timeout())
+        .await;
+    tus_response(result)
 }
 
 /// The bearer token of `Authorization: Bearer …`.

@@ -386,6 +386,17 @@ async fn bad_requests_get_the_tus_statuses_and_change_nothing() {
     let answer = send_after_a_pause(addr, &head, &pattern(16 << 20)).await;
     assert!(answer.starts_with("HTTP/1.1 409"), "{answer}");
     assert_eq!(tus.offset(&large).await, 0);
+    // The same for a creation with an upload whose token is refused.
+    let head = format!(
+        "POST {TUS_PATH} HTTP/1.1\r\nHost: {addr}\r\nTus-Resumable: 1.0.0\r\n\
+         Authorization: Bearer not.a.token\r\nUpload-Length: {len}\r\n\
+         Content-Type: application/offset+octet-stream\r\nContent-Length: {len}\r\n\
+         Connection: close\r\n\r\n",
+        len = 16 << 20
+    );
+    let answer = send_after_a_pause(addr, &head, &pattern(16 << 20)).await;
+    assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+    assert!(answer.contains(r#""message":"#), "{answer}");
     let r = app
         .client
         .delete(&large)
