@@ -284,6 +284,12 @@ pub struct ErrorMessage(
 #[derive(Clone)]
 pub struct InternalCause(pub Arc<anyhow::Error>);
 
+/// Why a request was refused as the server saw it (e.g. "payload mismatch", "invalid token:
+/// InvalidSignature"), attached to the response for the request-log middleware: the wire
+/// message stays the spec's, the log says what an operator needs. Never holds a secret.
+#[derive(Clone)]
+pub struct RefusalReason(pub String);
+
 /// The `help` text of error bodies unless configured otherwise (spec §0.3).
 pub const DEFAULT_HELP: &str = "For support, contact the administrator of this server.";
 
@@ -488,8 +494,15 @@ impl IntoResponse for AppError {
                 HeaderValue::from_static(RETRY_BUSY_SECS),
             );
         }
-        if let AppError::Internal(cause) = self {
-            response.extensions_mut().insert(InternalCause(cause));
+        match self {
+            AppError::Internal(cause) => {
+                response.extensions_mut().insert(InternalCause(cause));
+            }
+            refused => {
+                response
+                    .extensions_mut()
+                    .insert(RefusalReason(refused.to_string()));
+            }
         }
         response
     }

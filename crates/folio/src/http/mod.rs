@@ -13,7 +13,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::custom_fields;
 use crate::delivery;
-use crate::error::{error_response, AppError, ErrorMessage, InternalCause, DEFAULT_HELP};
+use crate::error::{
+    error_response, AppError, ErrorMessage, InternalCause, RefusalReason, DEFAULT_HELP,
+};
 use crate::state::AppState;
 use crate::upload;
 use crate::web::SameOriginOnly;
@@ -181,6 +183,13 @@ async fn edge(State(state): State<AppState>, mut request: Request, next: Next) -
             http.method = %method, http.route = %route, http.status = status,
             duration_ms = elapsed_ms, request_id = %request_id, error = ?cause,
             "request failed"
+        );
+    } else if let Some(RefusalReason(reason)) = response.extensions().get::<RefusalReason>() {
+        // A refusal leaves a trace at the default level, with what the client was not told.
+        tracing::info!(
+            http.method = %method, http.route = %route, http.status = status,
+            duration_ms = elapsed_ms, request_id = %request_id, reason = %reason,
+            "request refused"
         );
     } else {
         tracing::debug!(

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::harness::{fixture, form_with_file, Reply, TestApp};
+use crate::harness::{fixture, form_with_file, FolioProcess, Reply, TestApp};
 
 #[track_caller]
 fn assert_edge_headers(headers: &reqwest::header::HeaderMap) {
@@ -385,4 +385,44 @@ async fn delivery_and_routing_failures_tell_the_sdks_not_to_retry() {
         let reply = TestApp::reply(request.send().await.expect("request")).await;
         assert_not_retried(&reply, what);
     }
+}
+
+/// A refused upload leaves a line at the default log level with the request id the client got
+/// and what the server saw, which the wire message does not say; never a key.
+#[tokio::test]
+async fn a_refused_upload_is_logged_with_its_request_id_and_reason() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let backing = crate::harness::Backing::fresh().await;
+    let process = FolioProcess::start(data.path(), &[], &backing.env());
+    let (public, private) = process.keys.clone().expect("keys");
+    // A token that pins one file name, sent with another.
+    let token = folio_token::UploadToken::new(&public, &private)
+        .param("fileName", "pinned.jpg")
+        .sign()
+        .expect("token");
+    let form = form_with_file(
+        fixture("photo-exif.jpg"),
+        &[("fileName", "other.jpg"), ("token", &token)],
+    );
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v2/files/upload", process.base()))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(response.status(), 400);
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("request id")
+        .to_owned();
+    let line = process.log_line(&["request refused", &request_id]).await;
+    assert!(line.contains("INFO"), "{line}");
+    assert!(line.contains("reason=payload mismatch"), "{line}");
+    assert!(line.contains("http.status=400"), "{line}");
+    assert!(
+        !process.log().contains(&private),
+        "the private key is never logged"
+    );
 }

@@ -715,6 +715,8 @@ pub struct FolioProcess {
     pub keys: Option<(String, String)>,
     /// Address and keys, until [`Self::ready`] has read them.
     banner: Option<std::sync::mpsc::Receiver<Banner>>,
+    /// Where its log (stderr) goes: `serve.log` in the data folder, appended by every start.
+    log: std::path::PathBuf,
 }
 
 /// What `folio serve` prints when it starts: its address and, on the first start, the keys.
@@ -736,6 +738,12 @@ impl FolioProcess {
         // test fail on the code before its fix).
         let program = std::env::var_os("FOLIO_TEST_BIN")
             .unwrap_or_else(|| env!("CARGO_BIN_EXE_folio").into());
+        let log = data.join("serve.log");
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("the server's log file");
         let mut child = Command::new(program)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data)
@@ -744,7 +752,7 @@ impl FolioProcess {
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("spawn folio");
         let stdout = child.stdout.take().expect("stdout");
@@ -775,7 +783,33 @@ impl FolioProcess {
             addr: String::new(),
             keys: None,
             banner: Some(rx),
+            log,
         }
+    }
+
+    /// The first line of its log that holds every one of `needles`, waited for (at most 10 s:
+    /// a request's line is written as its response goes out).
+    pub async fn log_line(&self, needles: &[&str]) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if let Some(line) = log
+                .lines()
+                .find(|line| needles.iter().all(|n| line.contains(n)))
+            {
+                return line.to_owned();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no log line with {needles:?} in:\n{log}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Everything it logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Waits (at most 60 s) for the "listening" line of a [`Self::spawn`]ed process.
