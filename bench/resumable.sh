@@ -2,7 +2,7 @@
 # Folio's resumable-upload benchmark (issue 11): a large file sent with tus in fixed-size PATCHes
 # against the same file sent as one plain multipart upload, on one Folio, in one session.
 #
-#   bench/resumable.sh                      # both backends, 9 pairs each (about 6 minutes)
+#   bench/resumable.sh                      # both backends, 9 pairs each (about 3 minutes)
 #   BUILD=0 REPS=3 BACKENDS=local bench/resumable.sh
 #
 # Each backend gets a fresh Folio (release build, default settings: fsync on) with room for the
