@@ -478,11 +478,16 @@ fn json_response(status: u16, body: String) -> Response {
 
 /// `DELETE` (termination): the partial data and the row go; a committed file stays.
 async fn terminate(state: &AppState, upload: &ResumableUpload) -> Result<Response, AppError> {
-    if upload.state == ResumableState::Receiving {
-        take_lease(state, upload).await?;
-        let progress: Progress = serde_json::from_str(&upload.storage).unwrap_or_default();
-        discard(state, upload, &progress.blob).await;
-    }
+    // A receiving upload is held until its row is gone.
+    let _held = match upload.state {
+        ResumableState::Receiving => {
+            let guard = take_lease(state, upload).await?;
+            let progress: Progress = serde_json::from_str(&upload.storage).unwrap_or_default();
+            discard(state, upload, &progress.blob).await;
+            Some(guard)
+        }
+        _ => None,
+    };
     state
         .catalog
         .delete_resumable(&upload.id_hash)
@@ -518,22 +523,27 @@ fn new_lease(state: &AppState) -> Lease {
     }
 }
 
-/// The upload for this request alone, or `423` while another request holds it.
-async fn take_lease(state: &AppState, upload: &ResumableUpload) -> Result<Lease, AppError> {
+/// The upload for this request alone, or `423` while another request holds it. The lease is
+/// given back when the guard is released or dropped.
+async fn take_lease(state: &AppState, upload: &ResumableUpload) -> Result<LeaseGuard, AppError> {
     let lease = new_lease(state);
     let taken = state
         .catalog
         .lease_resumable(&upload.id_hash, &lease, ids::now_millis())
         .await
         .map_err(AppError::internal)?;
-    if taken {
-        Ok(lease)
-    } else {
-        Err(AppError::TusLocked)
+    if !taken {
+        return Err(AppError::TusLocked);
     }
+    Ok(LeaseGuard {
+        state: state.clone(),
+        id_hash: upload.id_hash.clone(),
+        lease,
+        released: false,
+    })
 }
 
-/// Gives a lease back when the PATCH ends, however it ends (a dropped request included).
+/// Gives a lease back when the request ends, however it ends (a dropped request included).
 struct LeaseGuard {
     state: AppState,
     id_hash: Vec<u8>,
@@ -651,13 +661,8 @@ async fn patch_leased(
             return Err(AppError::TusPastLength);
         }
     }
-    let lease = take_lease(state, &upload).await?;
-    let guard = LeaseGuard {
-        state: state.clone(),
-        id_hash: upload.id_hash.clone(),
-        lease: lease.clone(),
-        released: false,
-    };
+    let guard = take_lease(state, &upload).await?;
+    let lease = guard.lease.clone();
     let result = leased_chunk(state, request, upload, lease, checksum, body, location).await;
     guard.release().await;
     result
@@ -986,16 +991,10 @@ async fn finish_stranded(
     request: RequestInfo,
     upload: ResumableUpload,
 ) -> Result<ResumableUpload, AppError> {
-    let lease = match take_lease(state, &upload).await {
-        Ok(lease) => lease,
+    let guard = match take_lease(state, &upload).await {
+        Ok(guard) => guard,
         Err(AppError::TusLocked) => return Ok(upload),
         Err(e) => return Err(e),
-    };
-    let guard = LeaseGuard {
-        state: state.clone(),
-        id_hash: upload.id_hash.clone(),
-        lease,
-        released: false,
     };
     let finished = async {
         let progress: Progress =

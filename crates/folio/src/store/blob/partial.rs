@@ -131,8 +131,9 @@ impl BlobStore {
         offset: u64,
     ) -> anyhow::Result<PartialWriter> {
         let inner = if let Some(path) = self.partial_path(name) {
+            let opened = path.clone();
             let file = tokio::task::spawn_blocking(move || -> std::io::Result<File> {
-                let mut file = File::options().write(true).open(&path)?;
+                let mut file = File::options().write(true).open(&opened)?;
                 // Bytes past the durable offset were never acknowledged.
                 file.set_len(offset)?;
                 file.seek(SeekFrom::Start(offset))?;
@@ -146,11 +147,7 @@ impl BlobStore {
                 buffer_bytes: self.write_buffer,
                 early_sync_bytes: EARLY_SYNC_BYTES,
             };
-            Inner::Local(Appender::open(
-                self.partial_path(name).context("local store")?,
-                file,
-                settings,
-            ))
+            Inner::Local(Appender::open(path, file, settings))
         } else {
             let multipart = self.multipart.clone().context("store without multipart")?;
             let tail_len = offset
