@@ -618,7 +618,9 @@ fn tokio_stream_from(
 async fn expired_uploads_answer_410_until_the_sweeper_removes_them() {
     let app = TestApp::builder()
         .config(|c| {
-            c.resumable.ttl_secs = 1;
+            // Longer than the start-up sweep (it runs in the background while the test starts)
+            // can take on a loaded machine: it must not be the one that removes the upload.
+            c.resumable.ttl_secs = 3;
             c.storage.orphan_grace_secs = 0;
         })
         .start()
@@ -632,7 +634,7 @@ async fn expired_uploads_answer_410_until_the_sweeper_removes_them() {
         tus.patch(&location, 0, pattern(50), &[]).await.status(),
         204
     );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(4500)).await;
     assert_eq!(tus.head(&location).await.status(), 410);
     assert_eq!(
         tus.patch(&location, 50, pattern(50), &[]).await.status(),
