@@ -5,12 +5,14 @@
 //   1. accessibility basics; a file picked from the keyboard through the drop zone
 //   2. upload: progress reaches 100 %, the thumbnail renders, `url` serves the same bytes
 //   3. screenshots at desktop and phone width (no horizontal scrolling on the phone)
-//   4. a token minted for other parameters than the upload sends -> the server's mismatch message
+//   4. a token minted for other parameters than the upload sends -> the server's mismatch message;
+//      a file over the size limit the server announces -> refused in the page, nothing sent
 //   5. a throttled 20 MiB file dropped on the page, its upload (resumable, being above the page's
 //      threshold) cancelled -> nothing at the would-be path
 //   6. a throttled 24 MiB file: a chunk's connection reset, paused, resumed, the browser offline
 //      and back online -> one creation, never sent again from 0, the served bytes hash like the
 //      ones made in the page
+//   7. a device clock 10 minutes behind the server's -> the page says so
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -192,6 +194,32 @@ try {
   await page.unroute('**/demo/auth');
   log('tampered upload refused with the server message');
 
+  // The limits the page read from GET /api/v2/limits (the defaults): a 26 MiB file is refused
+  // before a token is asked for or a byte is sent.
+  assert.equal(await page.textContent('#limits'), 'Videos up to 300 MB · Other files up to 25 MB');
+  assert.equal(await page.isHidden('#clock-note'), true, 'no clock warning on a synchronised device');
+  const sent = [];
+  const watch = (request) => {
+    if (/\/demo\/auth|\/api\/v2\/files\/upload/.test(request.url())) sent.push(request.url());
+  };
+  page.on('request', watch);
+  await page.evaluate(() => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([new Uint8Array(26 * 1024 * 1024)], 'huge.bin', { type: 'application/octet-stream' }));
+    const drop = document.getElementById('drop');
+    for (const type of ['dragenter', 'dragover', 'drop']) {
+      drop.dispatchEvent(new DragEvent(type, { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    }
+  });
+  await page.fill('#fileName', '');
+  await page.click('#upload');
+  assert.equal(await page.getAttribute('#status', 'data-kind'), 'error');
+  assert.equal(await page.textContent('#status'), 'huge.bin is 26 MB: this server takes files up to 25 MB.');
+  await page.waitForTimeout(300);
+  page.off('request', watch);
+  assert.deepEqual(sent, [], 'nothing was sent for a file over the limit');
+  log('a file over the announced limit refused in the page, nothing sent');
+
   // 5. Cancel half-way through a throttled 20 MiB upload.
   await link.on(2 * 1024 * 1024); // bytes per second: the upload would take about 10 s
   // Made in the page and dropped on the drop zone (the other way in; it also spares sending
@@ -354,6 +382,22 @@ try {
   const servedHash = crypto.createHash('sha256').update(servedBig.body).digest('hex');
   assert.equal(servedHash, bigHash, 'the served bytes are the ones made in the page');
   log(`uploaded ${resumed.filePath} in ${patchOffsets.length} chunks, sha256 matches`);
+
+  // 7. A device whose clock is 10 minutes behind the server's.
+  const skewed = await browser.newContext();
+  await skewed.addInitScript(() => {
+    const realNow = Date.now;
+    Date.now = () => realNow() - 10 * 60 * 1000;
+  });
+  const skewedPage = await skewed.newPage();
+  await skewedPage.goto(pageUrl);
+  await skewedPage.waitForSelector('#clock-note', { state: 'visible', timeout: STEP_MS });
+  assert.equal(
+    await skewedPage.textContent('#clock-note'),
+    "This device's clock is 10 min behind the server's. Tokens are checked by the server's clock.",
+  );
+  await skewed.close();
+  log('a device clock 10 min behind is pointed out');
 
   assert.deepEqual(problems, [], 'no script errors or CSP violations on the page');
   console.log(`RESULT ${JSON.stringify({ uploaded: file, cancelledUrl: wouldBe, resumable: resumed })}`);

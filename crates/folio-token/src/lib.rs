@@ -116,8 +116,8 @@ pub use v1::{
     AuthenticationParameters, ExpireError, DEFAULT_V1_EXPIRE_SECS, MAX_V1_EXPIRE_WINDOW_SECS,
 };
 pub use verify::{
-    decode, ledger_key, InvalidReason, Segment, TokenError, UnverifiedToken, VerifiedToken,
-    VerifyOptions,
+    decode, ledger_key, InvalidReason, MismatchProblem, PayloadMismatch, Segment, TokenError,
+    UnverifiedToken, VerifiedToken, VerifyOptions,
 };
 
 /// The largest `exp - iat` of a V2 token, per the wire contract (server setting

@@ -468,15 +468,93 @@ impl VerifiedToken {
         &self,
         fields: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> bool {
+        self.payload_mismatch(fields).is_none()
+    }
+
+    /// The same comparison as [`payload_matches`](Self::payload_matches), telling the first
+    /// parameter that breaks it and how, or `None` when the request matches. Fields are looked
+    /// at in request order, then the token's parameters in name order, so the answer is the
+    /// same for the same request. It names parameters, never values: a caller may show it.
+    ///
+    /// ```
+    /// # use folio_token::{decode, MismatchProblem, UploadToken};
+    /// # let token = UploadToken::new("public_k", "private_k")
+    /// #     .param("fileName", "a.jpg").param("tags", "x,y").issued_at(100).sign().unwrap();
+    /// let verified = decode(&token)?.verify("private_k", 100, 60)?;
+    /// let found = verified.payload_mismatch([("fileName", "a.jpg")]).unwrap();
+    /// assert_eq!((found.param.as_str(), found.problem), ("tags", MismatchProblem::MissingFromRequest));
+    /// let found = verified.payload_mismatch([("folder", "/a")]).unwrap();
+    /// assert_eq!((found.param.as_str(), found.problem), ("folder", MismatchProblem::NotInToken));
+    /// # Ok::<(), folio_token::TokenError>(())
+    /// ```
+    pub fn payload_mismatch<'a>(
+        &self,
+        fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Option<PayloadMismatch> {
         let mut seen = BTreeSet::new();
         for (name, text) in fields {
-            let signed = self.params.get(name).and_then(Value::as_str);
-            if signed != Some(text) || !seen.insert(name) {
-                return false;
+            let problem = match self.params.get(name) {
+                None => Some(MismatchProblem::NotInToken),
+                Some(_) if !seen.insert(name) => Some(MismatchProblem::Repeated),
+                Some(signed) if signed.as_str() != Some(text) => Some(MismatchProblem::Differs),
+                Some(_) => None,
+            };
+            if let Some(problem) = problem {
+                return Some(PayloadMismatch::new(name, problem));
             }
         }
         // Every field named a distinct parameter, so equal counts mean none was left out.
-        seen.len() == self.params.len()
+        if seen.len() == self.params.len() {
+            return None;
+        }
+        let left_out = self.params.keys().find(|k| !seen.contains(k.as_str()))?;
+        Some(PayloadMismatch::new(
+            left_out,
+            MismatchProblem::MissingFromRequest,
+        ))
+    }
+}
+
+/// The first parameter on which a request and its token's payload disagree (step J11).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayloadMismatch {
+    /// The parameter's name (as sent, or as signed).
+    pub param: String,
+    /// How it differs.
+    pub problem: MismatchProblem,
+}
+
+impl PayloadMismatch {
+    fn new(param: &str, problem: MismatchProblem) -> Self {
+        PayloadMismatch {
+            param: param.to_owned(),
+            problem,
+        }
+    }
+}
+
+/// How a parameter breaks the two-way comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MismatchProblem {
+    /// Both carry it, with different values (or the token's value is not a string).
+    Differs,
+    /// The token pins it and the request does not carry it.
+    MissingFromRequest,
+    /// The request carries it and the token does not pin it.
+    NotInToken,
+    /// The request carries it more than once.
+    Repeated,
+}
+
+impl MismatchProblem {
+    /// The words an error body uses for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MismatchProblem::Differs => "differs",
+            MismatchProblem::MissingFromRequest => "missing from request",
+            MismatchProblem::NotInToken => "not in token",
+            MismatchProblem::Repeated => "repeated in request",
+        }
     }
 }
 

@@ -560,6 +560,34 @@ fn repeated_field_names_never_match() {
     assert!(!v.payload_matches([("a", "1"), ("b", "2"), ("b", "2")]));
 }
 
+#[test]
+fn a_mismatch_names_the_parameter_and_the_problem() {
+    let v = check(r#"{"a":"1","b":"2","n":5,"iat":1000,"exp":2000}"#, 1000).unwrap();
+    let found = |fields: &[(&str, &str)]| {
+        v.payload_mismatch(fields.iter().copied())
+            .map(|m| (m.param, m.problem.as_str()))
+    };
+    let named = |param: &str, problem: &'static str| Some((param.to_owned(), problem));
+    assert_eq!(
+        found(&[("a", "1"), ("b", "2"), ("n", "5")]),
+        named("n", "differs"),
+        "not a string"
+    );
+    assert_eq!(found(&[("a", "1"), ("b", "3")]), named("b", "differs"));
+    assert_eq!(found(&[("b", "2"), ("x", "")]), named("x", "not in token"));
+    assert_eq!(
+        found(&[("a", "1"), ("a", "1")]),
+        named("a", "repeated in request")
+    );
+    // Request fields come first; then the first pinned parameter the request left out.
+    assert_eq!(found(&[("n", "5"), ("z", "")]), named("n", "differs"));
+    assert_eq!(found(&[("b", "2")]), named("a", "missing from request"));
+    assert_eq!(found(&[]), named("a", "missing from request"));
+
+    let v = check(r#"{"a":"1","iat":1000,"exp":2000}"#, 1000).unwrap();
+    assert_eq!(v.payload_mismatch([("a", "1")]), None);
+}
+
 // ---- ledger key -------------------------------------------------------------------------------
 
 #[test]

@@ -5,7 +5,9 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use folio_token::{decode, sign_claims, UploadToken, RESERVED_CLAIMS};
+use folio_token::{
+    decode, sign_claims, MismatchProblem, PayloadMismatch, UploadToken, RESERVED_CLAIMS,
+};
 use proptest::prelude::*;
 
 const KEY: &str = "private_prop_key";
@@ -89,15 +91,29 @@ proptest! {
 
         if let Some((first, rest)) = params.split_first() {
             // Dropping any field, or changing its text, breaks the match.
-            prop_assert!(!v.payload_matches(rest.iter().map(|(n, s)| (n.as_str(), s.as_str()))));
+            // Each time the mismatch names that field and says how.
+            let rest = || rest.iter().map(|(n, s)| (n.as_str(), s.as_str()));
+            prop_assert!(!v.payload_matches(rest()));
+            prop_assert_eq!(
+                v.payload_mismatch(rest()),
+                Some(PayloadMismatch { param: first.0.clone(), problem: MismatchProblem::MissingFromRequest })
+            );
             let changed = format!("{}x", first.1);
-            let altered = std::iter::once((first.0.as_str(), changed.as_str()))
-                .chain(rest.iter().map(|(n, s)| (n.as_str(), s.as_str())));
-            prop_assert!(!v.payload_matches(altered));
+            let altered = || std::iter::once((first.0.as_str(), changed.as_str())).chain(rest());
+            prop_assert!(!v.payload_matches(altered()));
+            prop_assert_eq!(
+                v.payload_mismatch(altered()),
+                Some(PayloadMismatch { param: first.0.clone(), problem: MismatchProblem::Differs })
+            );
         }
+        prop_assert_eq!(v.payload_mismatch(fields()), None);
         // One field too many breaks it as well.
         let extra = format!("{}~", params.iter().map(|(n, _)| n.as_str()).collect::<String>());
         prop_assert!(!v.payload_matches(fields().chain([(extra.as_str(), "")])));
+        prop_assert_eq!(
+            v.payload_mismatch(fields().chain([(extra.as_str(), "")])),
+            Some(PayloadMismatch { param: extra.clone(), problem: MismatchProblem::NotInToken })
+        );
 
         prop_assert!(decode(&token).unwrap().verify("private_other", now, 0).is_err());
     }

@@ -1,9 +1,11 @@
 //! The one error type of the HTTP API and its mapping to the wire.
 //!
 //! Every variant maps to exactly one (status, message) pair of `spec/upload-api.md` §5.2; all
-//! wire strings of the error catalogue live in [`AppError::status_and_message`]. Internal
-//! failures are never described to the client: their cause rides in a response extension and
-//! is logged once by the request-log middleware.
+//! wire strings of the error catalogue live in [`AppError::status_and_message`]. Beyond the
+//! spec's `message` and `help`, every body carries a stable machine `code` ([`AppError::code`],
+//! listed in the README), and some errors say more: which parameter, the server's clock.
+//! Internal failures are never described to the client: their cause rides in a response
+//! extension and is logged once by the request-log middleware.
 
 use std::sync::Arc;
 
@@ -37,19 +39,22 @@ pub enum AppError {
     #[error("v1 without signature")]
     MissingSignature,
     #[error("v1 expire out of range")]
-    InvalidExpire,
+    InvalidExpire { server_time: i64 },
     #[error("v1 signature mismatch")]
     InvalidSignature,
 
     // Phase J: v2 JWT.
-    #[error("invalid token: {0}")]
-    InvalidToken(String),
+    /// The reason (the verifier's step that refused it) goes to the log only: telling it to
+    /// the client would help probe the verifier.
+    #[error("invalid token: {reason}")]
+    InvalidToken { reason: String, server_time: i64 },
     #[error("expired token")]
-    ExpiredToken,
+    ExpiredToken { server_time: i64 },
     #[error("token replayed")]
     TokenReused,
-    #[error("payload mismatch")]
-    PayloadMismatch,
+    /// J11, with the first parameter that breaks it when it is known.
+    #[error("payload mismatch{}", mismatch_detail(.0))]
+    PayloadMismatch(Option<folio_token::PayloadMismatch>),
 
     // Phases T, P, F.
     #[error("missing file")]
@@ -256,37 +261,78 @@ fn tus_checksum_mismatch() -> StatusCode {
 /// Per-key problems of a validation error: the `errors` object of spec §5.1.
 pub type FieldErrors = std::collections::BTreeMap<String, String>;
 
-/// The JSON error body of spec §5.1.
+/// An error as the client receives it, all but the `help` text, which is configured: the
+/// edge renders it again when `help_text` is set (`IntoResponse` has no access to
+/// configuration), so it rides in the response's extensions.
+#[derive(Clone, Debug)]
+pub struct WireError {
+    pub status: StatusCode,
+    pub message: String,
+    /// Stable across releases, unlike `message`, which follows ImageKit's wording.
+    pub code: &'static str,
+    /// The `errors` object of spec §5.1: per-key problems of a validation error.
+    pub errors: Option<FieldErrors>,
+    /// Further keys: `param` and `problem`, `serverTime`, `missingFileIds`, `reason`, `header`.
+    pub extra: ErrorExtra,
+}
+
+/// The JSON error body: spec §5.1 plus `code` and the extra keys.
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     message: &'a str,
     help: &'a str,
+    code: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a FieldErrors>,
-    /// Keys some errors add (media-api §2: `reason`, `missingFileIds`).
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    extra: Option<&'a ErrorExtra>,
+    #[serde(flatten)]
+    extra: &'a ErrorExtra,
 }
 
-/// Keys beyond `message`, `help` and `errors` that an error body carries.
+/// Keys beyond `message`, `help`, `code` and `errors` that an error body carries.
 pub type ErrorExtra = serde_json::Map<String, serde_json::Value>;
 
-/// The message of an error response, kept so that the edge can re-render the body with the
-/// configured `help` text (`IntoResponse` has no access to configuration).
-#[derive(Clone)]
-pub struct ErrorMessage(
-    pub String,
-    pub Option<Arc<FieldErrors>>,
-    pub Option<Arc<ErrorExtra>>,
-);
+impl WireError {
+    /// The JSON body.
+    pub fn json(&self, help: &str) -> String {
+        serde_json::to_string(&ErrorBody {
+            message: &self.message,
+            help,
+            code: self.code,
+            errors: self.errors.as_ref(),
+            extra: &self.extra,
+        })
+        .unwrap_or_default()
+    }
+
+    /// The response: status, JSON body and its content type, and this error in the
+    /// extensions.
+    pub fn response(self, help: &str) -> Response {
+        let mut response = (self.status, self.json(help)).into_response();
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// The log's words for a payload mismatch's detail.
+fn mismatch_detail(mismatch: &Option<folio_token::PayloadMismatch>) -> String {
+    mismatch
+        .as_ref()
+        .map(|m| format!(": {} {}", m.param, m.problem.as_str()))
+        .unwrap_or_default()
+}
 
 /// The cause of a 5xx, attached to the response for the request-log middleware.
 #[derive(Clone)]
 pub struct InternalCause(pub Arc<anyhow::Error>);
 
-/// Why a request was refused as the server saw it (e.g. "payload mismatch", "invalid token:
-/// InvalidSignature"), attached to the response for the request-log middleware: the wire
-/// message stays the spec's, the log says what an operator needs. Never holds a secret.
+/// Why a request was refused as the server saw it (e.g. "payload mismatch: tags differs",
+/// "invalid token: signature does not verify"), attached to the response for the request-log
+/// middleware: the wire message stays the spec's, the log says what an operator needs. Never
+/// holds a secret.
 #[derive(Clone)]
 pub struct RefusalReason(pub String);
 
@@ -311,12 +357,12 @@ impl AppError {
             AccountDisabled => (StatusCode::FORBIDDEN, "Your account is disabled."),
             MissingPublicKey => (bad, "Your request is missing publicKey parameter."),
             MissingSignature => (bad, "Your request is missing signature parameter."),
-            InvalidExpire => (bad, "Your request contains invalid expire parameter. Expire parameter should be a Unix time in less than 1 hour into the future."),
+            InvalidExpire { .. } => (bad, "Your request contains invalid expire parameter. Expire parameter should be a Unix time in less than 1 hour into the future."),
             InvalidSignature => (bad, "Your request contains invalid signature parameter."),
-            InvalidToken(_) => (bad, "Your request has invalid token."),
-            ExpiredToken => (bad, "Your request contains expired token."),
+            InvalidToken { .. } => (bad, "Your request has invalid token."),
+            ExpiredToken { .. } => (bad, "Your request contains expired token."),
             TokenReused => (bad, "Your request contains a token that has already been used."),
-            PayloadMismatch => (bad, "Your request contains invalid payload. It does not match with the payload used to generate token."),
+            PayloadMismatch(_) => (bad, "Your request contains invalid payload. It does not match with the payload used to generate token."),
             MissingFile => (bad, "Your request is missing file parameter."),
             InvalidFile(_) => (bad, "Your request contains invalid file parameter."),
             FileTooLarge => (bad, "Your request contains invalid file parameter. The file size exceeds limits."),
@@ -395,91 +441,147 @@ impl AppError {
         (status, message.to_owned())
     }
 
-    /// The `errors` object of the body, for the validation errors that have one.
-    pub fn field_errors(&self) -> Option<&FieldErrors> {
+    /// The stable machine code of the error body. Codes never change meaning; a new error gets
+    /// a new code. The README's table lists them.
+    pub fn code(&self) -> &'static str {
+        use folio_contract::ParamError as P;
+        use AppError::*;
         match self {
-            AppError::InvalidCustomMetadata(e)
-            | AppError::InvalidFieldObject(e)
-            | AppError::InvalidSchemaObject(e) => Some(e),
+            BothTokenAndBasic => "TOKEN_AND_BASIC_AUTH",
+            BothSignatureAndBasic => "SIGNATURE_AND_BASIC_AUTH",
+            NoPrivateKey => "PRIVATE_KEY_MISSING",
+            MissingToken => "TOKEN_MISSING",
+            CannotAuthenticate => "KEY_UNKNOWN",
+            ExpiredPrivateKey => "PRIVATE_KEY_EXPIRED",
+            AccountDisabled => "ACCOUNT_DISABLED",
+            MissingPublicKey => "PUBLIC_KEY_MISSING",
+            MissingSignature => "SIGNATURE_MISSING",
+            InvalidExpire { .. } => "EXPIRE_INVALID",
+            InvalidSignature => "SIGNATURE_INVALID",
+            InvalidToken { .. } => "TOKEN_INVALID",
+            ExpiredToken { .. } => "TOKEN_EXPIRED",
+            TokenReused => "TOKEN_USED",
+            PayloadMismatch(_) => "TOKEN_PAYLOAD_MISMATCH",
+            MissingFile => "FILE_MISSING",
+            InvalidFile(_) => "FILE_INVALID",
+            FileTooLarge | TusTooLarge => "FILE_TOO_LARGE",
+            Param(P::Missing(_)) => "PARAM_MISSING",
+            Param(P::Invalid(_)) | InvalidField(_) => "PARAM_INVALID",
+            Param(P::Unsupported(_)) => "PARAM_UNSUPPORTED",
+            Param(P::ChecksSyntax) => "CHECKS_INVALID",
+            Param(P::TransformationInvalid) => "TRANSFORMATION_INVALID",
+            // A parameter error the contract adds later, until it gets a code of its own.
+            Param(_) => "PARAM_INVALID",
+            ChecksFailed => "CHECKS_FAILED",
+            FileExists => "FILE_EXISTS",
+            TooManyVersions => "VERSION_LIMIT_REACHED",
+            InvalidCustomMetadata(_) => "CUSTOM_METADATA_INVALID",
+            InvalidFieldObject(_) => "FIELD_INVALID",
+            InvalidSchemaObject(_) => "FIELD_SCHEMA_INVALID",
+            FieldNameExists => "FIELD_NAME_TAKEN",
+            FieldLabelExists => "FIELD_LABEL_TAKEN",
+            LabelOrSchemaRequired => "FIELD_LABEL_OR_SCHEMA_REQUIRED",
+            FieldDeleted => "FIELD_DELETED",
+            NameNotUpdatable => "FIELD_NAME_NOT_UPDATABLE",
+            MissingIdParam => "ID_MISSING",
+            InvalidIdParam => "ID_INVALID",
+            NoSuchField => "FIELD_NOT_FOUND",
+            SkipBelowZero(_) => "SKIP_INVALID",
+            LimitBelowMinimum(_) | LimitAboveMaximum(_) => "LIMIT_INVALID",
+            InvalidSort => "SORT_INVALID",
+            InvalidListType => "TYPE_INVALID",
+            InvalidSearchQuery(_) => "SEARCH_QUERY_INVALID",
+            InvalidFileId => "FILE_ID_INVALID",
+            InvalidVersionId => "VERSION_ID_INVALID",
+            FileNotFound | NoFileAtPath(_) => "FILE_NOT_FOUND",
+            VersionNotFound => "VERSION_NOT_FOUND",
+            AssetNotFound => "ASSET_NOT_FOUND",
+            CurrentVersionNotDeletable => "CURRENT_VERSION_NOT_DELETABLE",
+            FilesNotFound(_) => "FILES_NOT_FOUND",
+            FileAlreadyExists => "FILE_ALREADY_EXISTS",
+            InvalidJsonBody => "JSON_BODY_INVALID",
+            FolderNotFound(_) => "FOLDER_NOT_FOUND",
+            NoFilesAtSource(_) => "SOURCE_NOT_FOUND",
+            SameSourceAndDestination => "SAME_SOURCE_AND_DESTINATION",
+            DestinationInsideSource => "DESTINATION_INSIDE_SOURCE",
+            JobNotFound => "JOB_NOT_FOUND",
+            PurgeRequestNotFound => "PURGE_REQUEST_NOT_FOUND",
+            PurgeUrlOutsideEndpoint(_) => "PURGE_URL_INVALID",
+            NotFound => "NOT_FOUND",
+            MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Unauthorized => "URL_SIGNATURE_REQUIRED",
+            SignedUrlInvalid => "URL_SIGNATURE_INVALID",
+            SignedUrlExpired => "URL_SIGNATURE_EXPIRED",
+            UnsupportedTransformation | TransformationNotImplemented(_) => {
+                "TRANSFORMATION_UNSUPPORTED"
+            }
+            InvalidDeliveryTransformation => "TRANSFORMATION_INVALID",
+            TransformationsDisabled => "TRANSFORMATION_NOT_ALLOWED",
+            TransformationNotForType => "TRANSFORMATION_NOT_FOR_FILE_TYPE",
+            PostTransformationIncompatible => "POST_TRANSFORMATION_INCOMPATIBLE",
+            RangeNotSatisfiable { .. } => "RANGE_NOT_SATISFIABLE",
+            UnauthenticatedUploadsBusy => "SERVER_BUSY",
+            TooManyConnections => "TOO_MANY_CONNECTIONS",
+            TusVersion => "TUS_VERSION_UNSUPPORTED",
+            TusContentType => "TUS_CONTENT_TYPE_INVALID",
+            TusHeader(_) => "TUS_HEADER_INVALID",
+            TusOffsetMismatch => "TUS_OFFSET_MISMATCH",
+            TusLocked => "TUS_UPLOAD_LOCKED",
+            TusChecksumMismatch => "TUS_CHECKSUM_MISMATCH",
+            TusChecksumAlgorithm => "TUS_CHECKSUM_ALGORITHM_UNSUPPORTED",
+            TusPastLength => "TUS_PAST_UPLOAD_LENGTH",
+            TusExpired => "TUS_UPLOAD_EXPIRED",
+            TusTooManyIncomplete => "TUS_TOO_MANY_INCOMPLETE",
+            TusIncomplete => "TUS_UPLOAD_INCOMPLETE",
+            Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// The error as the client receives it.
+    pub fn wire(&self) -> WireError {
+        use serde_json::json;
+        use AppError::*;
+        let (status, message) = self.status_and_message();
+        let errors = match self {
+            InvalidCustomMetadata(e) | InvalidFieldObject(e) | InvalidSchemaObject(e) => {
+                Some(e.clone())
+            }
             _ => None,
-        }
-    }
-
-    /// The extra keys of the body, for the errors that have some.
-    pub fn extra(&self) -> Option<ErrorExtra> {
+        };
         let mut extra = ErrorExtra::new();
+        let mut add = |key: &str, value: serde_json::Value| {
+            extra.insert(key.to_owned(), value);
+        };
         match self {
-            AppError::FilesNotFound(ids) => {
-                extra.insert("missingFileIds".to_owned(), serde_json::json!(ids));
+            FilesNotFound(ids) => add("missingFileIds", json!(ids)),
+            FileAlreadyExists => add("reason", json!("FILE_ALREADY_EXISTS")),
+            // Names only, never values: the caller holds the token and its payload anyway.
+            PayloadMismatch(Some(mismatch)) => {
+                add("param", json!(mismatch.param));
+                add("problem", json!(mismatch.problem.as_str()));
             }
-            AppError::FileAlreadyExists => {
-                extra.insert("reason".to_owned(), "FILE_ALREADY_EXISTS".into());
-            }
-            _ => return None,
+            Param(e) => add("param", json!(e.param())),
+            InvalidField(name) => add("param", json!(name)),
+            TusHeader(name) => add("header", json!(name)),
+            // Token lifetimes are checked against this clock; a client can tell its own skew.
+            InvalidExpire { server_time }
+            | InvalidToken { server_time, .. }
+            | ExpiredToken { server_time } => add("serverTime", json!(server_time)),
+            _ => {}
         }
-        Some(extra)
+        WireError {
+            status,
+            message,
+            code: self.code(),
+            errors,
+            extra,
+        }
     }
-}
-
-/// The wire body of an error.
-pub fn error_json(
-    message: &str,
-    help: &str,
-    errors: Option<&FieldErrors>,
-    extra: Option<&ErrorExtra>,
-) -> String {
-    serde_json::to_string(&ErrorBody {
-        message,
-        help,
-        errors,
-        extra,
-    })
-    .unwrap_or_default()
-}
-
-/// Wraps an error message and `help` into the wire body.
-pub fn error_response(
-    status: StatusCode,
-    message: &str,
-    help: &str,
-    errors: Option<&FieldErrors>,
-    extra: Option<&ErrorExtra>,
-) -> Response {
-    let body = error_json(message, help, errors, extra);
-    let mut response = (status, body).into_response();
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    response
-}
-
-/// The JSON body alone, for an answer written outside the router (a refused connection).
-pub fn error_body(message: &str, help: &str) -> Vec<u8> {
-    serde_json::to_vec(&ErrorBody {
-        message,
-        help,
-        errors: None,
-        extra: None,
-    })
-    .unwrap_or_default()
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let (status, message) = self.status_and_message();
-        let errors = self.field_errors().cloned().map(Arc::new);
-        let extra = self.extra().map(Arc::new);
-        let mut response = error_response(
-            status,
-            &message,
-            DEFAULT_HELP,
-            errors.as_deref(),
-            extra.as_deref(),
-        );
-        response
-            .extensions_mut()
-            .insert(ErrorMessage(message, errors, extra));
+        let mut response = self.wire().response(DEFAULT_HELP);
         if let AppError::RangeNotSatisfiable { size } = &self {
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
                 response
@@ -530,12 +632,18 @@ mod tests {
             (AccountDisabled, 403),
             (MissingPublicKey, 400),
             (MissingSignature, 400),
-            (InvalidExpire, 400),
+            (InvalidExpire { server_time: 1 }, 400),
             (InvalidSignature, 400),
-            (InvalidToken("x".into()), 400),
-            (ExpiredToken, 400),
+            (
+                InvalidToken {
+                    reason: "x".into(),
+                    server_time: 1,
+                },
+                400,
+            ),
+            (ExpiredToken { server_time: 1 }, 400),
             (TokenReused, 400),
-            (PayloadMismatch, 400),
+            (PayloadMismatch(None), 400),
             (MissingFile, 400),
             (InvalidFile("x"), 400),
             (FileTooLarge, 400),
@@ -617,6 +725,57 @@ mod tests {
                 "{message}"
             );
             assert!(!message.contains("fire"));
+            let code = err.code();
+            assert!(
+                !code.is_empty() && code.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
+                "{code}"
+            );
+            assert!(
+                readme_code_table().contains(&format!("`{code}`")),
+                "the README's error code table lacks {code}"
+            );
         }
+    }
+
+    /// The rows of the README's table of error codes.
+    fn readme_code_table() -> &'static str {
+        let readme = include_str!("../../../README.md");
+        let start = readme
+            .find("| code | status | meaning |")
+            .expect("the README has the error code table");
+        let table = &readme[start..];
+        &table[..table.find("\n\n").unwrap_or(table.len())]
+    }
+
+    #[test]
+    fn a_body_carries_the_code_and_what_the_error_knows() {
+        let mismatch = AppError::PayloadMismatch(Some(folio_token::PayloadMismatch {
+            param: "tags".into(),
+            problem: folio_token::MismatchProblem::Differs,
+        }));
+        assert_eq!(
+            mismatch.wire().json("Ask."),
+            r#"{"message":"Your request contains invalid payload. It does not match with the payload used to generate token.","help":"Ask.","code":"TOKEN_PAYLOAD_MISMATCH","param":"tags","problem":"differs"}"#
+        );
+        assert_eq!(mismatch.to_string(), "payload mismatch: tags differs");
+        assert_eq!(
+            AppError::ExpiredToken {
+                server_time: 1767225600
+            }
+            .wire()
+            .json("h"),
+            r#"{"message":"Your request contains expired token.","help":"h","code":"TOKEN_EXPIRED","serverTime":1767225600}"#
+        );
+        let mut errors = FieldErrors::new();
+        errors.insert("price".into(), "must be a number".into());
+        assert_eq!(
+            AppError::InvalidCustomMetadata(errors).wire().json("h"),
+            r#"{"message":"Invalid custom metadata.","help":"h","code":"CUSTOM_METADATA_INVALID","errors":{"price":"must be a number"}}"#
+        );
+        let missing = AppError::Param(folio_contract::ParamError::Missing("fileName")).wire();
+        assert_eq!(
+            (missing.code, &missing.extra["param"]),
+            ("PARAM_MISSING", &serde_json::json!("fileName"))
+        );
     }
 }

@@ -41,6 +41,44 @@ assert.deepEqual(
 );
 log(`replay -> ${second.status} "${second.body.message}"`);
 
+// A request that strays from its token: the body says which parameter and how, never a value,
+// next to the unchanged wire message; an expired token comes with the server's clock.
+{
+  // A `jti` tells it from the token above (minted in the same second, it would be the same one).
+  const strayToken = jwt.sign({ ...uploadPayload }, env.privateKey, {
+    expiresIn: expire,
+    jwtid: 'stray',
+    header: { alg: 'HS256', typ: 'JWT', kid: env.publicKey },
+  });
+  const stray = await postForm(
+    '/api/v2/files/upload',
+    formWith({ ...uploadPayload, tags: 'node,other', token: strayToken }, fixture('tiny.jpg'), 'jwt node.jpg'),
+  );
+  assert.deepEqual(
+    [stray.status, stray.body.message, stray.body.code, stray.body.param, stray.body.problem],
+    [
+      400,
+      'Your request contains invalid payload. It does not match with the payload used to generate token.',
+      'TOKEN_PAYLOAD_MISMATCH',
+      'tags',
+      'differs',
+    ],
+    JSON.stringify(stray.body),
+  );
+  assert.ok(!JSON.stringify(stray.body).includes('other'), 'no value is echoed');
+  log(`changed tags -> ${stray.status} ${stray.body.code} ${stray.body.param} ${stray.body.problem}`);
+
+  const now = Math.floor(Date.now() / 1000);
+  const stale = jwt.sign({ fileName: 'late.jpg', iat: now - 600 }, env.privateKey, {
+    expiresIn: 60,
+    header: { alg: 'HS256', typ: 'JWT', kid: env.publicKey },
+  });
+  const late = await postForm('/api/v2/files/upload', formWith({ fileName: 'late.jpg', token: stale }, fixture('tiny.jpg'), 'late.jpg'));
+  assert.deepEqual([late.status, late.body.message, late.body.code], [400, 'Your request contains expired token.', 'TOKEN_EXPIRED']);
+  assert.ok(Number.isInteger(late.body.serverTime) && Math.abs(late.body.serverTime - now) < 60, JSON.stringify(late.body));
+  log(`expired token -> ${late.status} ${late.body.code} serverTime ${late.body.serverTime}`);
+}
+
 // The documentation's backend endpoint, line for line (in a block of its own, for its names),
 // fed the JSON body its browser example posts (expire 3600: the longest lifetime, exactly at
 // the server's limit).

@@ -53,17 +53,24 @@ const v1 = await client.files.upload({ file: await toFile(fixture('tiny.jpg'), '
 await checkUploadedFile(v1, { fixtureName: 'tiny.jpg', name: /^tiny_[A-Za-z0-9_-]{9}\.jpg$/ });
 log(`files.upload (v1) -> 200, unique name ${v1.name}`);
 
-/** Runs `call`, expects the SDK's APIError subclass `type` with the server's exact message. */
-async function expectError(what, call, type, status, message) {
+/**
+ * Runs `call`, expects the SDK's APIError subclass `type` with the server's exact message, and
+ * Folio's machine `code` (plus any `detail` keys) readable from the parsed error body.
+ */
+async function expectError(what, call, type, status, message, code, detail = {}) {
   await assert.rejects(call, (err) => {
     assert.ok(err instanceof type, `${what}: expected ${type.name}, got ${err?.constructor?.name}: ${err}`);
     assert.equal(err.status, status, `${what}: status`);
     assert.equal(err.error?.message, message, `${what}: error.message`);
     assert.equal(typeof err.error?.help, 'string', `${what}: error.help`);
+    assert.equal(err.error?.code, code, `${what}: error.code`);
+    for (const [key, value] of Object.entries(detail)) {
+      assert.equal(err.error?.[key], value, `${what}: error.${key}`);
+    }
     assert.equal(err.message, `${status} ${message}`, `${what}: exception text`);
     return true;
   });
-  log(`${what} -> ${type.name} "${status} ${message}"`);
+  log(`${what} -> ${type.name} "${status} ${message}" ${code}`);
 }
 
 const wrong = sdk('private_not_a_key_of_this_server');
@@ -74,6 +81,7 @@ await expectError(
   ImageKit.PermissionDeniedError,
   403,
   unauthenticated,
+  'KEY_UNKNOWN',
 );
 await expectError(
   'files.upload (v1) with a wrong private key',
@@ -81,6 +89,7 @@ await expectError(
   ImageKit.PermissionDeniedError,
   403,
   unauthenticated,
+  'KEY_UNKNOWN',
 );
 await expectError(
   'beta.v2.files.upload with useUniqueFileName=false, overwriteFile=false on an existing path',
@@ -95,6 +104,7 @@ await expectError(
   ImageKit.BadRequestError,
   400,
   'A file with the same name already exists at the exact location. We could not overwrite it because both overwriteFile and useUniqueFileName are set to false.',
+  'FILE_EXISTS',
 );
 await expectError(
   'beta.v2.files.upload without fileName',
@@ -102,5 +112,7 @@ await expectError(
   ImageKit.BadRequestError,
   400,
   'Your request is missing fileName parameter.',
+  'PARAM_MISSING',
+  { param: 'fileName' },
 );
 console.log('node sdk: all checks passed');

@@ -54,8 +54,9 @@ check_uploaded_file(v1, fixture_name="tiny.jpg", name=re.compile(r"tiny_[A-Za-z0
 ok(f"files.upload (v1) -> 200, unique name {v1['name']}")
 
 
-def expect_error(what, call, error_type, status, message):
-    """Runs `call`, expects the SDK's APIStatusError subclass with the server's exact message."""
+def expect_error(what, call, error_type, status, message, code, **detail):
+    """Runs `call`, expects the SDK's APIStatusError subclass with the server's exact message, and
+    Folio's machine `code` (plus any `detail` keys) in the body the SDK parsed."""
     try:
         call()
     except imagekitio.APIStatusError as err:
@@ -63,8 +64,11 @@ def expect_error(what, call, error_type, status, message):
         assert err.status_code == status, (what, err.status_code)
         assert isinstance(err.body, dict) and err.body.get("message") == message, (what, err.body)
         assert isinstance(err.body.get("help"), str), (what, err.body)
+        assert err.body.get("code") == code, (what, err.body)
+        for key, value in detail.items():
+            assert err.body.get(key) == value, (what, key, err.body)
         assert message in str(err), (what, str(err))
-        ok(f'{what} -> {error_type.__name__} {status} "{message}"')
+        ok(f'{what} -> {error_type.__name__} {status} "{message}" {code}')
     else:
         raise AssertionError(f"{what}: no error raised")
 
@@ -74,12 +78,12 @@ unauthenticated = "Your account cannot be authenticated."
 expect_error(
     "beta.v2.files.upload with a wrong private key",
     lambda: wrong.beta.v2.files.upload(file=fixture("tiny.jpg"), file_name="x.jpg"),
-    imagekitio.PermissionDeniedError, 403, unauthenticated,
+    imagekitio.PermissionDeniedError, 403, unauthenticated, "KEY_UNKNOWN",
 )
 expect_error(
     "files.upload (v1) with a wrong private key",
     lambda: wrong.files.upload(file=fixture("tiny.jpg"), file_name="x.jpg"),
-    imagekitio.PermissionDeniedError, 403, unauthenticated,
+    imagekitio.PermissionDeniedError, 403, unauthenticated, "KEY_UNKNOWN",
 )
 expect_error(
     "beta.v2.files.upload with use_unique_file_name=False, overwrite_file=False on an existing path",
@@ -89,5 +93,12 @@ expect_error(
     ),
     imagekitio.BadRequestError, 400,
     "A file with the same name already exists at the exact location. We could not overwrite it because both overwriteFile and useUniqueFileName are set to false.",
+    "FILE_EXISTS",
+)
+expect_error(
+    "beta.v2.files.upload without a file name",
+    lambda: client.beta.v2.files.upload(file=fixture("tiny.jpg"), file_name=""),
+    imagekitio.BadRequestError, 400, "Your request is missing fileName parameter.",
+    "PARAM_MISSING", param="fileName",
 )
 print("python sdk: all checks passed")

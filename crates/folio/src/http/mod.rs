@@ -13,15 +13,16 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::custom_fields;
 use crate::delivery;
-use crate::error::{
-    error_response, AppError, ErrorMessage, InternalCause, RefusalReason, DEFAULT_HELP,
-};
+use crate::error::{AppError, InternalCause, RefusalReason, WireError, DEFAULT_HELP};
 use crate::state::AppState;
 use crate::upload;
 use crate::web::SameOriginOnly;
 
 mod health;
+mod limits;
 pub mod linger;
+
+pub use limits::PATH as LIMITS_PATH;
 
 /// What browsers may read of a response: the request id and rate limit headers, and the tus
 /// headers of resumable uploads (without them tus clients fail on "missing offset").
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/files/upload", post(upload::upload_v1))
         .route("/api/v2/files/upload", post(upload::upload_v2))
+        .route(limits::PATH, get(limits::limits))
         // Resumable uploads (tus 1.0 bound to the token); no routes when switched off.
         .merge(crate::resumable::routes(&state))
         // Custom metadata fields API (spec §9.2).
@@ -134,20 +136,11 @@ async fn edge(State(state): State<AppState>, mut request: Request, next: Next) -
     };
 
     if state.config.help_text != DEFAULT_HELP {
-        if let Some(ErrorMessage(message, errors, extra)) =
-            response.extensions_mut().remove::<ErrorMessage>()
-        {
-            let status = response.status();
+        if let Some(wire) = response.extensions_mut().remove::<WireError>() {
             let extensions = std::mem::take(response.extensions_mut());
             let headers = std::mem::take(response.headers_mut());
-            response = error_response(
-                status,
-                &message,
-                &state.config.help_text,
-                errors.as_deref(),
-                extra.as_deref(),
-            );
-            *response.extensions_mut() = extensions;
+            response = wire.response(&state.config.help_text);
+            response.extensions_mut().extend(extensions);
             for (name, value) in headers.iter() {
                 if name != http::header::CONTENT_LENGTH {
                     response.headers_mut().insert(name.clone(), value.clone());
@@ -186,10 +179,11 @@ async fn edge(State(state): State<AppState>, mut request: Request, next: Next) -
         );
     } else if let Some(RefusalReason(reason)) = response.extensions().get::<RefusalReason>() {
         // A refusal leaves a trace at the default level, with what the client was not told.
+        let code = response.extensions().get::<WireError>().map(|w| w.code);
         tracing::info!(
             http.method = %method, http.route = %route, http.status = status,
-            duration_ms = elapsed_ms, request_id = %request_id, reason = %reason,
-            "request refused"
+            duration_ms = elapsed_ms, request_id = %request_id, code = %code.unwrap_or_default(),
+            reason = %reason, "request refused"
         );
     } else {
         tracing::debug!(

@@ -1029,14 +1029,8 @@ async fn finish_stranded(
 
 /// The status and JSON body an error gets on the upload API (with the configured help text).
 fn error_result(state: &AppState, error: &AppError) -> (u16, String) {
-    let (status, message) = error.status_and_message();
-    let body = crate::error::error_json(
-        &message,
-        &state.config.help_text,
-        error.field_errors(),
-        error.extra().as_ref(),
-    );
-    (status.as_u16(), body)
+    let wire = error.wire();
+    (wire.status.as_u16(), wire.json(&state.config.help_text))
 }
 
 /// Removes the expired uploads (and their partial data) in batches, then partial data no

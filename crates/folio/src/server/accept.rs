@@ -20,7 +20,7 @@ use tracing::Instrument;
 use super::activity::{expiry, Activity, CountRequests, Tracked};
 use super::caps::{ConnectionCaps, Refused, Slot};
 use crate::config::ServerConfig;
-use crate::error::{error_body, AppError};
+use crate::error::AppError;
 
 /// Pause after an accept error that is not about one connection (out of file descriptors,
 /// out of memory): retrying at once would only spin and fill the log.
@@ -158,9 +158,9 @@ fn is_connection_error(e: &io::Error) -> bool {
 /// What a refused connection is sent before it is closed: a `503` in the error format of the
 /// API, readable from browsers, that says the connection will not be reused.
 fn refusal_response(help_text: &str) -> Vec<u8> {
-    let error = AppError::TooManyConnections;
-    let (status, message) = error.status_and_message();
-    let body = error_body(&message, help_text);
+    let error = AppError::TooManyConnections.wire();
+    let status = error.status;
+    let body = error.json(help_text);
     let mut response = format!(
         "HTTP/1.1 {} {}\r\n\
          content-type: application/json; charset=utf-8\r\n\
@@ -174,7 +174,7 @@ fn refusal_response(help_text: &str) -> Vec<u8> {
         body.len()
     )
     .into_bytes();
-    response.extend_from_slice(&body);
+    response.extend_from_slice(body.as_bytes());
     response
 }
 

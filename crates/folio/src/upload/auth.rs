@@ -117,6 +117,26 @@ async fn key_for_private(
     Ok(found)
 }
 
+/// The live key pair named by a public key (v1 `publicKey`, v2 `kid`, the limits endpoint's
+/// `publicKey`): not revoked, not expired, of an enabled account.
+pub async fn key_for_public(
+    state: &AppState,
+    public_key: &str,
+) -> Result<KeyWithAccount, AppError> {
+    let now = state.clock.now_secs();
+    let found = state
+        .catalog
+        .key_by_public(public_key)
+        .await
+        .map_err(AppError::internal)?
+        .filter(|k| !k.key.revoked && k.key.expires_at.is_none_or(|t| t > now))
+        .ok_or(AppError::CannotAuthenticate)?;
+    if found.account.disabled {
+        return Err(AppError::AccountDisabled);
+    }
+    Ok(found)
+}
+
 /// Authentication of the media API (spec §8): HTTP Basic with the private key only. No
 /// (or unusable) Basic credentials → `401`, unknown key → `403`.
 pub async fn authenticate_basic(
@@ -244,7 +264,15 @@ impl<'a> Authenticator<'a> {
         match (&auth.token, pinned) {
             (Some(_), Some(params)) => Ok((auth, params)),
             // A payload value that is not a string: no request could match it.
-            (Some(_), None) => Err(AppError::PayloadMismatch),
+            (Some(token), None) => {
+                let not_a_string = token.params().iter().find(|(_, v)| !v.is_string());
+                Err(AppError::PayloadMismatch(not_a_string.map(|(name, _)| {
+                    folio_token::PayloadMismatch {
+                        param: name.clone(),
+                        problem: folio_token::MismatchProblem::Differs,
+                    }
+                })))
+            }
             (None, _) => Ok((auth, fields.to_vec())),
         }
     }
@@ -262,8 +290,8 @@ impl<'a> Authenticator<'a> {
                 .iter()
                 .filter(|(n, _)| n != "token" && n != "file")
                 .map(|(n, v)| (n.as_str(), v.as_str()));
-            if !token.payload_matches(compared) {
-                return Err(AppError::PayloadMismatch);
+            if let Some(mismatch) = token.payload_mismatch(compared) {
+                return Err(AppError::PayloadMismatch(Some(mismatch)));
             }
         }
         Ok(auth)
@@ -319,31 +347,18 @@ impl<'a> Authenticator<'a> {
         })
     }
 
-    /// The key pair named by a public key (v1 `publicKey`, v2 `kid`).
-    async fn key_for_public(&self, public_key: &str) -> Result<KeyWithAccount, AppError> {
-        let found = self
-            .state
-            .catalog
-            .key_by_public(public_key)
-            .await
-            .map_err(AppError::internal)?
-            .filter(|k| !k.key.revoked && k.key.expires_at.is_none_or(|t| t > self.now()))
-            .ok_or(AppError::CannotAuthenticate)?;
-        if found.account.disabled {
-            return Err(AppError::AccountDisabled);
-        }
-        Ok(found)
-    }
-
     /// Phase S.
     async fn signature_phase(&mut self, fields: &Fields) -> Result<Authenticated, AppError> {
         let public_key = non_empty(fields, "publicKey").ok_or(AppError::MissingPublicKey)?;
-        let found = self.key_for_public(public_key).await?;
+        let found = key_for_public(self.state, public_key).await?;
         let token = non_empty(fields, "token").ok_or(AppError::MissingToken)?;
         let signature = field(fields, "signature").ok_or(AppError::MissingSignature)?;
         let expire_text = field(fields, "expire").unwrap_or("");
-        let expire = folio_token::parse_v1_expire(expire_text, self.now())
-            .map_err(|_| AppError::InvalidExpire)?;
+        let expire = folio_token::parse_v1_expire(expire_text, self.now()).map_err(|_| {
+            AppError::InvalidExpire {
+                server_time: self.now(),
+            }
+        })?;
         if !folio_token::verify_v1_signature(&found.key.private_key, token, expire_text, signature)
         {
             return Err(AppError::InvalidSignature);
@@ -371,9 +386,12 @@ impl<'a> Authenticator<'a> {
     /// Phase J up to the burn (J1–J10); J11 runs in [`Self::after_body`].
     async fn jwt_phase(&mut self, fields: &Fields) -> Result<Authenticated, AppError> {
         let raw = non_empty(fields, "token").ok_or(AppError::MissingToken)?;
-        let unverified =
-            folio_token::decode(raw).map_err(|e| AppError::InvalidToken(e.to_string()))?;
-        let found = self.key_for_public(unverified.kid()).await?;
+        let invalid = |e: folio_token::TokenError| AppError::InvalidToken {
+            reason: e.to_string(),
+            server_time: self.now(),
+        };
+        let unverified = folio_token::decode(raw).map_err(invalid)?;
+        let found = key_for_public(self.state, unverified.kid()).await?;
         let verified = unverified
             .verify(
                 &found.key.private_key,
@@ -381,8 +399,10 @@ impl<'a> Authenticator<'a> {
                 self.state.config.auth.clock_leeway_secs,
             )
             .map_err(|e| match e {
-                folio_token::TokenError::Expired => AppError::ExpiredToken,
-                other => AppError::InvalidToken(other.to_string()),
+                folio_token::TokenError::Expired => AppError::ExpiredToken {
+                    server_time: self.now(),
+                },
+                other => invalid(other),
             })?;
         self.burn(&found.account.id, &verified.ledger_key(), verified.exp())
             .await?;

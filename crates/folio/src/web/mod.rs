@@ -88,6 +88,7 @@ impl Demo {
         let config = json!({
             "authEndpoint": "/demo/auth",
             "uploadEndpoint": "/api/v2/files/upload",
+            "limitsEndpoint": crate::http::LIMITS_PATH,
             "resumableEndpoint": resumable.then_some(crate::resumable::PATH),
             "publicKey": self.public_key,
             "bearer": self.bearer,

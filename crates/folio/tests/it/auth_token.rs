@@ -1,6 +1,7 @@
 //! Phase J: v2 JWT uploads (spec §2.3, §2.5; Appendix A items 5, 6) and the single-use rule.
 
 use folio_token::sign_claims;
+use serde_json::json;
 
 use crate::harness::{fixture, form_with_file, TestApp};
 
@@ -52,18 +53,31 @@ async fn the_spec_vector_is_accepted_once() {
 async fn payload_and_request_must_match_both_ways() {
     let app = vector_app(IAT + 100).await;
     let extra = [VECTOR_FIELDS.as_slice(), &[("folder", "/x/")]].concat();
-    post_token(&app, VECTOR, &extra)
-        .await
-        .assert_error(400, MISMATCH);
+    let reply = post_token(&app, VECTOR, &extra).await;
+    reply
+        .assert_error(400, MISMATCH)
+        .assert_code("TOKEN_PAYLOAD_MISMATCH");
+    // Which parameter and how, never its value.
+    assert_eq!(
+        (&reply.body["param"], &reply.body["problem"]),
+        (&json!("folder"), &json!("not in token")),
+        "{}",
+        reply.body
+    );
+    assert!(!reply.body.to_string().contains("/x/"), "{}", reply.body);
     // The token is burned now even though the request failed (rule 6).
     post_token(&app, VECTOR, &VECTOR_FIELDS)
         .await
-        .assert_error(400, REUSED);
+        .assert_error(400, REUSED)
+        .assert_code("TOKEN_USED");
 
     let app = vector_app(IAT + 100).await;
-    post_token(&app, VECTOR, &VECTOR_FIELDS[..2])
-        .await
-        .assert_error(400, MISMATCH);
+    let reply = post_token(&app, VECTOR, &VECTOR_FIELDS[..2]).await;
+    reply.assert_error(400, MISMATCH);
+    assert_eq!(
+        (&reply.body["param"], &reply.body["problem"]),
+        (&json!("tags"), &json!("missing from request"))
+    );
 
     let app = vector_app(IAT + 100).await;
     let changed = [
@@ -71,9 +85,13 @@ async fn payload_and_request_must_match_both_ways() {
         ("useUniqueFileName", "FALSE"),
         ("tags", "summer,dress"),
     ];
-    post_token(&app, VECTOR, &changed)
-        .await
-        .assert_error(400, MISMATCH);
+    let reply = post_token(&app, VECTOR, &changed).await;
+    reply.assert_error(400, MISMATCH);
+    assert_eq!(
+        (&reply.body["param"], &reply.body["problem"]),
+        (&json!("useUniqueFileName"), &json!("differs"))
+    );
+    assert!(!reply.body.to_string().contains("FALSE"), "{}", reply.body);
     app.assert_no_orphan_blobs(0).await;
 }
 
@@ -135,14 +153,19 @@ async fn broken_tokens_are_invalid() {
 #[tokio::test]
 async fn expiry_is_checked_against_the_clock() {
     let app = vector_app(EXP).await;
-    post_token(&app, VECTOR, &VECTOR_FIELDS)
-        .await
-        .assert_error(400, "Your request contains expired token.");
+    let reply = post_token(&app, VECTOR, &VECTOR_FIELDS).await;
+    reply
+        .assert_error(400, "Your request contains expired token.")
+        .assert_code("TOKEN_EXPIRED");
+    // The server's clock, for the client to tell its own skew.
+    assert_eq!(reply.body["serverTime"], EXP, "{}", reply.body);
     // iat more than the leeway in the future
     let app = vector_app(IAT - 61).await;
-    post_token(&app, VECTOR, &VECTOR_FIELDS)
-        .await
-        .assert_error(400, INVALID);
+    let reply = post_token(&app, VECTOR, &VECTOR_FIELDS).await;
+    reply
+        .assert_error(400, INVALID)
+        .assert_code("TOKEN_INVALID");
+    assert_eq!(reply.body["serverTime"], IAT - 61, "{}", reply.body);
     let app = vector_app(IAT - 60).await;
     post_token(&app, VECTOR, &VECTOR_FIELDS).await.assert_ok();
 }

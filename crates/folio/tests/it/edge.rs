@@ -419,7 +419,11 @@ async fn a_refused_upload_is_logged_with_its_request_id_and_reason() {
         .to_owned();
     let line = process.log_line(&["request refused", &request_id]).await;
     assert!(line.contains("INFO"), "{line}");
-    assert!(line.contains("reason=payload mismatch"), "{line}");
+    assert!(line.contains("code=TOKEN_PAYLOAD_MISMATCH"), "{line}");
+    assert!(
+        line.contains("reason=payload mismatch: fileName differs"),
+        "{line}"
+    );
     assert!(line.contains("http.status=400"), "{line}");
     assert!(
         !process.log().contains(&private),

@@ -181,8 +181,9 @@ impl Reply {
         self.body["message"].as_str().unwrap_or("<no message>")
     }
 
+    /// An error with this status and wire message, and a machine `code` of some kind.
     #[track_caller]
-    pub fn assert_error(&self, status: u16, message: &str) {
+    pub fn assert_error(&self, status: u16, message: &str) -> &Self {
         assert_eq!(
             (self.status, self.message()),
             (status, message),
@@ -190,6 +191,20 @@ impl Reply {
             self.body
         );
         assert!(self.body["help"].is_string(), "help missing: {}", self.body);
+        let code = self.body["code"].as_str().unwrap_or_default();
+        assert!(
+            !code.is_empty() && code.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
+            "code missing or malformed: {}",
+            self.body
+        );
+        self
+    }
+
+    /// The error body's `code` is this one.
+    #[track_caller]
+    pub fn assert_code(&self, code: &str) -> &Self {
+        assert_eq!(self.body["code"], code, "body: {}", self.body);
+        self
     }
 
     #[track_caller]

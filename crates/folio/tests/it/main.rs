@@ -24,6 +24,7 @@ mod extensions;
 mod fetch;
 mod harness;
 mod intake_abuse;
+mod limits;
 mod media_bulk;
 mod media_files;
 mod media_folders;

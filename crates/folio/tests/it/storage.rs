@@ -238,8 +238,10 @@ async fn error_bodies_have_the_wire_shape() {
         .await;
     insta::assert_json_snapshot!(reply.body, @r#"
     {
+      "code": "PARAM_INVALID",
       "help": "For support, contact the administrator of this server.",
-      "message": "Your request contains invalid tags parameter."
+      "message": "Your request contains invalid tags parameter.",
+      "param": "tags"
     }
     "#);
 }

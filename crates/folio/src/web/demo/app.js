@@ -10,6 +10,9 @@
 // client of its own below): the token creates the upload, then the file goes in chunks that
 // survive a lost connection (retried with back-off from the offset Folio reports) and can be
 // paused and resumed.
+//
+// Before any of it, the page asks GET /api/v2/limits what the server accepts: a file over its
+// size limit is refused in the page, and a device clock far from the server's is pointed out.
 'use strict';
 
 (() => {
@@ -37,6 +40,8 @@
   const preview = $('preview');
   const fileLink = $('file-link');
   const resultJson = $('result-json');
+  const limitsNote = $('limits');
+  const clockNote = $('clock-note');
 
   // Above this size a file goes to the resumable endpoint: where a lost connection or a proxy's
   // body limit would cost the most.
@@ -47,6 +52,7 @@
 
   let chosen = null; // the File to upload
   let cancelCurrent = null; // set while a token request or an upload runs
+  let limits = null; // what the server accepts (GET /api/v2/limits), once it answered
 
   function formatBytes(n) {
     if (n < 1024) return `${n} B`;
@@ -73,12 +79,48 @@
     progressText.textContent = `${percent} %`;
   }
 
+  // What the server accepts, asked once: a file over its class's size limit is refused here,
+  // before a token is minted or a byte is sent. The server's clock comes with it: a device
+  // whose clock is off by more than the token leeway is told so.
+  async function loadLimits() {
+    try {
+      const query = new URLSearchParams({ publicKey: config.publicKey });
+      const response = await fetch(`${config.limitsEndpoint}?${query}`, { cache: 'no-store' });
+      if (!response.ok) return;
+      limits = await response.json();
+    } catch {
+      return; // the server checks again anyway
+    }
+    limitsNote.textContent = limits.sizeLimits
+      .map((c) => `${c.class === 'video' ? 'Videos' : 'Other files'} up to ${formatBytes(c.maxBytes)}`)
+      .join(' · ');
+    const skew = Math.round(limits.serverTime - Date.now() / 1000);
+    if (Math.abs(skew) > limits.token.clockLeewaySecs) {
+      const minutes = Math.max(1, Math.round(Math.abs(skew) / 60));
+      clockNote.textContent = `This device's clock is ${minutes} min ${skew > 0 ? 'behind' : 'ahead of'} the server's. Tokens are checked by the server's clock.`;
+      clockNote.hidden = false;
+    }
+  }
+
+  // Why `file` cannot be uploaded, or null. The browser's MIME type comes from the name; the
+  // server classifies the bytes themselves and has the last word.
+  function sizeProblem(file) {
+    if (!limits) return null;
+    const matches = (pattern) => pattern === '*/*' || file.type.startsWith(pattern.replace('*', ''));
+    const sizeClass = limits.sizeLimits.find((c) => matches(c.mimeTypes));
+    if (!sizeClass || file.size <= sizeClass.maxBytes) return null;
+    const what = sizeClass.class === 'video' ? 'videos' : 'files';
+    return `${file.name} is ${formatBytes(file.size)}: this server takes ${what} up to ${formatBytes(sizeClass.maxBytes)}.`;
+  }
+
   function choose(file) {
     chosen = file;
     if (file) {
       fileChosen.textContent = `${file.name} · ${formatBytes(file.size)}`;
       fileNameInput.placeholder = file.name;
-      setStatus('Ready to upload.');
+      const problem = sizeProblem(file);
+      if (problem) setStatus(problem, 'error');
+      else setStatus('Ready to upload.');
     } else {
       fileChosen.textContent = 'No file chosen';
       fileNameInput.placeholder = '';
@@ -562,6 +604,11 @@
       drop.focus();
       return;
     }
+    const problem = sizeProblem(chosen);
+    if (problem) {
+      setStatus(problem, 'error');
+      return;
+    }
     const params = collectParams();
     clearResult();
     setBusy(true);
@@ -634,4 +681,6 @@
   // A file dropped next to the zone must not make the browser navigate away from the page.
   window.addEventListener('dragover', (event) => event.preventDefault());
   window.addEventListener('drop', (event) => event.preventDefault());
+
+  loadLimits();
 })();
