@@ -1,5 +1,6 @@
 //! The `folio` command line: `serve`, `migrate`, `keys`, `token`, `upload`, `files`,
-//! `webhooks`.
+//! `webhooks`, `config`, `health`. Only `serve` creates a library; the other commands open an
+//! existing one and say which.
 
 mod upload;
 
@@ -15,7 +16,8 @@ use crate::config::Config;
 #[command(
     name = "folio",
     version,
-    about = "Self-hosted media library with an ImageKit-compatible upload API"
+    about = "Self-hosted media library with an ImageKit-compatible upload API",
+    after_help = CONFIG_HELP
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -24,29 +26,45 @@ pub struct Cli {
     command: Command,
 }
 
+/// How settings are found, under every command's `--help`.
+const CONFIG_HELP: &str = "\
+Configuration: built-in defaults, then the TOML file (--config, FOLIO_CONFIG; every key is in
+folio.example.toml), then FOLIO_* variables (key a.b_c is FOLIO_A__B_C, e.g.
+FOLIO_LIMITS__MAX_FILE_SIZE=25MiB), then flags. `folio config print` shows the result.
+Logging: FOLIO_LOG sets the filter (default folio=info), FOLIO_LOG_FORMAT=json for JSON lines.";
+
 #[derive(Args)]
 struct GlobalArgs {
     /// Configuration file (TOML); see folio.example.toml.
     #[arg(long, global = true, env = "FOLIO_CONFIG")]
     config: Option<PathBuf>,
-    /// Folder for the embedded catalog and blobs (overrides `data_dir`).
-    #[arg(long, global = true)]
+    /// Folder for the embedded catalog and blobs (key `data_dir`) [default: ./data].
+    #[arg(long, global = true, env = "FOLIO_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Catalog URL, `sqlite://PATH` or `postgres://…` (overrides `catalog` / FOLIO_CATALOG).
-    #[arg(long, global = true, value_name = "URL")]
+    /// Catalog URL, `sqlite://PATH` or `postgres://…` (key `catalog`) [default:
+    /// sqlite://<data_dir>/folio.db].
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "FOLIO_CATALOG",
+        hide_env_values = true
+    )]
     catalog: Option<String>,
-    /// Blob store URL, `file://PATH` or `s3://BUCKET[/PREFIX]?…` (overrides `blobs` /
-    /// FOLIO_BLOBS).
-    #[arg(long, global = true, value_name = "URL")]
+    /// Blob store URL, `file://PATH` or `s3://BUCKET[/PREFIX]?…` (key `blobs`) [default:
+    /// file://<data_dir>/blobs].
+    #[arg(long, global = true, value_name = "URL", env = "FOLIO_BLOBS")]
     blobs: Option<String>,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP server.
+    #[command(after_help = CONFIG_HELP)]
     Serve {
-        /// Address to listen on (overrides `listen`).
-        #[arg(long)]
+        /// Address to listen on, IP:PORT or localhost:PORT (key `listen`) [default:
+        /// 127.0.0.1:8080].
+        #[arg(long, value_parser = crate::config::parse_listen, env = "FOLIO_LISTEN")]
         listen: Option<std::net::SocketAddr>,
         /// Also serve a browser upload page at /demo/ with its own token endpoint at
         /// /demo/auth (signing with the first active key, guarded by a bearer token drawn at
@@ -81,6 +99,21 @@ enum Command {
         #[command(subcommand)]
         action: WebhooksAction,
     },
+    /// The configuration in effect.
+    #[command(after_help = CONFIG_HELP)]
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Check that the catalog and the blob store answer; exits non-zero when one does not.
+    Health,
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Print the effective configuration as TOML (defaults, file, variables and flags
+    /// applied), secrets redacted.
+    Print,
 }
 
 #[derive(Subcommand)]
@@ -303,11 +336,46 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             action: FilesAction::Rm(args),
         } => files_rm(config, args).await,
         Command::Webhooks { action } => webhooks(config, action).await,
+        Command::Config {
+            action: ConfigAction::Print,
+        } => config_print(&config),
+        Command::Health => health(config).await,
     }
 }
 
+/// `folio config print`: the TOML a file would need to reproduce this configuration, headed by
+/// the stores it resolves to.
+fn config_print(config: &Config) -> anyhow::Result<()> {
+    let text = toml::to_string(config).context("rendering the configuration")?;
+    println!(
+        "# catalog: {}",
+        crate::store::redact_url(&config.catalog_url())
+    );
+    println!(
+        "# blobs:   {}",
+        crate::store::redact_url(&config.blobs_url())
+    );
+    println!("# delivery URLs start with {}", config.delivery_url());
+    print!("{text}");
+    Ok(())
+}
+
+/// `folio health`: the probes of `GET /healthz`, run from here against the configured stores.
+async fn health(config: Config) -> anyhow::Result<()> {
+    let state = crate::server::open_existing_state(config).await?;
+    let report = crate::http::health::probe(&state).await;
+    for (name, verdict) in [("catalog", &report.catalog), ("blobs", &report.blobs)] {
+        match verdict {
+            Ok(()) => println!("{name}: ok"),
+            Err(e) => println!("{name}: unavailable: {e}"),
+        }
+    }
+    anyhow::ensure!(report.healthy(), "the library is not healthy");
+    Ok(())
+}
+
 async fn webhooks(config: Config, action: WebhooksAction) -> anyhow::Result<()> {
-    let (state, _) = crate::server::open_state(config).await?;
+    let state = crate::server::open_existing_state(config).await?;
     match action {
         WebhooksAction::Add(args) => {
             let events: Vec<String> = args
@@ -450,6 +518,9 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             config.listen
         );
     }
+    if let Some(warning) = config.public_url_warning() {
+        tracing::warn!(listen = %config.listen, "{warning}");
+    }
     let (state, created) = crate::server::open_state(config).await?;
     let (mut state, listener) = crate::server::bind(state).await?;
     let addr = listener.local_addr()?;
@@ -501,9 +572,15 @@ async fn migrate(config: Config, check: bool) -> anyhow::Result<()> {
         Migrate::Apply
     };
     let url = crate::store::redact_url(&config.catalog_url());
-    if check && url.starts_with("sqlite:") {
-        // The embedded catalog always migrates itself when it opens; there is nothing to check.
-        println!("catalog {url}: embedded, migrated when it opens");
+    if url.starts_with("sqlite:") {
+        // The embedded catalog migrates itself when it opens; there is nothing to check, and
+        // only `serve` creates one.
+        if check {
+            println!("catalog {url}: embedded, migrated when it opens");
+        } else {
+            crate::server::open_existing_state(config).await?;
+            println!("catalog {url}: schema is current");
+        }
         return Ok(());
     }
     crate::store::open_catalog(&config, mode).await?;
@@ -512,10 +589,7 @@ async fn migrate(config: Config, check: bool) -> anyhow::Result<()> {
 }
 
 async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
-    let (state, created) = crate::server::open_state(config).await?;
-    if created.is_some() {
-        println!("(created the default account)");
-    }
+    let state = crate::server::open_existing_state(config).await?;
     match action {
         KeysAction::Create => {
             let key = state.catalog.create_key(None).await?;
@@ -549,7 +623,7 @@ async fn key_pair(
     if let (Some(public), Some(private)) = (&public, private) {
         return Ok((public.clone(), private));
     }
-    let (state, _) = crate::server::open_state(config).await?;
+    let state = crate::server::open_existing_state(config).await?;
     let keys = state.catalog.list_keys().await?;
     let key = keys
         .into_iter()
@@ -646,7 +720,7 @@ async fn files_ls(config: Config, args: LsArgs) -> anyhow::Result<()> {
     if !(1..=1000).contains(&args.limit) {
         anyhow::bail!("--limit {}: must be between 1 and 1000", args.limit);
     }
-    let (state, _) = crate::server::open_state(config).await?;
+    let state = crate::server::open_existing_state(config).await?;
     let account = state
         .catalog
         .account_by_url_id(&args.account)
@@ -712,7 +786,7 @@ async fn files_ls(config: Config, args: LsArgs) -> anyhow::Result<()> {
 
 /// `folio files rm`: the media API's bulk delete (rows first, then blobs), for operators.
 async fn files_rm(config: Config, args: RmArgs) -> anyhow::Result<()> {
-    let (state, _) = crate::server::open_state(config).await?;
+    let state = crate::server::open_existing_state(config).await?;
     let account = state
         .catalog
         .account_by_url_id(&args.account)
@@ -764,7 +838,7 @@ async fn files_url(config: Config, args: UrlArgs) -> anyhow::Result<()> {
         crate::delivery::check_transformation(t)
             .map_err(|e| anyhow::anyhow!("--transformation {t}: {}", e.status_and_message().1))?;
     }
-    let (state, _) = crate::server::open_state(config).await?;
+    let state = crate::server::open_existing_state(config).await?;
     let now = state.clock.now_secs();
     let expiry = match args.expires {
         None => None,

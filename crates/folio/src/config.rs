@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Environment variables with the `FOLIO_` prefix that are not configuration keys
 /// (`FOLIO_PUBLIC_KEY` / `FOLIO_PRIVATE_KEY` are `folio token`'s keys, and what an app backend
@@ -29,18 +29,21 @@ const NON_KEY_VARS: &[&str] = &[
 
 const MIB: u64 = 1024 * 1024;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Address the HTTP server binds to.
+    /// Address the HTTP server binds to (`localhost:PORT` means `127.0.0.1:PORT`).
+    #[serde(deserialize_with = "listen_addr")]
     pub listen: SocketAddr,
     /// Folder for the embedded catalog and the local blob store.
     pub data_dir: PathBuf,
     /// Public base of delivery URLs (no trailing slash). Empty: `http://<listen>`.
     pub public_url: String,
     /// Catalog URL. Empty: `sqlite://<data_dir>/folio.db`.
+    #[serde(serialize_with = "url_without_password")]
     pub catalog: String,
     /// Blob store URL. Empty: `file://<data_dir>/blobs`.
+    #[serde(serialize_with = "url_without_password")]
     pub blobs: String,
     /// The `help` member of every error body.
     pub help_text: String,
@@ -65,7 +68,7 @@ pub struct Config {
     pub delivery: DeliveryConfig,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DeliveryConfig {
     /// Base of the delivery URLs the server hands out (`url`, `thumbnailUrl`), without trailing
@@ -90,6 +93,7 @@ pub struct DeliveryConfig {
     /// Memory all renders of an instance may hold at once, in bytes: each reserves its
     /// estimated peak from this pool before decoding. So also the most one render may need,
     /// and the decoder's allocation cap.
+    #[serde(deserialize_with = "byte_size")]
     pub max_render_memory_bytes: u64,
     /// Estimated work of one render, in pixel operations.
     pub max_render_work: u64,
@@ -125,7 +129,7 @@ impl DeliveryConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     /// Time from accept to the first complete request head, and from the end of one
@@ -163,7 +167,7 @@ impl ServerConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExtensionsConfig {
     /// `name=url` entries: the operator's HTTP endpoint that runs the extension `name`.
@@ -183,7 +187,7 @@ impl Default for ExtensionsConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ResumableConfig {
     /// Whether `/api/v2/files/upload/resumable` accepts uploads.
@@ -194,9 +198,11 @@ pub struct ResumableConfig {
     /// Uploads still receiving at once, per key pair.
     pub max_incomplete_per_key: u64,
     /// Sum of the `Upload-Length` of a key pair's uploads still receiving.
+    #[serde(deserialize_with = "byte_size")]
     pub max_incomplete_bytes_per_key: u64,
     /// Within one PATCH, the received bytes are made durable and the offset recorded every
     /// this many bytes, so a cut connection keeps them.
+    #[serde(deserialize_with = "byte_size")]
     pub checkpoint_bytes: u64,
 }
 
@@ -212,7 +218,7 @@ impl Default for ResumableConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhooksConfig {
     /// Whether this instance delivers (runs a worker). Off, it still records events; other
@@ -254,11 +260,12 @@ impl Default for WebhooksConfig {
 }
 
 /// One `[[webhooks.endpoints]]` table.
-#[derive(Clone, Deserialize, PartialEq)]
+#[derive(Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointConfig {
     pub url: String,
     /// The signing secret receivers verify with (at least 24 characters).
+    #[serde(serialize_with = "secret")]
     pub secret: String,
     /// Event types; empty or absent: every event.
     #[serde(default)]
@@ -313,26 +320,32 @@ impl ExtensionsConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Largest accepted file that is not a video, in bytes.
+    #[serde(deserialize_with = "byte_size")]
     pub max_file_size: u64,
     /// Largest accepted video (detected MIME type `video/*`), in bytes.
+    #[serde(deserialize_with = "byte_size")]
     pub max_video_size: u64,
     /// Versions a file may have (current and non-current).
     pub max_versions_per_file: u32,
     /// Text fields one upload request may carry.
     pub max_text_fields: usize,
     /// Largest text field other than `file`, in bytes.
+    #[serde(deserialize_with = "byte_size")]
     pub max_text_field_bytes: u64,
     /// Largest sum of all text fields of one request (`file` excluded), in bytes.
+    #[serde(deserialize_with = "byte_size")]
     pub max_text_bytes_total: u64,
     /// Largest multipart preamble and part header block (and form-encoded field name), in
     /// bytes: what the parser must hold whole before it knows what a part is.
+    #[serde(deserialize_with = "byte_size")]
     pub max_part_header_bytes: usize,
     /// File bytes that all uploads whose credentials are not proven yet may hold together
     /// (a `file` sent before the fields that authenticate it streams to storage meanwhile).
+    #[serde(deserialize_with = "byte_size")]
     pub unauthenticated_file_bytes: u64,
     /// Refuse a `file` that arrives before the credentials once it passes a 64 KiB prefix,
     /// instead of budgeting it (breaks clients that send the credentials last).
@@ -341,14 +354,14 @@ pub struct Limits {
     pub idle_body_timeout_secs: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// Tolerance for a JWT `iat` in the future (clock skew between the minting backend and us).
     pub clock_leeway_secs: i64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FetchConfig {
     /// Time allowed for the response headers (the whole redirect chain, connects included);
@@ -364,7 +377,7 @@ pub struct FetchConfig {
     pub allow: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
     /// fsync every blob (and its directory) before the catalog commit, and run the embedded
@@ -376,13 +389,14 @@ pub struct StorageConfig {
     /// A blob younger than this is never swept: it may belong to an upload in flight.
     pub orphan_grace_secs: u64,
     /// Bytes an upload buffers before each write to the local disk (S3 has its part size).
+    #[serde(deserialize_with = "byte_size")]
     pub write_buffer_bytes: usize,
     /// How long an instance holds a background job (folder copy/move/rename, purge) without
     /// saving progress; a job whose holder died is resumed by any instance after this.
     pub job_lease_secs: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PostgresConfig {
     /// Connections one instance keeps open at most (all instances together must stay below
@@ -395,15 +409,17 @@ pub struct PostgresConfig {
     pub migrate_on_start: bool,
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct S3Config {
     /// Access key id; empty: `AWS_ACCESS_KEY_ID` (or the instance's role).
     pub access_key_id: String,
     /// Secret access key; empty: `AWS_SECRET_ACCESS_KEY`.
+    #[serde(serialize_with = "secret")]
     pub secret_access_key: String,
     /// Part size of multipart uploads, in bytes (S3's minimum is 5 MiB). Also the size up to
     /// which an upload is sent in one PUT; memory per upload is about three parts.
+    #[serde(deserialize_with = "byte_size")]
     pub part_size_bytes: usize,
     /// Timeout of one request to the store (a part upload included).
     pub request_timeout_secs: u64,
@@ -608,6 +624,8 @@ impl Config {
             }
             None => toml::Table::new(),
         };
+        // Which variable set which key (dotted), to name it when the key is refused.
+        let mut from_env: Vec<(String, String)> = Vec::new();
         for (name, value) in env {
             let Some(key) = name.strip_prefix("FOLIO_") else {
                 continue;
@@ -617,12 +635,23 @@ impl Config {
             if NON_KEY_VARS.contains(&name.as_str()) || name.starts_with("FOLIO_TEST_") {
                 continue;
             }
-            set_path(&mut table, &key.to_ascii_lowercase(), &value)
+            let key = key.to_ascii_lowercase();
+            set_path(&mut table, &key, &value)
                 .with_context(|| format!("environment variable {name}"))?;
+            from_env.push((key.replace("__", "."), name));
         }
-        let config: Config = toml::Value::Table(table)
-            .try_into()
-            .context("invalid configuration")?;
+        let config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let key = e.path().to_string();
+                let problem = e.inner().to_string();
+                match (culprit(&from_env, &key, &problem), file) {
+                    (Some(var), _) => anyhow::anyhow!("environment variable {var}: {problem}"),
+                    (None, Some(path)) => {
+                        anyhow::anyhow!("config file {}, key `{key}`: {problem}", path.display())
+                    }
+                    (None, None) => anyhow::anyhow!("configuration key `{key}`: {problem}"),
+                }
+            })?;
         config.validate()?;
         Ok(config)
     }
@@ -690,6 +719,19 @@ impl Config {
         Ok(())
     }
 
+    /// What to tell the operator when response URLs would name an address no client can open:
+    /// listening on every interface (`0.0.0.0`, `[::]`) with no `public_url`.
+    pub fn public_url_warning(&self) -> Option<String> {
+        (self.listen.ip().is_unspecified() && self.public_url.is_empty()).then(|| {
+            format!(
+                "public_url is not set: responses will give URLs like {}/default/..., which \
+                 other machines cannot open; set public_url (FOLIO_PUBLIC_URL) to the address \
+                 clients use",
+                self.public_url()
+            )
+        })
+    }
+
     pub fn public_url(&self) -> String {
         if self.public_url.is_empty() {
             format!("http://{}", self.listen)
@@ -739,6 +781,101 @@ impl Config {
     }
 }
 
+/// Secrets never leave the process through a serialised config (`folio config print`): a set
+/// one shows as `<redacted>`, an empty one as empty.
+fn secret<S: serde::Serializer>(value: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(if value.is_empty() { "" } else { "<redacted>" })
+}
+
+fn url_without_password<S: serde::Serializer>(url: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&crate::store::redact_url(url))
+}
+
+/// The environment variable behind a refused key: the one that set `key` (or a key below it),
+/// or the one that set an unknown key of the section `key` names (serde reports those at the
+/// section, naming the key in backquotes).
+fn culprit<'a>(from_env: &'a [(String, String)], key: &str, problem: &str) -> Option<&'a str> {
+    let section = |k: &str| {
+        k.rsplit_once('.')
+            .map_or(".", |(parent, _)| parent)
+            .to_owned()
+    };
+    let last = |k: &'a str| k.rsplit('.').next().unwrap_or(k);
+    from_env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key || k.starts_with(&format!("{key}.")))
+        .or_else(|| {
+            from_env
+                .iter()
+                .rev()
+                .find(|(k, _)| section(k) == key && problem.contains(&format!("`{}`", last(k))))
+        })
+        .map(|(_, var)| var.as_str())
+}
+
+/// A byte count: a number, or a string with a unit (`"10MB"` is 10 000 000 bytes, `"25MiB"`
+/// 25 × 2^20), so that a size reads the same in the TOML file and in a variable.
+fn byte_size<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    struct Size;
+    impl serde::de::Visitor<'_> for Size {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a size in bytes: a number, or a string such as \"25MiB\" or \"10MB\"")
+        }
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<u64, E> {
+            Ok(n)
+        }
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<u64, E> {
+            u64::try_from(n).map_err(|_| E::custom(format!("a size cannot be negative ({n})")))
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<u64, E> {
+            let trimmed = text.trim();
+            if let Ok(n) = trimmed.parse::<u64>() {
+                return Ok(n);
+            }
+            trimmed
+                .parse::<bytesize::ByteSize>()
+                .map(|size| size.as_u64())
+                .map_err(|_| {
+                    E::custom(format!(
+                        "`{text}` is not a size (a number of bytes, or e.g. \"25MiB\", \"10MB\")"
+                    ))
+                })
+        }
+    }
+    let bytes = deserializer.deserialize_any(Size)?;
+    T::try_from(bytes).map_err(|_| serde::de::Error::custom(format!("{bytes} is too large")))
+}
+
+/// The listen address: `IP:PORT`, or `localhost:PORT` for the loopback one (not resolved: a
+/// hosts file that maps `localhost` elsewhere must not move the listener).
+pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    match text.rsplit_once(':') {
+        Some((host, port)) if host.eq_ignore_ascii_case("localhost") => port
+            .parse::<u16>()
+            .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
+            .map_err(|_| format!("`{text}`: the port must be a number from 0 to 65535")),
+        _ => Err(format!(
+            "`{text}` is not a listen address (expected IP:PORT, e.g. 127.0.0.1:8080, \
+             0.0.0.0:8080, [::1]:8080, or localhost:PORT)"
+        )),
+    }
+}
+
+fn listen_addr<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_listen(&text).map_err(serde::de::Error::custom)
+}
+
 /// Sets `a__b` (already lower-cased) in the table. The value is read as a TOML scalar when it
 /// is one (`42`, `true`), else kept as a string, so `FOLIO_LISTEN=0.0.0.0:80` needs no quotes.
 fn set_path(table: &mut toml::Table, key: &str, raw: &str) -> anyhow::Result<()> {
@@ -775,6 +912,104 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    /// The error of loading `env` (and `file`), as one line.
+    fn refusal(file: Option<&Path>, pairs: &[(&str, &str)]) -> String {
+        match Config::load(file, env(pairs)) {
+            Ok(_) => panic!("{pairs:?} loaded"),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    #[test]
+    fn a_refused_key_names_its_variable_or_its_file() {
+        let e = refusal(None, &[("FOLIO_PORT", "8080")]);
+        assert!(
+            e.starts_with("environment variable FOLIO_PORT: unknown field `port`"),
+            "{e}"
+        );
+        let e = refusal(
+            None,
+            &[("FOLIO_LISTEN", "1.2.3.4:80"), ("FOLIO_LIMITS__NOPE", "1")],
+        );
+        assert!(
+            e.starts_with("environment variable FOLIO_LIMITS__NOPE: unknown field `nope`"),
+            "{e}"
+        );
+        let e = refusal(None, &[("FOLIO_LIMITS__MAX_FILE_SIZE", "lots")]);
+        assert!(
+            e.starts_with("environment variable FOLIO_LIMITS__MAX_FILE_SIZE: `lots` is not a size"),
+            "{e}"
+        );
+        let e = refusal(None, &[("FOLIO_LISTEN", "nowhere:80")]);
+        assert!(
+            e.starts_with(
+                "environment variable FOLIO_LISTEN: `nowhere:80` is not a listen address"
+            ),
+            "{e}"
+        );
+        let e = refusal(None, &[("FOLIO_STORAGE__FSYNC", "maybe")]);
+        assert!(
+            e.starts_with("environment variable FOLIO_STORAGE__FSYNC: "),
+            "{e}"
+        );
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("folio.toml");
+        std::fs::write(&file, "[limits]\nmax_video_size = -1\n").expect("write");
+        let e = refusal(Some(&file), &[]);
+        assert!(
+            e.contains("folio.toml, key `limits.max_video_size`: a size cannot be negative (-1)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn listening_everywhere_without_a_public_url_is_pointed_out() {
+        let load = |pairs: &[(&str, &str)]| Config::load(None, env(pairs)).expect("loads");
+        let everywhere = load(&[("FOLIO_LISTEN", "0.0.0.0:8080")]);
+        let warning = everywhere.public_url_warning().expect("a warning");
+        assert!(
+            warning.contains("http://0.0.0.0:8080/default/"),
+            "{warning}"
+        );
+        assert!(warning.contains("FOLIO_PUBLIC_URL"), "{warning}");
+        assert!(load(&[("FOLIO_LISTEN", "[::]:80")])
+            .public_url_warning()
+            .is_some());
+        let named = load(&[
+            ("FOLIO_LISTEN", "0.0.0.0:8080"),
+            ("FOLIO_PUBLIC_URL", "https://media.example"),
+        ]);
+        assert_eq!(named.public_url_warning(), None);
+        assert_eq!(load(&[]).public_url_warning(), None, "loopback by default");
+    }
+
+    #[test]
+    fn sizes_take_units_and_listen_takes_localhost() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("FOLIO_LIMITS__MAX_FILE_SIZE", "10MB"),
+                ("FOLIO_LIMITS__MAX_VIDEO_SIZE", "2 GiB"),
+                ("FOLIO_STORAGE__WRITE_BUFFER_BYTES", "128KiB"),
+                ("FOLIO_RESUMABLE__CHECKPOINT_BYTES", "4194304"),
+                ("FOLIO_LISTEN", "localhost:9000"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(c.limits.max_file_size, 10_000_000);
+        assert_eq!(c.limits.max_video_size, 2 << 30);
+        assert_eq!(c.storage.write_buffer_bytes, 128 * 1024);
+        assert_eq!(c.resumable.checkpoint_bytes, 4 * MIB);
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(
+            parse_listen("[::1]:80").map(|a| a.to_string()),
+            Ok("[::1]:80".into())
+        );
+        assert!(parse_listen("localhost:99999").is_err());
+        assert!(parse_listen("8080").is_err());
     }
 
     #[test]

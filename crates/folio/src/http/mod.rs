@@ -18,7 +18,7 @@ use crate::state::AppState;
 use crate::upload;
 use crate::web::SameOriginOnly;
 
-mod health;
+pub mod health;
 mod limits;
 pub mod linger;
 

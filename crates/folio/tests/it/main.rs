@@ -12,6 +12,7 @@ mod cli_files_ls;
 mod cli_files_rm;
 mod cli_files_url;
 mod cli_token;
+mod cli_traps;
 mod cli_upload;
 mod compat;
 mod connections;

@@ -70,14 +70,17 @@ pub struct SqliteCatalog {
 /// How sqlx's writer starts its transactions (see the module documentation).
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
+/// The database file a `sqlite://PATH` (or `sqlite:PATH`) catalog URL names.
+pub fn file_of(url: &str) -> Option<PathBuf> {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .map(PathBuf::from)
+}
+
 impl SqliteCatalog {
     /// `url` is `sqlite://PATH` (or `sqlite:PATH`); the file and its folder are created.
     pub async fn open(url: &str, fsync: bool) -> anyhow::Result<Self> {
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .context("catalog URL must start with sqlite://")?;
-        let path = PathBuf::from(path);
+        let path = file_of(url).context("catalog URL must start with sqlite://")?;
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating {}", parent.display()))?;
