@@ -23,7 +23,7 @@
 //! The geometry is [`crate::transform::plan_step`], the very function `render` executes, so an
 //! estimate's output size is the rendered size.
 
-use crate::transform::{plan_step, Transformation, MAX_OUTPUT_DIMENSION};
+use crate::transform::{plan_step, OutputFormat, Transformation, MAX_OUTPUT_DIMENSION};
 
 /// Limits of one render (delivery transformation, upload pre/post transformation, thumbnail).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +119,11 @@ const RESIZE_INTERMEDIATE_BYTES_PER_PIXEL: u64 = 16;
 const ENCODE_COPY_BYTES_PER_PIXEL: u64 = 4;
 const ENCODED_BYTES_PER_PIXEL: u64 = 4;
 const ENCODE_WORK_PER_PIXEL: u64 = 4;
+/// rav1e at `transform::AVIF_SPEED`: about 1.2–1.6 µs a pixel on one core (160 units of
+/// ~9 ns), and about 32 bytes a pixel of encoder state besides the 8-bit copy (peak RSS of
+/// a 3 MP encode: 106 MB).
+const AVIF_ENCODE_WORK_PER_PIXEL: u64 = 160;
+const AVIF_ENCODER_BYTES_PER_PIXEL: u64 = 32;
 const BLUR_WORK_PER_PIXEL: u64 = 6;
 
 fn pixels(w: u32, h: u32) -> u64 {
@@ -230,14 +235,19 @@ fn orient(orientation: Option<u16>, (w, h): (u32, u32), bytes: u64, m: &mut Mete
     }
 }
 
-fn encode((w, h): (u32, u32), bytes: u64, m: &mut Meter) {
+fn encode((w, h): (u32, u32), bytes: u64, format: Option<OutputFormat>, m: &mut Meter) {
     let px = pixels(w, h);
+    let (encoder_bytes, work) = match format {
+        Some(OutputFormat::Avif) => (AVIF_ENCODER_BYTES_PER_PIXEL, AVIF_ENCODE_WORK_PER_PIXEL),
+        _ => (0, ENCODE_WORK_PER_PIXEL),
+    };
     m.phase(&[
         bytes,
         px.saturating_mul(ENCODE_COPY_BYTES_PER_PIXEL),
         px.saturating_mul(ENCODED_BYTES_PER_PIXEL),
+        px.saturating_mul(encoder_bytes),
     ]);
-    m.work(px.saturating_mul(ENCODE_WORK_PER_PIXEL));
+    m.work(px.saturating_mul(work));
 }
 
 /// The cost of [`crate::render`] of `t` on `source`, or why it is refused.
@@ -300,7 +310,8 @@ pub fn estimate_render(
         }
         check_output(size.0, size.1, limits)?;
     }
-    encode(size, bytes, &mut m);
+    // A transformation without `f-` keeps the source's format, which is never AVIF.
+    encode(size, bytes, t.format(), &mut m);
     m.finish(size, limits)
 }
 
@@ -323,7 +334,7 @@ pub fn estimate_thumbnail(
         (size, bytes) = ((tw, th), out);
     }
     let size = orient(source.orientation, size, bytes, &mut m);
-    encode(size, bytes, &mut m);
+    encode(size, bytes, None, &mut m);
     m.finish(size, limits)
 }
 
@@ -387,6 +398,28 @@ mod tests {
             render(&rgb(6000, 6000), "bl-100:bl-100:bl-100:bl-100"),
             Err(Refusal::Work { .. })
         ));
+    }
+
+    #[test]
+    fn avif_output_is_budgeted_at_the_encoder_cost() {
+        let limits = RenderLimits::default();
+        let photo = rgb(6000, 4000);
+        // A web-sized AVIF of a large photo fits; the same size as JPEG costs a fraction.
+        let avif = render(&photo, "w-1000,f-avif").expect("a 1000 px AVIF");
+        let jpeg = render(&photo, "w-1000,f-jpg").expect("a 1000 px JPEG");
+        assert!(avif.work > jpeg.work && avif.peak_memory_bytes >= jpeg.peak_memory_bytes);
+        assert!(avif.work <= limits.max_work);
+        // A full-size AVIF (24 MP: about 30 s of one core and 800 MB) is refused; as JPEG it
+        // is not.
+        assert!(matches!(
+            render(&photo, "f-avif"),
+            Err(Refusal::Work { .. } | Refusal::Memory { .. })
+        ));
+        assert!(matches!(
+            render(&rgb(2500, 2000), "f-avif"),
+            Err(Refusal::Work { .. })
+        ));
+        render(&photo, "f-jpg").expect("a full-size JPEG");
     }
 
     #[test]

@@ -710,6 +710,10 @@ mod tests {
         ));
         assert!(matches!(
             transformation_kind(Some("f-avif".into())),
+            Ok(Transformation::Render(_))
+        ));
+        assert!(matches!(
+            transformation_kind(Some("f-auto".into())),
             Err(AppError::UnsupportedTransformation)
         ));
         assert!(matches!(
