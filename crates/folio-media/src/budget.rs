@@ -315,6 +315,29 @@ pub fn estimate_render(
     m.finish(size, limits)
 }
 
+/// The cost of decoding `source` and nothing else ([`crate::verify_decodes`]), or why it is
+/// refused.
+pub fn estimate_decode(source: &SourceImage, limits: &RenderLimits) -> Result<Estimate, Refusal> {
+    let mut m = Meter::new(source.file_bytes);
+    decode(source, limits, &mut m)?;
+    m.finish((source.width, source.height), limits)
+}
+
+/// The smallest file that can hold a `width`×`height` picture in `mime`'s format: the best
+/// compression the format allows, rounded generously in the file's favour (GIF's LZW: a 12-bit
+/// code for at most 4096 pixels; PNG's deflate: at most 1032:1 of at least one bit a pixel;
+/// JPEG and BMP: a code of at least a bit per 8×8 block, or per RLE run). `None` for formats
+/// whose coding has no such floor (WebP, TIFF, ICO).
+pub fn smallest_file(mime: &str, width: u32, height: u32) -> Option<u64> {
+    let pixels_per_byte: u64 = match mime {
+        "image/gif" => 4096,
+        "image/png" => 16_384,
+        "image/jpeg" | "image/bmp" => 1024,
+        _ => return None,
+    };
+    Some(pixels(width, height) / pixels_per_byte)
+}
+
 /// The cost of [`crate::thumbnail`] into a `max_side` box on `source`, or why it is refused.
 pub fn estimate_thumbnail(
     source: &SourceImage,

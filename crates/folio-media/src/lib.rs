@@ -44,7 +44,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use budget::{
-    estimate_render, estimate_thumbnail, Estimate, Refusal, RenderLimits, SourceImage,
+    estimate_decode, estimate_render, estimate_thumbnail, smallest_file, Estimate, Refusal,
+    RenderLimits, SourceImage,
 };
 pub use thumb::MAX_DECODE_DIMENSION;
 pub use transform::{
@@ -157,6 +158,16 @@ impl MediaFacts {
 
     pub fn is_image(&self) -> bool {
         self.file_type == FileType::Image
+    }
+
+    /// Takes back what the header claimed of a file whose pixels cannot be decoded: it is
+    /// stored as `non-image`, without dimensions. The MIME type stays what the bytes say.
+    pub fn not_an_image(&mut self) {
+        self.file_type = FileType::NonImage;
+        self.width = None;
+        self.height = None;
+        self.orientation = None;
+        self.has_alpha = None;
     }
 }
 
@@ -428,6 +439,17 @@ pub fn thumbnail(
     limits: &RenderLimits,
 ) -> Result<(Vec<u8>, &'static str), MediaError> {
     thumb::thumbnail(bytes, max_side, limits)
+}
+
+/// Decodes a raster image (the formats [`thumbnail`] decodes) and throws the pixels away: the
+/// proof that its data is a picture, not only its header. Judged and capped like
+/// [`thumbnail`] ([`estimate_decode`]); corrupt or truncated data gives
+/// [`MediaError::Decode`].
+pub fn verify_decodes(bytes: &[u8], limits: &RenderLimits) -> Result<(), MediaError> {
+    thumb::decode_within(bytes, limits, |source| {
+        budget::estimate_decode(source, limits)
+    })
+    .map(drop)
 }
 
 /// What the header of a raster image (the formats [`thumbnail`] decodes) says, for

@@ -2,7 +2,10 @@
 //! usefully, since random bytes rarely get past the magic numbers — on real
 //! fixtures with corrupted bytes and random truncation.
 
-use folio_media::{embedded_metadata, legacy_metadata, probe, thumbnail, RenderLimits};
+use folio_media::{
+    embedded_metadata, legacy_metadata, probe, smallest_file, thumbnail, verify_decodes,
+    RenderLimits,
+};
 use proptest::prelude::*;
 
 const FIXTURES: &[&str] = &[
@@ -44,6 +47,47 @@ fn exercise(bytes: &[u8], name: &str) {
     if let Some(o) = facts.orientation {
         assert!((1..=8).contains(&o));
     }
+    let _ = verify_decodes(bytes, &RenderLimits::default());
+}
+
+#[test]
+fn every_raster_fixture_decodes_and_fits_its_size() {
+    for name in [
+        "alpha.png",
+        "animated.gif",
+        "gray.png",
+        "image.bmp",
+        "image.ico",
+        "image.tiff",
+        "image.webp",
+        "photo-exif.jpg",
+        "tiny.jpg",
+    ] {
+        let i = FIXTURES.iter().position(|f| *f == name).expect("listed");
+        let bytes = fixture(i);
+        verify_decodes(&bytes, &RenderLimits::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let facts = probe(&bytes, bytes.len() as u64, name);
+        let (w, h) = (facts.width.expect("width"), facts.height.expect("height"));
+        if let Some(floor) = smallest_file(&facts.mime, w, h) {
+            assert!(
+                bytes.len() as u64 >= floor,
+                "{name}: {} < {floor}",
+                bytes.len()
+            );
+        }
+    }
+    // Truncated to its header, a JPEG no longer decodes.
+    let photo = fixture(
+        FIXTURES
+            .iter()
+            .position(|f| *f == "photo-exif.jpg")
+            .expect("listed"),
+    );
+    let header_only = &photo[..photo.len() / 3];
+    assert!(matches!(
+        verify_decodes(header_only, &RenderLimits::default()),
+        Err(folio_media::MediaError::Decode(_))
+    ));
 }
 
 proptest! {

@@ -181,6 +181,10 @@ pub enum AppError {
     SignedUrlExpired,
     #[error("transformation not supported")]
     UnsupportedTransformation,
+    /// A thumbnail or transformation of a file whose bytes claim a raster format but whose
+    /// pixels cannot be decoded.
+    #[error("image data cannot be decoded")]
+    ImageUndecodable,
     /// A delivery `tr:` outside the grammar of our subset, or beyond the render budget.
     #[error("invalid delivery transformation")]
     InvalidDeliveryTransformation,
@@ -405,6 +409,7 @@ impl AppError {
             SignedUrlExpired => (StatusCode::UNAUTHORIZED, "The signed URL has expired."),
             UnsupportedTransformation => (bad, "The requested transformation is not supported by this server yet."),
             InvalidDeliveryTransformation => (bad, "The requested transformation is invalid."),
+            ImageUndecodable => (bad, "The image could not be decoded: its data is corrupt or not an image."),
             TransformationsDisabled => (StatusCode::FORBIDDEN, "The requested transformation is not allowed on this server."),
             TransformationNotForType => (bad, "The file could not be uploaded because transformations are supported only for image and video files."),
             PostTransformationIncompatible => (bad, "The file could not be uploaded because the detected file type & post-transformation are incompatible."),
@@ -516,6 +521,7 @@ impl AppError {
                 "TRANSFORMATION_UNSUPPORTED"
             }
             InvalidDeliveryTransformation => "TRANSFORMATION_INVALID",
+            ImageUndecodable => "IMAGE_UNDECODABLE",
             TransformationsDisabled => "TRANSFORMATION_NOT_ALLOWED",
             TransformationNotForType => "TRANSFORMATION_NOT_FOR_FILE_TYPE",
             PostTransformationIncompatible => "POST_TRANSFORMATION_INCOMPATIBLE",
@@ -692,6 +698,7 @@ mod tests {
             (PurgeRequestNotFound, 404),
             (PurgeUrlOutsideEndpoint("http://x/default".into()), 400),
             (InvalidDeliveryTransformation, 400),
+            (ImageUndecodable, 400),
             (TransformationsDisabled, 403),
             (TransformationNotForType, 400),
             (PostTransformationIncompatible, 400),

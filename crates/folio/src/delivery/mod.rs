@@ -401,6 +401,9 @@ async fn serve_thumbnail(
     method: &Method,
     headers: &HeaderMap,
 ) -> AppResult<Response> {
+    if undecodable(version) {
+        return Err(AppError::ImageUndecodable);
+    }
     // Decided: an image we cannot rasterise (SVG, AVIF, HEIC) has no thumbnail. Serving its
     // original instead would hand out a private file through this public URL, and an SVG
     // as a script-capable document.
@@ -424,7 +427,12 @@ async fn serve_thumbnail(
                 }
                 (bytes, mime.to_owned())
             }
-            // Corrupt, or beyond the decode limits or the render budget: no thumbnail.
+            // Stored before uploads were decoded to be sure.
+            Err(folio_media::MediaError::Decode(e)) => {
+                tracing::debug!(error = %e, "no thumbnail: the image cannot be decoded");
+                return Err(AppError::ImageUndecodable);
+            }
+            // Beyond the decode limits or the render budget: no thumbnail.
             Err(e) => {
                 tracing::debug!(error = %e, "no thumbnail");
                 return Err(AppError::NotFound);
@@ -477,6 +485,12 @@ pub(crate) fn transformation_key(version_id: &str, t: &folio_media::Transformati
 /// Name prefix of cached transformations under `d/<version id>/` (the thumbnail has its own).
 const TRANSFORMATION_KEY_PREFIX: &str = "tr-";
 
+/// A file whose bytes claim a raster format but whose pixels could not be decoded at upload
+/// (stored as `non-image`).
+fn undecodable(version: &StoredVersion) -> bool {
+    version.media.file_type != "image" && renderable(&version.media.mime)
+}
+
 /// Image formats [`folio_media::render`] decodes.
 pub(crate) fn renderable(mime: &str) -> bool {
     matches!(
@@ -495,6 +509,25 @@ pub(crate) fn renderable(mime: &str) -> bool {
 pub(crate) enum RenderJob {
     Thumbnail,
     Transformation(folio_media::Transformation),
+    /// A decode that makes nothing: the proof that an upload's pixels are a picture. Its
+    /// rendition is empty.
+    Verify,
+}
+
+impl RenderJob {
+    fn estimate(
+        &self,
+        image: &folio_media::SourceImage,
+        limits: &folio_media::RenderLimits,
+    ) -> Result<folio_media::Estimate, folio_media::Refusal> {
+        match self {
+            RenderJob::Thumbnail => {
+                folio_media::estimate_thumbnail(image, THUMBNAIL_MAX_SIDE, limits)
+            }
+            RenderJob::Transformation(t) => folio_media::estimate_render(image, t, limits),
+            RenderJob::Verify => folio_media::estimate_decode(image, limits),
+        }
+    }
 }
 
 /// The picture a render starts from: its blob and what the catalog (or the upload's probe)
@@ -533,13 +566,7 @@ pub(crate) async fn render_original<'a>(
     let limits = state.config.delivery.render_limits();
     if let (Some(w), Some(h)) = (source.width, source.height) {
         let known = folio_media::SourceImage::lower_bound(w, h, source.orientation);
-        let judged = match &job {
-            RenderJob::Thumbnail => {
-                folio_media::estimate_thumbnail(&known, THUMBNAIL_MAX_SIDE, &limits)
-            }
-            RenderJob::Transformation(t) => folio_media::estimate_render(&known, t, &limits),
-        };
-        if let Err(refusal) = judged {
+        if let Err(refusal) = job.estimate(&known, &limits) {
             return Ok(Err(refusal.into()));
         }
     }
@@ -560,13 +587,8 @@ pub(crate) async fn render_original<'a>(
     // The exact estimate, from the real header: that much of the render memory pool is
     // reserved before a pixel is decoded.
     let estimate = folio_media::source_image(&original, &limits).and_then(|image| {
-        match &job {
-            RenderJob::Thumbnail => {
-                folio_media::estimate_thumbnail(&image, THUMBNAIL_MAX_SIDE, &limits)
-            }
-            RenderJob::Transformation(t) => folio_media::estimate_render(&image, t, &limits),
-        }
-        .map_err(folio_media::MediaError::OverBudget)
+        job.estimate(&image, &limits)
+            .map_err(folio_media::MediaError::OverBudget)
     });
     let estimate = match estimate {
         Ok(estimate) => estimate,
@@ -585,6 +607,9 @@ pub(crate) async fn render_original<'a>(
             RenderJob::Transformation(t) => {
                 folio_media::render(&original, &t, &limits).map(|r| (Bytes::from(r.bytes), r.mime))
             }
+            RenderJob::Verify => {
+                folio_media::verify_decodes(&original, &limits).map(|()| (Bytes::new(), ""))
+            }
         }
     })
     .await
@@ -593,28 +618,28 @@ pub(crate) async fn render_original<'a>(
 
 /// The rendition of `t` for a stored version: from the cache, else rendered from the version's
 /// blob and cached (unless the version already has `delivery.max_renditions_per_file` cached
-/// transformations: then it is served but not stored). `Ok(None)` when the image cannot be
+/// transformations: then it is served but not stored). `Ok(Err(_))` when the image cannot be
 /// rendered (corrupt, beyond the decode limits or the render budget).
 pub(crate) async fn rendition(
     state: &AppState,
     version: &StoredVersion,
     t: &folio_media::Transformation,
-) -> AppResult<Option<(Bytes, String)>> {
+) -> AppResult<Result<(Bytes, String), folio_media::MediaError>> {
     let key = transformation_key(&version.version_id, t);
     if let Ok(Some(cached)) = state.blobs.read_all(&key).await {
         let mime = folio_media::probe(&cached, cached.len() as u64, "").mime;
-        return Ok(Some((cached, mime)));
+        return Ok(Ok((cached, mime)));
     }
     let (bytes, mime) =
         match render_original(state, version, RenderJob::Transformation(t.clone())).await? {
             Ok(rendered) => rendered,
             Err(e) => {
                 tracing::debug!(error = %e, transformation = %t, "no rendition");
-                return Ok(None);
+                return Ok(Err(e));
             }
         };
     store_rendition(state, version, &key, t, bytes.clone()).await;
-    Ok(Some((bytes, mime.to_owned())))
+    Ok(Ok((bytes, mime.to_owned())))
 }
 
 /// Caches a rendition unless its version is at the cap. Counted by listing
@@ -660,6 +685,9 @@ async fn serve_rendition(
     method: &Method,
     headers: &HeaderMap,
 ) -> AppResult<Response> {
+    if undecodable(version) {
+        return Err(AppError::ImageUndecodable);
+    }
     // Decided: a transformation of a file we cannot render (video, PDF, SVG, ...) is a bad
     // request, not a missing file.
     if !renderable(&version.media.mime) {
@@ -670,10 +698,11 @@ async fn serve_rendition(
     if not_modified(headers, &tag) {
         return Ok(not_modified_response(&tag));
     }
-    // Refused by the budget, or not decodable: the request, not the server, is at fault.
-    let (bytes, mime) = rendition(state, version, t)
-        .await?
-        .ok_or(AppError::InvalidDeliveryTransformation)?;
+    // Refused by the budget: the request, not the server, is at fault.
+    let (bytes, mime) = rendition(state, version, t).await?.map_err(|e| match e {
+        folio_media::MediaError::Decode(_) => AppError::ImageUndecodable,
+        _ => AppError::InvalidDeliveryTransformation,
+    })?;
     Ok(rendition_response(method, bytes, &mime, &tag, version))
 }
 

@@ -211,6 +211,15 @@ pub(crate) async fn store_received(
         return Err(AppError::FileTooLarge);
     }
 
+    // F4: an image is one only if its pixels decode (a pre-transformation decodes it anyway,
+    // and refuses it if they do not).
+    let pre_transformed = params
+        .transformation
+        .as_ref()
+        .is_some_and(|t| t.pre.is_some());
+    if !pre_transformed {
+        verify_image(state, &mut file).await?;
+    }
     // E1, then E4 (image pre-transformation: the stored bytes are its result).
     let plan = match &params.transformation {
         Some(t) => transformation_plan(t, &file.facts, &state.config.delivery.render_limits())?,
@@ -457,8 +466,8 @@ async fn post_transforms(
     let encoded = folio_contract::url_path_encode(&version.file_path);
     for t in post {
         let failure = match crate::delivery::rendition(&state, &version, &t).await {
-            Ok(Some(_)) => None,
-            Ok(None) => Some("the rendition could not be made".to_owned()),
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(format!("the rendition could not be made: {e}")),
             Err(e) => Some(e.to_string()),
         };
         let url = format!("{url_endpoint}/tr:{t}{encoded}");
@@ -478,6 +487,51 @@ async fn post_transforms(
         };
         crate::webhooks::report(&state, event).await;
     }
+}
+
+/// Step F4: a file whose header claims a raster image is stored as one only if that can be
+/// true. Its pixels are decoded (on the render pool, within the render budget, the decoded
+/// picture thrown away); beyond the budget, its size must at least be able to hold the pixels
+/// the header claims. Otherwise it is a `non-image` without dimensions (decided over refusing
+/// it: the bytes are kept as sent, and a picture our decoder does not know is not lost), and
+/// its thumbnails and transformations say the image cannot be decoded.
+async fn verify_image(state: &AppState, file: &mut sink::ReceivedFile) -> Result<(), AppError> {
+    let facts = &file.facts;
+    if !facts.is_image() || !crate::delivery::renderable(&facts.mime) {
+        return Ok(());
+    }
+    let floor = facts
+        .width
+        .zip(facts.height)
+        .and_then(|(w, h)| folio_media::smallest_file(&facts.mime, w, h));
+    let problem = match floor {
+        Some(floor) if file.size < floor => Some(format!(
+            "{} bytes cannot hold the {}x{} pixels the header claims",
+            file.size,
+            facts.width.unwrap_or_default(),
+            facts.height.unwrap_or_default()
+        )),
+        _ => {
+            let source = crate::delivery::RenderSource {
+                blob_key: file.guard.key(),
+                size: file.size,
+                width: facts.width,
+                height: facts.height,
+                orientation: facts.orientation,
+            };
+            let job = crate::delivery::RenderJob::Verify;
+            match crate::delivery::render_original(state, source, job).await? {
+                Err(folio_media::MediaError::Decode(e)) => Some(e),
+                // Decoded; or beyond what this server decodes, where the header stands.
+                Ok(_) | Err(_) => None,
+            }
+        }
+    };
+    if let Some(problem) = problem {
+        tracing::info!(mime = %facts.mime, %problem, "stored as non-image: its pixels do not decode");
+        file.facts.not_an_image();
+    }
+    Ok(())
 }
 
 /// Step E4 for images: renders `pre` from the received blob and makes the result the file, under

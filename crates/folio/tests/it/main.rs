@@ -32,6 +32,7 @@ mod media_folders;
 mod media_jobs;
 mod media_list;
 mod media_purge;
+mod media_truth;
 mod media_versions;
 mod params;
 mod process;
