@@ -522,8 +522,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         tracing::warn!(listen = %config.listen, "{warning}");
     }
     let (state, created) = crate::server::open_state(config).await?;
-    let (mut state, listener) = crate::server::bind(state).await?;
-    let addr = listener.local_addr()?;
+    let (mut state, listeners) = crate::server::bind(state).await?;
+    let addr = listeners.api.local_addr()?;
     crate::webhooks::endpoints::sync_config(&state.catalog, &state.fetcher, &state.config).await?;
     if demo {
         let keys = state.catalog.list_keys().await?;
@@ -544,6 +544,9 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         println!("  public key:  {}", key.public_key);
         println!("  private key: {}", key.private_key);
     }
+    if let Some(metrics) = state.config.metrics.addr()? {
+        println!("Metrics: http://{metrics}{}", crate::metrics::PATH);
+    }
     println!(
         "Folio listening on http://{addr} (upload: POST http://{addr}/api/v2/files/upload, files at {}/default/…)",
         state.config.delivery_url()
@@ -560,7 +563,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         blobs = %crate::store::redact_url(&state.config.blobs_url()),
         "serving"
     );
-    crate::server::serve(state, listener, crate::server::shutdown_signal()).await;
+    crate::server::serve(state, listeners, crate::server::shutdown_signal()).await;
     Ok(())
 }
 

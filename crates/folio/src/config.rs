@@ -66,6 +66,36 @@ pub struct Config {
     pub resumable: ResumableConfig,
     /// Serving files and renditions: the delivery origin and the render budget.
     pub delivery: DeliveryConfig,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Where `GET /metrics` is served: an address of its own, loopback by default (it answers
+    /// anyone who reaches it). Empty: no metrics listener.
+    pub listen: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: "127.0.0.1:9464".to_owned(),
+        }
+    }
+}
+
+impl MetricsConfig {
+    /// The metrics listener's address, `None` when switched off.
+    pub fn addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        if self.listen.trim().is_empty() {
+            return Ok(None);
+        }
+        parse_listen(&self.listen)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("metrics.listen: {e}"))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -500,6 +530,7 @@ impl Default for Config {
             webhooks: WebhooksConfig::default(),
             resumable: ResumableConfig::default(),
             delivery: DeliveryConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -705,6 +736,7 @@ impl Config {
             crate::webhooks::check_events(&endpoint.events).context("webhooks.endpoints")?;
             crate::webhooks::check_secret(&endpoint.secret).context("webhooks.endpoints")?;
         }
+        self.metrics.addr()?;
         if self.delivery.render_concurrency == 0 {
             bail!("delivery.render_concurrency must be positive");
         }

@@ -12,6 +12,7 @@ pub mod http;
 pub mod ids;
 pub mod jobs;
 pub mod media;
+pub mod metrics;
 pub mod resumable;
 pub mod server;
 pub mod state;

@@ -32,6 +32,8 @@ pub struct AppState {
     /// This instance's background job runner (its lease owner id, and the bell that wakes it
     /// when a job is submitted here).
     pub jobs: Arc<crate::jobs::Jobs>,
+    /// Counters and gauges for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The time token checks run against. Tests pin it to replay the spec's test vectors, whose
@@ -72,6 +74,7 @@ impl AppState {
             webhook_bell: Arc::default(),
             unproven_files,
             jobs: Arc::default(),
+            metrics: Arc::default(),
         })
     }
 

@@ -599,7 +599,10 @@ pub(crate) async fn render_original<'a>(
         .reserve(&mut permit, estimate.peak_memory_bytes)
         .await
         .map_err(AppError::internal)?;
+    // The blocking pool does not inherit the request's span.
+    let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
+        let _span = span.entered();
         let _permit = permit;
         match job {
             RenderJob::Thumbnail => folio_media::thumbnail(&original, THUMBNAIL_MAX_SIDE, &limits)

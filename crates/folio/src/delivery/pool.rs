@@ -6,6 +6,7 @@
 //! however many render requests arrive, renders together never hold more than the pool, and
 //! one render may use all of it.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore};
@@ -15,6 +16,9 @@ const UNIT: u64 = 1024 * 1024;
 
 pub struct RenderPool {
     slots: Arc<Semaphore>,
+    slot_count: usize,
+    /// Renders waiting for a slot now (for `/metrics`).
+    waiting: AtomicUsize,
     memory: Arc<Semaphore>,
     memory_units: u64,
 }
@@ -30,6 +34,8 @@ impl RenderPool {
         let memory_units = memory_bytes.div_ceil(UNIT).max(1);
         RenderPool {
             slots: Arc::new(Semaphore::new(slots.max(1))),
+            slot_count: slots.max(1),
+            waiting: AtomicUsize::new(0),
             memory: Arc::new(Semaphore::new(
                 usize::try_from(memory_units).unwrap_or(Semaphore::MAX_PERMITS),
             )),
@@ -39,10 +45,24 @@ impl RenderPool {
 
     /// Waits for a render slot.
     pub async fn slot(&self) -> Result<RenderPermit, AcquireError> {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let slot = Arc::clone(&self.slots).acquire_owned().await;
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
         Ok(RenderPermit {
-            _slot: Arc::clone(&self.slots).acquire_owned().await?,
+            _slot: slot?,
             _memory: None,
         })
+    }
+
+    /// Renders holding a slot now.
+    pub fn busy(&self) -> usize {
+        self.slot_count
+            .saturating_sub(self.slots.available_permits())
+    }
+
+    /// Renders waiting for a slot now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 
     /// Waits until `bytes` of the pool are free and adds them to `permit`. More than the whole

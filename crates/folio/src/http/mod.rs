@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
+use tracing::Instrument;
 
 use crate::custom_fields;
 use crate::delivery;
@@ -116,11 +117,15 @@ async fn edge(State(state): State<AppState>, mut request: Request, next: Next) -
     });
     let started = Instant::now();
     let method = request.method().clone();
-    let route = request
+    let matched = request
         .extensions()
         .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
+        .map(|p| p.as_str().to_owned());
+    let route = matched
+        .clone()
         .unwrap_or_else(|| request.uri().path().to_owned());
+    // Every log line of the request, and of the tasks it spawns, carries its id.
+    let span = tracing::info_span!("request", request_id = %request_id);
 
     let mut response = if method == Method::OPTIONS {
         let mut response = preflight();
@@ -132,7 +137,7 @@ async fn edge(State(state): State<AppState>, mut request: Request, next: Next) -
         }
         response
     } else {
-        next.run(request).await
+        next.run(request).instrument(span).await
     };
 
     if state.config.help_text != DEFAULT_HELP {
@@ -171,7 +176,16 @@ async fn edge(State(state): State<AppState>, mut request: Request, next: Next) -
 
     let status = response.status().as_u16();
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let refused = response
+        .extensions()
+        .get::<RefusalReason>()
+        .and(response.extensions().get::<WireError>())
+        .map(|w| w.code);
+    // Unmatched paths are counted together: a client must not be able to add series.
+    let metrics_route = matched.as_deref().unwrap_or("unmatched");
+    state.metrics.response(metrics_route, status, refused);
     if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
+        state.metrics.internal_error(cause);
         tracing::error!(
             http.method = %method, http.route = %route, http.status = status,
             duration_ms = elapsed_ms, request_id = %request_id, error = ?cause,
@@ -179,10 +193,9 @@ async fn edge(State(state): State<AppState>, mut request: Request, next: Next) -
         );
     } else if let Some(RefusalReason(reason)) = response.extensions().get::<RefusalReason>() {
         // A refusal leaves a trace at the default level, with what the client was not told.
-        let code = response.extensions().get::<WireError>().map(|w| w.code);
         tracing::info!(
             http.method = %method, http.route = %route, http.status = status,
-            duration_ms = elapsed_ms, request_id = %request_id, code = %code.unwrap_or_default(),
+            duration_ms = elapsed_ms, request_id = %request_id, code = %refused.unwrap_or_default(),
             reason = %reason, "request refused"
         );
     } else {

@@ -929,6 +929,7 @@ async fn commit_blob(
     fields: &[(String, String)],
 ) -> Result<ResumableUpload, AppError> {
     let key = blob_key(&upload.version_id);
+    let timer = state.metrics.upload("resumable");
     let outcome = async {
         let guard = BlobGuard::new(&state.blobs, &key);
         let head = state
@@ -961,6 +962,10 @@ async fn commit_blob(
         .await
     }
     .await;
+    timer.finish(
+        if basic { "basic" } else { "v2_token" },
+        outcome.as_ref().map(|r| r.size).map_err(AppError::code),
+    );
     let (ended, result) = match outcome {
         Ok(response) => (
             ResumableState::Done,

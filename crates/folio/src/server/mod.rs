@@ -84,6 +84,8 @@ fn absolute_file_url(url: &str) -> String {
 /// A server running in the background (used by tests and by `serve`).
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, unless switched off.
+    pub metrics_addr: Option<SocketAddr>,
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
@@ -99,12 +101,26 @@ impl RunningServer {
     }
 }
 
-/// Serves on `listener` until `shutdown` resolves, then lets requests in flight finish.
+/// The bound listeners: the API's, and the metrics endpoint's unless switched off.
+pub struct Listeners {
+    pub api: TcpListener,
+    pub metrics: Option<TcpListener>,
+}
+
+/// Serves on `listeners` until `shutdown` resolves, then lets requests in flight finish.
 pub async fn serve(
     state: AppState,
-    listener: TcpListener,
+    listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
+    let metrics = listeners.metrics.map(|listener| {
+        let app = crate::metrics::router(state.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "the metrics listener failed");
+            }
+        })
+    });
     let sweeper = crate::sweeper::spawn(state.clone());
     let runner = crate::jobs::spawn(state.clone());
     let deliveries = state
@@ -116,7 +132,17 @@ pub async fn serve(
     let catalog = std::sync::Arc::clone(&state.catalog);
     let jobs = std::sync::Arc::clone(&state.jobs);
     let app = crate::http::router(state);
-    accept::serve_connections(listener, app, &config.server, &config.help_text, shutdown).await;
+    accept::serve_connections(
+        listeners.api,
+        app,
+        &config.server,
+        &config.help_text,
+        shutdown,
+    )
+    .await;
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     sweeper.abort();
     runner.abort();
     // Attempts in flight are dropped; their rows are due again when their leases end.
@@ -130,31 +156,50 @@ pub async fn serve(
     }
 }
 
-/// Binds `config.listen`. With port 0 the system picks a port, and the configuration is updated
-/// to the real address so that delivery URLs point at it.
-pub async fn bind(mut state: AppState) -> anyhow::Result<(AppState, TcpListener)> {
+/// Binds `config.listen` and `metrics.listen`. With port 0 the system picks a port, and the
+/// configuration is updated to the real address so that delivery URLs point at it.
+pub async fn bind(mut state: AppState) -> anyhow::Result<(AppState, Listeners)> {
     let listener = TcpListener::bind(state.config.listen)
         .await
         .with_context(|| format!("binding {}", state.config.listen))?;
+    let metrics = match state.config.metrics.addr()? {
+        Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| {
+            format!(
+                "binding metrics.listen {addr} (set FOLIO_METRICS__LISTEN to another address, \
+                 or to nothing to switch the metrics endpoint off)"
+            )
+        })?),
+        None => None,
+    };
     let addr = listener.local_addr()?;
-    if addr != state.config.listen {
-        let mut config = (*state.config).clone();
-        config.listen = addr;
-        state.config = std::sync::Arc::new(config);
+    let metrics_addr = metrics.as_ref().map(TcpListener::local_addr).transpose()?;
+    let mut config = (*state.config).clone();
+    config.listen = addr;
+    if let Some(metrics_addr) = metrics_addr {
+        config.metrics.listen = metrics_addr.to_string();
     }
-    Ok((state, listener))
+    state.config = std::sync::Arc::new(config);
+    Ok((
+        state,
+        Listeners {
+            api: listener,
+            metrics,
+        },
+    ))
 }
 
 /// Starts a server on `state.config.listen` (port 0 picks a free port) in the background.
 pub async fn start(state: AppState) -> anyhow::Result<RunningServer> {
-    let (state, listener) = bind(state).await?;
-    let addr = listener.local_addr()?;
+    let (state, listeners) = bind(state).await?;
+    let addr = listeners.api.local_addr()?;
+    let metrics_addr = state.config.metrics.addr()?;
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve(state.clone(), listener, async {
+    let task = tokio::spawn(serve(state.clone(), listeners, async {
         let _ = rx.await;
     }));
     Ok(RunningServer {
         addr,
+        metrics_addr,
         state,
         shutdown: Some(tx),
         task,

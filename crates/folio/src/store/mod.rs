@@ -809,6 +809,8 @@ pub trait Catalog: Send + Sync + 'static {
     ) -> anyhow::Result<Vec<DeliveryRecord>>;
     /// Removes finished rows older than `before_ms`; how many.
     async fn purge_deliveries(&self, before_ms: i64) -> anyhow::Result<u64>;
+    /// Rows still to be delivered (pending, due or not), of every instance.
+    async fn pending_deliveries(&self) -> anyhow::Result<u64>;
 
     // Resumable uploads (resumable.md): storage only, the rules are `crate::resumable`'s.
     /// Records a new upload unless its key pair would pass `caps`; `false` when it would.

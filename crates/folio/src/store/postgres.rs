@@ -1006,6 +1006,13 @@ impl Catalog for PgCatalog {
         Ok(done.rows_affected())
     }
 
+    async fn pending_deliveries(&self) -> anyhow::Result<u64> {
+        let count: i64 = sqlx::query_scalar(super::rows::COUNT_PENDING_DELIVERIES)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+
     async fn create_resumable(
         &self,
         upload: &ResumableUpload,

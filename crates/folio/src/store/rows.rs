@@ -549,6 +549,9 @@ pub(super) const DISABLE_ENDPOINT: &str = "UPDATE webhook_endpoints SET disabled
     WHERE id = (SELECT endpoint_id FROM deliveries WHERE id = $2)";
 
 /// Finished rows older than `$1`.
+pub(super) const COUNT_PENDING_DELIVERIES: &str =
+    "SELECT COUNT(*) FROM deliveries WHERE state = 'pending'";
+
 pub(super) const PURGE_DELIVERIES: &str =
     "DELETE FROM deliveries WHERE state <> 'pending' AND finished_at < $1";
 

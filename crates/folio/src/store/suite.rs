@@ -2182,6 +2182,7 @@ async fn deliveries_are_claimed_once_leased_retried_and_finished(catalog: Arc<dy
         up.outbox = outbox.clone();
         committed(catalog.commit_upload(&up).await.expect("commit"));
     }
+    assert_eq!(catalog.pending_deliveries().await.expect("backlog"), 40);
     let now = crate::ids::now_millis() + 1000;
     // Two claims at once share nothing.
     let (a, b) = tokio::join!(
@@ -2226,6 +2227,8 @@ async fn deliveries_are_claimed_once_leased_retried_and_finished(catalog: Arc<dy
     catalog.finish_deliveries(&reports).await.expect("finish");
     // Only the retried ones come back, when due.
     assert!(claim_all(&catalog, at + 499).await.is_empty());
+    // Retried ones are still to be delivered; delivered and failed ones are not.
+    assert_eq!(catalog.pending_deliveries().await.expect("backlog"), 10);
     let retried = claim_all(&catalog, at + 500).await;
     assert_eq!(retried.len(), 10);
     assert!(retried.iter().all(|c| c.attempts == 2), "{retried:?}");

@@ -195,6 +195,16 @@ impl<'a> Authenticator<'a> {
         self.basic.is_none()
     }
 
+    /// How the request set out to authenticate, for the metrics: `basic`, `v1_signature` or
+    /// `v2_token`.
+    pub fn mode_label(&self) -> &'static str {
+        match (&self.basic, self.api) {
+            (Some(_), _) => "basic",
+            (None, ApiVersion::V1) => "v1_signature",
+            (None, ApiVersion::V2) => "v2_token",
+        }
+    }
+
     fn now(&self) -> i64 {
         self.state.clock.now_secs()
     }

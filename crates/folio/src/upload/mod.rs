@@ -65,12 +65,20 @@ async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let timer = state.metrics.upload(match api {
+        ApiVersion::V1 => "v1",
+        ApiVersion::V2 => "v2",
+    });
     let mut auth = Authenticator::new(&state, api, &headers);
     let body = crate::http::linger::SharedBody::new(body);
     let result = run(&state, request, &headers, body.body(), &mut auth).await;
     let limits = &state.config.limits;
     body.discard_rest(limits.hard_cap(), limits.idle_body_timeout())
         .await;
+    timer.finish(
+        auth.mode_label(),
+        result.as_ref().map(|r| r.size).map_err(AppError::code),
+    );
     match result {
         Ok(response) => Json(response).into_response(),
         Err(err) => {
@@ -322,20 +330,23 @@ pub(crate) async fn store_received(
     // its guard after the row was written would leave the catalog pointing at nothing.
     let catalog = state.catalog.clone();
     let guard = file.guard;
-    let outcome = tokio::spawn(async move {
-        let outcome = catalog.commit_upload(&upload).await;
-        let keep = match &outcome {
-            Ok(CommitOutcome::Committed(_)) => true,
-            // The row may exist: the blob stays, and the sweeper removes it later if not.
-            Err(e) => e.downcast_ref::<CommitOutcomeUnknown>().is_some(),
-            Ok(_) => false,
-        };
-        if keep {
-            guard.disarm();
-        } // else the guard deletes the blob: certainly not committed
+    let outcome = tokio::spawn(
+        async move {
+            let outcome = catalog.commit_upload(&upload).await;
+            let keep = match &outcome {
+                Ok(CommitOutcome::Committed(_)) => true,
+                // The row may exist: the blob stays, and the sweeper removes it later if not.
+                Err(e) => e.downcast_ref::<CommitOutcomeUnknown>().is_some(),
+                Ok(_) => false,
+            };
+            if keep {
+                guard.disarm();
+            } // else the guard deletes the blob: certainly not committed
 
-        outcome
-    })
+            outcome
+        }
+        .in_current_span(),
+    )
     .await
     .map_err(AppError::internal)?
     .map_err(AppError::internal)?;

@@ -277,6 +277,7 @@ async fn tokens_survive_a_restart_of_the_ledger() {
 
     let mut config = (*app.server.as_ref().expect("server").state.config).clone();
     config.listen = "127.0.0.1:0".parse().expect("addr");
+    config.metrics.listen = crate::harness::FREE_PORT.to_owned();
     let (state, created) = folio::server::open_state(config).await.expect("reopen");
     assert!(created.is_none());
     let second = folio::server::start(state).await.expect("start");

@@ -430,3 +430,34 @@ async fn a_refused_upload_is_logged_with_its_request_id_and_reason() {
         "the private key is never logged"
     );
 }
+
+/// Log lines written while a request is served (here, the upload's image check) carry its id,
+/// through the request's span.
+#[tokio::test]
+async fn work_done_for_a_request_is_logged_with_its_id() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let backing = crate::harness::Backing::fresh().await;
+    let process = FolioProcess::start(data.path(), &[], &backing.env());
+    let (_, private) = process.keys.clone().expect("keys");
+    // A GIF header and no picture: stored as a non-image, which is logged.
+    let mut fake = b"GIF89a\x0a\x00\x0a\x00\x00\x00\x00".to_vec();
+    fake.extend_from_slice(&[0x2c, 0xff, 0x00]);
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v2/files/upload", process.base()))
+        .basic_auth(&private, Some(""))
+        .multipart(form_with_file(fake, &[("fileName", "fake.gif")]))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(response.status(), 200);
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("request id")
+        .to_owned();
+    let line = process
+        .log_line(&["stored as non-image", &format!("request_id={request_id}")])
+        .await;
+    assert!(line.contains("INFO"), "{line}");
+}

@@ -10,13 +10,16 @@
 use std::future::Future;
 use std::path::PathBuf;
 
-use folio::config::Config;
+use folio::config::{Config, MetricsConfig};
 use folio::server::{open_state, RunningServer};
 use folio::state::Clock;
 use folio::store::blob::BlobStore;
 use folio::store::testing::{TestS3, TestSchema};
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
+
+/// A listen address on loopback whose port the system picks.
+pub const FREE_PORT: &str = "127.0.0.1:0";
 
 /// The storage configuration of this test run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,8 +70,12 @@ impl Backing {
     }
 
     /// Points `config` at this storage (a no-op for `sqlite-files`, whose files live in the
-    /// data folder). Keys a test set itself are left alone.
+    /// data folder), and its metrics listener at a free port (tests run side by side). Keys a
+    /// test set itself are left alone.
     pub fn configure(&self, config: &mut Config) {
+        if config.metrics.listen == MetricsConfig::default().listen {
+            config.metrics.listen = FREE_PORT.to_owned();
+        }
         if let Some(schema) = &self.schema {
             if config.catalog.is_empty() {
                 config.catalog = schema.url();
@@ -88,7 +95,7 @@ impl Backing {
     pub fn env(&self) -> Vec<(String, String)> {
         let mut config = Config::default();
         self.configure(&mut config);
-        let mut vars = Vec::new();
+        let mut vars = vec![("FOLIO_METRICS__LISTEN".to_owned(), config.metrics.listen)];
         if !config.catalog.is_empty() {
             vars.push(("FOLIO_CATALOG".to_owned(), config.catalog.clone()));
         }
@@ -728,14 +735,17 @@ pub struct FolioProcess {
     pub addr: String,
     /// The key pair, printed only by the start that created the default account.
     pub keys: Option<(String, String)>,
+    /// `host:port` of its metrics listener, when it has one.
+    pub metrics_addr: Option<String>,
     /// Address and keys, until [`Self::ready`] has read them.
     banner: Option<std::sync::mpsc::Receiver<Banner>>,
     /// Where its log (stderr) goes: `serve.log` in the data folder, appended by every start.
     log: std::path::PathBuf,
 }
 
-/// What `folio serve` prints when it starts: its address and, on the first start, the keys.
-type Banner = (String, Option<(String, String)>);
+/// What `folio serve` prints when it starts: its address, its metrics address and, on the first
+/// start, the keys.
+type Banner = (String, Option<String>, Option<(String, String)>);
 
 impl FolioProcess {
     /// Starts `folio serve --listen 127.0.0.1:0 --data-dir <data> <extra args>` with `env` (and no
@@ -760,10 +770,12 @@ impl FolioProcess {
             .open(&log)
             .expect("the server's log file");
         let mut child = Command::new(program)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["serve", "--listen", FREE_PORT, "--data-dir"])
             .arg(data)
             .args(extra_args)
             .env_remove("FOLIO_CONFIG")
+            // Processes run side by side; `env` may say otherwise.
+            .env("FOLIO_METRICS__LISTEN", FREE_PORT)
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -775,10 +787,12 @@ impl FolioProcess {
         // after the timeout instead of hanging it.
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let (mut public, mut private) = (None, None);
+            let (mut public, mut private, mut metrics) = (None, None, None);
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 let trimmed = line.trim();
-                if let Some(k) = trimmed.strip_prefix("public key:") {
+                if let Some(rest) = trimmed.strip_prefix("Metrics: http://") {
+                    metrics = rest.strip_suffix("/metrics").map(str::to_owned);
+                } else if let Some(k) = trimmed.strip_prefix("public key:") {
                     public = Some(k.trim().to_owned());
                 } else if let Some(k) = trimmed.strip_prefix("private key:") {
                     private = Some(k.trim().to_owned());
@@ -788,7 +802,7 @@ impl FolioProcess {
                         .next()
                         .unwrap_or_default()
                         .to_owned();
-                    let _ = tx.send((addr, public.take().zip(private.take())));
+                    let _ = tx.send((addr, metrics.take(), public.take().zip(private.take())));
                     // Keep draining stdout so the process never blocks on a full pipe.
                 }
             }
@@ -797,6 +811,7 @@ impl FolioProcess {
             child,
             addr: String::new(),
             keys: None,
+            metrics_addr: None,
             banner: Some(rx),
             log,
         }
@@ -830,10 +845,11 @@ impl FolioProcess {
     /// Waits (at most 60 s) for the "listening" line of a [`Self::spawn`]ed process.
     pub fn ready(mut self) -> Self {
         if let Some(banner) = self.banner.take() {
-            let (addr, keys) = banner
+            let (addr, metrics, keys) = banner
                 .recv_timeout(std::time::Duration::from_secs(60))
                 .expect("folio serve prints its address");
             self.addr = addr;
+            self.metrics_addr = metrics;
             self.keys = keys;
         }
         self

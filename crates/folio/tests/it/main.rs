@@ -34,6 +34,7 @@ mod media_list;
 mod media_purge;
 mod media_truth;
 mod media_versions;
+mod metrics;
 mod params;
 mod process;
 mod resumable;

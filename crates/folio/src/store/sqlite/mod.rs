@@ -815,6 +815,13 @@ impl Catalog for SqliteCatalog {
         Ok(done.rows_affected())
     }
 
+    async fn pending_deliveries(&self) -> anyhow::Result<u64> {
+        let count: i64 = sqlx::query_scalar(crate::store::rows::COUNT_PENDING_DELIVERIES)
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+
     async fn create_resumable(
         &self,
         upload: &ResumableUpload,
