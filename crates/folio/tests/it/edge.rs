@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::harness::{fixture, form_with_file, FolioProcess, Reply, TestApp};
+use crate::harness::{fixture, form_with_file, header_of, FolioProcess, Reply, TestApp};
 
 #[track_caller]
 fn assert_edge_headers(headers: &reqwest::header::HeaderMap) {
@@ -411,12 +411,8 @@ async fn a_refused_upload_is_logged_with_its_request_id_and_reason() {
         .await
         .expect("upload");
     assert_eq!(response.status(), 400);
-    let request_id = response
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .expect("request id")
-        .to_owned();
+    let request_id = header_of(&response, "x-request-id").to_owned();
+    assert!(!request_id.is_empty(), "x-request-id");
     let line = process.log_line(&["request refused", &request_id]).await;
     assert!(line.contains("INFO"), "{line}");
     assert!(line.contains("code=TOKEN_PAYLOAD_MISMATCH"), "{line}");
@@ -450,12 +446,8 @@ async fn work_done_for_a_request_is_logged_with_its_id() {
         .await
         .expect("upload");
     assert_eq!(response.status(), 200);
-    let request_id = response
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .expect("request id")
-        .to_owned();
+    let request_id = header_of(&response, "x-request-id").to_owned();
+    assert!(!request_id.is_empty(), "x-request-id");
     let line = process
         .log_line(&["stored as non-image", &format!("request_id={request_id}")])
         .await;
