@@ -20,6 +20,7 @@ mod custom_metadata;
 mod delivery;
 mod delivery_signed;
 mod demo;
+mod deploy;
 mod edge;
 mod extensions;
 mod fetch;
