@@ -30,10 +30,7 @@ fn container_env(text: &str) -> Vec<(String, String)> {
     for line in text.lines() {
         let line = line.trim();
         let rest = match line.strip_prefix("ENV ") {
-            Some(rest) => {
-                in_env = true;
-                rest
-            }
+            Some(rest) => rest,
             None if in_env => line,
             None => continue,
         };
