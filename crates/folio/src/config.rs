@@ -68,6 +68,42 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     /// The Prometheus endpoint.
     pub metrics: MetricsConfig,
+    /// Upload requests per client address and per public key (shared by the instances of one
+    /// PostgreSQL catalog).
+    pub rate_limits: RateLimitsConfig,
+    /// What one account may store.
+    pub quotas: QuotasConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitsConfig {
+    /// The counting window: a fixed window, starting on multiples of it.
+    pub window_secs: u64,
+    /// Upload requests one client address may start per window. 0: no limit.
+    pub uploads_per_ip: u64,
+    /// Upload requests one public key may authenticate per window. 0: no limit.
+    pub uploads_per_key: u64,
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        RateLimitsConfig {
+            window_secs: 60,
+            uploads_per_ip: 0,
+            uploads_per_key: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuotasConfig {
+    /// Bytes of every version of every file of one account. 0: no quota.
+    #[serde(deserialize_with = "byte_size")]
+    pub max_bytes_per_account: u64,
+    /// Files of one account. 0: no quota.
+    pub max_files_per_account: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -382,6 +418,9 @@ pub struct Limits {
     pub credentials_before_file: bool,
     /// An upload whose body sends nothing for this long is abandoned.
     pub idle_body_timeout_secs: u64,
+    /// Upload requests (multipart, resumable creation and PATCH) one instance serves at once;
+    /// one more is refused with 503 and `retry-after`, never queued. 0: no cap.
+    pub max_concurrent_uploads: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -531,6 +570,8 @@ impl Default for Config {
             resumable: ResumableConfig::default(),
             delivery: DeliveryConfig::default(),
             metrics: MetricsConfig::default(),
+            rate_limits: RateLimitsConfig::default(),
+            quotas: QuotasConfig::default(),
         }
     }
 }
@@ -548,6 +589,7 @@ impl Default for Limits {
             unauthenticated_file_bytes: 2048 * MIB,
             credentials_before_file: false,
             idle_body_timeout_secs: 30,
+            max_concurrent_uploads: 0,
         }
     }
 }
@@ -737,6 +779,9 @@ impl Config {
             crate::webhooks::check_secret(&endpoint.secret).context("webhooks.endpoints")?;
         }
         self.metrics.addr()?;
+        if self.rate_limits.window_secs == 0 {
+            bail!("rate_limits.window_secs must be positive");
+        }
         if self.delivery.render_concurrency == 0 {
             bail!("delivery.render_concurrency must be positive");
         }

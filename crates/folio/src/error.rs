@@ -212,6 +212,22 @@ pub enum AppError {
     /// A connection over `server.max_connections(_per_ip)`, answered at accept.
     #[error("too many connections")]
     TooManyConnections,
+    /// An upload over `limits.max_concurrent_uploads`.
+    #[error("too many uploads at once")]
+    TooManyUploads,
+    /// A client address or a public key over its `rate_limits` in the current window (`scope`
+    /// names which, for the log).
+    #[error("rate limited: {scope}")]
+    RateLimited {
+        scope: String,
+        limit: u64,
+        /// Until the window ends.
+        reset_ms: u64,
+        window_ms: u64,
+    },
+    /// An upload that would take its account past a `quotas` limit.
+    #[error("quota exceeded: {0:?}")]
+    QuotaExceeded(Quota),
 
     // Resumable uploads (resumable.md §1): the tus statuses.
     /// `Tus-Resumable` names another protocol version.
@@ -254,6 +270,13 @@ pub enum AppError {
     /// A dependency (catalog, blob store) failed; the detail stays on the server.
     #[error(transparent)]
     Internal(Arc<anyhow::Error>),
+}
+
+/// Which quota an upload would pass, and its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quota {
+    Bytes(u64),
+    Files(u64),
 }
 
 /// tus's status for a chunk that fails its checksum (checksum extension), which `http` does
@@ -429,6 +452,10 @@ impl AppError {
             RangeNotSatisfiable { .. } => (StatusCode::RANGE_NOT_SATISFIABLE, "The requested range is not satisfiable."),
             UnauthenticatedUploadsBusy => (StatusCode::SERVICE_UNAVAILABLE, "The server is busy receiving other uploads. Please retry later, or send the authentication fields before the file."),
             TooManyConnections => (StatusCode::SERVICE_UNAVAILABLE, "Too many connections. Please retry later."),
+            TooManyUploads => (StatusCode::SERVICE_UNAVAILABLE, "The server is receiving as many uploads as it may at once. Please retry later."),
+            RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "Too many upload requests. Please retry after the time the Retry-After header gives."),
+            QuotaExceeded(Quota::Bytes(n)) => return (StatusCode::FORBIDDEN, format!("The file could not be uploaded because the account would exceed its storage quota of {n} bytes.")),
+            QuotaExceeded(Quota::Files(n)) => return (StatusCode::FORBIDDEN, format!("The file could not be uploaded because the account would exceed its quota of {n} files.")),
             TusVersion => (StatusCode::PRECONDITION_FAILED, "This server speaks tus 1.0.0 only."),
             TusContentType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "A PATCH body must have the content type application/offset+octet-stream."),
             TusHeader(name) => return (bad, format!("Your request contains an invalid {name} header.")),
@@ -528,6 +555,9 @@ impl AppError {
             RangeNotSatisfiable { .. } => "RANGE_NOT_SATISFIABLE",
             UnauthenticatedUploadsBusy => "SERVER_BUSY",
             TooManyConnections => "TOO_MANY_CONNECTIONS",
+            TooManyUploads => "TOO_MANY_UPLOADS",
+            RateLimited { .. } => "RATE_LIMITED",
+            QuotaExceeded(_) => "QUOTA_EXCEEDED",
             TusVersion => "TUS_VERSION_UNSUPPORTED",
             TusContentType => "TUS_CONTENT_TYPE_INVALID",
             TusHeader(_) => "TUS_HEADER_INVALID",
@@ -595,12 +625,37 @@ impl IntoResponse for AppError {
                     .insert(http::header::CONTENT_RANGE, v);
             }
         }
-        if let AppError::UnauthenticatedUploadsBusy = &self {
+        let headers = response.headers_mut();
+        match &self {
             // Other uploads end within seconds to minutes. The edge adds `retry-after-ms`.
-            response.headers_mut().insert(
-                http::header::RETRY_AFTER,
-                HeaderValue::from_static(RETRY_BUSY_SECS),
-            );
+            AppError::UnauthenticatedUploadsBusy => {
+                headers.insert(
+                    http::header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_BUSY_SECS),
+                );
+            }
+            AppError::TooManyUploads => {
+                headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            // ImageKit's headers (Reset and Interval in milliseconds), and Remaining.
+            AppError::RateLimited {
+                limit,
+                reset_ms,
+                window_ms,
+                ..
+            } => {
+                let retry_secs = reset_ms.div_ceil(1000).max(1);
+                for (name, value) in [
+                    ("retry-after", retry_secs),
+                    ("x-ratelimit-limit", *limit),
+                    ("x-ratelimit-remaining", 0),
+                    ("x-ratelimit-reset", *reset_ms),
+                    ("x-ratelimit-interval", *window_ms),
+                ] {
+                    headers.insert(name, HeaderValue::from(value));
+                }
+            }
+            _ => {}
         }
         match self {
             AppError::Internal(cause) => {
@@ -705,6 +760,18 @@ mod tests {
             (TransformationNotImplemented("video pre".into()), 400),
             (UnauthenticatedUploadsBusy, 503),
             (TooManyConnections, 503),
+            (TooManyUploads, 503),
+            (
+                RateLimited {
+                    scope: "ip 127.0.0.1".into(),
+                    limit: 1,
+                    reset_ms: 1,
+                    window_ms: 1,
+                },
+                429,
+            ),
+            (QuotaExceeded(Quota::Files(3)), 403),
+            (QuotaExceeded(Quota::Bytes(3)), 403),
             (TusVersion, 412),
             (TusContentType, 415),
             (TusHeader("Upload-Length"), 400),

@@ -8,6 +8,7 @@ pub mod custom_fields;
 pub mod delivery;
 pub mod error;
 pub mod extensions;
+pub mod fairness;
 pub mod http;
 pub mod ids;
 pub mod jobs;

@@ -34,6 +34,8 @@ pub struct AppState {
     pub jobs: Arc<crate::jobs::Jobs>,
     /// Counters and gauges for `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The cap on uploads served at once.
+    pub fairness: Arc<crate::fairness::Fairness>,
 }
 
 /// The time token checks run against. Tests pin it to replay the spec's test vectors, whose
@@ -62,6 +64,7 @@ impl AppState {
             config.delivery.render_concurrency,
             config.delivery.max_render_memory_bytes,
         ));
+        let fairness = Arc::new(crate::fairness::Fairness::new(&config));
         Ok(AppState {
             config: Arc::new(config),
             catalog,
@@ -75,6 +78,7 @@ impl AppState {
             unproven_files,
             jobs: Arc::default(),
             metrics: Arc::default(),
+            fairness,
         })
     }
 

@@ -25,6 +25,8 @@ pub struct SweepReport {
     pub old_deliveries: u64,
     /// Resumable uploads past their `Upload-Expires`, with their partial data.
     pub expired_uploads: u64,
+    /// Rate limit counts of windows that have ended.
+    pub old_rate_counts: u64,
 }
 
 /// One pass. Blobs younger than the grace period are left alone: they may belong to an
@@ -79,6 +81,11 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<SweepReport> {
         )
         .await?;
     report.expired_uploads = crate::resumable::sweep(state).await?;
+    let window = i64::try_from(state.config.rate_limits.window_secs).unwrap_or(i64::MAX);
+    report.old_rate_counts = state
+        .catalog
+        .purge_hits(ids::now_secs().saturating_sub(window))
+        .await?;
     Ok(report)
 }
 
@@ -98,6 +105,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                         sweep.expired_tokens = report.expired_tokens,
                         sweep.old_deliveries = report.old_deliveries,
                         sweep.expired_uploads = report.expired_uploads,
+                        sweep.old_rate_counts = report.old_rate_counts,
                         "swept"
                     );
                 }

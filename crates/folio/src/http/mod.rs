@@ -28,7 +28,8 @@ pub use limits::PATH as LIMITS_PATH;
 /// What browsers may read of a response: the request id and rate limit headers, and the tus
 /// headers of resumable uploads (without them tus clients fail on "missing offset").
 const EXPOSED_HEADERS: &str = concat!(
-    "x-ik-requestId, x-request-id, X-RateLimit-Limit, X-RateLimit-Reset, X-RateLimit-Interval, ",
+    "x-ik-requestId, x-request-id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, ",
+    "X-RateLimit-Interval, ",
     "Location, Upload-Offset, Upload-Length, Upload-Expires, Upload-Metadata, Tus-Resumable, ",
     "Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm, X-Folio-File-Id, Link"
 );
@@ -80,6 +81,9 @@ pub struct RequestInfo {
     pub x_request_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
+    /// The TCP peer (for rate limits; never in an event).
+    #[serde(skip)]
+    pub client_ip: Option<std::net::IpAddr>,
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestInfo {
@@ -98,6 +102,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestInfo {
             .unwrap_or_else(|| RequestInfo {
                 x_request_id: uuid::Uuid::new_v4().to_string(),
                 user_agent: None,
+                client_ip: None,
             }))
     }
 }
@@ -111,9 +116,14 @@ async fn edge(State(state): State<AppState>, mut request: Request, next: Next) -
         .get(http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|v| v.chars().take(512).collect());
+    let client_ip = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
     request.extensions_mut().insert(RequestInfo {
         x_request_id: request_id.clone(),
         user_agent,
+        client_ip,
     });
     let started = Instant::now();
     let method = request.method().clone();

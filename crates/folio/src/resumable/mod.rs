@@ -194,6 +194,12 @@ async fn creation(
     body: Body,
 ) -> Result<Response, AppError> {
     require_version(headers)?;
+    // As a multipart upload: a place among the uploads served at once, and the client
+    // address's rate (the key's is counted when the credentials are proven).
+    let _slot = state.fairness.upload_slot()?;
+    if let Some(ip) = request.client_ip {
+        crate::fairness::rate_limit(state, crate::fairness::Scope::Address(ip)).await?;
+    }
     if headers.contains_key(tus::UPLOAD_DEFER_LENGTH) {
         return Err(AppError::TusHeader("Upload-Defer-Length"));
     }
@@ -614,6 +620,8 @@ async fn patch(
     if offset != upload.offset {
         return Err(AppError::TusOffsetMismatch);
     }
+    // A chunk is an upload in flight: it needs a place among those served at once.
+    let _slot = state.fairness.upload_slot()?;
     patch_leased(state, request, upload, headers, body, location).await
 }
 

@@ -127,8 +127,16 @@ fn spawn_connection(conn: Connection) {
             let _slot = conn.slot;
             let activity = Activity::new();
             let io = TokioIo::new(Tracked::new(conn.stream, Arc::clone(&activity)));
-            let service =
-                TowerToHyperService::new(CountRequests::new(conn.app, Arc::clone(&activity)));
+            // Handlers learn the client's address as axum's `ConnectInfo`.
+            let peer = conn.peer;
+            let app =
+                tower::ServiceExt::map_request(conn.app, move |mut request: http::Request<_>| {
+                    request
+                        .extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    request
+                });
+            let service = TowerToHyperService::new(CountRequests::new(app, Arc::clone(&activity)));
             let served = conn.graceful.watch(conn.http.serve_connection(io, service));
             tokio::select! {
                 result = served => {

@@ -27,6 +27,13 @@ use serde_json::Value;
 pub use crate::webhooks::outbox::{Change, Outbox};
 pub use resumable::{IncompleteCaps, Lease, ResumableState, ResumableUpload};
 
+/// What an account stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    pub files: u64,
+    pub bytes: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Account {
     pub id: String,
@@ -811,6 +818,15 @@ pub trait Catalog: Send + Sync + 'static {
     async fn purge_deliveries(&self, before_ms: i64) -> anyhow::Result<u64>;
     /// Rows still to be delivered (pending, due or not), of every instance.
     async fn pending_deliveries(&self) -> anyhow::Result<u64>;
+
+    // Fairness: counts only; the rules are `crate::fairness`'s.
+    /// Counts one more request of `scope` in the window that starts at `window_start` (Unix
+    /// seconds), for every instance of this catalog; the count, this one included.
+    async fn hit(&self, scope: &str, window_start: i64) -> anyhow::Result<u64>;
+    /// Forgets the windows that started before `before`.
+    async fn purge_hits(&self, before: i64) -> anyhow::Result<u64>;
+    /// An account's files, and the bytes of all their versions.
+    async fn usage(&self, account_id: &str) -> anyhow::Result<Usage>;
 
     // Resumable uploads (resumable.md): storage only, the rules are `crate::resumable`'s.
     /// Records a new upload unless its key pair would pass `caps`; `false` when it would.

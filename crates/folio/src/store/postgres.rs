@@ -54,7 +54,7 @@ use super::{
     Change, ClaimedDelivery, DeliveryOutcome, DeliveryRecord, DeliveryReport, Outbox, OutboxRow,
     WebhookEndpoint,
 };
-use super::{IncompleteCaps, Lease, ResumableState, ResumableUpload};
+use super::{IncompleteCaps, Lease, ResumableState, ResumableUpload, Usage};
 use crate::config::PostgresConfig;
 use crate::ids;
 
@@ -1004,6 +1004,41 @@ impl Catalog for PgCatalog {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn hit(&self, scope: &str, window_start: i64) -> anyhow::Result<u64> {
+        // Not the upload's transaction, and nothing to lose in a crash: no fsync wait.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
+        let hits: i64 = sqlx::query_scalar(
+            "INSERT INTO rate_counters (scope, window_start, hits) VALUES ($1, $2, 1) \
+             ON CONFLICT (scope, window_start) DO UPDATE SET hits = rate_counters.hits + 1 \
+             RETURNING hits",
+        )
+        .bind(scope)
+        .bind(window_start)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(u64::try_from(hits).unwrap_or_default())
+    }
+
+    async fn purge_hits(&self, before: i64) -> anyhow::Result<u64> {
+        let done = sqlx::query("DELETE FROM rate_counters WHERE window_start < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn usage(&self, account_id: &str) -> anyhow::Result<Usage> {
+        let row = sqlx::query(super::rows::ACCOUNT_USAGE)
+            .bind(account_id)
+            .fetch_one(&self.pool)
+            .await?;
+        super::rows::usage_from_row(&row)
     }
 
     async fn pending_deliveries(&self) -> anyhow::Result<u64> {

@@ -549,6 +549,27 @@ pub(super) const DISABLE_ENDPOINT: &str = "UPDATE webhook_endpoints SET disabled
     WHERE id = (SELECT endpoint_id FROM deliveries WHERE id = $2)";
 
 /// Finished rows older than `$1`.
+/// Files of an account, and the bytes of their versions (`COUNT`/`SUM` as BIGINT in both
+/// dialects).
+pub(super) const ACCOUNT_USAGE: &str = "SELECT COUNT(DISTINCT f.file_id), \
+     CAST(COALESCE(SUM(v.size), 0) AS BIGINT) FROM files f \
+     JOIN file_versions v ON v.file_id = f.file_id WHERE f.account_id = $1";
+
+/// Both counts of an [`ACCOUNT_USAGE`] row.
+pub(super) fn usage_from_row<R: sqlx::Row>(row: &R) -> anyhow::Result<super::Usage>
+where
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    usize: sqlx::ColumnIndex<R>,
+{
+    let count = |i: usize| -> anyhow::Result<u64> {
+        Ok(u64::try_from(row.try_get::<i64, _>(i)?).unwrap_or_default())
+    };
+    Ok(super::Usage {
+        files: count(0)?,
+        bytes: count(1)?,
+    })
+}
+
 pub(super) const COUNT_PENDING_DELIVERIES: &str =
     "SELECT COUNT(*) FROM deliveries WHERE state = 'pending'";
 

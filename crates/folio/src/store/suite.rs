@@ -12,7 +12,7 @@ use futures_util::future::join_all;
 use super::{
     Catalog, CommitOutcome, CopiedVersion, CopyOutcome, CustomField, DeleteOutcome, EditOutcome,
     EditScope, FieldWrite, FolderTarget, MediaInfo, MoveOutcome, NewCopy, NewUpload, Outbox,
-    RenameOutcome, RestoreOutcome, StoredVersion, VersionDelete,
+    RenameOutcome, RestoreOutcome, StoredVersion, Usage, VersionDelete,
 };
 use crate::config::Config;
 use crate::store::postgres::{Migrate, PgCatalog};
@@ -96,6 +96,7 @@ suite!(
     a_folder_of_10000_files_is_deleted_in_batches,
     events_exist_exactly_when_their_change_committed,
     deliveries_are_claimed_once_leased_retried_and_finished,
+    rate_counts_and_usage_are_counted,
 );
 
 fn upload(account_id: &str, name: &str) -> NewUpload {
@@ -2249,4 +2250,54 @@ async fn deliveries_are_claimed_once_leased_retried_and_finished(catalog: Arc<dy
     // Removing the endpoint drops what is still pending for it.
     assert!(catalog.remove_webhook_endpoint("wh_a").await.expect("rm"));
     assert!(claim_all(&catalog, at + 100_000).await.is_empty());
+}
+
+async fn rate_counts_and_usage_are_counted(catalog: Arc<dyn Catalog>) {
+    // Hits count per scope and window; concurrent hits each get their own count.
+    let hits = futures_util::future::join_all((0..10).map(|_| catalog.hit("ip:10.0.0.1", 600)))
+        .await
+        .into_iter()
+        .map(|h| h.expect("hit"))
+        .collect::<std::collections::BTreeSet<u64>>();
+    assert_eq!(hits, (1..=10).collect());
+    assert_eq!(catalog.hit("key:public_a", 600).await.expect("hit"), 1);
+    assert_eq!(
+        catalog.hit("ip:10.0.0.1", 660).await.expect("hit"),
+        1,
+        "a new window"
+    );
+    catalog.purge_hits(660).await.expect("purge");
+    assert_eq!(catalog.hit("ip:10.0.0.1", 660).await.expect("hit"), 2);
+
+    let account = account(&catalog).await;
+    assert_eq!(
+        catalog.usage(&account).await.expect("usage"),
+        Usage::default()
+    );
+    committed(
+        catalog
+            .commit_upload(&upload(&account, "a.jpg"))
+            .await
+            .expect("commit"),
+    );
+    // A second version of the same file: one file, both versions' bytes.
+    committed(
+        catalog
+            .commit_upload(&upload(&account, "a.jpg"))
+            .await
+            .expect("commit"),
+    );
+    committed(
+        catalog
+            .commit_upload(&upload(&account, "b.jpg"))
+            .await
+            .expect("commit"),
+    );
+    assert_eq!(
+        catalog.usage(&account).await.expect("usage"),
+        Usage {
+            files: 2,
+            bytes: 3 * 1234
+        }
+    );
 }

@@ -349,6 +349,7 @@ impl<'a> Authenticator<'a> {
     /// Phase A.
     async fn basic_phase(&self, username: Option<&str>) -> Result<Authenticated, AppError> {
         let found = key_for_private(self.state, username).await?;
+        self.rate_limit(&found).await?;
         Ok(Authenticated {
             account: found.account,
             key: found.key,
@@ -373,6 +374,7 @@ impl<'a> Authenticator<'a> {
         {
             return Err(AppError::InvalidSignature);
         }
+        self.rate_limit(&found).await?;
         // The signature covers `token ‖ expire` and cannot tell where one ends: the signed
         // text is the credential. The nonce alone is burned too (a token is single-use
         // whatever `expire` it comes with, and entries written before this key existed stay
@@ -414,6 +416,7 @@ impl<'a> Authenticator<'a> {
                 },
                 other => invalid(other),
             })?;
+        self.rate_limit(&found).await?;
         self.burn(&found.account.id, &verified.ledger_key(), verified.exp())
             .await?;
         Ok(Authenticated {
@@ -422,6 +425,13 @@ impl<'a> Authenticator<'a> {
             mode: Mode::V2Token,
             token: Some(verified),
         })
+    }
+
+    /// The key pair's upload rate, counted once its credentials are proven and before a token
+    /// is spent: a request refused for its rate may be sent again with the same token.
+    async fn rate_limit(&self, found: &KeyWithAccount) -> Result<(), AppError> {
+        let scope = crate::fairness::Scope::Key(&found.key.public_key);
+        crate::fairness::rate_limit(self.state, scope).await
     }
 
     /// J10 / S7: single use, even if the request fails later.

@@ -129,6 +129,12 @@ async fn run(
     body: Body,
     auth: &mut Authenticator<'_>,
 ) -> Result<response::UploadResponse, AppError> {
+    // Before a byte of the body: a place among the uploads served at once, and the client
+    // address's rate.
+    let _slot = state.fairness.upload_slot()?;
+    if let Some(ip) = request.client_ip {
+        crate::fairness::rate_limit(state, crate::fairness::Scope::Address(ip)).await?;
+    }
     // T2: an unsupported or absent body has no file to speak of.
     let kind = body_kind(headers).ok_or(AppError::MissingFile)?;
     // The version id is allocated before the first byte so the blob is written once, under
@@ -290,6 +296,8 @@ pub(crate) async fn store_received(
             ))
             .map_err(|_| AppError::ChecksFailed)?;
     }
+    // What the account may store, with the bytes as stored (after any pre-transformation).
+    crate::fairness::check_quota(state, &principal.account.id, file.size).await?;
 
     // Spec §3.9: extensions with a runner become jobs, written with the commit.
     let (extension_status, pending) = state.extensions.plan(params.extensions.clone());

@@ -523,7 +523,12 @@ async fn a_killed_run_is_resumed_by_the_next_from_the_servers_offset() {
     assert!(!text.contains(&app.private_key), "{text}");
     let location = saved_location(&state);
     let before = server_offset(&app, &location).await;
-    assert_eq!(before, 16 * MIB, "only whole, checksummed chunks count");
+    // Only whole, checksummed chunks count: the two that passed, or three if the killed run
+    // had already handed all of the third to the kernel, which still delivers it.
+    assert!(
+        before == 16 * MIB || before == 24 * MIB,
+        "{before}: only whole, checksummed chunks count"
+    );
     assert!(
         app.paths_under("/").await.is_empty(),
         "nothing committed yet"

@@ -23,6 +23,7 @@ mod demo;
 mod deploy;
 mod edge;
 mod extensions;
+mod fairness;
 mod fetch;
 mod harness;
 mod intake_abuse;

@@ -218,6 +218,35 @@ impl Cluster {
 /// Reads the start-up lines of `folio serve` up to "Folio listening on …".
 use crate::harness::wire::REUSED;
 
+/// Rate limits count on the shared catalog: what one instance admitted, the other counts.
+#[tokio::test]
+async fn rate_limits_are_shared_by_the_instances() {
+    let cluster = Cluster::start_with(2, &[("FOLIO_RATE_LIMITS__UPLOADS_PER_IP", "2")]).await;
+    let refused = loop {
+        let first = cluster
+            .upload_basic(0, fixture("tiny.jpg"), &[("fileName", "a.jpg")])
+            .await;
+        let second = cluster
+            .upload_basic(1, fixture("tiny.jpg"), &[("fileName", "b.jpg")])
+            .await;
+        let third = cluster
+            .upload_basic(0, fixture("tiny.jpg"), &[("fileName", "c.jpg")])
+            .await;
+        if third.status == 429 {
+            first.assert_ok();
+            second.assert_ok();
+            break third;
+        }
+        // A window ended among the three (they are fixed, 60 s): count again in this one.
+    };
+    refused.assert_code("RATE_LIMITED");
+    // The other instance refuses as well: the count is the catalog's.
+    cluster
+        .upload_basic(1, fixture("tiny.jpg"), &[("fileName", "d.jpg")])
+        .await
+        .assert_code("RATE_LIMITED");
+}
+
 #[tokio::test]
 async fn a_token_used_on_one_instance_is_refused_on_the_other() {
     let cluster = Cluster::start(2).await;

@@ -51,7 +51,7 @@ use super::{
 use super::{
     Change, ClaimedDelivery, DeliveryRecord, DeliveryReport, Outbox, OutboxRow, WebhookEndpoint,
 };
-use super::{IncompleteCaps, Lease, ResumableState, ResumableUpload};
+use super::{IncompleteCaps, Lease, ResumableState, ResumableUpload, Usage};
 use crate::ids;
 
 pub struct SqliteCatalog {
@@ -65,6 +65,9 @@ pub struct SqliteCatalog {
     /// Leases on resumable uploads (id hash → lease), in memory for the same reason: the
     /// requests that hold them live in this process. Taking and giving one back costs no write.
     upload_leases: std::sync::Mutex<std::collections::HashMap<Vec<u8>, Lease>>,
+    /// Rate limit counts ((scope, window start) → hits): one instance owns an embedded
+    /// catalog, so they need no table, and no write per upload.
+    hits: std::sync::Mutex<std::collections::HashMap<(String, i64), u64>>,
 }
 
 /// How sqlx's writer starts its transactions (see the module documentation).
@@ -116,6 +119,7 @@ impl SqliteCatalog {
             lookups: reads::Reads::new(&path),
             leases: Default::default(),
             upload_leases: Default::default(),
+            hits: Default::default(),
         })
     }
 
@@ -813,6 +817,30 @@ impl Catalog for SqliteCatalog {
             .execute(&self.writer)
             .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn hit(&self, scope: &str, window_start: i64) -> anyhow::Result<u64> {
+        let mut hits = self.hits.lock().unwrap_or_else(|e| e.into_inner());
+        // Windows end in order: an older one is over once a newer one is counted.
+        hits.retain(|(_, start), _| *start >= window_start);
+        let count = hits.entry((scope.to_owned(), window_start)).or_default();
+        *count += 1;
+        Ok(*count)
+    }
+
+    async fn purge_hits(&self, before: i64) -> anyhow::Result<u64> {
+        let mut hits = self.hits.lock().unwrap_or_else(|e| e.into_inner());
+        let had = hits.len();
+        hits.retain(|(_, start), _| *start >= before);
+        Ok((had - hits.len()) as u64)
+    }
+
+    async fn usage(&self, account_id: &str) -> anyhow::Result<Usage> {
+        let row = sqlx::query(crate::store::rows::ACCOUNT_USAGE)
+            .bind(account_id)
+            .fetch_one(&self.reader)
+            .await?;
+        crate::store::rows::usage_from_row(&row)
     }
 
     async fn pending_deliveries(&self) -> anyhow::Result<u64> {
