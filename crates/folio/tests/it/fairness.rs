@@ -15,11 +15,7 @@ async fn an_address_past_its_rate_gets_429_with_the_limit_headers() {
         .config(|c| c.rate_limits.uploads_per_ip = 2)
         .start()
         .await;
-    for name in ["a.jpg", "b.jpg"] {
-        app.upload(fixture("tiny.jpg"), &[("fileName", name)])
-            .await
-            .assert_ok();
-    }
+    upload_two(&app).await;
     let refused = app
         .upload(fixture("tiny.jpg"), &[("fileName", "c.jpg")])
         .await;
@@ -149,11 +145,7 @@ async fn an_account_cannot_store_past_its_quotas() {
         .config(|c| c.quotas.max_files_per_account = 2)
         .start()
         .await;
-    for name in ["a.jpg", "b.jpg"] {
-        app.upload(tiny.clone(), &[("fileName", name)])
-            .await
-            .assert_ok();
-    }
+    upload_two(&app).await;
     app.upload(tiny.clone(), &[("fileName", "c.jpg")])
         .await
         .assert_error(
@@ -169,11 +161,7 @@ async fn an_account_cannot_store_past_its_quotas() {
         .config(|c| c.quotas.max_bytes_per_account = quota)
         .start()
         .await;
-    for name in ["a.jpg", "b.jpg"] {
-        app.upload(tiny.clone(), &[("fileName", name)])
-            .await
-            .assert_ok();
-    }
+    upload_two(&app).await;
     app.upload(tiny, &[("fileName", "c.jpg")])
         .await
         .assert_error(
@@ -184,4 +172,13 @@ async fn an_account_cannot_store_past_its_quotas() {
             ),
         )
         .assert_code("QUOTA_EXCEEDED");
+}
+
+/// Two uploads of tiny.jpg that are stored.
+async fn upload_two(app: &TestApp) {
+    for name in ["a.jpg", "b.jpg"] {
+        app.upload(fixture("tiny.jpg"), &[("fileName", name)])
+            .await
+            .assert_ok();
+    }
 }
