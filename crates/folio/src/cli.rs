@@ -79,6 +79,11 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Manage accounts: each has its own URL path segment, keys, files and quotas.
+    Accounts {
+        #[command(subcommand)]
+        action: AccountsAction,
+    },
     /// Manage API key pairs.
     Keys {
         #[command(subcommand)]
@@ -218,10 +223,34 @@ struct UrlArgs {
 }
 
 #[derive(Subcommand)]
+enum AccountsAction {
+    /// Create an account and its first key pair (printed once).
+    Create {
+        /// The first path segment of the account's delivery URLs (lowercase letters, digits,
+        /// - and _).
+        url_id: String,
+    },
+    /// List the accounts.
+    List,
+    /// Refuse every request of an account's keys (its files stay).
+    Disable { url_id: String },
+    /// Let a disabled account's keys work again.
+    Enable { url_id: String },
+}
+
+#[derive(Subcommand)]
 enum KeysAction {
-    /// Create a new key pair for the default account and print it.
-    Create,
-    /// List key pairs (public keys only).
+    /// Create a new key pair and print it (the private key is shown this once).
+    Create {
+        /// The account, by its URL id (default: the first account).
+        #[arg(long, value_name = "URL_ID")]
+        account: Option<String>,
+        /// When the key stops working: after a duration (90d, 12h, 30m) or at an RFC 3339
+        /// time. Default: never.
+        #[arg(long, value_name = "WHEN")]
+        expires: Option<String>,
+    },
+    /// List key pairs (public keys only), with their account, state and expiry.
     List,
     /// Revoke a key pair by its public key.
     Revoke { public_key: String },
@@ -323,6 +352,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(config, demo).await
         }
         Command::Migrate { check } => migrate(config, check).await,
+        Command::Accounts { action } => accounts(config, action).await,
         Command::Keys { action } => keys(config, action).await,
         Command::Token(args) => token(config, args).await,
         Command::Upload(args) => upload_file(config, args).await,
@@ -594,15 +624,47 @@ async fn migrate(config: Config, check: bool) -> anyhow::Result<()> {
 async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
     let state = crate::server::open_existing_state(config).await?;
     match action {
-        KeysAction::Create => {
-            let key = state.catalog.create_key(None).await?;
+        KeysAction::Create { account, expires } => {
+            let now = crate::ids::now_secs();
+            let expires_at = expires
+                .as_deref()
+                .map(|text| crate::accounts::parse_expiry(text, now))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--expires {e}"))?;
+            let account_id = match &account {
+                Some(url_id) => Some(account_named(&state, url_id).await?.id),
+                None => None,
+            };
+            let key = state
+                .catalog
+                .create_key(account_id.as_deref(), expires_at)
+                .await?;
             println!("public key:  {}", key.public_key);
             println!("private key: {}", key.private_key);
+            if let Some(at) = expires_at {
+                println!("expires:     {}", rfc3339(at));
+            }
         }
         KeysAction::List => {
+            let accounts = state.catalog.list_accounts().await?;
+            let now = crate::ids::now_secs();
             for key in state.catalog.list_keys().await? {
-                let status = if key.revoked { "revoked" } else { "active" };
-                println!("{}\t{status}", key.public_key);
+                let status = if key.revoked {
+                    "revoked"
+                } else if key.expires_at.is_some_and(|t| t <= now) {
+                    "expired"
+                } else {
+                    "active"
+                };
+                let account = accounts
+                    .iter()
+                    .find(|a| a.id == key.account_id)
+                    .map_or("?", |a| a.url_id.as_str());
+                let expires = key
+                    .expires_at
+                    .map(rfc3339)
+                    .unwrap_or_else(|| "never".into());
+                println!("{}\t{status}\t{account}\texpires {expires}", key.public_key);
             }
         }
         KeysAction::Revoke { public_key } => {
@@ -614,6 +676,88 @@ async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+async fn accounts(config: Config, action: AccountsAction) -> anyhow::Result<()> {
+    let state = crate::server::open_existing_state(config).await?;
+    match action {
+        AccountsAction::Create { url_id } => {
+            crate::accounts::check_url_id(&url_id).map_err(anyhow::Error::msg)?;
+            let (account, key) = state
+                .catalog
+                .create_account(&url_id)
+                .await?
+                .with_context(|| format!("an account with URL id {url_id} exists already"))?;
+            println!(
+                "Created the account {}. Keep the private key secret; it is not shown again.",
+                account.url_id
+            );
+            println!("  url endpoint: {}", state.url_endpoint(&account.url_id));
+            println!("  public key:   {}", key.public_key);
+            println!("  private key:  {}", key.private_key);
+        }
+        AccountsAction::List => {
+            for account in state.catalog.list_accounts().await? {
+                let status = if account.disabled {
+                    "disabled"
+                } else {
+                    "active"
+                };
+                let keys = state.catalog.account_keys(&account.id).await?;
+                let live = keys
+                    .iter()
+                    .filter(|k| k.is_live(crate::ids::now_secs()))
+                    .count();
+                println!(
+                    "{}\t{status}\t{live} live key(s)\t{}",
+                    account.url_id,
+                    state.url_endpoint(&account.url_id)
+                );
+            }
+        }
+        AccountsAction::Disable { url_id } => set_disabled(&state, &url_id, true).await?,
+        AccountsAction::Enable { url_id } => set_disabled(&state, &url_id, false).await?,
+    }
+    Ok(())
+}
+
+async fn set_disabled(
+    state: &crate::state::AppState,
+    url_id: &str,
+    disabled: bool,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        state.catalog.set_account_disabled(url_id, disabled).await?,
+        "no account with URL id {url_id} (see `folio accounts list`)"
+    );
+    println!(
+        "{url_id}: {}",
+        if disabled { "disabled" } else { "enabled" }
+    );
+    Ok(())
+}
+
+/// The account with `url_id`, or an error that says how to find one.
+async fn account_named(
+    state: &crate::state::AppState,
+    url_id: &str,
+) -> anyhow::Result<crate::store::Account> {
+    state
+        .catalog
+        .account_by_url_id(url_id)
+        .await?
+        .with_context(|| format!("no account with URL id {url_id} (see `folio accounts list`)"))
+}
+
+/// Unix seconds as an RFC 3339 time.
+fn rfc3339(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| secs.to_string())
 }
 
 /// The key pair to sign with: both given, or the first live one of the catalog (matching the

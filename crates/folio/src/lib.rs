@@ -2,6 +2,7 @@
 //! Upload API V2. The binary (`src/main.rs`) is thin glue over this library; integration
 //! tests start the same server through [`server::start`].
 
+pub mod accounts;
 pub mod cli;
 pub mod config;
 pub mod custom_fields;

@@ -568,7 +568,20 @@ pub trait Catalog: Send + Sync + 'static {
     /// pair so that it can be shown once.
     async fn bootstrap(&self) -> anyhow::Result<Option<ApiKey>>;
 
-    async fn create_key(&self, account_id: Option<&str>) -> anyhow::Result<ApiKey>;
+    /// A new key pair for the account (the first one without `account_id`), working until
+    /// `expires_at` (Unix seconds) if given.
+    async fn create_key(
+        &self,
+        account_id: Option<&str>,
+        expires_at: Option<i64>,
+    ) -> anyhow::Result<ApiKey>;
+    /// A new account with `url_id` (checked by `crate::accounts`) and its first key pair;
+    /// `None` when another account has that URL id.
+    async fn create_account(&self, url_id: &str) -> anyhow::Result<Option<(Account, ApiKey)>>;
+    /// Every account, oldest first.
+    async fn list_accounts(&self) -> anyhow::Result<Vec<Account>>;
+    /// Disables or enables the account with `url_id`; false when there is none.
+    async fn set_account_disabled(&self, url_id: &str, disabled: bool) -> anyhow::Result<bool>;
     /// Adds a given key pair to the default account (keys moved from another installation).
     async fn import_key(&self, public_key: &str, private_key: &str) -> anyhow::Result<ApiKey>;
     async fn list_keys(&self) -> anyhow::Result<Vec<ApiKey>>;

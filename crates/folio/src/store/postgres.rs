@@ -155,10 +155,11 @@ impl PgCatalog {
     async fn insert_key(
         tx: &mut Transaction<'_, Postgres>,
         account_id: &str,
+        expires_at: Option<i64>,
     ) -> anyhow::Result<ApiKey> {
         let public = ids::api_key("public_");
         let private = ids::api_key("private_");
-        Self::insert_given_key(tx, account_id, &public, &private).await
+        Self::insert_given_key(tx, account_id, &public, &private, expires_at).await
     }
 
     async fn insert_given_key(
@@ -166,23 +167,25 @@ impl PgCatalog {
         account_id: &str,
         public_key: &str,
         private_key: &str,
+        expires_at: Option<i64>,
     ) -> anyhow::Result<ApiKey> {
         let key = ApiKey {
             public_key: public_key.to_owned(),
             private_key: private_key.to_owned(),
             account_id: account_id.to_owned(),
             revoked: false,
-            expires_at: None,
+            expires_at,
             created_at_ms: ids::now_millis(),
         };
         sqlx::query(
-            "INSERT INTO api_keys (public_key, private_key, private_key_hash, account_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO api_keys (public_key, private_key, private_key_hash, account_id, \
+             expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&key.public_key)
         .bind(&key.private_key)
         .bind(Sha256::digest(key.private_key.as_bytes()).to_vec())
         .bind(account_id)
+        .bind(key.expires_at)
         .bind(key.created_at_ms)
         .execute(&mut **tx)
         .await?;
@@ -343,12 +346,16 @@ impl Catalog for PgCatalog {
             .bind(ids::now_millis())
             .execute(&mut *tx)
             .await?;
-        let key = Self::insert_key(&mut tx, &account_id).await?;
+        let key = Self::insert_key(&mut tx, &account_id, None).await?;
         tx.commit().await?;
         Ok(Some(key))
     }
 
-    async fn create_key(&self, account_id: Option<&str>) -> anyhow::Result<ApiKey> {
+    async fn create_key(
+        &self,
+        account_id: Option<&str>,
+        expires_at: Option<i64>,
+    ) -> anyhow::Result<ApiKey> {
         let mut tx = self.pool.begin().await?;
         let account_id: String = match account_id {
             Some(id) => sqlx::query_scalar("SELECT id FROM accounts WHERE id = $1")
@@ -361,9 +368,46 @@ impl Catalog for PgCatalog {
                 .await?
                 .context("no account yet: run `folio serve` once")?,
         };
-        let key = Self::insert_key(&mut tx, &account_id).await?;
+        let key = Self::insert_key(&mut tx, &account_id, expires_at).await?;
         tx.commit().await?;
         Ok(key)
+    }
+
+    async fn create_account(&self, url_id: &str) -> anyhow::Result<Option<(Account, ApiKey)>> {
+        let mut tx = self.pool.begin().await?;
+        let account = Account {
+            id: ids::object_id(),
+            url_id: url_id.to_owned(),
+            disabled: false,
+        };
+        let inserted = sqlx::query(super::rows::INSERT_ACCOUNT)
+            .bind(&account.id)
+            .bind(url_id)
+            .bind(ids::now_millis())
+            .execute(&mut *tx)
+            .await?;
+        if inserted.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let key = Self::insert_key(&mut tx, &account.id, None).await?;
+        tx.commit().await?;
+        Ok(Some((account, key)))
+    }
+
+    async fn list_accounts(&self) -> anyhow::Result<Vec<Account>> {
+        let rows = sqlx::query(&format!("{SELECT_ACCOUNT} ORDER BY created_at, id"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(account_from_row).collect()
+    }
+
+    async fn set_account_disabled(&self, url_id: &str, disabled: bool) -> anyhow::Result<bool> {
+        let done = sqlx::query(super::rows::SET_ACCOUNT_DISABLED)
+            .bind(disabled)
+            .bind(url_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn import_key(&self, public_key: &str, private_key: &str) -> anyhow::Result<ApiKey> {
@@ -372,7 +416,8 @@ impl Catalog for PgCatalog {
             .fetch_optional(&mut *tx)
             .await?
             .context("no account yet: run `folio serve` once")?;
-        let key = Self::insert_given_key(&mut tx, &account_id, public_key, private_key).await?;
+        let key =
+            Self::insert_given_key(&mut tx, &account_id, public_key, private_key, None).await?;
         tx.commit().await?;
         Ok(key)
     }

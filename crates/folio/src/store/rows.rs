@@ -291,6 +291,12 @@ pub(super) fn job_status(job: &Job) -> &'static str {
 /// The default account: the oldest, ties broken by id so every backend picks the same one.
 pub(super) const FIRST_ACCOUNT: &str = "SELECT id FROM accounts ORDER BY created_at, id LIMIT 1";
 
+/// A new account, unless its URL id is taken (then no row).
+pub(super) const INSERT_ACCOUNT: &str = "INSERT INTO accounts (id, url_id, created_at) \
+     VALUES ($1, $2, $3) ON CONFLICT (url_id) DO NOTHING";
+
+pub(super) const SET_ACCOUNT_DISABLED: &str = "UPDATE accounts SET disabled = $1 WHERE url_id = $2";
+
 /// Every key pair, oldest first (ties by public key), read by [`key_from_row`].
 pub(super) fn all_keys() -> String {
     format!(

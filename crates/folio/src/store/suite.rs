@@ -97,6 +97,7 @@ suite!(
     events_exist_exactly_when_their_change_committed,
     deliveries_are_claimed_once_leased_retried_and_finished,
     rate_counts_and_usage_are_counted,
+    accounts_are_created_listed_and_disabled,
 );
 
 fn upload(account_id: &str, name: &str) -> NewUpload {
@@ -178,12 +179,12 @@ async fn keys_are_created_listed_found_and_revoked(catalog: Arc<dyn Catalog>) {
         .await
         .expect("bootstrap")
         .expect("fresh");
-    let second = catalog.create_key(None).await.expect("create");
+    let second = catalog.create_key(None, None).await.expect("create");
     let third = catalog
-        .create_key(Some(&first.account_id))
+        .create_key(Some(&first.account_id), None)
         .await
         .expect("create for account");
-    assert!(catalog.create_key(Some("nope")).await.is_err());
+    assert!(catalog.create_key(Some("nope"), None).await.is_err());
     let imported = catalog
         .import_key("public_imported", "private_imported")
         .await
@@ -2300,4 +2301,62 @@ async fn rate_counts_and_usage_are_counted(catalog: Arc<dyn Catalog>) {
             bytes: 3 * 1234
         }
     );
+}
+
+async fn accounts_are_created_listed_and_disabled(catalog: Arc<dyn Catalog>) {
+    catalog.bootstrap().await.expect("bootstrap");
+    let (shop, key) = catalog
+        .create_account("shop")
+        .await
+        .expect("create")
+        .expect("a new account");
+    assert_eq!((shop.url_id.as_str(), shop.disabled), ("shop", false));
+    assert_eq!(key.account_id, shop.id);
+    assert!(
+        catalog
+            .create_account("shop")
+            .await
+            .expect("create")
+            .is_none(),
+        "taken"
+    );
+    let urls: Vec<String> = catalog
+        .list_accounts()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|a| a.url_id)
+        .collect();
+    assert_eq!(urls, ["default", "shop"]);
+
+    assert!(catalog
+        .set_account_disabled("shop", true)
+        .await
+        .expect("disable"));
+    let found = catalog
+        .key_by_public(&key.public_key)
+        .await
+        .expect("key")
+        .expect("found");
+    assert!(found.account.disabled);
+    assert!(catalog
+        .set_account_disabled("shop", false)
+        .await
+        .expect("enable"));
+    assert!(!catalog
+        .set_account_disabled("nobody", true)
+        .await
+        .expect("disable"));
+
+    let expiring = catalog
+        .create_key(Some(&shop.id), Some(2_000_000_000))
+        .await
+        .expect("key");
+    let found = catalog
+        .key_by_private(&expiring.private_key)
+        .await
+        .expect("key")
+        .expect("found");
+    assert_eq!(found.key.expires_at, Some(2_000_000_000));
+    assert!(!found.account.disabled);
 }

@@ -148,7 +148,7 @@ async fn basic_together_with_client_side_fields_is_refused() {
 async fn revoked_keys_stop_working() {
     let app = TestApp::start().await;
     let state = &app.server.as_ref().expect("server").state;
-    let fresh = state.catalog.create_key(None).await.expect("create");
+    let fresh = state.catalog.create_key(None, None).await.expect("create");
     let header = basic(&format!("{}:", fresh.private_key), "Basic");
     let form = || form_with_file(fixture("tiny.jpg"), &[("fileName", "a.jpg")]);
     app.post("/api/v2/files/upload", form(), Some(&header))

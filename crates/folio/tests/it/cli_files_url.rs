@@ -112,7 +112,11 @@ async fn the_printed_url_serves_a_private_file() {
 async fn it_signs_with_the_newest_live_key() {
     let app = TestApp::start().await;
     private_upload(&app, "k.jpg", "/").await;
-    let newer = app.catalog().create_key(None).await.expect("create key");
+    let newer = app
+        .catalog()
+        .create_key(None, None)
+        .await
+        .expect("create key");
 
     let url = printed_url(&files_url(&app, &["/k.jpg"]).await);
     assert_eq!(

@@ -231,7 +231,11 @@ async fn any_live_key_of_the_account_signs_and_revoked_keys_do_not() {
     let file = upload(&app, "k.jpg", "tiny.jpg", &[("isPrivateFile", "true")]).await;
     let endpoint = app.url_endpoint();
     let rel = relative(&app, &file);
-    let second = app.catalog().create_key(None).await.expect("second key");
+    let second = app
+        .catalog()
+        .create_key(None, None)
+        .await
+        .expect("second key");
 
     let by_first = sign_url(&app.private_key, &endpoint, &rel, None);
     let by_second = sign_url(&second.private_key, &endpoint, &rel, None);

@@ -8,6 +8,7 @@ mod bench_smoke;
 mod browser;
 mod chaos;
 mod checks;
+mod cli_accounts;
 mod cli_files_ls;
 mod cli_files_rm;
 mod cli_files_url;
