@@ -71,6 +71,10 @@ enum Command {
         /// start). Loopback addresses only; for trying client-side upload on this machine.
         #[arg(long)]
         demo: bool,
+        /// Maintenance mode: serve files and reads, refuse every change with 503 (key
+        /// `read_only`), and run no background work that writes.
+        #[arg(long)]
+        read_only: bool,
     },
     /// Bring the catalog's schema up to date, then exit (run it before starting a new
     /// version when `postgres.migrate_on_start` is off).
@@ -345,10 +349,15 @@ fn load_config(global: &GlobalArgs) -> anyhow::Result<Config> {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = load_config(&cli.global)?;
     match cli.command {
-        Command::Serve { listen, demo } => {
+        Command::Serve {
+            listen,
+            demo,
+            read_only,
+        } => {
             if let Some(listen) = listen {
                 config.listen = listen;
             }
+            config.read_only |= read_only;
             serve(config, demo).await
         }
         Command::Migrate { check } => migrate(config, check).await,
@@ -554,7 +563,10 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let (state, created) = crate::server::open_state(config).await?;
     let (mut state, listeners) = crate::server::bind(state).await?;
     let addr = listeners.api.local_addr()?;
-    crate::webhooks::endpoints::sync_config(&state.catalog, &state.fetcher, &state.config).await?;
+    if !state.config.read_only {
+        crate::webhooks::endpoints::sync_config(&state.catalog, &state.fetcher, &state.config)
+            .await?;
+    }
     if demo {
         let keys = state.catalog.list_keys().await?;
         let key = keys
@@ -576,6 +588,9 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     }
     if let Some(metrics) = state.config.metrics.addr()? {
         println!("Metrics: http://{metrics}{}", crate::metrics::PATH);
+    }
+    if state.config.read_only {
+        println!("Read-only: files and reads are served, changes answer 503 (maintenance).");
     }
     println!(
         "Folio listening on http://{addr} (upload: POST http://{addr}/api/v2/files/upload, files at {}/default/…)",

@@ -47,6 +47,10 @@ pub struct Config {
     pub blobs: String,
     /// The `help` member of every error body.
     pub help_text: String,
+    /// Maintenance mode (`folio serve --read-only`): files and reads are served, every change
+    /// is refused with 503, and the background work that writes (sweeper, folder jobs, webhook
+    /// deliveries) does not run.
+    pub read_only: bool,
     /// The HTTP listener: connection timeouts and caps.
     pub server: ServerConfig,
     pub limits: Limits,
@@ -558,6 +562,7 @@ impl Default for Config {
             catalog: String::new(),
             blobs: String::new(),
             help_text: "For support, contact the administrator of this server.".to_owned(),
+            read_only: false,
             server: ServerConfig::default(),
             limits: Limits::default(),
             auth: AuthConfig::default(),

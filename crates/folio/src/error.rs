@@ -212,6 +212,9 @@ pub enum AppError {
     /// A connection over `server.max_connections(_per_ip)`, answered at accept.
     #[error("too many connections")]
     TooManyConnections,
+    /// A change asked of a server in maintenance (`read_only`).
+    #[error("read-only mode")]
+    ReadOnly,
     /// An upload over `limits.max_concurrent_uploads`.
     #[error("too many uploads at once")]
     TooManyUploads,
@@ -452,6 +455,7 @@ impl AppError {
             RangeNotSatisfiable { .. } => (StatusCode::RANGE_NOT_SATISFIABLE, "The requested range is not satisfiable."),
             UnauthenticatedUploadsBusy => (StatusCode::SERVICE_UNAVAILABLE, "The server is busy receiving other uploads. Please retry later, or send the authentication fields before the file."),
             TooManyConnections => (StatusCode::SERVICE_UNAVAILABLE, "Too many connections. Please retry later."),
+            ReadOnly => (StatusCode::SERVICE_UNAVAILABLE, "The library is in maintenance: it serves files but accepts no changes now. Please retry later."),
             TooManyUploads => (StatusCode::SERVICE_UNAVAILABLE, "The server is receiving as many uploads as it may at once. Please retry later."),
             RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "Too many upload requests. Please retry after the time the Retry-After header gives."),
             QuotaExceeded(Quota::Bytes(n)) => return (StatusCode::FORBIDDEN, format!("The file could not be uploaded because the account would exceed its storage quota of {n} bytes.")),
@@ -556,6 +560,7 @@ impl AppError {
             UnauthenticatedUploadsBusy => "SERVER_BUSY",
             TooManyConnections => "TOO_MANY_CONNECTIONS",
             TooManyUploads => "TOO_MANY_UPLOADS",
+            ReadOnly => "READ_ONLY",
             RateLimited { .. } => "RATE_LIMITED",
             QuotaExceeded(_) => "QUOTA_EXCEEDED",
             TusVersion => "TUS_VERSION_UNSUPPORTED",
@@ -636,6 +641,10 @@ impl IntoResponse for AppError {
             }
             AppError::TooManyUploads => {
                 headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            // Maintenance takes minutes.
+            AppError::ReadOnly => {
+                headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("60"));
             }
             // ImageKit's headers (Reset and Interval in milliseconds), and Remaining.
             AppError::RateLimited {
@@ -761,6 +770,7 @@ mod tests {
             (UnauthenticatedUploadsBusy, 503),
             (TooManyConnections, 503),
             (TooManyUploads, 503),
+            (ReadOnly, 503),
             (
                 RateLimited {
                     scope: "ip 127.0.0.1".into(),

@@ -146,6 +146,14 @@ async fn edge(State(state): State<AppState>, mut request: Request, next: Next) -
             crate::resumable::discovery(&state, response.headers_mut());
         }
         response
+    } else if state.config.read_only && !matches!(method, Method::GET | Method::HEAD) {
+        // Maintenance: nothing changes. The body is read first (bounded), so that a client
+        // still sending sees the answer.
+        let limits = &state.config.limits;
+        linger::SharedBody::new(request.into_body())
+            .discard_rest(limits.hard_cap(), limits.idle_body_timeout())
+            .await;
+        AppError::ReadOnly.into_response()
     } else {
         next.run(request).instrument(span).await
     };

@@ -121,13 +121,12 @@ pub async fn serve(
             }
         })
     });
-    let sweeper = crate::sweeper::spawn(state.clone());
-    let runner = crate::jobs::spawn(state.clone());
-    let deliveries = state
-        .config
-        .webhooks
-        .deliver
-        .then(|| crate::webhooks::spawn(state.clone()));
+    // In maintenance nothing writes: the work waits for a server that may.
+    let writes = !state.config.read_only;
+    let sweeper = writes.then(|| crate::sweeper::spawn(state.clone()));
+    let runner = writes.then(|| crate::jobs::spawn(state.clone()));
+    let deliveries =
+        (writes && state.config.webhooks.deliver).then(|| crate::webhooks::spawn(state.clone()));
     let config = std::sync::Arc::clone(&state.config);
     let catalog = std::sync::Arc::clone(&state.catalog);
     let jobs = std::sync::Arc::clone(&state.jobs);
@@ -143,16 +142,19 @@ pub async fn serve(
     if let Some(metrics) = metrics {
         metrics.abort();
     }
-    sweeper.abort();
-    runner.abort();
+    for task in [sweeper, runner].into_iter().flatten() {
+        task.abort();
+    }
     // Attempts in flight are dropped; their rows are due again when their leases end.
     if let Some(worker) = deliveries {
         worker.abort();
     }
     // A job cut short here is resumed from its last checkpoint, by this instance's successor
     // or another instance, at once rather than when the lease runs out.
-    if let Err(e) = catalog.release_jobs(jobs.owner()).await {
-        tracing::warn!(error = ?e, "could not release the leases of background jobs");
+    if writes {
+        if let Err(e) = catalog.release_jobs(jobs.owner()).await {
+            tracing::warn!(error = ?e, "could not release the leases of background jobs");
+        }
     }
 }
 

@@ -29,6 +29,7 @@ mod fetch;
 mod harness;
 mod intake_abuse;
 mod limits;
+mod maintenance;
 mod media_bulk;
 mod media_files;
 mod media_folders;
