@@ -116,6 +116,14 @@ enum Command {
     },
     /// Check that the catalog and the blob store answer; exits non-zero when one does not.
     Health,
+    /// Copy the embedded library (SQLite catalog and local blobs) into DIR, consistent while
+    /// the server runs: every upload acknowledged before it began is in the copy.
+    Backup {
+        /// An absent or empty folder.
+        dir: PathBuf,
+    },
+    /// Put a backup made by `folio backup` into an empty data folder.
+    Restore { dir: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -379,6 +387,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             action: ConfigAction::Print,
         } => config_print(&config),
         Command::Health => health(config).await,
+        Command::Backup { dir } => {
+            let manifest =
+                tokio::task::spawn_blocking(move || crate::backup::backup(&config, &dir)).await??;
+            println!(
+                "backed up: the catalog, {} blob(s), {} bytes",
+                manifest.blobs, manifest.bytes
+            );
+            if !manifest.missing.is_empty() {
+                println!(
+                    "{} blob(s) were deleted while the backup ran (their files were deleted after \
+                     it began) and are not in it",
+                    manifest.missing.len()
+                );
+            }
+            Ok(())
+        }
+        Command::Restore { dir } => {
+            let target = crate::store::redact_url(&config.catalog_url());
+            let manifest =
+                tokio::task::spawn_blocking(move || crate::backup::restore(&config, &dir))
+                    .await??;
+            println!(
+                "restored into {target}: the catalog, {} blob(s), {} bytes",
+                manifest.blobs, manifest.bytes
+            );
+            Ok(())
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! tests start the same server through [`server::start`].
 
 pub mod accounts;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod custom_fields;

@@ -4,6 +4,7 @@ mod abuse;
 mod auth_basic;
 mod auth_token;
 mod auth_v1;
+mod backup;
 mod bench_smoke;
 mod browser;
 mod chaos;

@@ -66,6 +66,14 @@ pub fn blob_key(version_id: &str) -> String {
     format!("{VERSIONS_PREFIX}/{shard}/{version_id}")
 }
 
+/// Whether `key` is the blob key of a version ([`blob_key`] of a well-formed id): the only keys
+/// a copy of a library joins onto a folder path.
+pub fn is_version_blob_key(key: &str) -> bool {
+    key.rsplit('/')
+        .next()
+        .is_some_and(|id| crate::ids::is_object_id(id) && blob_key(id) == key)
+}
+
 /// The 256 shard folders of a local store. Few enough that they exist after the first uploads
 /// (a folder per upload would cost a `mkdir` and an uncached directory each time), many enough
 /// to keep a folder at a few thousand entries per million files.

@@ -11,6 +11,7 @@
 //! numbers free of gaps and duplicates.
 
 mod reads;
+pub mod snapshot;
 mod writer;
 
 use std::path::PathBuf;
