@@ -124,6 +124,17 @@ enum Command {
     },
     /// Put a backup made by `folio backup` into an empty data folder.
     Restore { dir: PathBuf },
+    /// Check that every version's blob exists at its size, and find blobs no row refers to;
+    /// exits non-zero while a problem remains. Runs online.
+    Fsck {
+        /// Delete orphan blobs (older than `storage.orphan_grace_secs`) and tag files with a
+        /// missing or damaged blob `folio-broken` (no row is deleted).
+        #[arg(long)]
+        repair: bool,
+        /// The report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -387,6 +398,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             action: ConfigAction::Print,
         } => config_print(&config),
         Command::Health => health(config).await,
+        Command::Fsck { repair, json } => {
+            let state = crate::server::open_existing_state(config).await?;
+            let report = crate::fsck::run(&state, repair).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", crate::fsck::table(&report));
+            }
+            anyhow::ensure!(report.clean(), "the library has problems (see above)");
+            Ok(())
+        }
         Command::Backup { dir } => {
             let manifest =
                 tokio::task::spawn_blocking(move || crate::backup::backup(&config, &dir)).await??;

@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod error;
 pub mod extensions;
 pub mod fairness;
+pub mod fsck;
 pub mod http;
 pub mod ids;
 pub mod jobs;

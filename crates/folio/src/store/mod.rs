@@ -27,6 +27,17 @@ use serde_json::Value;
 pub use crate::webhooks::outbox::{Change, Outbox};
 pub use resumable::{IncompleteCaps, Lease, ResumableState, ResumableUpload};
 
+/// A version's blob as the catalog records it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionBlob {
+    pub account_id: String,
+    pub file_id: String,
+    pub version_id: String,
+    pub blob_key: String,
+    pub size: u64,
+}
+
 /// What an account stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Usage {
@@ -840,6 +851,9 @@ pub trait Catalog: Send + Sync + 'static {
     async fn purge_hits(&self, before: i64) -> anyhow::Result<u64>;
     /// An account's files, and the bytes of all their versions.
     async fn usage(&self, account_id: &str) -> anyhow::Result<Usage>;
+    /// Up to `limit` versions of every account whose id sorts after `after`, in id order, with
+    /// their blob and its size (`folio fsck` walks the catalog with it).
+    async fn versions_after(&self, after: &str, limit: u32) -> anyhow::Result<Vec<VersionBlob>>;
 
     // Resumable uploads (resumable.md): storage only, the rules are `crate::resumable`'s.
     /// Records a new upload unless its key pair would pass `caps`; `false` when it would.

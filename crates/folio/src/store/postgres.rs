@@ -54,7 +54,7 @@ use super::{
     Change, ClaimedDelivery, DeliveryOutcome, DeliveryRecord, DeliveryReport, Outbox, OutboxRow,
     WebhookEndpoint,
 };
-use super::{IncompleteCaps, Lease, ResumableState, ResumableUpload, Usage};
+use super::{IncompleteCaps, Lease, ResumableState, ResumableUpload, Usage, VersionBlob};
 use crate::config::PostgresConfig;
 use crate::ids;
 
@@ -1084,6 +1084,17 @@ impl Catalog for PgCatalog {
             .fetch_one(&self.pool)
             .await?;
         super::rows::usage_from_row(&row)
+    }
+
+    async fn versions_after(&self, after: &str, limit: u32) -> anyhow::Result<Vec<VersionBlob>> {
+        let rows = sqlx::query(super::rows::VERSIONS_AFTER)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(super::rows::version_blob_from_row)
+            .collect()
     }
 
     async fn pending_deliveries(&self) -> anyhow::Result<u64> {

@@ -576,6 +576,26 @@ where
     })
 }
 
+/// A page of [`super::VersionBlob`]s after `$1`, at most `$2`.
+pub(super) const VERSIONS_AFTER: &str = "SELECT f.account_id, v.file_id, v.version_id, \
+     v.blob_key, v.size FROM file_versions v JOIN files f ON f.file_id = v.file_id \
+     WHERE v.version_id > $1 ORDER BY v.version_id LIMIT $2";
+
+pub(super) fn version_blob_from_row<R: sqlx::Row>(row: &R) -> anyhow::Result<super::VersionBlob>
+where
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    usize: sqlx::ColumnIndex<R>,
+{
+    Ok(super::VersionBlob {
+        account_id: row.try_get(0)?,
+        file_id: row.try_get(1)?,
+        version_id: row.try_get(2)?,
+        blob_key: row.try_get(3)?,
+        size: u64::try_from(row.try_get::<i64, _>(4)?).unwrap_or_default(),
+    })
+}
+
 pub(super) const COUNT_PENDING_DELIVERIES: &str =
     "SELECT COUNT(*) FROM deliveries WHERE state = 'pending'";
 

@@ -27,6 +27,7 @@ mod edge;
 mod extensions;
 mod fairness;
 mod fetch;
+mod fsck;
 mod harness;
 mod intake_abuse;
 mod limits;

@@ -52,7 +52,7 @@ use super::{
 use super::{
     Change, ClaimedDelivery, DeliveryRecord, DeliveryReport, Outbox, OutboxRow, WebhookEndpoint,
 };
-use super::{IncompleteCaps, Lease, ResumableState, ResumableUpload, Usage};
+use super::{IncompleteCaps, Lease, ResumableState, ResumableUpload, Usage, VersionBlob};
 use crate::ids;
 
 pub struct SqliteCatalog {
@@ -887,6 +887,17 @@ impl Catalog for SqliteCatalog {
             .fetch_one(&self.reader)
             .await?;
         crate::store::rows::usage_from_row(&row)
+    }
+
+    async fn versions_after(&self, after: &str, limit: u32) -> anyhow::Result<Vec<VersionBlob>> {
+        let rows = sqlx::query(crate::store::rows::VERSIONS_AFTER)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter()
+            .map(crate::store::rows::version_blob_from_row)
+            .collect()
     }
 
     async fn pending_deliveries(&self) -> anyhow::Result<u64> {
