@@ -25,8 +25,8 @@ pub struct Report {
     pub versions: u64,
     /// Versions whose blob is gone.
     pub missing: Vec<VersionBlob>,
-    /// Versions whose blob has another size than the catalog's (with the size found).
-    pub wrong_size: Vec<(VersionBlob, u64)>,
+    /// Versions whose blob has another size than the catalog's.
+    pub wrong_size: Vec<WrongSize>,
     /// Version blobs no row refers to, older than `storage.orphan_grace_secs`.
     pub orphans: Vec<String>,
     /// What `--repair` did: orphans deleted, files tagged broken.
@@ -43,6 +43,14 @@ impl Report {
     }
 }
 
+/// A version whose blob has `found` bytes where the catalog says `size`.
+#[derive(Debug, Serialize)]
+pub struct WrongSize {
+    #[serde(flatten)]
+    pub version: VersionBlob,
+    pub found: u64,
+}
+
 /// Checks the library, and repairs what may be repaired when `repair` is set.
 pub async fn run(state: &AppState, repair: bool) -> anyhow::Result<Report> {
     let mut report = Report::default();
@@ -55,7 +63,9 @@ pub async fn run(state: &AppState, repair: bool) -> anyhow::Result<Report> {
             report.versions += 1;
             match state.blobs.size(&version.blob_key).await? {
                 None => report.missing.push(version),
-                Some(found) if found != version.size => report.wrong_size.push((version, found)),
+                Some(found) if found != version.size => {
+                    report.wrong_size.push(WrongSize { version, found })
+                }
                 Some(_) => {}
             }
         }
@@ -80,7 +90,7 @@ pub async fn run(state: &AppState, repair: bool) -> anyhow::Result<Report> {
         let mut broken: Vec<(&str, &str)> = report
             .missing
             .iter()
-            .chain(report.wrong_size.iter().map(|(v, _)| v))
+            .chain(report.wrong_size.iter().map(|w| &w.version))
             .map(|v| (v.account_id.as_str(), v.file_id.as_str()))
             .collect();
         broken.sort_unstable();
@@ -119,7 +129,7 @@ pub fn table(report: &Report) -> String {
             "missing", v.file_id, v.version_id, v.blob_key, v.size
         );
     }
-    for (v, found) in &report.wrong_size {
+    for WrongSize { version: v, found } in &report.wrong_size {
         out += &format!(
             "{:<12} {:<26} {:<26} {} has {found} bytes, the catalog says {}\n",
             "wrong size", v.file_id, v.version_id, v.blob_key, v.size
