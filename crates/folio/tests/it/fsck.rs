@@ -47,10 +47,15 @@ async fn fsck_finds_missing_truncated_and_orphan_blobs_and_repairs_what_it_may()
         "{report}"
     );
     assert_eq!(
-        report["wrongSize"][0][0]["fileId"], files[1]["fileId"],
+        report["wrongSize"][0]["fileId"], files[1]["fileId"],
         "{report}"
     );
-    assert_eq!(report["wrongSize"][0][1], 5, "{report}");
+    assert_eq!(report["wrongSize"][0]["found"], 5, "{report}");
+    assert_eq!(
+        report["wrongSize"][0]["size"],
+        fixture("tiny.jpg").len(),
+        "{report}"
+    );
     assert_eq!(report["orphans"], serde_json::json!([orphan]), "{report}");
 
     let repaired = run_folio(&["fsck", "--repair"], &env).await;
