@@ -399,7 +399,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => config_print(&config),
         Command::Health => health(config).await,
         Command::Fsck { repair, json } => {
-            let state = crate::server::open_existing_state(config).await?;
+            let state = open_library(config).await?;
             let report = crate::fsck::run(&state, repair).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -439,6 +439,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The library of a command other than `serve` (never created here), announced on stderr so
+/// that a command run from the wrong folder does not pass for one run on the right library.
+async fn open_library(config: Config) -> anyhow::Result<crate::state::AppState> {
+    let state = crate::server::open_existing_state(config).await?;
+    eprintln!(
+        "folio: library {} (blobs {})",
+        crate::store::redact_url(&absolute_file_url(&state.config.catalog_url())),
+        crate::store::redact_url(&absolute_file_url(&state.config.blobs_url()))
+    );
+    Ok(state)
+}
+
+/// A `sqlite://` or `file://` URL with its path made absolute (what a person needs to see to
+/// tell which folder it is); other URLs unchanged.
+fn absolute_file_url(url: &str) -> String {
+    for scheme in ["sqlite://", "file://"] {
+        if let Some(path) = url.strip_prefix(scheme) {
+            if let Ok(absolute) = std::path::absolute(path) {
+                return format!("{scheme}{}", absolute.display());
+            }
+        }
+    }
+    url.to_owned()
+}
+
 /// `folio config print`: the TOML a file would need to reproduce this configuration, headed by
 /// the stores it resolves to.
 fn config_print(config: &Config) -> anyhow::Result<()> {
@@ -458,7 +483,7 @@ fn config_print(config: &Config) -> anyhow::Result<()> {
 
 /// `folio health`: the probes of `GET /healthz`, run from here against the configured stores.
 async fn health(config: Config) -> anyhow::Result<()> {
-    let state = crate::server::open_existing_state(config).await?;
+    let state = open_library(config).await?;
     let report = crate::http::health::probe(&state).await;
     for (name, verdict) in [("catalog", &report.catalog), ("blobs", &report.blobs)] {
         match verdict {
@@ -471,7 +496,7 @@ async fn health(config: Config) -> anyhow::Result<()> {
 }
 
 async fn webhooks(config: Config, action: WebhooksAction) -> anyhow::Result<()> {
-    let state = crate::server::open_existing_state(config).await?;
+    let state = open_library(config).await?;
     match action {
         WebhooksAction::Add(args) => {
             let events: Vec<String> = args
@@ -683,7 +708,7 @@ async fn migrate(config: Config, check: bool) -> anyhow::Result<()> {
         if check {
             println!("catalog {url}: embedded, migrated when it opens");
         } else {
-            crate::server::open_existing_state(config).await?;
+            open_library(config).await?;
             println!("catalog {url}: schema is current");
         }
         return Ok(());
@@ -694,7 +719,7 @@ async fn migrate(config: Config, check: bool) -> anyhow::Result<()> {
 }
 
 async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
-    let state = crate::server::open_existing_state(config).await?;
+    let state = open_library(config).await?;
     match action {
         KeysAction::Create { account, expires } => {
             let now = crate::ids::now_secs();
@@ -751,7 +776,7 @@ async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
 }
 
 async fn accounts(config: Config, action: AccountsAction) -> anyhow::Result<()> {
-    let state = crate::server::open_existing_state(config).await?;
+    let state = open_library(config).await?;
     match action {
         AccountsAction::Create { url_id } => {
             crate::accounts::check_url_id(&url_id).map_err(anyhow::Error::msg)?;
@@ -842,7 +867,7 @@ async fn key_pair(
     if let (Some(public), Some(private)) = (&public, private) {
         return Ok((public.clone(), private));
     }
-    let state = crate::server::open_existing_state(config).await?;
+    let state = open_library(config).await?;
     let keys = state.catalog.list_keys().await?;
     let key = keys
         .into_iter()
@@ -939,7 +964,7 @@ async fn files_ls(config: Config, args: LsArgs) -> anyhow::Result<()> {
     if !(1..=1000).contains(&args.limit) {
         anyhow::bail!("--limit {}: must be between 1 and 1000", args.limit);
     }
-    let state = crate::server::open_existing_state(config).await?;
+    let state = open_library(config).await?;
     let account = state
         .catalog
         .account_by_url_id(&args.account)
@@ -1005,7 +1030,7 @@ async fn files_ls(config: Config, args: LsArgs) -> anyhow::Result<()> {
 
 /// `folio files rm`: the media API's bulk delete (rows first, then blobs), for operators.
 async fn files_rm(config: Config, args: RmArgs) -> anyhow::Result<()> {
-    let state = crate::server::open_existing_state(config).await?;
+    let state = open_library(config).await?;
     let account = state
         .catalog
         .account_by_url_id(&args.account)
@@ -1057,7 +1082,7 @@ async fn files_url(config: Config, args: UrlArgs) -> anyhow::Result<()> {
         crate::delivery::check_transformation(t)
             .map_err(|e| anyhow::anyhow!("--transformation {t}: {}", e.status_and_message().1))?;
     }
-    let state = crate::server::open_existing_state(config).await?;
+    let state = open_library(config).await?;
     let now = state.clock.now_secs();
     let expiry = match args.expires {
         None => None,

@@ -38,8 +38,7 @@ pub async fn open_state(config: Config) -> anyhow::Result<(AppState, Option<ApiK
 
 /// Opens the stores of an existing library, for the commands other than `serve`: nothing is
 /// created, not an embedded catalog, not the default account, not a PostgreSQL schema (it must
-/// be current). Says on stderr which library it opened, so that a command run from the wrong
-/// folder does not pass for one run on the right library.
+/// be current).
 pub async fn open_existing_state(config: Config) -> anyhow::Result<AppState> {
     let url = config.catalog_url();
     if let Some(file) = crate::store::sqlite::file_of(&url) {
@@ -60,25 +59,7 @@ pub async fn open_existing_state(config: Config) -> anyhow::Result<AppState> {
     }
     let catalog = open_catalog(&config, Migrate::Verify).await?;
     let blobs = BlobStore::open(&config)?;
-    eprintln!(
-        "folio: library {} (blobs {})",
-        crate::store::redact_url(&absolute_file_url(&url)),
-        crate::store::redact_url(&absolute_file_url(&config.blobs_url()))
-    );
     AppState::new(config, catalog, blobs)
-}
-
-/// A `sqlite://` or `file://` URL with its path made absolute (what a person needs to see to
-/// tell which folder it is); other URLs unchanged.
-fn absolute_file_url(url: &str) -> String {
-    for scheme in ["sqlite://", "file://"] {
-        if let Some(path) = url.strip_prefix(scheme) {
-            if let Ok(absolute) = std::path::absolute(path) {
-                return format!("{scheme}{}", absolute.display());
-            }
-        }
-    }
-    url.to_owned()
 }
 
 /// A server running in the background (used by tests and by `serve`).
