@@ -89,6 +89,21 @@ async fn server_offset(app: &TestApp, location: &str) -> u64 {
     app.tus().offset(location).await
 }
 
+/// The server's offset once what a killed run left in flight has been dealt with: the same for
+/// a whole second (at most 15 s).
+async fn settled_offset(app: &TestApp, location: &str) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut last = server_offset(app, location).await;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = server_offset(app, location).await;
+        if now == last || Instant::now() > deadline {
+            return now;
+        }
+        last = now;
+    }
+}
+
 /// The path of the upload URL a state file holds (the URL itself may name the proxy).
 fn saved_location(path: &Path) -> String {
     let saved: Value =
@@ -522,7 +537,7 @@ async fn a_killed_run_is_resumed_by_the_next_from_the_servers_offset() {
     let text = std::fs::read_to_string(&state).expect("state");
     assert!(!text.contains(&app.private_key), "{text}");
     let location = saved_location(&state);
-    let before = server_offset(&app, &location).await;
+    let before = settled_offset(&app, &location).await;
     // Only whole, checksummed chunks count: the two that passed, or three if the killed run
     // had already handed all of the third to the kernel, which still delivers it.
     assert!(

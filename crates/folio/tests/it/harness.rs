@@ -114,6 +114,17 @@ impl Backing {
     }
 }
 
+/// Sleeps until just after the system clock starts a new fixed window of `secs` seconds (a rate
+/// limit's), so that the requests sent next fall into one window.
+pub async fn start_of_window(secs: u64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as u64;
+    let window = secs * 1000;
+    tokio::time::sleep(std::time::Duration::from_millis(window - now % window + 20)).await;
+}
+
 /// Runs `f` to completion on a runtime of its own, on another thread: for the synchronous
 /// helpers that must talk to S3 while the test's own runtime is busy waiting for them.
 pub fn block_on_side<T: Send>(f: impl Future<Output = T> + Send) -> T {

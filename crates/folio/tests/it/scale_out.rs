@@ -221,25 +221,26 @@ use crate::harness::wire::REUSED;
 /// Rate limits count on the shared catalog: what one instance admitted, the other counts.
 #[tokio::test]
 async fn rate_limits_are_shared_by_the_instances() {
-    let cluster = Cluster::start_with(2, &[("FOLIO_RATE_LIMITS__UPLOADS_PER_IP", "2")]).await;
-    let refused = loop {
-        let first = cluster
-            .upload_basic(0, fixture("tiny.jpg"), &[("fileName", "a.jpg")])
-            .await;
-        let second = cluster
-            .upload_basic(1, fixture("tiny.jpg"), &[("fileName", "b.jpg")])
-            .await;
-        let third = cluster
-            .upload_basic(0, fixture("tiny.jpg"), &[("fileName", "c.jpg")])
-            .await;
-        if third.status == 429 {
-            first.assert_ok();
-            second.assert_ok();
-            break third;
-        }
-        // A window ended among the three (they are fixed, 60 s): count again in this one.
-    };
-    refused.assert_code("RATE_LIMITED");
+    let cluster = Cluster::start_with(
+        2,
+        &[
+            ("FOLIO_RATE_LIMITS__UPLOADS_PER_IP", "2"),
+            ("FOLIO_RATE_LIMITS__WINDOW_SECS", "2"),
+        ],
+    )
+    .await;
+    // All four in one window.
+    crate::harness::start_of_window(2).await;
+    for (node, name) in [(0, "a.jpg"), (1, "b.jpg")] {
+        cluster
+            .upload_basic(node, fixture("tiny.jpg"), &[("fileName", name)])
+            .await
+            .assert_ok();
+    }
+    cluster
+        .upload_basic(0, fixture("tiny.jpg"), &[("fileName", "c.jpg")])
+        .await
+        .assert_code("RATE_LIMITED");
     // The other instance refuses as well: the count is the catalog's.
     cluster
         .upload_basic(1, fixture("tiny.jpg"), &[("fileName", "d.jpg")])
