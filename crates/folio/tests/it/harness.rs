@@ -527,6 +527,17 @@ impl TestApp {
 
     /// Writes an object straight into the blob store, past the upload pipeline (what a crash
     /// between the blob write and the catalog commit leaves).
+    /// One sweep of this server's library, as if its orphan grace were `grace_secs`. The
+    /// server itself keeps its own grace, so that its start-up sweep never takes the blob of an
+    /// upload still on its way to its commit.
+    pub async fn sweep_with_grace(&self, grace_secs: u64) -> folio::sweeper::SweepReport {
+        let mut state = self.server.as_ref().expect("server").state.clone();
+        let mut config = (*state.config).clone();
+        config.storage.orphan_grace_secs = grace_secs;
+        state.config = std::sync::Arc::new(config);
+        folio::sweeper::sweep_once(&state).await.expect("sweep")
+    }
+
     pub async fn plant_blob(&self, key: &str, bytes: &'static [u8]) {
         let state = &self.server.as_ref().expect("server").state;
         state

@@ -55,12 +55,7 @@ async fn a_truncated_multipart_body_is_a_clean_400() {
 
 #[tokio::test]
 async fn the_sweeper_removes_only_old_unreferenced_blobs() {
-    let app = TestApp::builder()
-        // The start-up sweep runs in the background while this test writes its files: a grace
-        // of one second keeps it from seeing them.
-        .config(|c| c.storage.orphan_grace_secs = 1)
-        .start()
-        .await;
+    let app = TestApp::start().await;
     let body = app
         .upload(fixture("tiny.jpg"), &[("fileName", "kept.jpg")])
         .await
@@ -79,8 +74,7 @@ async fn the_sweeper_removes_only_old_unreferenced_blobs() {
     }
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
 
-    let state = &app.server.as_ref().expect("server").state;
-    let report = folio::sweeper::sweep_once(state).await.expect("sweep");
+    let report = app.sweep_with_grace(1).await;
     assert_eq!(
         (report.orphan_blobs, report.staging_files),
         (1, usize::from(local)),
@@ -100,10 +94,7 @@ async fn the_sweeper_removes_only_old_unreferenced_blobs() {
 /// keeps the renditions of versions that still exist.
 #[tokio::test]
 async fn the_sweeper_removes_blobs_and_renditions_a_crashed_delete_left() {
-    let app = TestApp::builder()
-        .config(|c| c.storage.orphan_grace_secs = 1)
-        .start()
-        .await;
+    let app = TestApp::start().await;
     let gone = app
         .upload(fixture("photo-exif.jpg"), &[("fileName", "gone.jpg")])
         .await
@@ -140,8 +131,7 @@ async fn the_sweeper_removes_blobs_and_renditions_a_crashed_delete_left() {
     assert_eq!(app.stored_blobs().len(), 4, "{:?}", app.stored_blobs());
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
 
-    let state = &app.server.as_ref().expect("server").state;
-    let report = folio::sweeper::sweep_once(state).await.expect("sweep");
+    let report = app.sweep_with_grace(1).await;
     assert_eq!(
         (report.orphan_blobs, report.orphan_renditions),
         (1, 1),
