@@ -582,20 +582,9 @@ pub(crate) fn encode(
                     .map_err(enc_err)?;
             }
         }
-        OutputFormat::Png => {
-            let encoder = PngEncoder::new(&mut out);
-            if image.color().has_alpha() {
-                image
-                    .to_rgba8()
-                    .write_with_encoder(encoder)
-                    .map_err(enc_err)?;
-            } else {
-                image
-                    .to_rgb8()
-                    .write_with_encoder(encoder)
-                    .map_err(enc_err)?;
-            }
-        }
+        OutputFormat::Png => rgb8_keeping_alpha(image)
+            .write_with_encoder(PngEncoder::new(&mut out))
+            .map_err(enc_err)?,
         OutputFormat::WebP => {
             let encoder = WebPEncoder::new_lossless(Cursor::new(&mut out));
             image
@@ -603,22 +592,23 @@ pub(crate) fn encode(
                 .write_with_encoder(encoder)
                 .map_err(enc_err)?;
         }
-        OutputFormat::Avif => {
-            let encoder = AvifEncoder::new_with_speed_quality(&mut out, AVIF_SPEED, quality);
-            if image.color().has_alpha() {
-                image
-                    .to_rgba8()
-                    .write_with_encoder(encoder)
-                    .map_err(enc_err)?;
-            } else {
-                image
-                    .to_rgb8()
-                    .write_with_encoder(encoder)
-                    .map_err(enc_err)?;
-            }
-        }
+        OutputFormat::Avif => rgb8_keeping_alpha(image)
+            .write_with_encoder(AvifEncoder::new_with_speed_quality(
+                &mut out, AVIF_SPEED, quality,
+            ))
+            .map_err(enc_err)?,
     }
     Ok(out)
+}
+
+/// The 8-bit picture an encoder that keeps transparency takes: RGBA when there is an alpha
+/// channel, else RGB.
+fn rgb8_keeping_alpha(image: DynamicImage) -> DynamicImage {
+    if image.color().has_alpha() {
+        DynamicImage::ImageRgba8(image.to_rgba8())
+    } else {
+        DynamicImage::ImageRgb8(image.to_rgb8())
+    }
 }
 
 #[cfg(test)]

@@ -739,7 +739,7 @@ async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
             println!("public key:  {}", key.public_key);
             println!("private key: {}", key.private_key);
             if let Some(at) = expires_at {
-                println!("expires:     {}", rfc3339(at));
+                println!("expires:     {}", iso_secs(at));
             }
         }
         KeysAction::List => {
@@ -759,7 +759,7 @@ async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
                     .map_or("?", |a| a.url_id.as_str());
                 let expires = key
                     .expires_at
-                    .map(rfc3339)
+                    .map(iso_secs)
                     .unwrap_or_else(|| "never".into());
                 println!("{}\t{status}\t{account}\texpires {expires}", key.public_key);
             }
@@ -846,15 +846,9 @@ async fn account_named(
         .with_context(|| format!("no account with URL id {url_id} (see `folio accounts list`)"))
 }
 
-/// Unix seconds as an RFC 3339 time.
-fn rfc3339(secs: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| secs.to_string())
+/// Unix seconds as the API's ISO 8601 times are written.
+fn iso_secs(secs: i64) -> String {
+    crate::media::details::iso_millis(secs.saturating_mul(1000))
 }
 
 /// The key pair to sign with: both given, or the first live one of the catalog (matching the
