@@ -3,7 +3,8 @@
 // `ok:` line per check and, last, `RESULT <json>` for the Rust side's storage checks.
 //
 //   1. accessibility basics; a file picked from the keyboard through the drop zone
-//   2. upload: progress reaches 100 %, the thumbnail renders, `url` serves the same bytes
+//   2. upload: progress reaches 100 %, the thumbnail renders, `url` serves the same bytes, and
+//      its `tr:w-50,f-avif` rendition decodes in Chromium
 //   3. screenshots at desktop and phone width (no horizontal scrolling on the phone)
 //   4. a token minted for other parameters than the upload sends -> the server's mismatch message;
 //      a file over the size limit the server announces -> refused in the page, nothing sent
@@ -161,6 +162,20 @@ try {
   assert.equal(preview.src, file.thumbnailUrl, 'the preview is the thumbnail');
   assert.ok(preview.width > 0 && preview.alt.includes(file.name));
   log(`thumbnail rendered (${preview.width} px wide)`);
+
+  // The AVIF round trip: Folio encodes `f-avif`, Chromium's own decoder reads it back.
+  const avifUrl = `${file.url.slice(0, file.url.length - file.filePath.length)}/tr:w-50,f-avif${file.filePath}`;
+  const avif = await page.evaluate(async (src) => {
+    const type = (await fetch(src)).headers.get('content-type');
+    const img = new Image();
+    img.src = src;
+    await img.decode();
+    return { type, width: img.naturalWidth, height: img.naturalHeight };
+  }, avifUrl);
+  assert.equal(avif.type, 'image/avif');
+  assert.equal(avif.width, 50, `decoded AVIF ${JSON.stringify(avif)}`);
+  assert.ok(avif.height === 31 || avif.height === 32, `decoded AVIF ${JSON.stringify(avif)}`);
+  log(`f-avif decoded by Chromium: ${avif.width}x${avif.height}`);
 
   const delivered = await get(file.url);
   assert.equal(delivered.status, 200);
