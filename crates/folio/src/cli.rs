@@ -124,6 +124,25 @@ enum Command {
     },
     /// Put a backup made by `folio backup` into an empty data folder.
     Restore { dir: PathBuf },
+    /// Copy the whole library to another catalog and/or blob store (SQLite ↔ PostgreSQL,
+    /// local files ↔ S3), checking every row and blob; run it again to resume. Serve the
+    /// library with `--read-only` meanwhile.
+    MigrateStore {
+        /// The catalog to copy into (`sqlite://PATH`, `postgres://…`): an empty database or
+        /// schema, or one an interrupted run left. Default: the library keeps its catalog.
+        #[arg(long, value_name = "URL")]
+        to_catalog: Option<String>,
+        /// The blob store to copy into (`file://PATH`, `s3://BUCKET[/PREFIX]?…`; S3
+        /// credentials from `s3.*`). Default: the library keeps its blobs.
+        #[arg(long, value_name = "URL")]
+        to_blobs: Option<String>,
+        /// Say what would be copied; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Blobs copied at once.
+        #[arg(long, default_value_t = 8, value_name = "N")]
+        jobs: usize,
+    },
     /// Check that every version's blob exists at its size, and find blobs no row refers to;
     /// exits non-zero while a problem remains. Runs online.
     Fsck {
@@ -407,6 +426,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print!("{}", crate::fsck::table(&report));
             }
             anyhow::ensure!(report.clean(), "the library has problems (see above)");
+            Ok(())
+        }
+        Command::MigrateStore {
+            to_catalog,
+            to_blobs,
+            dry_run,
+            jobs,
+        } => {
+            let state = open_library(config).await?;
+            let options = crate::migrate_store::Options {
+                to_catalog,
+                to_blobs,
+                dry_run,
+                jobs,
+            };
+            let report = crate::migrate_store::run(&state.config, &state.blobs, &options).await?;
+            print!("{}", crate::migrate_store::summary(&report));
+            if !dry_run {
+                println!(
+                    "next: point every server at the copy ({}{}) and start them without \
+                     --read-only",
+                    options
+                        .to_catalog
+                        .map(|url| format!("catalog = {}", crate::store::redact_url(&url)))
+                        .unwrap_or_default(),
+                    options
+                        .to_blobs
+                        .map(|url| format!(" blobs = {}", crate::store::redact_url(&url)))
+                        .unwrap_or_default(),
+                );
+            }
             Ok(())
         }
         Command::Backup { dir } => {

@@ -17,6 +17,7 @@ pub mod ids;
 pub mod jobs;
 pub mod media;
 pub mod metrics;
+pub mod migrate_store;
 pub mod resumable;
 pub mod server;
 pub mod state;

@@ -17,6 +17,7 @@ pub mod sqlite;
 mod suite;
 #[doc(hidden)]
 pub mod testing;
+pub mod transfer;
 
 use std::sync::Arc;
 

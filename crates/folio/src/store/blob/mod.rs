@@ -102,19 +102,20 @@ pub struct BlobObject {
 impl BlobStore {
     /// The store named by `config.blobs_url()`: `file://PATH` or `s3://BUCKET[/PREFIX]?…`.
     pub fn open(config: &Config) -> anyhow::Result<Self> {
-        let url = config.blobs_url();
+        Self::open_url(&config.blobs_url(), config)
+    }
+
+    /// The store `url` names, with the settings of `config` (`folio migrate-store` opens a
+    /// second store besides the library's own).
+    pub fn open_url(url: &str, config: &Config) -> anyhow::Result<Self> {
         if url.starts_with("file://") {
-            Self::open_local(
-                &url,
-                config.storage.fsync,
-                config.storage.write_buffer_bytes,
-            )
+            Self::open_local(url, config.storage.fsync, config.storage.write_buffer_bytes)
         } else if url.starts_with("s3://") {
-            Self::open_s3(&url, &config.s3)
+            Self::open_s3(url, &config.s3)
         } else {
             anyhow::bail!(
                 "unsupported blob store URL (expected file://… or s3://…): {}",
-                super::redact_url(&url)
+                super::redact_url(url)
             )
         }
     }
@@ -275,6 +276,22 @@ impl BlobStore {
             range,
             stream,
         })
+    }
+
+    /// A whole blob as a stream, or `None` when it does not exist.
+    pub async fn get_if_exists(&self, key: &str) -> anyhow::Result<Option<BlobObject>> {
+        match self.get(key, None).await {
+            Ok(object) => Ok(Some(object)),
+            Err(e)
+                if matches!(
+                    e.downcast_ref::<object_store::Error>(),
+                    Some(object_store::Error::NotFound { .. })
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The size of a blob, or `None` when it does not exist.

@@ -81,6 +81,11 @@ pub fn file_of(url: &str) -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
+/// The embedded catalog's migrations.
+pub fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("./migrations/sqlite")
+}
+
 impl SqliteCatalog {
     /// `url` is `sqlite://PATH` (or `sqlite:PATH`); the file and its folder are created.
     pub async fn open(url: &str, fsync: bool) -> anyhow::Result<Self> {
@@ -105,7 +110,7 @@ impl SqliteCatalog {
             .connect_with(options.clone())
             .await
             .with_context(|| format!("opening {}", path.display()))?;
-        sqlx::migrate!("./migrations/sqlite")
+        migrator()
             .run(&writer)
             .await
             .context("migrating the SQLite catalog")?;
