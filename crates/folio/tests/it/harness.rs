@@ -512,6 +512,16 @@ impl TestApp {
     /// `postgres-s3` storage when that backend runs, and its address as `public_url`.
     pub fn cli_env(&self) -> Vec<(String, String)> {
         let mut env = self._backing.env();
+        // Stores the test chose itself win over the run's backend.
+        for (var, value) in [
+            ("FOLIO_CATALOG", &self.config.catalog),
+            ("FOLIO_BLOBS", &self.config.blobs),
+        ] {
+            if !value.is_empty() {
+                env.retain(|(k, _)| k != var);
+                env.push((var.to_owned(), value.clone()));
+            }
+        }
         env.push((
             "FOLIO_DATA_DIR".to_owned(),
             self.data.path().display().to_string(),

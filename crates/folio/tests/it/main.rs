@@ -41,6 +41,7 @@ mod media_purge;
 mod media_truth;
 mod media_versions;
 mod metrics;
+mod migrate_store;
 mod params;
 mod process;
 mod resumable;
