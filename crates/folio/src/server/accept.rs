@@ -59,15 +59,23 @@ pub async fn serve_connections(
         };
         match accepted {
             Ok((stream, peer)) => match caps.admit(peer.ip()) {
-                Ok(slot) => spawn_connection(Connection {
-                    stream,
-                    peer,
-                    slot,
-                    app: app.clone(),
-                    http: Arc::clone(&http),
-                    graceful: graceful.watcher(),
-                    timers,
-                }),
+                Ok(slot) => {
+                    // Without it, the last short segment of a response waits for the client's
+                    // delayed ACK of the previous one (Nagle): about 40 ms on every response
+                    // after the first on a kept-alive connection.
+                    if let Err(e) = stream.set_nodelay(true) {
+                        tracing::debug!(error = %e, "TCP_NODELAY not set");
+                    }
+                    spawn_connection(Connection {
+                        stream,
+                        peer,
+                        slot,
+                        app: app.clone(),
+                        http: Arc::clone(&http),
+                        graceful: graceful.watcher(),
+                        timers,
+                    })
+                }
                 Err(cap) => {
                     // Best effort, never waiting: a client that cannot take these few bytes
                     // right away just sees the connection close.
