@@ -62,6 +62,29 @@ need_free_port() {
   if port_open "$1"; then die "127.0.0.1:$1 is in use (set PORT_BASE to move the benchmark's ports)"; fi
 }
 
+# init_library DATA [ENV=VALUE...]: creates a library in DATA as a user does, with a first
+# `folio serve` (on a free port, no metrics listener, stopped once it listens), and sets PUBLIC
+# and PRIVATE to the key pair it printed. Only `serve` creates a library.
+init_library() {
+  local data=$1 out pid i; shift
+  out="$WORK/init-library.out"
+  mkdir -p "$data"
+  env -u FOLIO_CONFIG FOLIO_METRICS__LISTEN= "$@" "$FOLIO" serve --listen 127.0.0.1:0 \
+    --data-dir "$data" >"$out" 2>>"$LOG" &
+  pid=$!
+  STARTED+=("$pid")
+  for i in $(seq 300); do
+    grep -q '^Folio listening' "$out" && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  stop "$pid"
+  PUBLIC=$(sed -n 's/^ *public key: *//p' "$out")
+  PRIVATE=$(sed -n 's/^ *private key: *//p' "$out")
+  rm -f "$out"
+  [ -n "$PUBLIC" ] && [ -n "$PRIVATE" ] || die "no key pair from the first folio serve on $data (see $LOG)"
+}
+
 # ------------------------------------------------------------------ the build
 # release_build: builds folio and folio-loadgen (unless BUILD=0) and sets FOLIO and LG to them.
 release_build() {

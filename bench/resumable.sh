@@ -74,13 +74,10 @@ clean_s3() { find "$S3_DIR" -type f -delete 2>/dev/null || true; }
 
 # run_backend NAME ENV=VALUE...: a fresh Folio with those settings, warm-up, REPS pairs.
 run_backend() {
-  local name=$1 keys r; shift
+  local name=$1 r; shift
   DATA="$WORK/$name"
   rm -rf "$DATA"; mkdir -p "$DATA"
-  keys=$(env -u FOLIO_CONFIG "$@" "$FOLIO" --data-dir "$DATA" keys create 2>>"$LOG") ||
-    die "folio keys create failed"
-  PUBLIC=$(printf '%s\n' "$keys" | sed -n 's/^public key: *//p')
-  PRIVATE=$(printf '%s\n' "$keys" | sed -n 's/^private key: *//p')
+  init_library "$DATA" "$@"
   need_free_port "$FOLIO_PORT"
   start "folio-$name" env -u FOLIO_CONFIG FOLIO_LIMITS__MAX_FILE_SIZE=4294967296 "$@" \
     "$FOLIO" serve --listen "127.0.0.1:$FOLIO_PORT" --data-dir "$DATA"

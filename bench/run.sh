@@ -181,17 +181,15 @@ FOLIO_FILES=""
 clean_folio() { find "$FOLIO_FILES" -type f -delete 2>/dev/null || true; }
 
 run_folio() { # ID LABEL FSYNC [CATALOG BLOBS]
-  local data="$WORK/folio" keys public private
+  local data="$WORK/folio" public private
   need_free_port "$FOLIO_PORT"
   rm -rf "$data"; mkdir -p "$data"
   export FOLIO_STORAGE__FSYNC=$3
   if [ $# -ge 5 ]; then export FOLIO_CATALOG=$4 FOLIO_BLOBS=$5; fi
   # Room for the 1 GiB upload (the default limit is 25 MiB).
   export FOLIO_LIMITS__MAX_FILE_SIZE=2147483648
-  keys=$(env -u FOLIO_CONFIG "$FOLIO" --data-dir "$data" keys create) || die "folio keys create failed"
-  public=$(printf '%s\n' "$keys" | sed -n 's/^public key: *//p')
-  private=$(printf '%s\n' "$keys" | sed -n 's/^private key: *//p')
-  [ -n "$public" ] && [ -n "$private" ] || die "no key pair from folio keys create"
+  init_library "$data"
+  public=$PUBLIC private=$PRIVATE
   start "$1" env -u FOLIO_CONFIG "$FOLIO" serve --listen "127.0.0.1:$FOLIO_PORT" --data-dir "$data"
   unset FOLIO_STORAGE__FSYNC FOLIO_LIMITS__MAX_FILE_SIZE FOLIO_CATALOG FOLIO_BLOBS
   wait_port "$FOLIO_PORT" || die "folio did not start (see $OUT/$1.log)"

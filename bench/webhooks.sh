@@ -107,13 +107,9 @@ DATA="" PUBLIC="" PRIVATE="" FOLIO_PID=""
 
 # new_folio NAME: a fresh data folder $WORK/NAME with a key pair.
 new_folio() {
-  local keys
   DATA="$WORK/$1"
-  rm -rf "$DATA"; mkdir -p "$DATA"
-  keys=$("$FOLIO" --data-dir "$DATA" keys create 2>>"$LOG") || die "folio keys create failed"
-  PUBLIC=$(printf '%s\n' "$keys" | sed -n 's/^public key: *//p')
-  PRIVATE=$(printf '%s\n' "$keys" | sed -n 's/^private key: *//p')
-  [ -n "$PUBLIC" ] && [ -n "$PRIVATE" ] || die "no key pair from folio keys create"
+  rm -rf "$DATA"
+  init_library "$DATA"
 }
 
 # add_endpoint: subscribes the receiver's URL to file.created in $DATA.

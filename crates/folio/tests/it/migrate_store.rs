@@ -376,6 +376,27 @@ async fn a_migration_killed_half_way_resumes_without_loss_or_duplicates() {
     let stdout = String::from_utf8_lossy(&killed.stdout);
     assert!(!stdout.contains("verified"), "{stdout}");
 
+    // A copy the killed run left, damaged since at the same size: the resumed run must not
+    // keep it.
+    let moved = moved_store(&destination);
+    let damaged = moved
+        .list_all_keys()
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|k| folio::store::blob::is_version_blob_key(k))
+        .expect("the killed run copied a blob");
+    let original = moved
+        .read_all(&damaged)
+        .await
+        .expect("read")
+        .expect("there");
+    let garbage: Vec<u8> = original.iter().map(|b| !b).collect();
+    moved
+        .put(&damaged, garbage.into())
+        .await
+        .expect("damage the copy");
+
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let resumed = run_folio(&args, &destination.source_env(&app)).await;
     assert!(resumed.ok, "{}{}", resumed.stdout, resumed.stderr);
@@ -402,23 +423,28 @@ async fn a_migration_killed_half_way_resumes_without_loss_or_duplicates() {
     // Nothing lost (fsck: every version's blob at its size), nothing twice (the verify step
     // compared every table's rows with the library's; here the blobs are counted).
     assert_clean(&destination, versions).await;
-    let blob_keys = moved_blob_keys(&destination).await;
-    assert_eq!(blob_keys, versions, "blobs at the destination");
-    assert_served_the_same(&app, &library, &destination).await;
-}
-
-/// How many version blobs the destination holds.
-async fn moved_blob_keys(destination: &Destination) -> usize {
-    let mut config = folio::config::Config::default();
-    if crate::harness::backend() == Backend::PostgresS3 {
-        test_s3().configure(&mut config);
-    }
-    let store = folio::store::blob::BlobStore::open_url(&destination.blobs, &config).expect("open");
-    store
+    let blob_keys = moved
         .list_all_keys()
         .await
         .expect("list")
         .iter()
         .filter(|k| folio::store::blob::is_version_blob_key(k))
-        .count()
+        .count();
+    assert_eq!(blob_keys, versions, "blobs at the destination");
+    let repaired = moved
+        .read_all(&damaged)
+        .await
+        .expect("read")
+        .expect("there");
+    assert!(repaired == original, "the damaged copy was kept");
+    assert_served_the_same(&app, &library, &destination).await;
+}
+
+/// The destination's blob store.
+fn moved_store(destination: &Destination) -> folio::store::blob::BlobStore {
+    let mut config = folio::config::Config::default();
+    if crate::harness::backend() == Backend::PostgresS3 {
+        test_s3().configure(&mut config);
+    }
+    folio::store::blob::BlobStore::open_url(&destination.blobs, &config).expect("open")
 }

@@ -92,6 +92,25 @@ pub struct BlobStore {
     multipart: Option<partial::Multipart>,
 }
 
+/// A blob's size and, when the store vouches for it, the MD5 of its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobStat {
+    pub size: u64,
+    /// S3's ETag of an object written in one PUT is the MD5 of its bytes. An ETag of 32 hex
+    /// digits may still be something else (objects encrypted with KMS keys), so a caller that
+    /// finds it differ must look at the bytes before calling them different.
+    pub md5: Option<[u8; 16]>,
+}
+
+/// The MD5 an ETag (`"<32 hex digits>"`) stands for; `None` for any other form (a multipart
+/// upload's `"<hex>-<parts>"`).
+fn etag_md5(etag: &str) -> Option<[u8; 16]> {
+    let digits = etag.trim_matches('"');
+    let mut md5 = [0u8; 16];
+    hex::decode_to_slice(digits, &mut md5).ok()?;
+    Some(md5)
+}
+
 pub struct BlobObject {
     pub size: u64,
     /// The bytes of the requested range.
@@ -291,6 +310,24 @@ impl BlobStore {
                 Ok(None)
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// What the store says of a blob without sending its bytes, or `None` when it does not
+    /// exist.
+    pub async fn stat(&self, key: &str) -> anyhow::Result<Option<BlobStat>> {
+        match self.store.head(&ObjectPath::from(key)).await {
+            Ok(meta) => Ok(Some(BlobStat {
+                size: meta.size,
+                // The local disk's ETag is made of the file's inode and times.
+                md5: if self.local_root.is_some() {
+                    None
+                } else {
+                    meta.e_tag.as_deref().and_then(etag_md5)
+                },
+            })),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -634,6 +671,14 @@ impl Drop for BlobWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_single_part_etag_stands_for_an_md5() {
+        let md5 = etag_md5("\"9e107d9d372bb6826bd81d3542a419d6\"").expect("an MD5");
+        assert_eq!(hex::encode(md5), "9e107d9d372bb6826bd81d3542a419d6");
+        assert_eq!(etag_md5("\"9e107d9d372bb6826bd81d3542a419d6-3\""), None);
+        assert_eq!(etag_md5("1a2b-5f3c-19000"), None);
+    }
 
     #[test]
     fn rendition_keys_name_their_version() {
