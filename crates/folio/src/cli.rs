@@ -143,11 +143,13 @@ enum Command {
         #[arg(long, default_value_t = 8, value_name = "N")]
         jobs: usize,
     },
-    /// Check that every version's blob exists at its size, and find blobs no row refers to;
-    /// exits non-zero while a problem remains. Runs online.
+    /// Check that every version's blob exists at its size, find blobs no row refers to and
+    /// files whose versions are out of sequence; exits non-zero while a problem remains. Runs
+    /// online.
     Fsck {
-        /// Delete orphan blobs (older than `storage.orphan_grace_secs`) and tag files with a
-        /// missing or damaged blob `folio-broken` (no row is deleted).
+        /// Delete orphan blobs (older than `storage.orphan_grace_secs`), tag files with a
+        /// missing or damaged blob `folio-broken` and raise version counters left below a
+        /// version's number (no row is deleted).
         #[arg(long)]
         repair: bool,
         /// The report as JSON.

@@ -1,16 +1,20 @@
-//! `folio fsck [--repair]`: whether every catalog row still has its blob, at its size, and
-//! which blobs no row refers to. Runs online, in batches, against either backend.
+//! `folio fsck [--repair]`: whether every catalog row still has its blob, at its size, which
+//! blobs no row refers to, and whether every file's versions are in sequence (a current version
+//! that exists, numbers the next upload will not reuse). Runs online, in batches, against
+//! either backend.
 //!
 //! Repair never deletes a row: a version whose blob is missing or has the wrong size may still
 //! be restored from a backup, so its file is marked with the tag [`BROKEN_TAG`] (findable with
 //! `searchQuery=tags IN ["folio-broken"]`). Orphan blobs older than the grace period are
-//! deleted, as the sweeper would.
+//! deleted, as the sweeper would. A file's version counter below its highest version number is
+//! raised to it; a file without versions, or whose current version is gone, is only reported
+//! (deleting it is the operator's call: `folio files rm`).
 
 use futures_util::StreamExt;
 use serde::Serialize;
 
 use crate::state::AppState;
-use crate::store::{EditScope, Outbox, VersionBlob};
+use crate::store::{EditScope, FileSequence, Outbox, VersionBlob};
 
 /// The tag `--repair` gives a file with a version whose blob is missing or the wrong size.
 pub const BROKEN_TAG: &str = "folio-broken";
@@ -29,9 +33,50 @@ pub struct Report {
     pub wrong_size: Vec<WrongSize>,
     /// Version blobs no row refers to, older than `storage.orphan_grace_secs`.
     pub orphans: Vec<String>,
-    /// What `--repair` did: orphans deleted, files tagged broken.
+    /// Files looked at, and those whose versions are out of sequence.
+    pub files: u64,
+    pub out_of_sequence: Vec<OutOfSequence>,
+    /// What `--repair` did: orphans deleted, files tagged broken, version counters raised.
     pub orphans_removed: u64,
     pub files_marked: u64,
+    pub counters_raised: u64,
+}
+
+/// A file whose versions are out of sequence, and how.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutOfSequence {
+    #[serde(flatten)]
+    pub file: FileSequence,
+    pub problems: Vec<SequenceProblem>,
+    /// Set when `--repair` fixed every one of its problems.
+    pub repaired: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SequenceProblem {
+    /// The file has no version: there is nothing to serve.
+    NoVersions,
+    /// Its current version is not one of its versions.
+    CurrentMissing,
+    /// A version is numbered above the file's counter: the next upload would take that number
+    /// again (and fail on it).
+    NumberAboveCounter,
+}
+
+/// What is wrong with how a file's versions are numbered (pure: the catalog's facts in).
+pub fn sequence_problems(file: &FileSequence) -> Vec<SequenceProblem> {
+    let mut problems = Vec::new();
+    if file.versions == 0 {
+        problems.push(SequenceProblem::NoVersions);
+    } else if !file.current_found {
+        problems.push(SequenceProblem::CurrentMissing);
+    }
+    if file.highest.is_some_and(|n| n > file.last_version_number) {
+        problems.push(SequenceProblem::NumberAboveCounter);
+    }
+    problems
 }
 
 impl Report {
@@ -40,6 +85,7 @@ impl Report {
         self.missing.is_empty()
             && self.wrong_size.is_empty()
             && self.orphans.len() as u64 == self.orphans_removed
+            && self.out_of_sequence.iter().all(|f| f.repaired)
     }
 }
 
@@ -70,6 +116,23 @@ pub async fn run(state: &AppState, repair: bool) -> anyhow::Result<Report> {
             }
         }
     }
+    let mut after = String::new();
+    loop {
+        let page = state.catalog.file_sequences_after(&after, BATCH).await?;
+        let Some(last) = page.last() else { break };
+        after = last.file_id.clone();
+        for file in page {
+            report.files += 1;
+            let problems = sequence_problems(&file);
+            if !problems.is_empty() {
+                report.out_of_sequence.push(OutOfSequence {
+                    file,
+                    problems,
+                    repaired: false,
+                });
+            }
+        }
+    }
     let grace = i64::try_from(state.config.storage.orphan_grace_secs).unwrap_or(i64::MAX);
     let cutoff = crate::ids::now_secs().saturating_sub(grace);
     let mut blobs = state.blobs.list_version_blobs();
@@ -80,6 +143,22 @@ pub async fn run(state: &AppState, repair: bool) -> anyhow::Result<Report> {
         }
     }
     if repair {
+        for entry in &mut report.out_of_sequence {
+            if let Some(highest) = entry.file.highest.filter(|_| {
+                entry
+                    .problems
+                    .contains(&SequenceProblem::NumberAboveCounter)
+            }) {
+                if state
+                    .catalog
+                    .raise_last_version_number(&entry.file.file_id, highest)
+                    .await?
+                {
+                    report.counters_raised += 1;
+                }
+                entry.repaired = entry.problems == [SequenceProblem::NumberAboveCounter];
+            }
+        }
         for key in &report.orphans {
             // Referenced since it was listed (a commit in flight): not an orphan after all.
             if !state.catalog.blob_is_referenced(key).await? {
@@ -138,19 +217,85 @@ pub fn table(report: &Report) -> String {
     for key in &report.orphans {
         out += &format!("{:<12} {:<26} {:<26} {key}\n", "orphan", "-", "-");
     }
+    for entry in &report.out_of_sequence {
+        let f = &entry.file;
+        for problem in &entry.problems {
+            let detail = match problem {
+                SequenceProblem::NoVersions => "has no version".to_owned(),
+                SequenceProblem::CurrentMissing => {
+                    "its current version is not one of its versions".to_owned()
+                }
+                SequenceProblem::NumberAboveCounter => format!(
+                    "a version is numbered {}, its counter says {}",
+                    f.highest.unwrap_or_default(),
+                    f.last_version_number
+                ),
+            };
+            out += &format!(
+                "{:<12} {:<26} {:<26} {detail}\n",
+                "sequence", f.file_id, f.current_version_id
+            );
+        }
+    }
     out += &format!(
-        "{} version(s) checked: {} missing, {} wrong size, {} orphan blob(s)",
+        "{} version(s) checked: {} missing, {} wrong size, {} orphan blob(s); {} file(s) \
+         checked: {} out of sequence",
         report.versions,
         report.missing.len(),
         report.wrong_size.len(),
-        report.orphans.len()
+        report.orphans.len(),
+        report.files,
+        report.out_of_sequence.len()
     );
-    if report.orphans_removed > 0 || report.files_marked > 0 {
+    if report.orphans_removed > 0 || report.files_marked > 0 || report.counters_raised > 0 {
         out += &format!(
-            "; repaired: {} orphan(s) removed, {} file(s) tagged {BROKEN_TAG}",
-            report.orphans_removed, report.files_marked
+            "; repaired: {} orphan(s) removed, {} file(s) tagged {BROKEN_TAG}, {} version \
+             counter(s) raised",
+            report.orphans_removed, report.files_marked, report.counters_raised
         );
     }
     out.push('\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(versions: u64, highest: Option<i64>, last: i64, current_found: bool) -> FileSequence {
+        FileSequence {
+            account_id: "a".into(),
+            file_id: "f".into(),
+            last_version_number: last,
+            current_version_id: "v".into(),
+            versions,
+            highest,
+            current_found,
+        }
+    }
+
+    #[test]
+    fn a_file_in_sequence_has_no_problem() {
+        assert!(sequence_problems(&file(3, Some(5), 5, true)).is_empty());
+        // Versions deleted at the top: the counter stays above them, numbers are not reused.
+        assert!(sequence_problems(&file(1, Some(2), 7, true)).is_empty());
+    }
+
+    #[test]
+    fn each_way_out_of_sequence_is_named() {
+        use SequenceProblem::*;
+        assert_eq!(sequence_problems(&file(0, None, 1, false)), [NoVersions]);
+        assert_eq!(
+            sequence_problems(&file(2, Some(2), 2, false)),
+            [CurrentMissing]
+        );
+        assert_eq!(
+            sequence_problems(&file(2, Some(4), 3, true)),
+            [NumberAboveCounter]
+        );
+        assert_eq!(
+            sequence_problems(&file(2, Some(4), 3, false)),
+            [CurrentMissing, NumberAboveCounter]
+        );
+    }
 }

@@ -39,6 +39,22 @@ pub struct VersionBlob {
     pub size: u64,
 }
 
+/// How a file's versions are numbered, as the catalog records it (`folio fsck` judges it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileSequence {
+    pub account_id: String,
+    pub file_id: String,
+    /// The highest number the file's versions ever had (the next version gets one more).
+    pub last_version_number: i64,
+    pub current_version_id: String,
+    /// Its versions, and the highest number among them.
+    pub versions: u64,
+    pub highest: Option<i64>,
+    /// Whether `current_version_id` is one of its versions.
+    pub current_found: bool,
+}
+
 /// What an account stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Usage {
@@ -855,6 +871,15 @@ pub trait Catalog: Send + Sync + 'static {
     /// Up to `limit` versions of every account whose id sorts after `after`, in id order, with
     /// their blob and its size (`folio fsck` walks the catalog with it).
     async fn versions_after(&self, after: &str, limit: u32) -> anyhow::Result<Vec<VersionBlob>>;
+    /// Up to `limit` files of every account whose id sorts after `after`, in id order, with how
+    /// their versions are numbered (`folio fsck`).
+    async fn file_sequences_after(
+        &self,
+        after: &str,
+        limit: u32,
+    ) -> anyhow::Result<Vec<FileSequence>>;
+    /// Raises a file's `last_version_number` to `to` (never lowers it); whether it changed.
+    async fn raise_last_version_number(&self, file_id: &str, to: i64) -> anyhow::Result<bool>;
 
     // Resumable uploads (resumable.md): storage only, the rules are `crate::resumable`'s.
     /// Records a new upload unless its key pair would pass `caps`; `false` when it would.

@@ -596,6 +596,36 @@ where
     })
 }
 
+/// A page of [`super::FileSequence`]s after `$1`, at most `$2`.
+pub(super) const FILE_SEQUENCES_AFTER: &str = "SELECT f.account_id, f.file_id, \
+     f.last_version_number, f.current_version_id, \
+     (SELECT COUNT(*) FROM file_versions v WHERE v.file_id = f.file_id), \
+     (SELECT MAX(v.version_number) FROM file_versions v WHERE v.file_id = f.file_id), \
+     (SELECT COUNT(*) FROM file_versions v \
+       WHERE v.file_id = f.file_id AND v.version_id = f.current_version_id) \
+     FROM files f WHERE f.file_id > $1 ORDER BY f.file_id LIMIT $2";
+
+pub(super) const RAISE_LAST_VERSION_NUMBER: &str = "UPDATE files SET last_version_number = $1 \
+     WHERE file_id = $2 AND last_version_number < $1";
+
+pub(super) fn file_sequence_from_row<R: sqlx::Row>(row: &R) -> anyhow::Result<super::FileSequence>
+where
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    usize: sqlx::ColumnIndex<R>,
+{
+    Ok(super::FileSequence {
+        account_id: row.try_get(0)?,
+        file_id: row.try_get(1)?,
+        last_version_number: row.try_get(2)?,
+        current_version_id: row.try_get(3)?,
+        versions: u64::try_from(row.try_get::<i64, _>(4)?).unwrap_or_default(),
+        highest: row.try_get(5)?,
+        current_found: row.try_get::<i64, _>(6)? > 0,
+    })
+}
+
 pub(super) const COUNT_PENDING_DELIVERIES: &str =
     "SELECT COUNT(*) FROM deliveries WHERE state = 'pending'";
 

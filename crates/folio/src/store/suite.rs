@@ -98,6 +98,7 @@ suite!(
     deliveries_are_claimed_once_leased_retried_and_finished,
     rate_counts_and_usage_are_counted,
     accounts_are_created_listed_and_disabled,
+    file_sequences_are_paged_and_counters_only_rise,
 );
 
 fn upload(account_id: &str, name: &str) -> NewUpload {
@@ -2360,4 +2361,78 @@ async fn accounts_are_created_listed_and_disabled(catalog: Arc<dyn Catalog>) {
         .expect("found");
     assert_eq!(found.key.expires_at, Some(2_000_000_000));
     assert!(!found.account.disabled);
+}
+
+async fn file_sequences_are_paged_and_counters_only_rise(catalog: Arc<dyn Catalog>) {
+    let account = account(&catalog).await;
+    let first = committed(
+        catalog
+            .commit_upload(&upload(&account, "x.jpg"))
+            .await
+            .expect("commit"),
+    );
+    committed(
+        catalog
+            .commit_upload(&upload(&account, "x.jpg"))
+            .await
+            .expect("commit"),
+    );
+    let other = committed(
+        catalog
+            .commit_upload(&upload(&account, "y.jpg"))
+            .await
+            .expect("commit"),
+    );
+    let all = catalog.file_sequences_after("", 10).await.expect("page");
+    assert_eq!(all.len(), 2);
+    let x = all
+        .iter()
+        .find(|f| f.file_id == first.file_id)
+        .expect("x")
+        .clone();
+    assert_eq!(
+        (
+            x.versions,
+            x.highest,
+            x.last_version_number,
+            x.current_found
+        ),
+        (2, Some(2), 2, true)
+    );
+    let y = all.iter().find(|f| f.file_id == other.file_id).expect("y");
+    assert_eq!((y.versions, y.highest, y.current_found), (1, Some(1), true));
+    // In id order, a page at a time.
+    let page = catalog.file_sequences_after("", 1).await.expect("page");
+    let next = catalog
+        .file_sequences_after(&page[0].file_id, 1)
+        .await
+        .expect("page");
+    assert_eq!(vec![page[0].clone(), next[0].clone()], all);
+    assert!(catalog
+        .file_sequences_after(&next[0].file_id, 1)
+        .await
+        .expect("page")
+        .is_empty());
+
+    assert!(!catalog
+        .raise_last_version_number(&x.file_id, 1)
+        .await
+        .expect("raise"));
+    assert!(catalog
+        .raise_last_version_number(&x.file_id, 5)
+        .await
+        .expect("raise"));
+    let raised = catalog.file_sequences_after("", 10).await.expect("page");
+    let x = raised.iter().find(|f| f.file_id == x.file_id).expect("x");
+    assert_eq!(x.last_version_number, 5);
+    let after = committed(
+        catalog
+            .commit_upload(&upload(&account, "x.jpg"))
+            .await
+            .expect("commit"),
+    );
+    assert_eq!(
+        after.version_number, 6,
+        "the next version follows the counter"
+    );
 }

@@ -1,5 +1,6 @@
-//! `folio fsck`: a deleted blob, a truncated blob and an orphan are found, and `--repair` does
-//! what it may (the orphan goes, the broken files are tagged, no row goes).
+//! `folio fsck`: a deleted blob, a truncated blob, an orphan and versions out of sequence are
+//! found, and `--repair` does what it may (the orphan goes, the broken files are tagged, a
+//! version counter is raised, no row goes).
 
 use serde_json::Value;
 
@@ -98,6 +99,90 @@ async fn fsck_finds_missing_truncated_and_orphan_blobs_and_repairs_what_it_may()
         clean
             .stdout
             .contains("1 version(s) checked: 0 missing, 0 wrong size, 0 orphan blob(s)"),
+        "{}",
+        clean.stdout
+    );
+}
+
+#[tokio::test]
+async fn fsck_finds_versions_out_of_sequence_and_raises_a_counter_left_behind() {
+    let app = TestApp::start().await;
+    let fields = |name| [("fileName", name), ("useUniqueFileName", "false")];
+    let mut ids = Vec::new();
+    for name in ["counted.jpg", "counted.jpg", "lost.jpg", "fine.jpg"] {
+        let body = app.upload(fixture("tiny.jpg"), &fields(name)).await;
+        ids.push(body.assert_ok()["fileId"].as_str().expect("id").to_owned());
+    }
+    let (counted, lost) = (&ids[0], &ids[2]);
+    // A counter behind the versions (the next upload would take number 2 again), and a current
+    // version that is not there.
+    app.execute_sql(&format!(
+        "UPDATE files SET last_version_number = 1 WHERE file_id = '{counted}'"
+    ))
+    .await;
+    app.execute_sql(&format!(
+        "UPDATE files SET current_version_id = 'gone' WHERE file_id = '{lost}'"
+    ))
+    .await;
+    let env = app.cli_env();
+
+    let checked = run_folio(&["fsck", "--json"], &env).await;
+    assert!(!checked.ok, "{}", checked.stdout);
+    let report: Value = serde_json::from_str(&checked.stdout).expect("JSON report");
+    assert_eq!(report["files"], 3, "{report}");
+    let problems = |report: &Value, id: &str| {
+        report["outOfSequence"]
+            .as_array()
+            .expect("outOfSequence")
+            .iter()
+            .find(|f| f["fileId"] == id)
+            .map(|f| f["problems"].clone())
+    };
+    assert_eq!(
+        problems(&report, counted),
+        Some(serde_json::json!(["numberAboveCounter"])),
+        "{report}"
+    );
+    assert_eq!(
+        problems(&report, lost),
+        Some(serde_json::json!(["currentMissing"])),
+        "{report}"
+    );
+    assert_eq!(problems(&report, &ids[3]), None, "{report}");
+
+    let repaired = run_folio(&["fsck", "--repair"], &env).await;
+    assert!(!repaired.ok, "the lost current version remains a problem");
+    assert!(
+        repaired.stdout.contains("1 version counter(s) raised"),
+        "{}",
+        repaired.stdout
+    );
+    // The counter is right again: the next version of the file is number 3.
+    let next = app
+        .upload(fixture("tiny.jpg"), &fields("counted.jpg"))
+        .await;
+    assert_eq!(next.assert_ok()["fileId"], counted.as_str());
+    let versions = app
+        .api(
+            reqwest::Method::GET,
+            &format!("/v1/files/{counted}/versions"),
+            None,
+        )
+        .await;
+    assert_eq!(versions.assert_ok().as_array().map(Vec::len), Some(3));
+    // The file without its current version is the operator's to delete; then all is well.
+    assert_eq!(
+        app.api(reqwest::Method::DELETE, &format!("/v1/files/{lost}"), None)
+            .await
+            .status,
+        204
+    );
+    let clean = run_folio(&["fsck"], &env).await;
+    assert!(clean.ok, "{}\n{}", clean.stdout, clean.stderr);
+    assert!(
+        clean
+            .stdout
+            .contains("2 file(s) checked: 0 out of sequence"),
         "{}",
         clean.stdout
     );

@@ -548,6 +548,23 @@ impl TestApp {
         folio::sweeper::sweep_once(&state).await.expect("sweep")
     }
 
+    /// Runs `sql` on the catalog behind the server's back (damage for `folio fsck` to find).
+    pub async fn execute_sql(&self, sql: &str) {
+        use sqlx::Connection;
+        let url = self.config.catalog_url();
+        if url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&url)
+                .await
+                .expect("the SQLite catalog");
+            sqlx::query(sql).execute(&mut conn).await.expect(sql);
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&url)
+                .await
+                .expect("the PostgreSQL catalog");
+            sqlx::query(sql).execute(&mut conn).await.expect(sql);
+        }
+    }
+
     pub async fn plant_blob(&self, key: &str, bytes: &'static [u8]) {
         let state = &self.server.as_ref().expect("server").state;
         state

@@ -905,6 +905,30 @@ impl Catalog for SqliteCatalog {
             .collect()
     }
 
+    async fn file_sequences_after(
+        &self,
+        after: &str,
+        limit: u32,
+    ) -> anyhow::Result<Vec<super::FileSequence>> {
+        let rows = sqlx::query(crate::store::rows::FILE_SEQUENCES_AFTER)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter()
+            .map(crate::store::rows::file_sequence_from_row)
+            .collect()
+    }
+
+    async fn raise_last_version_number(&self, file_id: &str, to: i64) -> anyhow::Result<bool> {
+        let done = sqlx::query(crate::store::rows::RAISE_LAST_VERSION_NUMBER)
+            .bind(to)
+            .bind(file_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn pending_deliveries(&self) -> anyhow::Result<u64> {
         let count: i64 = sqlx::query_scalar(crate::store::rows::COUNT_PENDING_DELIVERIES)
             .fetch_one(&self.reader)
