@@ -3,14 +3,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::harness::library::{self, content};
 use crate::harness::{backend, run_folio, Backend, FolioProcess, TestApp};
-
-/// Bytes that differ from upload to upload.
-fn content(i: usize) -> Vec<u8> {
-    (0..(4096 + i * 3001))
-        .map(|n| (n.wrapping_mul(31) ^ i) as u8)
-        .collect()
-}
 
 #[tokio::test]
 async fn a_backup_during_uploads_restores_every_upload_acknowledged_before_it() {
@@ -27,20 +21,8 @@ async fn a_backup_during_uploads_restores_every_upload_acknowledged_before_it() 
         );
         return;
     }
-    let mut acknowledged = Vec::new();
-    for i in 0..20 {
-        let bytes = content(i);
-        let name = format!("before-{i}.bin");
-        let body = app
-            .upload(
-                bytes.clone(),
-                &[("fileName", &name), ("useUniqueFileName", "false")],
-            )
-            .await
-            .assert_ok()
-            .clone();
-        acknowledged.push((body["filePath"].as_str().expect("path").to_owned(), bytes));
-    }
+    // Every upload of this library is acknowledged before the backup begins.
+    let library = library::build(&app, 200, 3000).await;
     // Uploads go on while the backup runs.
     let stop = Arc::new(AtomicBool::new(false));
     let during = tokio::spawn({
@@ -48,7 +30,7 @@ async fn a_backup_during_uploads_restores_every_upload_acknowledged_before_it() 
         async move {
             let mut n = 0;
             while !stop.load(Ordering::SeqCst) {
-                app.upload(content(100 + n), &[("fileName", "during.bin")])
+                app.upload(content(100_000 + n, 4096), &[("fileName", "during.bin")])
                     .await
                     .assert_ok();
                 n += 1;
@@ -79,16 +61,9 @@ async fn a_backup_during_uploads_restores_every_upload_acknowledged_before_it() 
         again.stderr
     );
     let process = FolioProcess::start(&restored, &[], &[]);
-    for (path, bytes) in &acknowledged {
-        let served = reqwest::get(format!("{}/default{path}", process.base()))
-            .await
-            .expect("get");
-        assert_eq!(served.status(), 200, "{path}");
-        assert!(
-            served.bytes().await.expect("bytes") == *bytes,
-            "{path}: other bytes"
-        );
-    }
+    library
+        .assert_served_by(&process.base(), &app.private_key)
+        .await;
     // A folder that already holds something is not a backup target.
     let refused = run_folio(&["backup", &backup_arg], &app.cli_env()).await;
     assert!(

@@ -7,6 +7,8 @@
 //! of the S3 server that `scripts/s3-server.sh` started). `scripts/test.sh` runs this binary
 //! once with each.
 
+pub mod library;
+
 use std::future::Future;
 use std::path::PathBuf;
 

@@ -5,28 +5,15 @@
 
 use std::path::Path;
 
-use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use crate::harness::library::{self, content, Library, BURNED_TOKEN_FILE};
 use crate::harness::{
-    form_with_file, run_folio, sign_url, test_s3, wire::REUSED, Backend, FolioProcess, TestApp,
+    form_with_file, run_folio, test_s3, wire::REUSED, Backend, FolioProcess, TestApp,
 };
 use folio::config::PostgresConfig;
 use folio::store::testing::TestSchema;
 use folio::store::transfer::RawCatalog;
-
-/// Bytes that differ from file to file (and from version to version).
-fn content(i: usize, size: usize) -> Vec<u8> {
-    let mut state = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (0..size)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
 
 /// The embedded library of a test, whatever backend the run is for: the migration starts
 /// from SQLite + files.
@@ -100,92 +87,6 @@ impl Destination {
     }
 }
 
-/// One file of the library: where it is, the bytes of its current version, and how it is
-/// delivered.
-struct Uploaded {
-    file_id: String,
-    file_path: String,
-    bytes: Vec<u8>,
-    private: bool,
-}
-
-/// What the test made, to compare against after the move.
-struct Library {
-    files: Vec<Uploaded>,
-    /// A token already used for an upload, and the fields it pins.
-    burned: (String, Vec<(&'static str, String)>),
-}
-
-/// `count` files in five folders: every 7th has a second version, every 10th is private,
-/// every 3rd has custom metadata and tags; plus a folder, a webhook endpoint, and an upload
-/// with a token.
-async fn build_library(app: &TestApp, count: usize, size: usize) -> Library {
-    let field = app
-        .api(
-            Method::POST,
-            "/v1/customMetadataFields",
-            Some(json!({"name": "rating", "label": "Rating", "schema": {"type": "Number"}})),
-        )
-        .await;
-    assert_eq!(field.status, 201, "{}", field.body);
-    app.api(
-        Method::POST,
-        "/v1/folder",
-        Some(json!({"folderName": "empty", "parentFolderPath": "/"})),
-    )
-    .await;
-    let mut env = app.cli_env();
-    env.push(("FOLIO_FETCH__ALLOW".to_owned(), "127.0.0.1".to_owned()));
-    let hook = run_folio(&["webhooks", "add", "http://127.0.0.1:9/hook"], &env).await;
-    assert!(hook.ok, "{}", hook.stderr);
-
-    let mut files = Vec::new();
-    for i in 0..count {
-        let name = format!("f{i}.bin");
-        let folder = format!("/set{}", i % 5);
-        let private = i % 10 == 0;
-        let rating = i.to_string();
-        let metadata = json!({ "rating": i }).to_string();
-        let mut fields = vec![
-            ("fileName", name.as_str()),
-            ("folder", folder.as_str()),
-            ("useUniqueFileName", "false"),
-        ];
-        if private {
-            fields.push(("isPrivateFile", "true"));
-        }
-        if i % 3 == 0 {
-            fields.push(("customMetadata", metadata.as_str()));
-            fields.push(("tags", rating.as_str()));
-        }
-        let mut bytes = content(i, size + i * 97);
-        let mut body = app.upload(bytes.clone(), &fields).await.assert_ok().clone();
-        if i % 7 == 0 {
-            bytes = content(10_000 + i, size / 2 + i);
-            body = app.upload(bytes.clone(), &fields).await.assert_ok().clone();
-        }
-        files.push(Uploaded {
-            file_id: body["fileId"].as_str().expect("fileId").to_owned(),
-            file_path: body["filePath"].as_str().expect("filePath").to_owned(),
-            bytes,
-            private,
-        });
-    }
-    let pinned: Vec<(&'static str, String)> = vec![("fileName", "token.bin".to_owned())];
-    let token = app.token(&[("fileName", "token.bin")]);
-    let with_token = form_with_file(
-        content(99_999, 500),
-        &[("fileName", "token.bin"), ("token", &token)],
-    );
-    app.post("/api/v2/files/upload", with_token, None)
-        .await
-        .assert_ok();
-    Library {
-        files,
-        burned: (token, pinned),
-    }
-}
-
 /// `body` with every occurrence of the old server's address written as the new one's.
 fn rebased(body: &Value, old: &str, new: &str) -> Value {
     serde_json::from_str(&body.to_string().replace(old, new)).expect("json")
@@ -211,25 +112,12 @@ async fn assert_served_the_same(app: &TestApp, library: &Library, destination: &
         server.keys.is_none(),
         "the moved catalog must not get a new default account"
     );
+    library
+        .assert_served_by(&server.base(), &app.private_key)
+        .await;
     let client = reqwest::Client::new();
     let (old, new) = (app.url(""), server.base());
     let auth = app.basic();
-    for file in &library.files {
-        let relative = file.file_path.trim_start_matches('/');
-        let url = if file.private {
-            sign_url(&app.private_key, &format!("{new}/default"), relative, None)
-        } else {
-            format!("{new}/default/{relative}")
-        };
-        let response = client.get(&url).send().await.expect("get");
-        assert_eq!(response.status(), 200, "{url}");
-        let body = response.bytes().await.expect("body");
-        assert!(
-            body == file.bytes,
-            "{} differs after the move",
-            file.file_path
-        );
-    }
     // Versions and details (custom metadata, tags, privacy) of a sample, field by field.
     for file in library.files.iter().step_by(7) {
         for tail in ["versions", "details"] {
@@ -242,12 +130,16 @@ async fn assert_served_the_same(app: &TestApp, library: &Library, destination: &
     let fields = get_json(&client, &format!("{new}/v1/customMetadataFields"), &auth).await;
     assert_eq!(fields[0]["name"], "rating", "{fields}");
     // A token used before the move is still used after it.
-    let (token, pinned) = &library.burned;
-    let mut form_fields: Vec<(&str, &str)> = pinned.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    form_fields.push(("token", token));
+    let form = form_with_file(
+        content(1, 10),
+        &[
+            ("fileName", BURNED_TOKEN_FILE),
+            ("token", &library.burned_token),
+        ],
+    );
     let replay = client
         .post(format!("{new}/api/v2/files/upload"))
-        .multipart(form_with_file(content(1, 10), &form_fields))
+        .multipart(form)
         .send()
         .await
         .expect("replay");
@@ -270,16 +162,11 @@ async fn assert_clean(destination: &Destination, versions: usize) {
     assert_eq!(report["versions"], versions, "{report}");
 }
 
-fn versions_of(library: &Library) -> usize {
-    // Every file, a second version for every 7th, and the token upload.
-    library.files.len() + library.files.len().div_ceil(7) + 1
-}
-
 #[tokio::test]
 async fn a_library_moves_to_postgres_and_s3_and_serves_the_same() {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = embedded_app(&dir.path().join("library")).await;
-    let library = build_library(&app, 200, 3000).await;
+    let library = library::build(&app, 200, 3000).await;
     let destination = Destination::fresh(dir.path()).await;
     let env = destination.source_env(&app);
     let args = destination.migrate_args();
@@ -289,7 +176,7 @@ async fn a_library_moves_to_postgres_and_s3_and_serves_the_same() {
     dry.push("--dry-run");
     let plan = run_folio(&dry, &env).await;
     assert!(plan.ok, "{}", plan.stderr);
-    let versions = versions_of(&library);
+    let versions = library.versions();
     assert!(
         plan.stdout
             .contains(&format!("would copy {versions} blobs")),
@@ -339,7 +226,7 @@ async fn a_migration_killed_half_way_resumes_without_loss_or_duplicates() {
     use tokio::io::AsyncBufReadExt;
     let dir = tempfile::tempdir().expect("tempdir");
     let app = embedded_app(&dir.path().join("library")).await;
-    let library = build_library(&app, 300, 64 * 1024).await;
+    let library = library::build(&app, 300, 64 * 1024).await;
     let destination = Destination::fresh(dir.path()).await;
     let mut args = destination.migrate_args();
     args.extend(["--jobs".to_owned(), "1".to_owned()]);
@@ -400,7 +287,7 @@ async fn a_migration_killed_half_way_resumes_without_loss_or_duplicates() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let resumed = run_folio(&args, &destination.source_env(&app)).await;
     assert!(resumed.ok, "{}{}", resumed.stdout, resumed.stderr);
-    let versions = versions_of(&library);
+    let versions = library.versions();
     let tally = resumed
         .stdout
         .lines()
