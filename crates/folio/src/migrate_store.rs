@@ -64,7 +64,8 @@ pub struct Report {
     /// Ledger entries of expired tokens, and resumable uploads still receiving: left behind.
     pub expired_tokens: u64,
     pub receiving_uploads: u64,
-    pub blobs: BlobTally,
+    /// `None` when the blobs stay.
+    pub blobs: Option<BlobTally>,
 }
 
 #[derive(Debug, Serialize)]
@@ -168,7 +169,14 @@ pub async fn run(
             });
         }
     }
-    (report.blobs.total, report.blobs.bytes) = blob_totals(&source).await?;
+    if to_blobs.is_some() {
+        let (total, bytes) = blob_totals(&source).await?;
+        report.blobs = Some(BlobTally {
+            total,
+            bytes,
+            ..BlobTally::default()
+        });
+    }
     if options.dry_run {
         if let Some(url) = to_blobs.filter(|url| url.starts_with("s3://")) {
             // Reachable and allowed, without writing anything.
@@ -180,19 +188,12 @@ pub async fn run(
     if let Some(destination) = &destination {
         copy_catalog(&source, destination, now, &report).await?;
     }
-    if let Some(url) = to_blobs {
+    if let (Some(url), Some(tally)) = (to_blobs, report.blobs.as_mut()) {
         let target = BlobStore::open_url(url, config)?;
         // The blobs of the rows just copied: a version the source gained since is not in this
         // list, and the verify step below finds its row missing.
         let listing = destination.as_ref().unwrap_or(&source);
-        copy_blobs(
-            listing,
-            source_blobs,
-            &target,
-            options.jobs.max(1),
-            &mut report.blobs,
-        )
-        .await?;
+        copy_blobs(listing, source_blobs, &target, options.jobs.max(1), tally).await?;
     }
     if let Some(destination) = &destination {
         verify_catalog(&source, destination, now).await?;
@@ -630,39 +631,41 @@ pub fn summary(report: &Report) -> String {
             report.expired_tokens, report.receiving_uploads
         ));
     }
-    let b = &report.blobs;
-    if report.dry_run {
-        out.push_str(&format!(
-            "{verb} {} blobs, {}\n",
-            b.total,
-            bytesize::ByteSize(b.bytes)
-        ));
-        return out;
+    let mut verified = Vec::new();
+    if let Some(b) = &report.blobs {
+        if report.dry_run {
+            out.push_str(&format!(
+                "{verb} {} blobs, {}\n",
+                b.total,
+                bytesize::ByteSize(b.bytes)
+            ));
+        } else {
+            out.push_str(&format!(
+                "blobs: {} of {} ({}): {} copied, {} already there, {} missing in the library\n",
+                b.copied + b.already_there,
+                b.total,
+                bytesize::ByteSize(b.bytes),
+                b.copied,
+                b.already_there,
+                b.missing.len()
+            ));
+            for key in &b.missing {
+                out.push_str(&format!("  missing: {key}\n"));
+            }
+            for key in &b.damaged {
+                out.push_str(&format!(
+                    "  copied at a size other than the catalog's: {key}\n"
+                ));
+            }
+            verified.push("every blob copied by size and MD5");
+        }
     }
-    if b.copied + b.already_there + b.missing.len() as u64 > 0 || b.total == 0 {
-        out.push_str(&format!(
-            "blobs: {} of {} ({}): {} copied, {} already there, {} missing in the library\n",
-            b.copied + b.already_there,
-            b.total,
-            bytesize::ByteSize(b.bytes),
-            b.copied,
-            b.already_there,
-            b.missing.len()
-        ));
+    if !report.dry_run && !report.tables.is_empty() {
+        verified.push("every table by row count and digest");
     }
-    for key in &b.missing {
-        out.push_str(&format!("  missing: {key}\n"));
+    if !verified.is_empty() {
+        out.push_str(&format!("verified: {}\n", verified.join(", ")));
     }
-    for key in &b.damaged {
-        out.push_str(&format!(
-            "  copied at a size other than the catalog's: {key}\n"
-        ));
-    }
-    out.push_str("verified: every blob copied by size and MD5");
-    if !report.tables.is_empty() {
-        out.push_str(", every table by row count and digest");
-    }
-    out.push('\n');
     out
 }
 
@@ -693,6 +696,43 @@ mod tests {
         let mut e = TableDigest::default();
         e.add(&vec![Cell::Text("a".into()), Cell::Text("b".into())]);
         assert_ne!(d, e);
+    }
+
+    #[test]
+    fn the_summary_speaks_only_of_what_moved() {
+        let catalog_only = Report {
+            tables: vec![TableRows {
+                table: "files",
+                rows: 3,
+            }],
+            ..Report::default()
+        };
+        let text = summary(&catalog_only);
+        assert!(!text.contains("blob"), "{text}");
+        assert!(
+            text.ends_with("verified: every table by row count and digest\n"),
+            "{text}"
+        );
+        let blobs_only = Report {
+            blobs: Some(BlobTally {
+                total: 2,
+                bytes: 2048,
+                copied: 1,
+                already_there: 1,
+                ..BlobTally::default()
+            }),
+            ..Report::default()
+        };
+        assert_eq!(
+            summary(&blobs_only),
+            "blobs: 2 of 2 (2.0 KiB): 1 copied, 1 already there, 0 missing in the library\n\
+             verified: every blob copied by size and MD5\n"
+        );
+        let dry = Report {
+            dry_run: true,
+            ..blobs_only
+        };
+        assert_eq!(summary(&dry), "would copy 2 blobs, 2.0 KiB\n");
     }
 
     #[test]
