@@ -157,10 +157,11 @@ pub async fn run(
             let filter = carried(table, now);
             let rows = source.count(table, filter.as_ref()).await?;
             if filter.is_some() {
-                let left = source.count(table, None).await? - rows;
+                let left = source.count(table, None).await?.saturating_sub(rows);
                 match table.name {
                     "burned_tokens" => report.expired_tokens = left,
-                    _ => report.receiving_uploads = left,
+                    "resumable_uploads" => report.receiving_uploads = left,
+                    _ => {}
                 }
             }
             report.tables.push(TableRows {
