@@ -27,6 +27,8 @@ pub struct SweepReport {
     pub expired_uploads: u64,
     /// Rate limit counts of windows that have ended.
     pub old_rate_counts: u64,
+    /// Console sessions and login links past their expiry.
+    pub expired_console_sessions: u64,
 }
 
 /// One pass. Blobs younger than the grace period are left alone: they may belong to an
@@ -85,6 +87,10 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<SweepReport> {
     report.old_rate_counts = state
         .catalog
         .purge_hits(ids::now_secs().saturating_sub(window))
+        .await?;
+    report.expired_console_sessions = state
+        .catalog
+        .purge_console_sessions(state.clock.now_secs())
         .await?;
     Ok(report)
 }

@@ -55,6 +55,54 @@ pub struct FileSequence {
     pub current_found: bool,
 }
 
+/// A sign-in to the console (`crate::console`): a session, or a one-time login link.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    /// SHA-256 of the secret (the cookie's value, or the link's token).
+    pub id_hash: Vec<u8>,
+    pub kind: ConsoleSessionKind,
+    /// The key pair signed in with: the session acts with it.
+    pub public_key: String,
+    pub csrf: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for ConsoleSession {
+    // The CSRF token is a secret of the page that holds it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleSession")
+            .field("kind", &self.kind)
+            .field("public_key", &self.public_key)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsoleSessionKind {
+    Session,
+    Link,
+}
+
+impl ConsoleSessionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsoleSessionKind::Session => "session",
+            ConsoleSessionKind::Link => "link",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "session" => Some(ConsoleSessionKind::Session),
+            "link" => Some(ConsoleSessionKind::Link),
+            _ => None,
+        }
+    }
+}
+
 /// What an account stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Usage {
@@ -880,6 +928,18 @@ pub trait Catalog: Send + Sync + 'static {
     ) -> anyhow::Result<Vec<FileSequence>>;
     /// Raises a file's `last_version_number` to `to` (never lowers it); whether it changed.
     async fn raise_last_version_number(&self, file_id: &str, to: i64) -> anyhow::Result<bool>;
+
+    // Console sign-ins: storage only, the rules are `crate::console`'s.
+    async fn create_console_session(&self, session: &ConsoleSession) -> anyhow::Result<()>;
+    async fn console_session(&self, id_hash: &[u8]) -> anyhow::Result<Option<ConsoleSession>>;
+    /// Deletes a sign-in and returns it (a logout, a link used): of two callers racing, one
+    /// gets it.
+    async fn take_console_session(
+        &self,
+        id_hash: &[u8],
+    ) -> anyhow::Result<Option<ConsoleSession>>;
+    /// Deletes sign-ins that expired before `now` (Unix seconds).
+    async fn purge_console_sessions(&self, now: i64) -> anyhow::Result<u64>;
 
     // Resumable uploads (resumable.md): storage only, the rules are `crate::resumable`'s.
     /// Records a new upload unless its key pair would pass `caps`; `false` when it would.

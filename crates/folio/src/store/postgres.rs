@@ -1121,6 +1121,56 @@ impl Catalog for PgCatalog {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn create_console_session(
+        &self,
+        session: &super::ConsoleSession,
+    ) -> anyhow::Result<()> {
+        sqlx::query(super::rows::INSERT_CONSOLE_SESSION)
+            .bind(&session.id_hash)
+            .bind(session.kind.as_str())
+            .bind(&session.public_key)
+            .bind(&session.csrf)
+            .bind(session.created_at)
+            .bind(session.expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn console_session(
+        &self,
+        id_hash: &[u8],
+    ) -> anyhow::Result<Option<super::ConsoleSession>> {
+        let row = sqlx::query(&super::rows::select_console_session())
+            .bind(id_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref()
+            .map(super::rows::console_session_from_row)
+            .transpose()
+    }
+
+    async fn take_console_session(
+        &self,
+        id_hash: &[u8],
+    ) -> anyhow::Result<Option<super::ConsoleSession>> {
+        let row = sqlx::query(&super::rows::take_console_session())
+            .bind(id_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref()
+            .map(super::rows::console_session_from_row)
+            .transpose()
+    }
+
+    async fn purge_console_sessions(&self, now: i64) -> anyhow::Result<u64> {
+        let done = sqlx::query(super::rows::PURGE_CONSOLE_SESSIONS)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn pending_deliveries(&self) -> anyhow::Result<u64> {
         let count: i64 = sqlx::query_scalar(super::rows::COUNT_PENDING_DELIVERIES)
             .fetch_one(&self.pool)

@@ -626,6 +626,39 @@ where
     })
 }
 
+pub(super) const INSERT_CONSOLE_SESSION: &str = "INSERT INTO console_sessions \
+     (id_hash, kind, public_key, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)";
+const CONSOLE_SESSION_COLUMNS: &str = "id_hash, kind, public_key, csrf, created_at, expires_at";
+pub(super) fn select_console_session() -> String {
+    format!("SELECT {CONSOLE_SESSION_COLUMNS} FROM console_sessions WHERE id_hash = $1")
+}
+pub(super) fn take_console_session() -> String {
+    format!("DELETE FROM console_sessions WHERE id_hash = $1 RETURNING {CONSOLE_SESSION_COLUMNS}")
+}
+pub(super) const PURGE_CONSOLE_SESSIONS: &str =
+    "DELETE FROM console_sessions WHERE expires_at < $1";
+
+pub(super) fn console_session_from_row<R: sqlx::Row>(
+    row: &R,
+) -> anyhow::Result<super::ConsoleSession>
+where
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    usize: sqlx::ColumnIndex<R>,
+{
+    let kind: String = row.try_get(1)?;
+    Ok(super::ConsoleSession {
+        id_hash: row.try_get(0)?,
+        kind: super::ConsoleSessionKind::parse(&kind)
+            .ok_or_else(|| anyhow::anyhow!("unknown console session kind {kind:?}"))?,
+        public_key: row.try_get(2)?,
+        csrf: row.try_get(3)?,
+        created_at: row.try_get(4)?,
+        expires_at: row.try_get(5)?,
+    })
+}
+
 pub(super) const COUNT_PENDING_DELIVERIES: &str =
     "SELECT COUNT(*) FROM deliveries WHERE state = 'pending'";
 

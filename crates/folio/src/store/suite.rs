@@ -99,6 +99,7 @@ suite!(
     rate_counts_and_usage_are_counted,
     accounts_are_created_listed_and_disabled,
     file_sequences_are_paged_and_counters_only_rise,
+    console_sessions_are_found_taken_once_and_purged,
 );
 
 fn upload(account_id: &str, name: &str) -> NewUpload {
@@ -2435,4 +2436,36 @@ async fn file_sequences_are_paged_and_counters_only_rise(catalog: Arc<dyn Catalo
         after.version_number, 6,
         "the next version follows the counter"
     );
+}
+
+async fn console_sessions_are_found_taken_once_and_purged(catalog: Arc<dyn Catalog>) {
+    use super::{ConsoleSession, ConsoleSessionKind};
+    let session = |id: u8, kind, expires_at| ConsoleSession {
+        id_hash: vec![id; 32],
+        kind,
+        public_key: "public_k".to_owned(),
+        csrf: format!("csrf-{id}"),
+        created_at: 100,
+        expires_at,
+    };
+    let live = session(1, ConsoleSessionKind::Session, 1_000);
+    let link = session(2, ConsoleSessionKind::Link, 500);
+    for s in [&live, &link] {
+        catalog.create_console_session(s).await.expect("create");
+    }
+    assert_eq!(
+        catalog.console_session(&[1; 32]).await.expect("find"),
+        Some(live.clone())
+    );
+    assert_eq!(catalog.console_session(&[9; 32]).await.expect("find"), None);
+    // A link is used once, however many ask at the same time.
+    let takes = join_all((0..4).map(|_| catalog.take_console_session(&[2; 32]))).await;
+    let taken: Vec<ConsoleSession> = takes
+        .into_iter()
+        .filter_map(|t| t.expect("take"))
+        .collect();
+    assert_eq!(taken, vec![link]);
+    assert_eq!(catalog.purge_console_sessions(999).await.expect("purge"), 0);
+    assert_eq!(catalog.purge_console_sessions(1_001).await.expect("purge"), 1);
+    assert_eq!(catalog.console_session(&[1; 32]).await.expect("find"), None);
 }

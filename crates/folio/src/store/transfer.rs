@@ -251,11 +251,12 @@ pub const TABLES: &[Table] = &[
 ];
 
 /// Tables of a library that are not copied: `version_tags` is kept by triggers from
-/// `file_versions`, `rate_counters` (PostgreSQL) holds seconds-long windows, and the rest is
-/// the databases' own bookkeeping.
+/// `file_versions`, `rate_counters` (PostgreSQL) holds seconds-long windows, console sign-ins
+/// last hours (operators sign in again), and the rest is the databases' own bookkeeping.
 pub const DERIVED: &[&str] = &[
     "version_tags",
     "rate_counters",
+    "console_sessions",
     "_sqlx_migrations",
     "sqlite_sequence",
 ];
