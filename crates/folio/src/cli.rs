@@ -143,6 +143,11 @@ enum Command {
         #[arg(long, default_value_t = 8, value_name = "N")]
         jobs: usize,
     },
+    /// The media console at /console/.
+    Console {
+        #[command(subcommand)]
+        action: ConsoleAction,
+    },
     /// Check that every version's blob exists at its size, find blobs no row refers to and
     /// files whose versions are out of sequence; exits non-zero while a problem remains. Runs
     /// online.
@@ -204,6 +209,17 @@ struct WebhookAddArgs {
     /// The account, by its URL id.
     #[arg(long, value_name = "URL_ID", default_value = "default")]
     account: String,
+}
+
+#[derive(Subcommand)]
+enum ConsoleAction {
+    /// Print a link that signs in to the console once, within `console.link_ttl_secs`, with the
+    /// account's newest live key.
+    Link {
+        /// The account, by its URL id.
+        #[arg(long, value_name = "URL_ID", default_value = "default")]
+        account: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -419,6 +435,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             action: ConfigAction::Print,
         } => config_print(&config),
         Command::Health => health(config).await,
+        Command::Console {
+            action: ConsoleAction::Link { account },
+        } => console_link(config, &account).await,
         Command::Fsck { repair, json } => {
             let state = open_library(config).await?;
             let report = crate::fsck::run(&state, repair).await?;
@@ -1147,22 +1166,7 @@ async fn files_url(config: Config, args: UrlArgs) -> anyhow::Result<()> {
             Some(at)
         }
     };
-    let account = state
-        .catalog
-        .account_by_url_id(&args.account)
-        .await?
-        .with_context(|| format!("no account with URL id {:?}", args.account))?;
-    let keys = state.catalog.account_keys(&account.id).await?;
-    let key = keys
-        .iter()
-        .rev()
-        .find(|k| k.is_live(now))
-        .with_context(|| {
-            format!(
-                "account {:?} has no live key: create one with `folio keys create`",
-                args.account
-            )
-        })?;
+    let (account, key) = newest_live_key(&state, &args.account, now).await?;
     let file_path = format!("/{}", args.path.trim_start_matches('/'));
     let version = state
         .catalog
@@ -1181,6 +1185,44 @@ async fn files_url(config: Config, args: UrlArgs) -> anyhow::Result<()> {
     println!(
         "{}",
         signed_url::signed_url(&key.private_key, &url_endpoint, &relative, expiry)
+    );
+    Ok(())
+}
+
+/// The account with URL id `url_id` and its newest key that is neither revoked nor expired.
+async fn newest_live_key(
+    state: &crate::state::AppState,
+    url_id: &str,
+    now: i64,
+) -> anyhow::Result<(crate::store::Account, crate::store::ApiKey)> {
+    let account = state
+        .catalog
+        .account_by_url_id(url_id)
+        .await?
+        .with_context(|| format!("no account with URL id {url_id:?}"))?;
+    let keys = state.catalog.account_keys(&account.id).await?;
+    let key = keys
+        .into_iter()
+        .rev()
+        .find(|k| k.is_live(now))
+        .with_context(|| {
+            format!("account {url_id:?} has no live key: create one with `folio keys create`")
+        })?;
+    Ok((account, key))
+}
+
+/// `folio console link`: a one-time sign-in link for the console.
+async fn console_link(config: Config, account: &str) -> anyhow::Result<()> {
+    let state = open_library(config).await?;
+    if !state.config.console.enabled {
+        anyhow::bail!("the console is switched off (console.enabled = false)");
+    }
+    let (_, key) = newest_live_key(&state, account, state.clock.now_secs()).await?;
+    let url = crate::console::create_link(&state, &key.public_key).await?;
+    println!("{url}");
+    eprintln!(
+        "folio: the link signs in once with key {} within {} s",
+        key.public_key, state.config.console.link_ttl_secs
     );
     Ok(())
 }

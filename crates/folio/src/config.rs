@@ -77,6 +77,29 @@ pub struct Config {
     pub rate_limits: RateLimitsConfig,
     /// What one account may store.
     pub quotas: QuotasConfig,
+    /// The media console at `/console/`.
+    pub console: ConsoleConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Serve the console at `/console/`. Off: no console routes at all.
+    pub enabled: bool,
+    /// How long a sign-in lasts (the console asks for the key again after it).
+    pub session_ttl_secs: u64,
+    /// How long a link printed by `folio console link` may be used (once).
+    pub link_ttl_secs: u64,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            enabled: true,
+            session_ttl_secs: 12 * 3600,
+            link_ttl_secs: 600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -577,6 +600,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             rate_limits: RateLimitsConfig::default(),
             quotas: QuotasConfig::default(),
+            console: ConsoleConfig::default(),
         }
     }
 }

@@ -215,6 +215,12 @@ pub enum AppError {
     /// A change asked of a server in maintenance (`read_only`).
     #[error("read-only mode")]
     ReadOnly,
+    /// A console call without a live session (none, expired, or its key revoked).
+    #[error("no console session")]
+    ConsoleSignIn,
+    /// A console call whose `X-Folio-CSRF` header is missing or not its session's.
+    #[error("console request without its CSRF token")]
+    ConsoleCsrf,
     /// An upload over `limits.max_concurrent_uploads`.
     #[error("too many uploads at once")]
     TooManyUploads,
@@ -456,6 +462,8 @@ impl AppError {
             UnauthenticatedUploadsBusy => (StatusCode::SERVICE_UNAVAILABLE, "The server is busy receiving other uploads. Please retry later, or send the authentication fields before the file."),
             TooManyConnections => (StatusCode::SERVICE_UNAVAILABLE, "Too many connections. Please retry later."),
             ReadOnly => (StatusCode::SERVICE_UNAVAILABLE, "The library is in maintenance: it serves files but accepts no changes now. Please retry later."),
+            ConsoleSignIn => (StatusCode::UNAUTHORIZED, "Your console session has ended. Sign in again."),
+            ConsoleCsrf => (StatusCode::FORBIDDEN, "This request did not come from the console page."),
             TooManyUploads => (StatusCode::SERVICE_UNAVAILABLE, "The server is receiving as many uploads as it may at once. Please retry later."),
             RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "Too many upload requests. Please retry after the time the Retry-After header gives."),
             QuotaExceeded(Quota::Bytes(n)) => return (StatusCode::FORBIDDEN, format!("The file could not be uploaded because the account would exceed its storage quota of {n} bytes.")),
@@ -561,6 +569,8 @@ impl AppError {
             TooManyConnections => "TOO_MANY_CONNECTIONS",
             TooManyUploads => "TOO_MANY_UPLOADS",
             ReadOnly => "READ_ONLY",
+            ConsoleSignIn => "CONSOLE_SIGN_IN_REQUIRED",
+            ConsoleCsrf => "CONSOLE_CSRF",
             RateLimited { .. } => "RATE_LIMITED",
             QuotaExceeded(_) => "QUOTA_EXCEEDED",
             TusVersion => "TUS_VERSION_UNSUPPORTED",
@@ -771,6 +781,8 @@ mod tests {
             (TooManyConnections, 503),
             (TooManyUploads, 503),
             (ReadOnly, 503),
+            (ConsoleSignIn, 401),
+            (ConsoleCsrf, 403),
             (
                 RateLimited {
                     scope: "ip 127.0.0.1".into(),

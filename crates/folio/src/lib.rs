@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod backup;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod custom_fields;
 pub mod delivery;
 pub mod error;

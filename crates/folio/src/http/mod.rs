@@ -41,6 +41,31 @@ pub fn router(state: AppState) -> Router {
         .route(limits::PATH, get(limits::limits))
         // Resumable uploads (tus 1.0 bound to the token); no routes when switched off.
         .merge(crate::resumable::routes(&state))
+        .merge(management_routes())
+        .route("/healthz", get(health::healthz))
+        // Delivery: `{url_endpoint}/{filePath}` with url_endpoint = public URL + account id.
+        // `get` answers HEAD too.
+        .route("/{url_id}/{*path}", get(delivery::serve))
+        // Demo mode's page and token endpoint (`folio serve --demo`); no routes otherwise.
+        .merge(crate::web::routes(&state))
+        // The console (`console.enabled`), which also serves the routes below under
+        // `/console/api` for its signed-in sessions.
+        .merge(crate::console::routes(&state, management_routes()))
+        .fallback(|| async { AppError::NotFound })
+        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+        .layer(CatchPanicLayer::custom(|_| {
+            AppError::internal(anyhow::anyhow!("a handler panicked")).into_response()
+        }))
+        .layer(middleware::from_fn_with_state(state.clone(), edge))
+        .with_state(state)
+}
+
+/// The management API (spec §8, §9.2, media-api §2), authenticated by [`Principal`]:
+/// at the root with the private key, and under `/console/api` with a console session.
+///
+/// [`Principal`]: crate::upload::auth::Principal
+fn management_routes() -> Router<AppState> {
+    Router::new()
         // Custom metadata fields API (spec §9.2).
         .route(
             "/v1/customMetadataFields",
@@ -59,19 +84,6 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/files/", get(crate::media::list::list))
         // The media management API (media-api §2).
         .merge(crate::media::routes())
-        .route("/healthz", get(health::healthz))
-        // Delivery: `{url_endpoint}/{filePath}` with url_endpoint = public URL + account id.
-        // `get` answers HEAD too.
-        .route("/{url_id}/{*path}", get(delivery::serve))
-        // Demo mode's page and token endpoint (`folio serve --demo`); no routes otherwise.
-        .merge(crate::web::routes(&state))
-        .fallback(|| async { AppError::NotFound })
-        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
-        .layer(CatchPanicLayer::custom(|_| {
-            AppError::internal(anyhow::anyhow!("a handler panicked")).into_response()
-        }))
-        .layer(middleware::from_fn_with_state(state.clone(), edge))
-        .with_state(state)
 }
 
 /// The request behind a change, as its events name it (webhooks.md §2 `request`): the id the
@@ -137,7 +149,12 @@ async fn edge(State(state): State<AppState>, mut request: Request, next: Next) -
     // Every log line of the request, and of the tasks it spawns, carries its id.
     let span = tracing::info_span!("request", request_id = %request_id);
 
-    let mut response = if method == Method::OPTIONS {
+    let mut response = if method == Method::OPTIONS && is_console_path(request.uri().path()) {
+        // The console is same-origin only: a preflight from elsewhere is not granted.
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        response.extensions_mut().insert(SameOriginOnly);
+        response
+    } else if method == Method::OPTIONS {
         let mut response = preflight();
         // tus discovery is an OPTIONS of the creation URL.
         if state.config.resumable.enabled
@@ -267,6 +284,10 @@ fn advise_retry(status: StatusCode, headers: &mut HeaderMap) {
 
 const SHOULD_RETRY: &str = "x-should-retry";
 const RETRY_AFTER_MS: &str = "retry-after-ms";
+
+fn is_console_path(path: &str) -> bool {
+    path == "/console" || path.starts_with("/console/")
+}
 
 fn preflight() -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();

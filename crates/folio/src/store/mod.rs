@@ -934,10 +934,7 @@ pub trait Catalog: Send + Sync + 'static {
     async fn console_session(&self, id_hash: &[u8]) -> anyhow::Result<Option<ConsoleSession>>;
     /// Deletes a sign-in and returns it (a logout, a link used): of two callers racing, one
     /// gets it.
-    async fn take_console_session(
-        &self,
-        id_hash: &[u8],
-    ) -> anyhow::Result<Option<ConsoleSession>>;
+    async fn take_console_session(&self, id_hash: &[u8]) -> anyhow::Result<Option<ConsoleSession>>;
     /// Deletes sign-ins that expired before `now` (Unix seconds).
     async fn purge_console_sessions(&self, now: i64) -> anyhow::Result<u64>;
 

@@ -2460,12 +2460,12 @@ async fn console_sessions_are_found_taken_once_and_purged(catalog: Arc<dyn Catal
     assert_eq!(catalog.console_session(&[9; 32]).await.expect("find"), None);
     // A link is used once, however many ask at the same time.
     let takes = join_all((0..4).map(|_| catalog.take_console_session(&[2; 32]))).await;
-    let taken: Vec<ConsoleSession> = takes
-        .into_iter()
-        .filter_map(|t| t.expect("take"))
-        .collect();
+    let taken: Vec<ConsoleSession> = takes.into_iter().filter_map(|t| t.expect("take")).collect();
     assert_eq!(taken, vec![link]);
     assert_eq!(catalog.purge_console_sessions(999).await.expect("purge"), 0);
-    assert_eq!(catalog.purge_console_sessions(1_001).await.expect("purge"), 1);
+    assert_eq!(
+        catalog.purge_console_sessions(1_001).await.expect("purge"),
+        1
+    );
     assert_eq!(catalog.console_session(&[1; 32]).await.expect("find"), None);
 }

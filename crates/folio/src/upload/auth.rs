@@ -90,7 +90,7 @@ fn basic_username(headers: &HeaderMap) -> Option<Option<String>> {
 }
 
 /// Phase A (steps A1–A4) for a username taken from Basic credentials.
-async fn key_for_private(
+pub(crate) async fn key_for_private(
     state: &AppState,
     username: Option<&str>,
 ) -> Result<KeyWithAccount, AppError> {

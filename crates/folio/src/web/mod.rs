@@ -298,7 +298,7 @@ fn content_security_policy(public_url: &str) -> HeaderValue {
 
 /// `scheme://host[:port]` of an http(s) URL, if it is made of characters that are safe in a
 /// CSP source expression.
-fn origin_of(url: &str) -> Option<String> {
+pub(crate) fn origin_of(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
     if scheme != "http" && scheme != "https" {
         return None;

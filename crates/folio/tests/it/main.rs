@@ -18,6 +18,7 @@ mod cli_traps;
 mod cli_upload;
 mod compat;
 mod connections;
+mod console;
 mod custom_metadata;
 mod delivery;
 mod delivery_signed;

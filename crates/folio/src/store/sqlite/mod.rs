@@ -929,10 +929,7 @@ impl Catalog for SqliteCatalog {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn create_console_session(
-        &self,
-        session: &super::ConsoleSession,
-    ) -> anyhow::Result<()> {
+    async fn create_console_session(&self, session: &super::ConsoleSession) -> anyhow::Result<()> {
         sqlx::query(crate::store::rows::INSERT_CONSOLE_SESSION)
             .bind(&session.id_hash)
             .bind(session.kind.as_str())

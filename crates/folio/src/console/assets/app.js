@@ -1,0 +1,522 @@
+// The Folio console: everything goes through the management API under ./api/ (the session
+// cookie and the CSRF token authenticate it) and the upload API with tokens from ./api/token.
+// Every URL is relative to /console/, so the console works under a proxy's path prefix.
+
+const PAGE = 60;
+const THUMB = /^image\//;
+
+const $ = (id) => document.getElementById(id);
+const el = (tag, attrs = {}, ...children) => {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') node.className = v;
+    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? '' : v);
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined) node.append(child);
+  }
+  return node;
+};
+
+let session = null; // {publicKey, account, urlEndpoint, csrfToken, expiresAt}
+let limits = null;
+const view = { folder: '/', query: null, skip: 0, selected: new Set(), current: null };
+
+class ApiError extends Error {
+  constructor(message, status, body) {
+    super(message);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+function say(text) {
+  $('status').textContent = text;
+  clearTimeout(say.timer);
+  say.timer = setTimeout(() => { $('status').textContent = ''; }, 6000);
+}
+
+function formatBytes(n) {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+async function api(method, path, body) {
+  const headers = { 'X-Folio-CSRF': session ? session.csrfToken : '' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const response = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: 'same-origin',
+    cache: 'no-store',
+  });
+  const text = await response.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+  if (response.status === 401 && path.startsWith('api/')) {
+    signedOut((data && data.message) || 'Your console session has ended. Sign in again.');
+  }
+  if (!response.ok) {
+    throw new ApiError((data && data.message) || `${response.status} ${response.statusText}`, response.status, data);
+  }
+  return data;
+}
+
+// ---------------------------------------------------------------- sign-in
+
+function signedOut(message) {
+  session = null;
+  $('app').hidden = true;
+  $('signin').hidden = false;
+  $('signin-error').textContent = message || '';
+  $('private-key').focus();
+}
+
+async function boot() {
+  const params = new URLSearchParams(location.search);
+  try {
+    const found = await fetch('session', { credentials: 'same-origin', cache: 'no-store' });
+    if (found.ok) {
+      await signedIn(await found.json());
+      return;
+    }
+  } catch {
+    // shown below
+  }
+  signedOut(params.get('signin') === 'expired' ? 'That sign-in link has expired or was already used.' : '');
+}
+
+async function signedIn(data) {
+  session = data;
+  $('signin').hidden = true;
+  $('app').hidden = false;
+  $('account').textContent = `${data.account} · ${data.publicKey}`;
+  history.replaceState(null, '', location.pathname);
+  loadLimits();
+  await loadTree();
+  await openFolder('/');
+}
+
+$('signin-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const input = $('private-key');
+  $('signin-error').textContent = '';
+  try {
+    const response = await fetch('session', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ privateKey: input.value }),
+      credentials: 'same-origin',
+    });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      $('signin-error').textContent = data.message || `Sign-in failed (${response.status}).`;
+      return;
+    }
+    input.value = '';
+    await signedIn(data);
+  } catch (e) {
+    $('signin-error').textContent = `The server cannot be reached: ${e.message}`;
+  }
+});
+
+$('sign-out').addEventListener('click', async () => {
+  try { await api('DELETE', 'session'); } catch { /* signed out either way */ }
+  signedOut('Signed out.');
+});
+
+async function loadLimits() {
+  try {
+    const query = new URLSearchParams({ publicKey: session.publicKey });
+    const response = await fetch(`../api/v2/limits?${query}`, { cache: 'no-store' });
+    if (response.ok) limits = await response.json();
+  } catch {
+    limits = null; // the server checks again anyway
+  }
+}
+
+// ---------------------------------------------------------------- folders and files
+
+function folderOf(item) {
+  return `${item.folderPath.replace(/\/$/, '')}/`;
+}
+
+async function loadTree(parent = '/', into = $('tree')) {
+  const query = new URLSearchParams({ path: parent, type: 'folder', limit: '1000' });
+  let folders = [];
+  try {
+    folders = await api('GET', `api/v1/files?${query}`);
+  } catch (e) {
+    say(e.message);
+    return;
+  }
+  into.replaceChildren();
+  if (parent === '/') {
+    into.append(el('li', {}, el('button', { type: 'button', 'data-path': '/', onclick: () => openFolder('/') }, 'All files (/)')));
+  }
+  for (const folder of folders) {
+    const path = folderOf(folder);
+    const children = el('ul');
+    const item = el('li', {},
+      el('button', {
+        type: 'button',
+        'data-path': path,
+        'aria-expanded': 'false',
+        onclick: async (event) => {
+          const button = event.currentTarget;
+          if (button.getAttribute('aria-expanded') === 'false') {
+            button.setAttribute('aria-expanded', 'true');
+            await loadTree(path, children);
+          }
+          openFolder(path);
+        },
+      }, folder.name),
+      children);
+    into.append(item);
+  }
+}
+
+async function openFolder(path) {
+  view.folder = path;
+  view.query = null;
+  $('search').value = '';
+  $('search-error').textContent = '';
+  $('where').textContent = path;
+  for (const button of document.querySelectorAll('#tree button')) {
+    button.setAttribute('aria-current', String(button.dataset.path === path));
+  }
+  await reload();
+}
+
+async function reload() {
+  view.skip = 0;
+  view.selected.clear();
+  updateBulk();
+  $('grid').replaceChildren();
+  await loadPage();
+}
+
+async function loadPage() {
+  const query = new URLSearchParams({ limit: String(PAGE), skip: String(view.skip) });
+  if (view.query) query.set('searchQuery', view.query);
+  else query.set('path', view.folder);
+  let items;
+  try {
+    items = await api('GET', `api/v1/files?${query}`);
+  } catch (e) {
+    if (view.query && e.status === 400) $('search-error').textContent = e.message;
+    else say(e.message);
+    return;
+  }
+  view.skip += items.length;
+  for (const item of items) $('grid').append(tile(item));
+  $('more').hidden = items.length < PAGE;
+  if (view.skip === 0) $('grid').append(el('li', { class: 'empty' }, view.query ? 'Nothing matches.' : 'This folder is empty.'));
+}
+
+$('more').addEventListener('click', loadPage);
+
+// A delivery URL the browser may load: as it is for a public file, signed for a private one.
+async function viewable(url, file) {
+  if (!file.isPrivateFile) return url;
+  const relative = url.slice(session.urlEndpoint.length + 1);
+  const signed = await api('POST', 'api/sign', { path: relative, expireSeconds: 3600 });
+  return signed.url;
+}
+
+function tile(item) {
+  if (item.type === 'folder') {
+    const path = folderOf(item);
+    return el('li', {},
+      el('button', { type: 'button', class: 'open', onclick: () => openFolder(path) },
+        el('span', { class: 'icon', 'aria-hidden': 'true' }, 'Folder'),
+        el('span', { class: 'label' }, item.name)));
+  }
+  const pick = el('input', {
+    type: 'checkbox',
+    class: 'pick',
+    'aria-label': `Select ${item.name}`,
+    onchange: (event) => {
+      if (event.target.checked) view.selected.add(item.fileId);
+      else view.selected.delete(item.fileId);
+      updateBulk();
+    },
+  });
+  const picture = el('span', { class: 'icon', 'aria-hidden': 'true' }, item.fileType === 'image' ? '' : (item.mime || item.fileType));
+  if (item.thumbnail) {
+    viewable(item.thumbnail, item).then((src) => {
+      picture.replaceWith(el('img', { class: 'thumb', src, alt: '', loading: 'lazy' }));
+    }).catch(() => {});
+  }
+  return el('li', { 'data-file-id': item.fileId },
+    pick,
+    el('button', { type: 'button', class: 'open', onclick: () => showDetails(item.fileId) },
+      picture,
+      el('span', { class: 'label' }, item.name)));
+}
+
+function updateBulk() {
+  $('bulk-delete').disabled = view.selected.size === 0;
+  $('bulk-delete').textContent = view.selected.size ? `Delete selected (${view.selected.size})` : 'Delete selected';
+}
+
+$('bulk-delete').addEventListener('click', async () => {
+  const ids = [...view.selected];
+  if (!ids.length || !confirm(`Delete ${ids.length} file(s) with all their versions?`)) return;
+  try {
+    await api('POST', 'api/v1/files/batch/deleteByFileIds', { fileIds: ids });
+    say(`Deleted ${ids.length} file(s).`);
+    if (view.current && ids.includes(view.current)) closeDetails();
+    await reload();
+  } catch (e) {
+    say(e.message);
+  }
+});
+
+$('new-folder').addEventListener('click', async () => {
+  const name = prompt('Name of the new folder');
+  if (!name) return;
+  try {
+    await api('POST', 'api/v1/folder', { folderName: name, parentFolderPath: view.folder });
+    say(`Folder ${name} created.`);
+    await loadTree();
+    await reload();
+  } catch (e) {
+    say(e.message);
+  }
+});
+
+$('search-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const text = $('search').value.trim();
+  $('search-error').textContent = '';
+  view.query = text || null;
+  $('where').textContent = text ? `Search: ${text}` : view.folder;
+  await reload();
+});
+
+// ---------------------------------------------------------------- details
+
+function closeDetails() {
+  view.current = null;
+  $('details').hidden = true;
+  $('details').replaceChildren();
+}
+
+async function showDetails(fileId) {
+  let file;
+  let versions = [];
+  try {
+    [file, versions] = await Promise.all([
+      api('GET', `api/v1/files/${encodeURIComponent(fileId)}/details`),
+      api('GET', `api/v1/files/${encodeURIComponent(fileId)}/versions`),
+    ]);
+  } catch (e) {
+    say(e.message);
+    return;
+  }
+  view.current = fileId;
+  const panel = $('details');
+  panel.hidden = false;
+  const preview = el('div', { class: 'preview' });
+  viewable(file.url, file).then((src) => {
+    if (file.fileType === 'image') preview.append(el('img', { src, alt: file.name }));
+    else if ((file.mime || '').startsWith('video/')) preview.append(el('video', { src, controls: true }));
+    else preview.append(el('a', { href: src, target: '_blank', rel: 'noopener' }, 'Open the file'));
+  }).catch((e) => say(e.message));
+
+  const facts = el('dl', {},
+    el('dt', {}, 'Path'), el('dd', {}, file.filePath),
+    el('dt', {}, 'Size'), el('dd', {}, formatBytes(file.size)),
+    el('dt', {}, 'Type'), el('dd', {}, file.mime || file.fileType),
+    file.width ? [el('dt', {}, 'Dimensions'), el('dd', {}, `${file.width} × ${file.height}`)] : null,
+    el('dt', {}, 'Private'), el('dd', {}, file.isPrivateFile ? 'yes' : 'no'),
+    el('dt', {}, 'Published'), el('dd', {}, file.isPublished === false ? 'no' : 'yes'),
+    el('dt', {}, 'Updated'), el('dd', {}, new Date(file.updatedAt).toLocaleString()));
+
+  const tags = el('ul', { class: 'tags', 'aria-label': 'Tags' });
+  const renderTags = (list) => {
+    tags.replaceChildren(...(list || []).map((tag) => el('li', {}, tag,
+      el('button', { type: 'button', 'aria-label': `Remove tag ${tag}`, onclick: () => saveTags((list || []).filter((t) => t !== tag)) }, '×'))));
+  };
+  const saveTags = async (list) => {
+    try {
+      const updated = await api('PATCH', `api/v1/files/${encodeURIComponent(fileId)}/details`, { tags: list });
+      renderTags(updated.tags);
+      say('Tags saved.');
+    } catch (e) {
+      say(e.message);
+    }
+  };
+  renderTags(file.tags);
+  const tagInput = el('input', { id: 'tag-input', 'aria-label': 'New tag' });
+  const tagForm = el('form', { class: 'row', onsubmit: (event) => {
+    event.preventDefault();
+    const tag = tagInput.value.trim();
+    if (!tag) return;
+    tagInput.value = '';
+    saveTags([...(file.tags || []), tag].filter((t, i, all) => all.indexOf(t) === i)).then(async () => {
+      file = await api('GET', `api/v1/files/${encodeURIComponent(fileId)}/details`);
+    });
+  } }, tagInput, el('button', { type: 'submit' }, 'Add tag'));
+
+  const versionList = el('ul', { class: 'versions', 'aria-label': 'Versions' },
+    versions.map((v) => {
+      const current = v.versionInfo && v.versionInfo.id === file.versionInfo.id;
+      return el('li', {},
+        el('span', {}, `${v.versionInfo ? v.versionInfo.name : ''} · ${formatBytes(v.size)}`),
+        current ? el('strong', {}, 'current') : el('button', {
+          type: 'button',
+          onclick: async () => {
+            try {
+              await api('PUT', `api/v1/files/${encodeURIComponent(fileId)}/versions/${encodeURIComponent(v.versionInfo.id)}/restore`);
+              say(`${v.versionInfo.name} is current again.`);
+              await showDetails(fileId);
+              await reload();
+            } catch (e) {
+              say(e.message);
+            }
+          },
+        }, `Restore ${v.versionInfo.name}`));
+    }));
+
+  const expiry = el('select', { 'aria-label': 'Signed URL lifetime' },
+    el('option', { value: '3600' }, '1 hour'),
+    el('option', { value: '86400' }, '1 day'),
+    el('option', { value: '604800' }, '7 days'),
+    el('option', { value: '' }, 'never'));
+  const signedField = el('input', { class: 'signed', readonly: true, 'aria-label': 'Signed URL' });
+  const copy = el('button', { type: 'button', onclick: async () => {
+    try {
+      const relative = file.url.slice(session.urlEndpoint.length + 1);
+      const seconds = expiry.value ? Number(expiry.value) : undefined;
+      const signed = await api('POST', 'api/sign', { path: relative, expireSeconds: seconds });
+      signedField.value = signed.url;
+      signedField.select();
+      await navigator.clipboard.writeText(signed.url).then(() => say('Signed URL copied.'), () => say('Signed URL ready.'));
+    } catch (e) {
+      say(e.message);
+    }
+  } }, 'Copy signed URL');
+
+  const remove = el('button', { type: 'button', onclick: async () => {
+    if (!confirm(`Delete ${file.name} with all its versions?`)) return;
+    try {
+      await api('DELETE', `api/v1/files/${encodeURIComponent(fileId)}`);
+      say(`${file.name} deleted.`);
+      closeDetails();
+      await reload();
+    } catch (e) {
+      say(e.message);
+    }
+  } }, 'Delete');
+
+  panel.replaceChildren(
+    el('div', { class: 'row' }, el('h2', {}, file.name), el('button', { type: 'button', onclick: closeDetails, 'aria-label': 'Close details' }, 'Close')),
+    preview,
+    facts,
+    el('section', {}, el('h2', {}, 'Tags'), tags, tagForm),
+    el('section', {}, el('h2', {}, 'Versions'), versionList),
+    el('section', {}, el('h2', {}, 'Share'), el('div', { class: 'row' }, expiry, copy), signedField),
+    el('section', {}, remove));
+}
+
+// ---------------------------------------------------------------- uploads
+
+function sizeProblem(file) {
+  if (!limits) return null;
+  const matches = (pattern) => pattern === '*/*' || file.type.startsWith(pattern.replace('*', ''));
+  const sizeClass = limits.sizeLimits.find((c) => matches(c.mimeTypes));
+  if (!sizeClass || file.size <= sizeClass.maxBytes) return null;
+  return `${file.name} is ${formatBytes(file.size)}: this server takes up to ${formatBytes(sizeClass.maxBytes)}.`;
+}
+
+async function tokenFor(fields) {
+  const answer = await api('POST', 'api/token', { uploadPayload: fields, expire: 600, publicKey: session.publicKey });
+  return answer.token;
+}
+
+function upload(file) {
+  const folder = view.folder;
+  const name = file.name || `pasted-${Date.now()}.png`;
+  const bar = el('progress', { max: '100', value: '0', 'aria-label': `Upload of ${name}` });
+  const state = el('span', { class: 'state' }, 'waiting');
+  const cancel = el('button', { type: 'button' }, 'Cancel');
+  const row = el('li', {}, el('span', { class: 'name' }, name), bar, el('span', {}, state, ' ', cancel));
+  $('uploads').append(row);
+  let request = null;
+  const fail = (message) => {
+    state.textContent = 'failed';
+    row.append(el('span', { class: 'failed' }, message));
+    cancel.textContent = 'Retry';
+    cancel.onclick = () => { row.remove(); upload(file); };
+  };
+  cancel.onclick = () => {
+    if (request) request.abort();
+    row.remove();
+  };
+  const problem = sizeProblem(file);
+  if (problem) {
+    fail(problem);
+    return;
+  }
+  const fields = { fileName: name, folder, useUniqueFileName: 'false' };
+  tokenFor(fields).then((token) => {
+    const form = new FormData();
+    for (const [k, v] of Object.entries(fields)) form.append(k, v);
+    form.append('token', token);
+    form.append('file', file, name);
+    request = new XMLHttpRequest();
+    request.open('POST', '../api/v2/files/upload');
+    request.upload.onprogress = (event) => {
+      if (event.lengthComputable) bar.value = Math.round((event.loaded / event.total) * 100);
+      state.textContent = 'sending';
+    };
+    request.onload = () => {
+      let body = null;
+      try { body = JSON.parse(request.responseText); } catch { body = null; }
+      if (request.status >= 200 && request.status < 300) {
+        bar.value = 100;
+        state.textContent = 'done';
+        cancel.remove();
+        say(`${name} uploaded.`);
+        if (!view.query && view.folder === folder) reload();
+      } else {
+        fail((body && body.message) || `HTTP ${request.status}`);
+      }
+    };
+    request.onerror = () => fail('The upload was cut off (network).');
+    request.send(form);
+  }).catch((e) => fail(e.message));
+}
+
+function uploadAll(files) {
+  for (const file of files) upload(file);
+}
+
+$('file-input').addEventListener('change', (event) => {
+  uploadAll([...event.target.files]);
+  event.target.value = '';
+});
+
+const drop = $('drop');
+drop.addEventListener('dragover', (event) => { event.preventDefault(); drop.classList.add('over'); });
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', (event) => {
+  event.preventDefault();
+  drop.classList.remove('over');
+  uploadAll([...event.dataTransfer.files]);
+});
+document.addEventListener('paste', (event) => {
+  if (!session || event.target instanceof HTMLInputElement) return;
+  const files = [...(event.clipboardData ? event.clipboardData.files : [])];
+  if (files.length) uploadAll(files);
+});
+
+boot();
