@@ -6,6 +6,8 @@
 //! Chromium (`/usr/bin/chromium`) and `tests/e2e/node_modules` are installed by
 //! `scripts/install-test-deps.sh`. Without them these tests fail; they never skip.
 //!
+//! `console.mjs` drives the media console (`/console/`) the same way, on either backend.
+//!
 //! `demo_page.mjs` writes `demo.png`, `demo-phone.png` and `demo-paused.png` (a resumable upload
 //! paused) into `$CARGO_TARGET_TMPDIR/e2e`; with `FOLIO_UPDATE_DEMO_PNG=1` the desktop one also
 //! replaces `docs/demo.png` (the README's).
@@ -35,6 +37,11 @@ fn repo_root() -> PathBuf {
 /// Runs `script` (in `tests/e2e`) against `app`'s demo page; asserts it exits 0 and returns
 /// its `RESULT` JSON.
 async fn run_script(app: &TestApp, script: &str) -> Value {
+    run_script_with(app, script, &[]).await
+}
+
+/// [`run_script`] with more environment variables for the script.
+async fn run_script_with(app: &TestApp, script: &str, env: &[(&str, String)]) -> Value {
     let e2e = repo_root().join("tests/e2e");
     assert!(
         e2e.join("node_modules/playwright-core/package.json")
@@ -55,6 +62,7 @@ async fn run_script(app: &TestApp, script: &str) -> Value {
         .current_dir(&e2e)
         .env("FOLIO_DEMO_URL", app.url("/demo/"))
         .env("FOLIO_SCREENSHOT_DIR", &shots)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("CHROMIUM_PATH", &chromium)
         // Loopback only: nothing from the developer's proxy setup.
         .env("NO_PROXY", "127.0.0.1,localhost")
@@ -156,4 +164,100 @@ async fn uppy_in_the_demo_page_finishes_a_100_mib_upload_after_the_browser_was_o
         .filter(|b| !b.starts_with("v/"))
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// The console in Chromium (`tests/e2e/console.mjs`); here: what the library kept.
+#[tokio::test]
+async fn the_console_signs_in_uploads_searches_edits_shares_deletes_and_fits_a_phone() {
+    let app = TestApp::start().await;
+    let port = app
+        .url("")
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let result = run_script_with(
+        &app,
+        "console.mjs",
+        &[
+            ("FOLIO_CONSOLE_URL", app.url("/console/")),
+            ("FOLIO_PRIVATE_KEY", app.private_key.clone()),
+            // The same server under another host name: another site for the browser.
+            ("FOLIO_OTHER_ORIGIN", format!("http://localhost:{port}")),
+        ],
+    )
+    .await;
+    assert_eq!(result["pageErrors"], serde_json::json!([]), "{result}");
+    assert_eq!(
+        result["storageAfterSignIn"], "{}{}",
+        "the page keeps nothing (no key) in web storage"
+    );
+    let uploaded: Vec<&str> = result["gridAfterUpload"]
+        .as_array()
+        .expect("grid")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let mut sorted = uploaded.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        [
+            "alpha.png",
+            "bravo.txt",
+            "charlie.txt",
+            "delta.txt",
+            "echo.txt"
+        ]
+    );
+    assert!(
+        result["searchError"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{result}"
+    );
+    // The restored first version is what the signed URL serves.
+    assert_eq!(result["signedStatus"], 200, "{result}");
+    assert_eq!(result["signedBody"], "delta text, first version");
+    // Deleted through the console: gone from the library.
+    for id in result["deletedIds"].as_array().expect("ids") {
+        let path = format!("/v1/files/{}/details", id.as_str().expect("id"));
+        let reply = app.api(reqwest::Method::GET, &path, None).await;
+        assert_eq!(reply.status, 404, "{path}");
+    }
+    let tree = result["treeAfterFolderDelete"].to_string();
+    assert!(!tree.contains("holiday"), "{tree}");
+    // Another site: the preflight is refused, and nothing was deleted or signed out.
+    assert!(
+        result["crossSite"]["preflighted"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("blocked")),
+        "{result}"
+    );
+    assert_eq!(
+        result["gridAfterCrossSite"].as_array().map(Vec::len),
+        Some(3)
+    );
+    assert_eq!(result["phoneOverflow"], 0, "{result}");
+    assert_eq!(result["rootControlsHidden"], true, "{result}");
+    assert_eq!(
+        result["afterSessionEnd"], "Your console session has ended. Sign in again.",
+        "{result}"
+    );
+    let tags = app
+        .api(
+            reqwest::Method::GET,
+            "/v1/files?searchQuery=tags%20IN%20%5B%22reviewed%22%5D",
+            None,
+        )
+        .await;
+    assert_eq!(tags.assert_ok()[0]["name"], "delta.txt");
+
+    if std::env::var("FOLIO_UPDATE_CONSOLE_PNG").is_ok_and(|v| v == "1") {
+        let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e");
+        for name in ["console.png", "console-phone.png"] {
+            std::fs::copy(shots.join(name), repo_root().join("docs").join(name))
+                .expect("update the console screenshots");
+        }
+    }
 }

@@ -188,6 +188,7 @@ async function openFolder(path) {
   $('search').value = '';
   $('search-error').textContent = '';
   $('where').textContent = path;
+  $('delete-folder').hidden = path === '/';
   for (const button of document.querySelectorAll('#tree button')) {
     button.setAttribute('aria-current', String(button.dataset.path === path));
   }
@@ -287,6 +288,19 @@ $('new-folder').addEventListener('click', async () => {
     say(`Folder ${name} created.`);
     await loadTree();
     await reload();
+  } catch (e) {
+    say(e.message);
+  }
+});
+
+$('delete-folder').addEventListener('click', async () => {
+  const path = view.folder;
+  if (path === '/' || !confirm(`Delete the folder ${path} with every file in it?`)) return;
+  try {
+    await api('DELETE', 'api/v1/folder', { folderPath: path });
+    say(`Folder ${path} deleted.`);
+    await loadTree();
+    await openFolder('/');
   } catch (e) {
     say(e.message);
   }

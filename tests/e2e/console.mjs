@@ -1,0 +1,189 @@
+// The console in headless Chromium: sign in (a wrong key first), upload four files at once by
+// drop and one by paste, search (and a query with an error), open a file's details, restore an
+// older version, add a tag, copy a signed URL and fetch it, bulk-delete two files, create and
+// delete a folder, see a page from another origin fail to act, lose the session and land on
+// the sign-in, and fit a phone's width. Prints `RESULT {json}` for the Rust side.
+//
+// Environment: FOLIO_CONSOLE_URL (…/console/), FOLIO_PRIVATE_KEY, FOLIO_OTHER_ORIGIN (the same
+// server under another host name, i.e. another site), FOLIO_SCREENSHOT_DIR, CHROMIUM_PATH.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { STEP_MS, get, launchChromium, log, required } from './lib.mjs';
+
+const consoleUrl = required('FOLIO_CONSOLE_URL');
+const privateKey = required('FOLIO_PRIVATE_KEY');
+const otherOrigin = required('FOLIO_OTHER_ORIGIN');
+const shots = required('FOLIO_SCREENSHOT_DIR');
+fs.mkdirSync(shots, { recursive: true });
+
+const browser = await launchChromium();
+const result = {};
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(consoleUrl).origin });
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_MS);
+  page.on('dialog', (dialog) => dialog.accept(dialog.type() === 'prompt' ? 'holiday' : undefined));
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+
+  // ---- sign in
+  await page.goto(consoleUrl);
+  await page.locator('#signin').waitFor();
+  await page.fill('#private-key', 'private_wrong');
+  await page.click('#signin-form button[type=submit]');
+  await page.locator('#signin-error', { hasText: 'Your account cannot be authenticated.' }).waitFor();
+  log('a wrong key is refused with the API message');
+  await page.fill('#private-key', privateKey);
+  await page.click('#signin-form button[type=submit]');
+  await page.locator('#app').waitFor();
+  result.storageAfterSignIn = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+  log('signed in');
+
+  // ---- upload four files at once by drop (a PNG drawn in the page, three texts), one by paste
+  await page.evaluate(async () => {
+    const canvas = document.createElement('canvas');
+    canvas.width = 40;
+    canvas.height = 30;
+    const g = canvas.getContext('2d');
+    g.fillStyle = '#c33';
+    g.fillRect(0, 0, 40, 30);
+    const png = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
+    const files = [
+      new File([png], 'alpha.png', { type: 'image/png' }),
+      new File(['bravo text'], 'bravo.txt', { type: 'text/plain' }),
+      new File(['charlie text'], 'charlie.txt', { type: 'text/plain' }),
+      new File(['delta text, first version'], 'delta.txt', { type: 'text/plain' }),
+    ];
+    const data = new DataTransfer();
+    for (const file of files) data.items.add(file);
+    document.getElementById('drop').dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+  });
+  await page.waitForFunction(() => document.querySelectorAll('#uploads .state').length === 4
+    && [...document.querySelectorAll('#uploads .state')].every((s) => s.textContent === 'done'));
+  await page.evaluate(() => {
+    const data = new DataTransfer();
+    data.items.add(new File(['echo from the clipboard'], 'echo.txt', { type: 'text/plain' }));
+    document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+  });
+  await page.waitForFunction(() => [...document.querySelectorAll('#uploads .state')].filter((s) => s.textContent === 'done').length === 5);
+  await page.locator('#grid li[data-file-id]').nth(4).waitFor();
+  result.gridAfterUpload = await page.locator('#grid li[data-file-id] .label').allTextContents();
+  log('five uploads:', result.gridAfterUpload.join(', '));
+
+  // A second version of delta.txt, by the file picker.
+  await page.setInputFiles('#file-input', { name: 'delta.txt', mimeType: 'text/plain', buffer: Buffer.from('delta text, second version') });
+  await page.waitForFunction(() => [...document.querySelectorAll('#uploads .state')].filter((s) => s.textContent === 'done').length === 6);
+
+  // ---- search
+  await page.fill('#search', 'name : "charlie.txt"');
+  await page.click('#search-form button[type=submit]');
+  await page.waitForFunction(() => {
+    const labels = [...document.querySelectorAll('#grid li[data-file-id] .label')].map((l) => l.textContent);
+    return labels.length === 1 && labels[0] === 'charlie.txt';
+  });
+  log('search finds charlie.txt');
+  await page.fill('#search', 'name :');
+  await page.click('#search-form button[type=submit]');
+  await page.locator('#search-error:not(:empty)').waitFor();
+  result.searchError = await page.textContent('#search-error');
+  log('a broken query says why:', result.searchError);
+
+  // ---- details: tag, versions, signed URL
+  await page.fill('#search', 'name : "delta.txt"');
+  await page.click('#search-form button[type=submit]');
+  await page.locator('#grid li[data-file-id] .open').first().click();
+  await page.locator('#details h2', { hasText: 'delta.txt' }).waitFor();
+  await page.locator('#details .versions button', { hasText: 'Restore Version 1' }).click();
+  await page.locator('#status', { hasText: 'Version 1 is current again.' }).waitFor();
+  await page.locator('#details .versions button', { hasText: 'Restore Version 2' }).waitFor();
+  log('version 1 restored');
+  await page.fill('#tag-input', 'reviewed');
+  await page.click('#details form button[type=submit]');
+  await page.locator('#details .tags li', { hasText: 'reviewed' }).waitFor();
+  log('tag added');
+  await page.selectOption('#details select', '3600');
+  await page.locator('#details button', { hasText: 'Copy signed URL' }).click();
+  await page.waitForFunction(() => document.querySelector('#details .signed').value.includes('ik-s='));
+  result.signedUrl = await page.inputValue('#details .signed');
+  const fetched = await get(result.signedUrl);
+  result.signedStatus = fetched.status;
+  result.signedBody = fetched.body.toString();
+  log('signed URL fetched:', fetched.status, result.signedBody);
+
+  // ---- bulk delete two
+  await page.fill('#search', '');
+  await page.click('#search-form button[type=submit]');
+  await page.locator('#grid li[data-file-id]').nth(4).waitFor();
+  const bravo = page.locator('#grid li[data-file-id]', { hasText: 'bravo.txt' });
+  const echo = page.locator('#grid li[data-file-id]', { hasText: 'echo.txt' });
+  result.deletedIds = [await bravo.getAttribute('data-file-id'), await echo.getAttribute('data-file-id')];
+  await bravo.locator('.pick').check();
+  await echo.locator('.pick').check();
+  await page.click('#bulk-delete');
+  await page.waitForFunction(() => document.querySelectorAll('#grid li[data-file-id]').length === 3);
+  log('two deleted in one go');
+
+  // ---- a folder: create (the prompt answers "holiday"), open, delete
+  await page.click('#new-folder');
+  await page.locator('#tree button', { hasText: 'holiday' }).click();
+  await page.locator('#where', { hasText: '/holiday/' }).waitFor();
+  await page.click('#delete-folder');
+  await page.locator('#status', { hasText: 'Folder /holiday/ deleted.' }).waitFor();
+  result.treeAfterFolderDelete = await page.locator('#tree button').allTextContents();
+  log('folder created and deleted');
+
+  // At the root with three files: no folder to delete, no further page.
+  result.rootControlsHidden = await page.isHidden('#delete-folder') && await page.isHidden('#more');
+
+  // ---- screenshots, desktop
+  await page.locator('#grid li[data-file-id] .open').first().click();
+  await page.locator('#details:not([hidden])').waitFor();
+  await page.screenshot({ path: path.join(shots, 'console.png') });
+
+  // ---- another site's page cannot act with the operator's session
+  const evil = await context.newPage();
+  await evil.goto(`${otherOrigin}/healthz`);
+  result.crossSite = await evil.evaluate(async ({ target, ids }) => {
+    const outcome = {};
+    try {
+      await fetch(`${target}api/v1/files/batch/deleteByFileIds`, {
+        method: 'POST', credentials: 'include', headers: { 'Content-Type': 'application/json', 'X-Folio-CSRF': 'guess' }, body: JSON.stringify({ fileIds: ids }),
+      });
+      outcome.preflighted = 'answered';
+    } catch (e) {
+      outcome.preflighted = `blocked: ${e.message}`;
+    }
+    // A simple request needs no preflight; the cookie stays home and there is no token.
+    await fetch(`${target}api/v1/files/batch/deleteByFileIds`, {
+      method: 'POST', mode: 'no-cors', credentials: 'include', headers: { 'Content-Type': 'text/plain' }, body: JSON.stringify({ fileIds: ids }),
+    }).catch(() => {});
+    await fetch(`${target}session`, { method: 'DELETE', mode: 'no-cors', credentials: 'include' }).catch(() => {});
+    return outcome;
+  }, { target: consoleUrl, ids: await page.$$eval('#grid li[data-file-id]', (items) => items.map((i) => i.dataset.fileId)) });
+  await evil.close();
+  await page.click('#search-form button[type=submit]');
+  await page.waitForTimeout(500);
+  result.gridAfterCrossSite = await page.locator('#grid li[data-file-id] .label').allTextContents();
+  log('another site could not act:', JSON.stringify(result.crossSite));
+
+  // ---- phone width: nothing wider than the screen
+  await page.setViewportSize({ width: 375, height: 800 });
+  await page.waitForTimeout(200);
+  result.phoneOverflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  await page.screenshot({ path: path.join(shots, 'console-phone.png'), fullPage: false });
+  log('phone width overflow (px):', result.phoneOverflow);
+
+  // ---- the session ends (its cookie gone): back to the sign-in
+  await context.clearCookies();
+  await page.click('#search-form button[type=submit]');
+  await page.locator('#signin:not([hidden])').waitFor();
+  result.afterSessionEnd = await page.textContent('#signin-error');
+  log('session gone: sign-in shown:', result.afterSessionEnd);
+
+  result.pageErrors = pageErrors;
+} finally {
+  await browser.close();
+}
+console.log(`RESULT ${JSON.stringify(result)}`);
