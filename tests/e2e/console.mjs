@@ -1,7 +1,8 @@
 // The console in headless Chromium: sign in (a wrong key first), upload four files at once by
 // drop and one by paste, search (and a query with an error), open a file's details, restore an
-// older version, add a tag, copy a signed URL and fetch it, bulk-delete two files, create and
-// delete a folder, see a page from another origin fail to act, lose the session and land on
+// older version, add a tag and a description, copy a signed URL and fetch it, bulk-delete two
+// files, create a custom metadata field and set it, preview a transformation (and a refused
+// one), rename, bulk-tag, filter and sort, create and delete a folder, see a page from another origin fail to act, lose the session and land on
 // the sign-in, and fit a phone's width. Prints `RESULT {json}` for the Rust side.
 //
 // Environment: FOLIO_CONSOLE_URL (…/console/), FOLIO_PRIVATE_KEY, FOLIO_OTHER_ORIGIN (the same
@@ -103,6 +104,9 @@ try {
   await page.click('#details form button[type=submit]');
   await page.locator('#details .tags li', { hasText: 'reviewed' }).waitFor();
   log('tag added');
+  await page.fill('#description', 'checked by QA');
+  await page.locator('#details button', { hasText: 'Save description' }).click();
+  await page.locator('#status', { hasText: 'Description saved.' }).waitFor();
   await page.selectOption('#details select', '3600');
   await page.locator('#details button', { hasText: 'Copy signed URL' }).click();
   await page.waitForFunction(() => document.querySelector('#details .signed').value.includes('ik-s='));
@@ -124,6 +128,55 @@ try {
   await page.click('#bulk-delete');
   await page.waitForFunction(() => document.querySelectorAll('#grid li[data-file-id]').length === 3);
   log('two deleted in one go');
+
+  // ---- a custom metadata field, and a value for it on alpha.png
+  await page.click('#fields-button');
+  await page.fill('#field-name', 'rating');
+  await page.fill('#field-label', 'Rating');
+  await page.selectOption('#field-type', 'Number');
+  await page.locator('#details button', { hasText: 'Create field' }).click();
+  await page.locator('#details .fields-list li', { hasText: 'Rating (rating, Number)' }).waitFor();
+  await page.locator('#grid li[data-file-id]', { hasText: 'alpha.png' }).locator('.open').click();
+  await page.locator('#details h2', { hasText: 'alpha.png' }).waitFor();
+  await page.locator('#details .custom input[data-field="rating"]').fill('4');
+  await page.locator('#details button', { hasText: 'Save custom metadata' }).click();
+  await page.locator('#status', { hasText: 'Custom metadata saved.' }).waitFor();
+  log('field created and set');
+
+  // ---- the transformation playground: a rendition, then a refused transformation's message
+  await page.fill('#tr-input', 'w-20,h-15');
+  await page.locator('#details .playground').locator('..').locator('button', { hasText: 'Preview' }).click();
+  await page.locator('#details .playground img').waitFor();
+  result.rendition = await page.$eval('#details .playground img', (img) => new Promise((resolve) => {
+    const done = () => resolve([img.naturalWidth, img.naturalHeight]);
+    if (img.complete) done(); else img.onload = done;
+  }));
+  await page.fill('#tr-input', 'w-banana');
+  await page.locator('#details .playground').locator('..').locator('button', { hasText: 'Preview' }).click();
+  await page.locator('#details .playground .error').waitFor();
+  result.renditionError = await page.textContent('#details .playground .error');
+  log('rendition', result.rendition, 'and refusal:', result.renditionError);
+
+  // ---- rename alpha.png
+  await page.fill('#details input[aria-label="New name"]', 'alpha-red.png');
+  await page.locator('#details button', { hasText: 'Rename' }).click();
+  await page.locator('#status', { hasText: 'Renamed to alpha-red.png.' }).waitFor();
+
+  // ---- bulk tag (the prompt answers "holiday"), then filter by it and sort by name
+  await page.locator('#grid li[data-file-id]', { hasText: 'charlie.txt' }).locator('.pick').check();
+  await page.locator('#grid li[data-file-id]', { hasText: 'delta.txt' }).locator('.pick').check();
+  await page.click('#bulk-tag');
+  await page.locator('#status', { hasText: 'Tagged 2 file(s) holiday.' }).waitFor();
+  await page.fill('#filter-tag', 'holiday');
+  await page.selectOption('#sort', 'DESC_NAME');
+  await page.locator('#filters button[type=submit]').click();
+  await page.waitForFunction(() => document.querySelectorAll('#grid li[data-file-id]').length === 2);
+  result.filteredSorted = await page.locator('#grid li[data-file-id] .label').allTextContents();
+  await page.fill('#filter-tag', '');
+  await page.selectOption('#sort', '');
+  await page.locator('#filters button[type=submit]').click();
+  await page.waitForFunction(() => document.querySelectorAll('#grid li[data-file-id]').length === 3);
+  log('bulk tagged, filtered and sorted:', result.filteredSorted.join(', '));
 
   // ---- a folder: create (the prompt answers "holiday"), open, delete
   await page.click('#new-folder');

@@ -169,7 +169,14 @@ async fn uppy_in_the_demo_page_finishes_a_100_mib_upload_after_the_browser_was_o
 /// The console in Chromium (`tests/e2e/console.mjs`); here: what the library kept.
 #[tokio::test]
 async fn the_console_signs_in_uploads_searches_edits_shares_deletes_and_fits_a_phone() {
-    let app = TestApp::start().await;
+    // The widest key a phone's header must wrap (keys are random; W is the widest letter).
+    let app = TestApp::builder()
+        .keys(
+            &format!("public_{}", "W".repeat(32)),
+            &format!("private_{}", folio::ids::object_id()),
+        )
+        .start()
+        .await;
     let port = app
         .url("")
         .rsplit(':')
@@ -251,7 +258,30 @@ async fn the_console_signs_in_uploads_searches_edits_shares_deletes_and_fits_a_p
             None,
         )
         .await;
-    assert_eq!(tags.assert_ok()[0]["name"], "delta.txt");
+    let delta = tags.assert_ok()[0].clone();
+    assert_eq!(delta["name"], "delta.txt");
+    assert_eq!(delta["description"], "checked by QA");
+    assert_eq!(result["rendition"], serde_json::json!([20, 15]), "{result}");
+    assert!(
+        result["renditionError"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{result}"
+    );
+    assert_eq!(
+        result["filteredSorted"],
+        serde_json::json!(["delta.txt", "charlie.txt"]),
+        "{result}"
+    );
+    let renamed = app
+        .api(
+            reqwest::Method::GET,
+            "/v1/files?searchQuery=name%20%3D%20%22alpha-red.png%22",
+            None,
+        )
+        .await;
+    let alpha = renamed.assert_ok()[0].clone();
+    assert_eq!(alpha["customMetadata"]["rating"], 4, "{alpha}");
 
     if std::env::var("FOLIO_UPDATE_CONSOLE_PNG").is_ok_and(|v| v == "1") {
         let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e");

@@ -203,10 +203,26 @@ async function reload() {
   await loadPage();
 }
 
+// The filters as a searchQuery condition (ANDed with a typed query), or null.
+function filterQuery() {
+  const parts = [];
+  const tag = $('filter-tag').value.trim();
+  if (tag) parts.push(`tags IN [${JSON.stringify(tag)}]`);
+  if ($('filter-from').value) parts.push(`createdAt >= "${$('filter-from').value}"`);
+  if ($('filter-to').value) parts.push(`createdAt <= "${$('filter-to').value}T23:59:59Z"`);
+  const kib = Number($('filter-size').value);
+  if (kib > 0) parts.push(`size >= ${Math.round(kib * 1024)}`);
+  return parts.length ? parts.join(' AND ') : null;
+}
+
 async function loadPage() {
   const query = new URLSearchParams({ limit: String(PAGE), skip: String(view.skip) });
-  if (view.query) query.set('searchQuery', view.query);
-  else query.set('path', view.folder);
+  const filters = filterQuery();
+  const search = [view.query && `(${view.query})`, filters].filter(Boolean).join(' AND ');
+  if (search) query.set('searchQuery', view.query && !filters ? view.query : search);
+  if (!view.query) query.set('path', view.folder);
+  if ($('sort').value) query.set('sort', $('sort').value);
+  if ($('file-type').value !== 'all') query.set('fileType', $('file-type').value);
   let items;
   try {
     items = await api('GET', `api/v1/files?${query}`);
@@ -222,6 +238,10 @@ async function loadPage() {
 }
 
 $('more').addEventListener('click', loadPage);
+$('filters').addEventListener('submit', (event) => {
+  event.preventDefault();
+  reload();
+});
 
 // A delivery URL the browser may load: as it is for a public file, signed for a private one.
 async function viewable(url, file) {
@@ -264,6 +284,7 @@ function tile(item) {
 
 function updateBulk() {
   $('bulk-delete').disabled = view.selected.size === 0;
+  $('bulk-tag').disabled = view.selected.size === 0;
   $('bulk-delete').textContent = view.selected.size ? `Delete selected (${view.selected.size})` : 'Delete selected';
 }
 
@@ -275,6 +296,19 @@ $('bulk-delete').addEventListener('click', async () => {
     say(`Deleted ${ids.length} file(s).`);
     if (view.current && ids.includes(view.current)) closeDetails();
     await reload();
+  } catch (e) {
+    say(e.message);
+  }
+});
+
+$('bulk-tag').addEventListener('click', async () => {
+  const ids = [...view.selected];
+  const tag = ids.length ? prompt(`Tag for ${ids.length} file(s)`) : null;
+  if (!tag || !tag.trim()) return;
+  try {
+    await api('POST', 'api/v1/files/addTags', { fileIds: ids, tags: [tag.trim()] });
+    say(`Tagged ${ids.length} file(s) ${tag.trim()}.`);
+    if (view.current && ids.includes(view.current)) await showDetails(view.current);
   } catch (e) {
     say(e.message);
   }
@@ -342,7 +376,14 @@ async function showDetails(fileId) {
   viewable(file.url, file).then((src) => {
     if (file.fileType === 'image') preview.append(el('img', { src, alt: file.name }));
     else if ((file.mime || '').startsWith('video/')) preview.append(el('video', { src, controls: true }));
-    else preview.append(el('a', { href: src, target: '_blank', rel: 'noopener' }, 'Open the file'));
+    else if (/^text\/|json|xml/.test(file.mime || '')) {
+      // The first 64 KiB, as text: the page never runs or renders what a file holds.
+      fetch(src, { headers: { Range: 'bytes=0-65535' } })
+        .then((r) => r.text())
+        .then((text) => preview.append(el('pre', { class: 'text-preview' }, text)))
+        .catch(() => {});
+    }
+    preview.append(el('a', { href: src, target: '_blank', rel: 'noopener noreferrer' }, 'Open the file'));
   }).catch((e) => say(e.message));
 
   const facts = el('dl', {},
@@ -386,6 +427,20 @@ async function showDetails(fileId) {
       return el('li', {},
         el('span', {}, `${v.versionInfo ? v.versionInfo.name : ''} · ${formatBytes(v.size)}`),
         current ? el('strong', {}, 'current') : el('button', {
+          type: 'button',
+          'aria-label': `Delete ${v.versionInfo.name}`,
+          onclick: async () => {
+            if (!confirm(`Delete ${v.versionInfo.name} of ${file.name}?`)) return;
+            try {
+              await api('DELETE', `api/v1/files/${encodeURIComponent(fileId)}/versions/${encodeURIComponent(v.versionInfo.id)}`);
+              say(`${v.versionInfo.name} deleted.`);
+              await showDetails(fileId);
+            } catch (e) {
+              say(e.message);
+            }
+          },
+        }, 'Delete'),
+        current ? null : el('button', {
           type: 'button',
           onclick: async () => {
             try {
@@ -431,15 +486,220 @@ async function showDetails(fileId) {
     }
   } }, 'Delete');
 
+  const patch = async (body, done) => {
+    try {
+      await api('PATCH', `api/v1/files/${encodeURIComponent(fileId)}/details`, body);
+      say(done);
+      await showDetails(fileId);
+    } catch (e) {
+      say(e.message);
+    }
+  };
+  const description = el('textarea', { id: 'description', 'aria-label': 'Description' });
+  description.value = file.description || '';
+  const published = el('input', { type: 'checkbox', id: 'published', checked: file.isPublished !== false });
+  const attributes = el('section', {}, el('h2', {}, 'Description'), description,
+    el('div', { class: 'row' },
+      el('button', { type: 'button', onclick: () => patch({ description: description.value }, 'Description saved.') }, 'Save description'),
+      el('label', {}, published, ' Published'),
+      el('button', { type: 'button', onclick: () => patch({ publish: { isPublished: published.checked } }, published.checked ? 'Published.' : 'Unpublished.') }, 'Save state')));
+
+  const custom = el('form', { class: 'custom' });
+  api('GET', 'api/v1/customMetadataFields').then((fields) => {
+    if (!fields.length) {
+      custom.append(el('p', { class: 'hint' }, 'No custom metadata fields yet (see Fields).'));
+      return;
+    }
+    const inputs = fields.map((field) => {
+      const value = (file.customMetadata || {})[field.name];
+      const type = field.schema.type;
+      let input;
+      if (type === 'Boolean') {
+        input = el('input', { type: 'checkbox', checked: value === true });
+      } else if (type === 'SingleSelect' || type === 'MultiSelect') {
+        input = el('select', { multiple: type === 'MultiSelect' }, type === 'SingleSelect' ? el('option', { value: '' }, '—') : null,
+          (field.schema.selectOptions || []).map((o) => el('option', {
+            value: JSON.stringify(o),
+            selected: Array.isArray(value) ? value.includes(o) : value === o,
+          }, String(o))));
+      } else if (type === 'Textarea') {
+        input = el('textarea', {});
+        input.value = value === undefined ? '' : String(value);
+      } else {
+        input = el('input', { type: type === 'Number' ? 'number' : type === 'Date' ? 'date' : 'text', step: 'any' });
+        input.value = value === undefined ? '' : (type === 'Date' ? String(value).slice(0, 10) : String(value));
+      }
+      input.dataset.field = field.name;
+      custom.append(el('label', {}, field.label, input));
+      return { field, input };
+    });
+    custom.append(el('button', { type: 'submit' }, 'Save custom metadata'));
+    custom.onsubmit = (event) => {
+      event.preventDefault();
+      const metadata = {};
+      for (const { field, input } of inputs) {
+        const type = field.schema.type;
+        if (type === 'Boolean') metadata[field.name] = input.checked;
+        else if (type === 'MultiSelect') metadata[field.name] = [...input.selectedOptions].map((o) => JSON.parse(o.value));
+        else if (type === 'SingleSelect') { if (input.value) metadata[field.name] = JSON.parse(input.value); }
+        else if (input.value === '') continue;
+        else if (type === 'Number') metadata[field.name] = Number(input.value);
+        else metadata[field.name] = input.value;
+      }
+      patch({ customMetadata: metadata }, 'Custom metadata saved.');
+    };
+  }).catch((e) => custom.append(el('p', { class: 'error' }, e.message)));
+
+  const exif = el('dl', {});
+  if (file.fileType === 'image') {
+    api('GET', `api/v1/files/${encodeURIComponent(fileId)}/metadata`).then((meta) => {
+      const facts = { ...((meta.exif || {}).image || {}), ...((meta.exif || {}).exif || {}) };
+      const wanted = [['Make', 'Camera make'], ['Model', 'Camera model'], ['DateTimeOriginal', 'Taken'],
+        ['ExposureTime', 'Exposure'], ['FNumber', 'Aperture'], ['ISO', 'ISO'], ['FocalLength', 'Focal length']];
+      for (const [key, label] of wanted) {
+        if (facts[key] !== undefined) exif.append(el('dt', {}, label), el('dd', {}, String(facts[key])));
+      }
+      if (!exif.children.length) exif.append(el('dt', {}, 'EXIF'), el('dd', {}, 'none'));
+    }).catch(() => {});
+  }
+
+  const newName = el('input', { 'aria-label': 'New name', value: file.name });
+  const target = el('input', { 'aria-label': 'Destination folder', value: view.folder });
+  const move = (kind) => async () => {
+    const destination = target.value.trim() || '/';
+    try {
+      if (kind === 'rename') {
+        await api('PUT', 'api/v1/files/rename', { filePath: file.filePath, newFileName: newName.value.trim() });
+        say(`Renamed to ${newName.value.trim()}.`);
+      } else if (kind === 'move') {
+        await api('POST', 'api/v1/files/move', { sourceFilePath: file.filePath, destinationPath: destination });
+        say(`Moved to ${destination}.`);
+      } else {
+        await api('POST', 'api/v1/files/copy', { sourceFilePath: file.filePath, destinationPath: destination, includeFileVersions: false });
+        say(`Copied to ${destination}.`);
+      }
+      await showDetails(fileId);
+      await reload();
+    } catch (e) {
+      say(e.message);
+    }
+  };
+  const organise = el('section', {}, el('h2', {}, 'Rename, move, copy'),
+    el('div', { class: 'row' }, newName, el('button', { type: 'button', onclick: move('rename') }, 'Rename')),
+    el('div', { class: 'row' }, target,
+      el('button', { type: 'button', onclick: move('move') }, 'Move'),
+      el('button', { type: 'button', onclick: move('copy') }, 'Copy')));
+
+  let playground = null;
+  if (file.fileType === 'image') {
+    const tr = el('input', { id: 'tr-input', 'aria-label': 'Transformation, e.g. w-200,h-150', placeholder: 'w-200,h-150' });
+    const out = el('div', { class: 'playground' });
+    const render = async (event) => {
+      event.preventDefault();
+      out.replaceChildren();
+      const spec = tr.value.trim().replace(/^tr:/, '');
+      if (!spec) return;
+      try {
+        const relative = `tr:${spec}${file.url.slice(session.urlEndpoint.length)}`;
+        const src = file.isPrivateFile
+          ? (await api('POST', 'api/sign', { path: relative, expireSeconds: 3600 })).url
+          : `${session.urlEndpoint}/${relative}`;
+        const response = await fetch(src);
+        if (!response.ok) {
+          const body = await response.json().catch(() => ({}));
+          out.append(el('p', { class: 'error', role: 'alert' }, body.message || `HTTP ${response.status}`));
+          return;
+        }
+        const blob = await response.blob();
+        out.append(el('img', { src: URL.createObjectURL(blob), alt: `${file.name} with ${spec}` }), el('p', { class: 'hint' }, src));
+      } catch (e) {
+        out.append(el('p', { class: 'error', role: 'alert' }, e.message));
+      }
+    };
+    playground = el('section', {}, el('h2', {}, 'Transformations'),
+      el('form', { class: 'row', onsubmit: render }, tr, el('button', { type: 'submit' }, 'Preview')), out);
+  }
+
   panel.replaceChildren(
     el('div', { class: 'row' }, el('h2', {}, file.name), el('button', { type: 'button', onclick: closeDetails, 'aria-label': 'Close details' }, 'Close')),
     preview,
     facts,
+    exif,
     el('section', {}, el('h2', {}, 'Tags'), tags, tagForm),
+    attributes,
+    el('section', {}, el('h2', {}, 'Custom metadata'), custom),
     el('section', {}, el('h2', {}, 'Versions'), versionList),
+    organise,
+    playground,
     el('section', {}, el('h2', {}, 'Share'), el('div', { class: 'row' }, expiry, copy), signedField),
     el('section', {}, remove));
 }
+
+// ---------------------------------------------------------------- custom metadata fields
+
+async function showFields() {
+  let fields;
+  try {
+    fields = await api('GET', 'api/v1/customMetadataFields');
+  } catch (e) {
+    say(e.message);
+    return;
+  }
+  view.current = null;
+  const panel = $('details');
+  panel.hidden = false;
+  const list = el('ul', { class: 'fields-list', 'aria-label': 'Custom metadata fields' },
+    fields.map((field) => el('li', {},
+      el('span', {}, `${field.label} (${field.name}, ${field.schema.type})`),
+      el('button', { type: 'button', onclick: async () => {
+        const label = prompt(`New label for ${field.name}`, field.label);
+        if (!label) return;
+        try {
+          await api('PATCH', `api/v1/customMetadataFields/${encodeURIComponent(field.id)}`, { label });
+          say('Field renamed.');
+          await showFields();
+        } catch (e) {
+          say(e.message);
+        }
+      } }, 'Relabel'),
+      el('button', { type: 'button', onclick: async () => {
+        if (!confirm(`Delete the field ${field.name}? Its name stays reserved.`)) return;
+        try {
+          await api('DELETE', `api/v1/customMetadataFields/${encodeURIComponent(field.id)}`);
+          say('Field deleted.');
+          await showFields();
+        } catch (e) {
+          say(e.message);
+        }
+      } }, 'Delete'))));
+  const name = el('input', { id: 'field-name', required: true });
+  const label = el('input', { id: 'field-label', required: true });
+  const type = el('select', { id: 'field-type' },
+    ['Text', 'Textarea', 'Number', 'Date', 'Boolean', 'SingleSelect', 'MultiSelect'].map((t) => el('option', { value: t }, t)));
+  const options = el('input', { id: 'field-options', placeholder: 'for selects: a, b, c' });
+  const error = el('p', { class: 'error', role: 'alert' });
+  const form = el('form', { class: 'custom', onsubmit: async (event) => {
+    event.preventDefault();
+    error.textContent = '';
+    const schema = { type: type.value };
+    if (type.value.endsWith('Select')) schema.selectOptions = options.value.split(',').map((o) => o.trim()).filter(Boolean);
+    try {
+      await api('POST', 'api/v1/customMetadataFields', { name: name.value.trim(), label: label.value.trim(), schema });
+      say(`Field ${name.value.trim()} created.`);
+      await showFields();
+    } catch (e) {
+      error.textContent = e.message;
+    }
+  } },
+  el('label', {}, 'Name', name), el('label', {}, 'Label', label), el('label', {}, 'Type', type),
+  el('label', {}, 'Options', options), el('button', { type: 'submit' }, 'Create field'), error);
+  panel.replaceChildren(
+    el('div', { class: 'row' }, el('h2', {}, 'Custom metadata fields'), el('button', { type: 'button', onclick: closeDetails }, 'Close')),
+    fields.length ? list : el('p', { class: 'hint' }, 'No fields yet.'),
+    el('section', {}, el('h2', {}, 'New field'), form));
+}
+
+$('fields-button').addEventListener('click', showFields);
 
 // ---------------------------------------------------------------- uploads
 
