@@ -42,7 +42,8 @@ try {
   result.storageAfterSignIn = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
   log('signed in');
 
-  // ---- upload four files at once by drop (a PNG drawn in the page, three texts), one by paste
+  // ---- upload five files at once by drop (a PNG drawn in the page, three texts, a 9 MiB file that
+  //      goes resumable), one by paste
   await page.evaluate(async () => {
     const canvas = document.createElement('canvas');
     canvas.width = 40;
@@ -56,26 +57,29 @@ try {
       new File(['bravo text'], 'bravo.txt', { type: 'text/plain' }),
       new File(['charlie text'], 'charlie.txt', { type: 'text/plain' }),
       new File(['delta text, first version'], 'delta.txt', { type: 'text/plain' }),
+      // 9 MiB: above the console's threshold, so it goes resumable (two tus PATCHes).
+      new File([new Uint8Array(9 * 1024 * 1024).fill(7)], 'foxtrot.bin', { type: 'application/octet-stream' }),
     ];
     const data = new DataTransfer();
     for (const file of files) data.items.add(file);
     document.getElementById('drop').dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
   });
-  await page.waitForFunction(() => document.querySelectorAll('#uploads .state').length === 4
+  await page.waitForFunction(() => document.querySelectorAll('#uploads .state').length === 5
     && [...document.querySelectorAll('#uploads .state')].every((s) => s.textContent === 'done'));
   await page.evaluate(() => {
     const data = new DataTransfer();
     data.items.add(new File(['echo from the clipboard'], 'echo.txt', { type: 'text/plain' }));
     document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
   });
-  await page.waitForFunction(() => [...document.querySelectorAll('#uploads .state')].filter((s) => s.textContent === 'done').length === 5);
-  await page.locator('#grid li[data-file-id]').nth(4).waitFor();
+  await page.waitForFunction(() => [...document.querySelectorAll('#uploads .state')].filter((s) => s.textContent === 'done').length === 6);
+  await page.locator('#grid li[data-file-id]').nth(5).waitFor();
   result.gridAfterUpload = await page.locator('#grid li[data-file-id] .label').allTextContents();
-  log('five uploads:', result.gridAfterUpload.join(', '));
+  result.resumable = await page.locator('#uploads li[data-via="resumable"] .name').allTextContents();
+  log('six uploads:', result.gridAfterUpload.join(', '));
 
   // A second version of delta.txt, by the file picker.
   await page.setInputFiles('#file-input', { name: 'delta.txt', mimeType: 'text/plain', buffer: Buffer.from('delta text, second version') });
-  await page.waitForFunction(() => [...document.querySelectorAll('#uploads .state')].filter((s) => s.textContent === 'done').length === 6);
+  await page.waitForFunction(() => [...document.querySelectorAll('#uploads .state')].filter((s) => s.textContent === 'done').length === 7);
 
   // ---- search
   await page.fill('#search', 'name : "charlie.txt"');
@@ -119,14 +123,14 @@ try {
   // ---- bulk delete two
   await page.fill('#search', '');
   await page.click('#search-form button[type=submit]');
-  await page.locator('#grid li[data-file-id]').nth(4).waitFor();
+  await page.locator('#grid li[data-file-id]').nth(5).waitFor();
   const bravo = page.locator('#grid li[data-file-id]', { hasText: 'bravo.txt' });
   const echo = page.locator('#grid li[data-file-id]', { hasText: 'echo.txt' });
   result.deletedIds = [await bravo.getAttribute('data-file-id'), await echo.getAttribute('data-file-id')];
   await bravo.locator('.pick').check();
   await echo.locator('.pick').check();
   await page.click('#bulk-delete');
-  await page.waitForFunction(() => document.querySelectorAll('#grid li[data-file-id]').length === 3);
+  await page.waitForFunction(() => document.querySelectorAll('#grid li[data-file-id]').length === 4);
   log('two deleted in one go');
 
   // ---- a custom metadata field, and a value for it on alpha.png
@@ -175,7 +179,7 @@ try {
   await page.fill('#filter-tag', '');
   await page.selectOption('#sort', '');
   await page.locator('#filters button[type=submit]').click();
-  await page.waitForFunction(() => document.querySelectorAll('#grid li[data-file-id]').length === 3);
+  await page.waitForFunction(() => document.querySelectorAll('#grid li[data-file-id]').length === 4);
   log('bulk tagged, filtered and sorted:', result.filteredSorted.join(', '));
 
   // ---- a folder: create (the prompt answers "holiday"), open, delete
@@ -187,7 +191,7 @@ try {
   result.treeAfterFolderDelete = await page.locator('#tree button').allTextContents();
   log('folder created and deleted');
 
-  // At the root with three files: no folder to delete, no further page.
+  // At the root with four files: no folder to delete, no further page.
   result.rootControlsHidden = await page.isHidden('#delete-folder') && await page.isHidden('#more');
 
   // ---- screenshots, desktop

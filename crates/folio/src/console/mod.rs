@@ -63,6 +63,7 @@ pub fn routes(state: &AppState, api: Router<AppState>) -> Router<AppState> {
         .route("/console/", get(page))
         .route("/console/app.js", get(app_js))
         .route("/console/app.css", get(app_css))
+        .route("/console/tus-client.js", get(crate::web::tus_client_js))
         .route(
             "/console/session",
             get(current).post(sign_in).delete(sign_out),

@@ -40,6 +40,8 @@ const INDEX_HTML: &str = include_str!("demo/index.html");
 const APP_JS: &str = include_str!("demo/app.js");
 const STYLE_CSS: &str = include_str!("demo/style.css");
 const FAVICON_SVG: &str = include_str!("demo/favicon.svg");
+/// The tus client the demo page and the console share.
+const TUS_CLIENT_JS: &str = include_str!("tus_client.js");
 
 /// Token lifetime the page asks for: long enough for a slow upload to start, short enough that
 /// a leaked token is soon worthless.
@@ -145,6 +147,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/demo", get(|| async { Redirect::permanent("/demo/") }))
         .route("/demo/", get(page))
         .route("/demo/app.js", get(app_js))
+        .route("/demo/tus-client.js", get(tus_client_js))
         .route("/demo/style.css", get(style_css))
         .route("/demo/favicon.svg", get(favicon))
         .route(
@@ -219,6 +222,15 @@ async fn app_js() -> Response {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
         APP_JS,
+    )
+        .into_response()
+}
+
+/// `tus-client.js`, served beside each page that uses it.
+pub(crate) async fn tus_client_js() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        TUS_CLIENT_JS,
     )
         .into_response()
 }

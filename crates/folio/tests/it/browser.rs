@@ -214,9 +214,20 @@ async fn the_console_signs_in_uploads_searches_edits_shares_deletes_and_fits_a_p
             "bravo.txt",
             "charlie.txt",
             "delta.txt",
-            "echo.txt"
+            "echo.txt",
+            "foxtrot.bin"
         ]
     );
+    // The 9 MiB file went through the resumable endpoint, whole.
+    assert_eq!(result["resumable"], serde_json::json!(["foxtrot.bin"]));
+    let foxtrot = app
+        .api(
+            reqwest::Method::GET,
+            "/v1/files?searchQuery=name%20%3D%20%22foxtrot.bin%22",
+            None,
+        )
+        .await;
+    assert_eq!(foxtrot.assert_ok()[0]["size"], 9 * 1024 * 1024);
     assert!(
         result["searchError"]
             .as_str()
@@ -243,7 +254,7 @@ async fn the_console_signs_in_uploads_searches_edits_shares_deletes_and_fits_a_p
     );
     assert_eq!(
         result["gridAfterCrossSite"].as_array().map(Vec::len),
-        Some(3)
+        Some(4)
     );
     assert_eq!(result["phoneOverflow"], 0, "{result}");
     assert_eq!(result["rootControlsHidden"], true, "{result}");

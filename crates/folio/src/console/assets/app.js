@@ -1,8 +1,14 @@
 // The Folio console: everything goes through the management API under ./api/ (the session
 // cookie and the CSRF token authenticate it) and the upload API with tokens from ./api/token.
 // Every URL is relative to /console/, so the console works under a proxy's path prefix.
+// Large uploads go resumable with the tus client the demo page uses too (tus-client.js).
 
 const PAGE = 60;
+// Above this size an upload goes to the resumable endpoint (tus, `FolioTus` from
+// tus-client.js), in chunks of CHUNK_SIZE (Folio's S3 part size: aligned chunks become parts).
+const RESUMABLE_ABOVE = 8 * 1024 * 1024;
+const CHUNK_SIZE = 5 * 1024 * 1024;
+/* global FolioTus */
 const THUMB = /^image\//;
 
 const $ = (id) => document.getElementById(id);
@@ -741,6 +747,44 @@ function upload(file) {
     return;
   }
   const fields = { fileName: name, folder, useUniqueFileName: 'false' };
+  const finished = () => {
+    bar.value = 100;
+    state.textContent = 'done';
+    cancel.remove();
+    say(`${name} uploaded.`);
+    if (!view.query && view.folder === folder) reload();
+  };
+  if (limits && limits.resumable && file.size > RESUMABLE_ABOVE) {
+    // Large files go resumable: a cut connection costs a chunk, not the file.
+    row.dataset.via = 'resumable';
+    tokenFor(fields).then((token) => {
+      const job = new FolioTus.ResumableUpload({
+        endpoint: `..${limits.resumable.path}`,
+        file,
+        name,
+        token,
+        chunkSize: CHUNK_SIZE,
+        hooks: {
+          progress: (sent, total) => {
+            bar.value = Math.round((sent / Math.max(total, 1)) * 100);
+            state.textContent = 'sending (resumable)';
+          },
+          done: (outcome) => {
+            if (outcome.ok) finished();
+            else fail((outcome.body && outcome.body.message) || `HTTP ${outcome.status}`);
+          },
+          failed: (message) => fail(message),
+          paused: (message) => { state.textContent = 'paused'; say(message); },
+        },
+      });
+      cancel.onclick = () => {
+        job.cancel();
+        row.remove();
+      };
+      job.start();
+    }).catch((e) => fail(e.message));
+    return;
+  }
   tokenFor(fields).then((token) => {
     const form = new FormData();
     for (const [k, v] of Object.entries(fields)) form.append(k, v);
@@ -756,11 +800,7 @@ function upload(file) {
       let body = null;
       try { body = JSON.parse(request.responseText); } catch { body = null; }
       if (request.status >= 200 && request.status < 300) {
-        bar.value = 100;
-        state.textContent = 'done';
-        cancel.remove();
-        say(`${name} uploaded.`);
-        if (!view.query && view.folder === folder) reload();
+        finished();
       } else {
         fail((body && body.message) || `HTTP ${request.status}`);
       }

@@ -6,8 +6,8 @@
 //      the upload can report progress and be cancelled)
 //   3. show the file object Folio answers, or its error message.
 //
-// Files above RESUMABLE_ABOVE go to Folio's resumable endpoint instead (tus 1.0, with a small
-// client of its own below): the token creates the upload, then the file goes in chunks that
+// Files above RESUMABLE_ABOVE go to Folio's resumable endpoint instead (tus 1.0, with the small
+// client in tus-client.js): the token creates the upload, then the file goes in chunks that
 // survive a lost connection (retried with back-off from the offset Folio reports) and can be
 // paused and resumed.
 //
@@ -277,300 +277,59 @@
     xhr.send(data);
   }
 
-  // ---- Resumable uploads: a small tus 1.0.0 client ----------------------------------------
-  //
-  // POST (creation, the token as a bearer credential) -> Location, the upload's own URL; then
-  // PATCH chunk after chunk at the offset Folio acknowledged; the 204 of the last one carries
-  // X-Folio-File-Id and GET of the upload URL gives the same JSON as a multipart upload. After
-  // any failure the next attempt asks Folio for its offset (HEAD) first: bytes it has are never
-  // sent twice, bytes it lost are sent again.
-
-  const TUS_VERSION = '1.0.0';
-  // Waits after failures in a row: doubled each time up to the maximum, with jitter so that
-  // many pages do not come back at once. After MAX_FAILURES the upload pauses itself.
-  const RETRY_FIRST_MS = 500;
-  const RETRY_MAX_MS = 15000;
-  const MAX_FAILURES = 10;
-  // A request that sends nothing for this long is on a dead connection.
-  const STALL_MS = 30000;
-  // HEAD, GET, DELETE and the creation are small; they get this long.
-  const REQUEST_MS = 30000;
+  // ---- Resumable uploads: the shared tus client (tus-client.js, `FolioTus`) ----------------
 
   let currentJob = null; // the resumable upload in progress, for the Pause/Resume buttons
 
-  class TusError extends Error {
-    // `retry`: the next attempt may succeed (network, 5xx, 409, 423); otherwise the upload
-    // cannot go on and `body` is Folio's JSON answer, if any.
-    constructor(message, { retry = false, body = null } = {}) {
-      super(message);
-      this.retry = retry;
-      this.body = body;
-    }
-  }
-
-  function base64(text) {
-    let binary = '';
-    for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
-    return btoa(binary);
-  }
-
-  // The page talks to the server that served it only (its CSP allows no other origin for
-  // requests); a Location under a configured public URL names that same server.
-  function sameOrigin(location) {
-    const url = new URL(location, window.location.href);
-    return url.origin === window.location.origin ? url.href : window.location.origin + url.pathname;
-  }
-
-  function parseBody(text) {
-    try {
-      return JSON.parse(text);
-    } catch {
-      return null;
-    }
-  }
-
-  // An answer that ends the upload: Folio's message (and JSON) when it gave one.
-  function refusal(status, text, what) {
-    const body = parseBody(text);
-    const gone = status === 404 || status === 410;
-    const message =
-      (body && body.message) ||
-      (gone
-        ? 'Folio no longer has this upload (it expired or was removed). Start it again.'
-        : `${what} failed (HTTP ${status}).`);
-    return new TusError(message, { body });
-  }
-
-  const retryable = (status) => status >= 500 || status === 409 || status === 423 || status === 460;
-
-  // An answer worth another attempt, said for the status line.
-  function transient(status) {
-    const reason =
-      status === 423
-        ? 'Folio is still finishing the previous request.'
-        : status === 409
-          ? 'Folio holds another offset than the page expected.'
-          : `Folio answered HTTP ${status}.`;
-    return new TusError(reason, { retry: true });
-  }
-
-  // fetch with the tus header, bounded in time and abortable by Pause/Cancel; a network
-  // failure or timeout is worth another attempt.
-  async function tusFetch(job, method, url, headers = {}) {
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), REQUEST_MS);
-    job.abort = () => controller.abort();
-    try {
-      return await fetch(url, {
-        method,
-        headers: { 'Tus-Resumable': TUS_VERSION, ...headers },
-        cache: 'no-store',
-        signal: controller.signal,
-      });
-    } catch {
-      throw new TusError('Folio could not be reached.', { retry: true });
-    } finally {
-      clearTimeout(timer);
-      job.abort = null;
-    }
-  }
-
-  async function create(job) {
-    const metadata = [`filename ${base64(job.file.name)}`];
-    if (job.file.type) metadata.push(`filetype ${base64(job.file.type)}`);
-    // A retried creation carries the same token: Folio answers with the same upload while it
-    // receives, so a lost answer never makes a second upload.
-    const response = await tusFetch(job, 'POST', config.resumableEndpoint, {
-      Authorization: `Bearer ${job.token}`,
-      'Upload-Length': String(job.file.size),
-      'Upload-Metadata': metadata.join(','),
-    });
-    if (response.status === 201 && response.headers.get('Location')) {
-      job.url = sameOrigin(response.headers.get('Location'));
-      return Number(response.headers.get('Upload-Offset') || 0);
-    }
-    if (retryable(response.status)) throw transient(response.status);
-    throw refusal(response.status, await response.text(), 'Starting the upload');
-  }
-
-  async function headOffset(job) {
-    const response = await tusFetch(job, 'HEAD', job.url);
-    const offset = Number(response.headers.get('Upload-Offset'));
-    if (response.ok && Number.isSafeInteger(offset) && response.headers.get('Upload-Offset') !== null) {
-      return offset;
-    }
-    if (retryable(response.status) || response.ok) throw transient(response.status);
-    throw refusal(response.status, await response.text(), 'Resuming the upload');
-  }
-
-  // One chunk (XMLHttpRequest, for upload progress); resolves to the new offset.
-  function patch(job, offset, end) {
-    return new Promise((resolve, reject) => {
-      const xhr = new XMLHttpRequest();
-      let lastProgress = Date.now();
-      let sending = true;
-      let stalled = false;
-      const watchdog = setInterval(() => {
-        if (sending && Date.now() - lastProgress > STALL_MS) {
-          stalled = true;
-          xhr.abort();
-        }
-      }, 1000);
-      const done = () => {
-        clearInterval(watchdog);
-        job.abort = null;
-      };
-      job.abort = () => xhr.abort();
-      xhr.open('PATCH', job.url);
-      xhr.setRequestHeader('Tus-Resumable', TUS_VERSION);
-      xhr.setRequestHeader('Upload-Offset', String(offset));
-      xhr.setRequestHeader('Content-Type', 'application/offset+octet-stream');
-      xhr.upload.addEventListener('progress', (event) => {
-        lastProgress = Date.now();
-        setProgress(offset + event.loaded, job.file.size);
-      });
-      xhr.upload.addEventListener('load', () => {
-        sending = false;
-        if (end === job.file.size) setStatus('Sent. Folio is verifying and storing the file…');
-      });
-      xhr.addEventListener('load', () => {
-        done();
-        const next = Number(xhr.getResponseHeader('Upload-Offset'));
-        if (xhr.status === 204 && Number.isSafeInteger(next) && next > offset) {
-          resolve(next);
-        } else if (xhr.status === 204 || retryable(xhr.status)) {
-          reject(transient(xhr.status));
-        } else {
-          reject(refusal(xhr.status, xhr.responseText, 'The upload'));
-        }
-      });
-      xhr.addEventListener('error', () => {
-        done();
-        reject(new TusError('The connection was lost.', { retry: true }));
-      });
-      xhr.addEventListener('abort', () => {
-        done();
-        reject(new TusError(stalled ? 'The connection stalled.' : 'Stopped.', { retry: true }));
-      });
-      xhr.send(job.file.slice(offset, end));
-    });
-  }
-
-  // Waits `ms`, or until the network is back, or until Pause/Resume/Cancel wakes it.
-  function wait(job, ms) {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        window.removeEventListener('online', wake);
-        job.wake = null;
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      window.addEventListener('online', wake);
-      job.wake = wake;
-    });
-  }
-
-  // The upload's result: the v2 upload JSON (or error JSON) that GET of its URL keeps.
-  async function showOutcome(job) {
-    const response = await tusFetch(job, 'GET', job.url);
-    const body = parseBody(await response.text());
-    if (response.status >= 500 && !body) throw transient(response.status);
-    return { ok: response.ok && body, body, status: response.status };
-  }
-
-  // Runs the upload until it ends or `job.run` changes (Pause and Cancel change it).
-  async function drive(job, run) {
-    const uploading = `Uploading ${job.params.fileName} in chunks (resumable)…`;
-    let failures = 0;
-    let offset = job.url ? null : 0; // null: ask Folio first
-    while (job.run === run) {
-      try {
-        if (!job.url) offset = await create(job);
-        else if (offset === null) offset = await headOffset(job);
-        if (job.run !== run) return;
-        setProgress(offset, job.file.size);
-        if (offset >= job.file.size) {
-          const outcome = await showOutcome(job);
-          if (job.run !== run) return;
+  function resumable(file, params, token) {
+    const job = new FolioTus.ResumableUpload({
+      endpoint: config.resumableEndpoint,
+      file,
+      name: params.fileName,
+      token,
+      chunkSize: CHUNK_SIZE,
+      hooks: {
+        progress: setProgress,
+        status: (text) => setStatus(text),
+        sent: () => setStatus('Sent. Folio is verifying and storing the file…'),
+        done: (outcome) => {
           endJob(job);
           if (outcome.ok) {
             showFile(outcome.body);
-            setStatus(`Uploaded ${outcome.body.name || job.params.fileName}.`, 'success');
+            setStatus(`Uploaded ${outcome.body.name || params.fileName}.`, 'success');
           } else {
             if (outcome.body) showResponse(outcome.body);
             setStatus((outcome.body && outcome.body.message) || `The upload failed (HTTP ${outcome.status}).`, 'error');
           }
-          return;
-        }
-        if (status.textContent !== uploading) setStatus(uploading);
-        // Chunks end on multiples of CHUNK_SIZE, also after a cut left the offset in between.
-        const end = Math.min(job.file.size, (Math.floor(offset / CHUNK_SIZE) + 1) * CHUNK_SIZE);
-        offset = await patch(job, offset, end);
-        failures = 0;
-      } catch (error) {
-        if (job.run !== run) return; // paused or cancelled meanwhile
-        if (!error.retry) {
+        },
+        failed: (message, body) => {
           endJob(job);
-          if (error.body) showResponse(error.body);
-          setStatus(error.message, 'error');
-          return;
-        }
-        offset = null;
-        if (navigator.onLine === false) {
-          // Not a failure of Folio's: wait for the network, however long it takes.
-          setStatus('The network is gone. The upload goes on when it is back.');
-          await wait(job, RETRY_MAX_MS);
-          continue;
-        }
-        failures += 1;
-        if (failures > MAX_FAILURES) {
-          pauseJob(job, 'Paused: Folio could not be reached. Press Resume to try again.');
-          return;
-        }
-        const delay = Math.min(RETRY_FIRST_MS * 2 ** (failures - 1), RETRY_MAX_MS) * (0.75 + Math.random() / 2);
-        setStatus(`${error.message} Retrying in ${Math.max(1, Math.round(delay / 1000))} s…`);
-        await wait(job, delay);
-      }
-    }
-  }
-
-  function stopRequests(job) {
-    job.run += 1;
-    if (job.abort) job.abort();
-    if (job.wake) job.wake();
+          if (body) showResponse(body);
+          setStatus(message, 'error');
+        },
+        paused: (message) => {
+          showPauseControls(true);
+          setStatus(message);
+        },
+      },
+    });
+    currentJob = job;
+    cancelCurrent = () => cancelJob(job);
+    showPauseControls(false);
+    job.start();
   }
 
   function endJob(job) {
-    stopRequests(job);
     if (currentJob === job) currentJob = null;
     finish();
   }
 
-  function pauseJob(job, message) {
-    stopRequests(job);
-    showPauseControls(true);
-    setStatus(message);
-  }
-
   async function cancelJob(job) {
     cancelCurrent = () => {}; // still busy until Folio has answered
-    stopRequests(job);
     showPauseControls(null);
     cancelButton.disabled = true;
     setStatus('Cancelling…');
-    // Termination: Folio removes the bytes it has. The request that was just stopped may hold
-    // the upload for a moment (423), so a few attempts.
-    let removed = !job.url;
-    for (let attempt = 0; attempt < 5 && !removed; attempt += 1) {
-      try {
-        const response = await tusFetch(job, 'DELETE', job.url);
-        removed = response.ok || response.status === 404 || response.status === 410;
-      } catch {
-        removed = false;
-      }
-      if (!removed) await new Promise((resolve) => setTimeout(resolve, 300 * (attempt + 1)));
-    }
+    const removed = await job.cancel();
     if (currentJob === job) currentJob = null;
     finish();
     setProgress(0, 1);
@@ -579,21 +338,6 @@
         ? 'Upload cancelled. Folio keeps nothing of a cancelled upload.'
         : 'Upload cancelled. Folio could not be reached; it removes the unfinished upload when it expires.',
     );
-  }
-
-  function resumable(file, params, token) {
-    const job = { file, params, token, url: null, run: 0, abort: null, wake: null };
-    job.pause = () => pauseJob(job, 'Paused. Folio keeps what it received; press Resume to go on.');
-    job.resume = () => {
-      job.run += 1;
-      showPauseControls(false);
-      setStatus('Resuming: asking Folio where the upload stands…');
-      drive(job, job.run);
-    };
-    currentJob = job;
-    cancelCurrent = () => cancelJob(job);
-    showPauseControls(false);
-    drive(job, job.run);
   }
 
   form.addEventListener('submit', async (event) => {
@@ -644,6 +388,7 @@
   });
   resumeButton.addEventListener('click', () => {
     if (!currentJob) return;
+    showPauseControls(false);
     currentJob.resume();
     pauseButton.focus();
   });
