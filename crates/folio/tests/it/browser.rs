@@ -302,3 +302,93 @@ async fn the_console_signs_in_uploads_searches_edits_shares_deletes_and_fits_a_p
         }
     }
 }
+
+/// Rows `folder_of(i)`/`g<i>.txt` for i in 1..=count, copied from the template file `file_id`
+/// (and its version) straight into the catalog: a library of 100,000 files in seconds.
+async fn seed_copies(app: &TestApp, file_id: &str, count: u32) {
+    let template = app
+        .api(
+            reqwest::Method::GET,
+            &format!("/v1/files/{file_id}/details"),
+            None,
+        )
+        .await;
+    let version_id = template.assert_ok()["versionInfo"]["id"]
+        .as_str()
+        .expect("version id")
+        .to_owned();
+    let postgres = crate::harness::backend() == crate::harness::Backend::PostgresS3;
+    // i < 1000 in /big/, the rest in folders of 1000.
+    let (series, hex, folder, name) = if postgres {
+        (
+            format!("generate_series(1, {count}) AS n(i)"),
+            (|offset: &str| format!("lpad(to_hex(i + {offset}), 24, '0')")) as fn(&str) -> String,
+            "CASE WHEN i < 1000 THEN '/big/' ELSE '/bulk' || lpad((i / 1000)::text, 3, '0') || '/' END",
+            "'g' || lpad(i::text, 6, '0') || '.txt'",
+        )
+    } else {
+        (
+            format!(
+                "(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {count}) \
+                 SELECT i FROM s) AS n"
+            ),
+            (|offset: &str| format!("printf('%024x', i + {offset})")) as fn(&str) -> String,
+            "CASE WHEN i < 1000 THEN '/big/' ELSE printf('/bulk%03d/', i / 1000) END",
+            "printf('g%06d.txt', i)",
+        )
+    };
+    let (file, version) = (hex("0"), hex("4294967296"));
+    app.execute_sql(&format!(
+        "INSERT INTO files (file_id, account_id, file_path, folder_path, name, \
+         current_version_id, last_version_number, created_at, updated_at) \
+         SELECT {file}, f.account_id, {folder} || {name}, {folder}, {name}, {version}, 1, \
+         f.created_at + i, f.updated_at + i FROM {series}, files f WHERE f.file_id = '{file_id}'"
+    ))
+    .await;
+    app.execute_sql(&format!(
+        "INSERT INTO file_versions (version_id, file_id, version_number, blob_key, size, mime, \
+         file_type, width, height, tags, ai_tags, custom_metadata, custom_coordinates, \
+         is_private_file, is_published, description, media, created_at, updated_at) \
+         SELECT {version}, {file}, 1, 'v/seed/' || i, v.size, v.mime, v.file_type, v.width, \
+         v.height, v.tags, v.ai_tags, v.custom_metadata, v.custom_coordinates, v.is_private_file, \
+         v.is_published, v.description, v.media, v.created_at + i, v.updated_at \
+         FROM {series}, file_versions v WHERE v.version_id = '{version_id}'"
+    ))
+    .await;
+}
+
+/// Issue 13's figure: with 100,000 files in the catalog, how long opening a folder of 1,000
+/// takes to show its first page in the browser. Printed, not asserted.
+#[tokio::test]
+async fn the_console_opens_a_folder_of_1000_among_100000_files() {
+    let app = TestApp::start().await;
+    let template = app
+        .upload(
+            b"seed".to_vec(),
+            &[("fileName", "seed.txt"), ("folder", "/big")],
+        )
+        .await
+        .assert_ok()
+        .clone();
+    let started = std::time::Instant::now();
+    seed_copies(&app, template["fileId"].as_str().expect("id"), 99_999).await;
+    println!("seeded 99,999 files in {:?}", started.elapsed());
+    let result = run_script_with(
+        &app,
+        "console_big.mjs",
+        &[
+            ("FOLIO_CONSOLE_URL", app.url("/console/")),
+            ("FOLIO_PRIVATE_KEY", app.private_key.clone()),
+        ],
+    )
+    .await;
+    println!(
+        "console, folder of 1000 among 100000 files ({:?}): first page in {} ms cold, {} ms warm",
+        crate::harness::backend(),
+        result["coldFirstPageMs"],
+        result["warmFirstPageMs"]
+    );
+    // One page of tiles, not the whole folder.
+    assert_eq!(result["tiles"], 60, "{result}");
+    assert_eq!(result["moreShown"], true, "{result}");
+}
