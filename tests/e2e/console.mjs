@@ -25,7 +25,8 @@ try {
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(consoleUrl).origin });
   const page = await context.newPage();
   page.setDefaultTimeout(STEP_MS);
-  page.on('dialog', (dialog) => dialog.accept(dialog.type() === 'prompt' ? 'holiday' : undefined));
+  let promptAnswer = 'holiday';
+  page.on('dialog', (dialog) => dialog.accept(dialog.type() === 'prompt' ? promptAnswer : undefined));
   const pageErrors = [];
   page.on('pageerror', (e) => pageErrors.push(String(e)));
 
@@ -36,6 +37,7 @@ try {
   await page.click('#signin-form button[type=submit]');
   await page.locator('#signin-error', { hasText: 'Your account cannot be authenticated.' }).waitFor();
   log('a wrong key is refused with the API message');
+  await page.screenshot({ path: path.join(shots, 'console-signin.png') });
   await page.fill('#private-key', privateKey);
   await page.click('#signin-form button[type=submit]');
   await page.locator('#app').waitFor();
@@ -100,6 +102,7 @@ try {
   await page.click('#search-form button[type=submit]');
   await page.locator('#grid li[data-file-id] .open').first().click();
   await page.locator('#details h2', { hasText: 'delta.txt' }).waitFor();
+  result.focusOnDetails = await page.evaluate(() => document.activeElement.textContent);
   await page.locator('#details .versions button', { hasText: 'Restore Version 1' }).click();
   await page.locator('#status', { hasText: 'Version 1 is current again.' }).waitFor();
   await page.locator('#details .versions button', { hasText: 'Restore Version 2' }).waitFor();
@@ -182,12 +185,19 @@ try {
   await page.waitForFunction(() => document.querySelectorAll('#grid li[data-file-id]').length === 4);
   log('bulk tagged, filtered and sorted:', result.filteredSorted.join(', '));
 
-  // ---- a folder: create (the prompt answers "holiday"), open, delete
+  // ---- a folder: create (the prompt answers "holiday"), rename it with a folder job (the
+  //      prompt answers "rename trip"), open it, delete it
   await page.click('#new-folder');
   await page.locator('#tree button', { hasText: 'holiday' }).click();
   await page.locator('#where', { hasText: '/holiday/' }).waitFor();
+  promptAnswer = 'rename trip';
+  await page.click('#folder-job');
+  await page.locator('#jobs li .state', { hasText: 'Completed' }).waitFor();
+  result.jobRow = await page.textContent('#jobs li');
+  await page.locator('#tree button', { hasText: 'trip' }).click();
+  await page.locator('#where', { hasText: '/trip/' }).waitFor();
   await page.click('#delete-folder');
-  await page.locator('#status', { hasText: 'Folder /holiday/ deleted.' }).waitFor();
+  await page.locator('#status', { hasText: 'Folder /trip/ deleted.' }).waitFor();
   result.treeAfterFolderDelete = await page.locator('#tree button').allTextContents();
   log('folder created and deleted');
 

@@ -244,7 +244,16 @@ async fn the_console_signs_in_uploads_searches_edits_shares_deletes_and_fits_a_p
         assert_eq!(reply.status, 404, "{path}");
     }
     let tree = result["treeAfterFolderDelete"].to_string();
-    assert!(!tree.contains("holiday"), "{tree}");
+    assert!(
+        !tree.contains("holiday") && !tree.contains("trip"),
+        "{tree}"
+    );
+    assert!(
+        result["jobRow"]
+            .as_str()
+            .is_some_and(|row| row.contains("rename /holiday → trip")),
+        "{result}"
+    );
     // Another site: the preflight is refused, and nothing was deleted or signed out.
     assert!(
         result["crossSite"]["preflighted"]
@@ -258,6 +267,10 @@ async fn the_console_signs_in_uploads_searches_edits_shares_deletes_and_fits_a_p
     );
     assert_eq!(result["phoneOverflow"], 0, "{result}");
     assert_eq!(result["rootControlsHidden"], true, "{result}");
+    assert_eq!(
+        result["focusOnDetails"], "delta.txt",
+        "focus moves to the details opened"
+    );
     assert_eq!(
         result["afterSessionEnd"], "Your console session has ended. Sign in again.",
         "{result}"
@@ -296,7 +309,7 @@ async fn the_console_signs_in_uploads_searches_edits_shares_deletes_and_fits_a_p
 
     if std::env::var("FOLIO_UPDATE_CONSOLE_PNG").is_ok_and(|v| v == "1") {
         let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e");
-        for name in ["console.png", "console-phone.png"] {
+        for name in ["console.png", "console-phone.png", "console-signin.png"] {
             std::fs::copy(shots.join(name), repo_root().join("docs").join(name))
                 .expect("update the console screenshots");
         }

@@ -195,6 +195,7 @@ async function openFolder(path) {
   $('search-error').textContent = '';
   $('where').textContent = path;
   $('delete-folder').hidden = path === '/';
+  $('folder-job').hidden = path === '/';
   for (const button of document.querySelectorAll('#tree button')) {
     button.setAttribute('aria-current', String(button.dataset.path === path));
   }
@@ -346,6 +347,51 @@ $('delete-folder').addEventListener('click', async () => {
   }
 });
 
+// A folder job (rename, move, copy) runs on the server; its row follows its status.
+async function followJob(label, jobId) {
+  const state = el('span', { class: 'state' }, 'Pending');
+  const row = el('li', { 'data-job-id': jobId }, el('span', { class: 'name' }, label), state);
+  $('jobs').append(row);
+  for (let i = 0; i < 600; i += 1) {
+    try {
+      const job = await api('GET', `api/v1/bulkJobs/${encodeURIComponent(jobId)}`);
+      state.textContent = job.status;
+      if (job.status === 'Completed') {
+        say(`${label}: completed.`);
+        await loadTree();
+        await reload();
+        return;
+      }
+    } catch (e) {
+      state.textContent = e.message;
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+$('folder-job').addEventListener('click', async () => {
+  const source = view.folder.replace(/\/$/, '');
+  const answer = prompt(
+    `What to do with ${source}/: "rename NEW-NAME", "move /DESTINATION" or "copy /DESTINATION"`,
+  );
+  const match = answer && answer.trim().match(/^(rename|move|copy)\s+(.+)$/);
+  if (!match) {
+    if (answer) say('Write rename, move or copy, then the new name or the destination.');
+    return;
+  }
+  const [, kind, argument] = match;
+  try {
+    const { jobId } = kind === 'rename'
+      ? await api('POST', 'api/v1/bulkJobs/renameFolder', { folderPath: source, newFolderName: argument, purgeCache: false })
+      : await api('POST', `api/v1/bulkJobs/${kind}Folder`, { sourceFolderPath: source, destinationPath: argument });
+    if (kind !== 'copy') await openFolder('/');
+    followJob(`${kind} ${source} → ${argument}`, jobId);
+  } catch (e) {
+    say(e.message);
+  }
+});
+
 $('search-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const text = $('search').value.trim();
@@ -358,10 +404,18 @@ $('search-form').addEventListener('submit', async (event) => {
 // ---------------------------------------------------------------- details
 
 function closeDetails() {
+  const was = view.current;
   view.current = null;
   $('details').hidden = true;
   $('details').replaceChildren();
+  // Back to the tile the details came from, for keyboard users.
+  const tile = was && document.querySelector(`#grid li[data-file-id="${was}"] .open`);
+  if (tile) tile.focus();
 }
+
+document.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape' && !$('details').hidden) closeDetails();
+});
 
 async function showDetails(fileId) {
   let file;
@@ -627,7 +681,7 @@ async function showDetails(fileId) {
   }
 
   panel.replaceChildren(
-    el('div', { class: 'row' }, el('h2', {}, file.name), el('button', { type: 'button', onclick: closeDetails, 'aria-label': 'Close details' }, 'Close')),
+    el('div', { class: 'row' }, el('h2', { tabindex: '-1' }, file.name), el('button', { type: 'button', onclick: closeDetails, 'aria-label': 'Close details' }, 'Close')),
     preview,
     facts,
     exif,
@@ -639,6 +693,8 @@ async function showDetails(fileId) {
     playground,
     el('section', {}, el('h2', {}, 'Share'), el('div', { class: 'row' }, expiry, copy), signedField),
     el('section', {}, remove));
+  // Keyboard users land on what they opened.
+  panel.querySelector('h2').focus();
 }
 
 // ---------------------------------------------------------------- custom metadata fields
