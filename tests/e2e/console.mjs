@@ -9,6 +9,7 @@
 // server under another host name, i.e. another site), FOLIO_SCREENSHOT_DIR, CHROMIUM_PATH.
 
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { STEP_MS, get, launchChromium, log, required } from './lib.mjs';
 
@@ -82,6 +83,16 @@ try {
   // A second version of delta.txt, by the file picker.
   await page.setInputFiles('#file-input', { name: 'delta.txt', mimeType: 'text/plain', buffer: Buffer.from('delta text, second version') });
   await page.waitForFunction(() => [...document.querySelectorAll('#uploads .state')].filter((s) => s.textContent === 'done').length === 7);
+
+  // ---- a folder of files, by the folder picker: album/cover.txt and album/day2/note.txt
+  const album = fs.mkdtempSync(path.join(os.tmpdir(), 'folio-console-'));
+  fs.mkdirSync(path.join(album, 'album', 'day2'), { recursive: true });
+  fs.writeFileSync(path.join(album, 'album', 'cover.txt'), 'the cover');
+  fs.writeFileSync(path.join(album, 'album', 'day2', 'note.txt'), 'a note of day two');
+  await page.setInputFiles('#folder-input', path.join(album, 'album'));
+  await page.waitForFunction(() => [...document.querySelectorAll('#uploads .state')].filter((s) => s.textContent === 'done').length === 9);
+  fs.rmSync(album, { recursive: true, force: true });
+  log('a folder uploaded with its sub-folder');
 
   // ---- search
   await page.fill('#search', 'name : "charlie.txt"');

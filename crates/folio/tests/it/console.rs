@@ -20,6 +20,16 @@ fn cookie_of(response: &reqwest::Response) -> Option<String> {
     Some(pair.trim().to_owned())
 }
 
+/// The whole `Set-Cookie` header of a response that must have one.
+fn set_cookie_header(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("set-cookie")
+        .to_owned()
+}
+
 async fn sign_in(app: &TestApp, private_key: &str) -> reqwest::Response {
     app.client
         .post(app.url("/console/session"))
@@ -100,12 +110,7 @@ async fn a_session_cookie_opens_the_api_to_the_console_page_only() {
         .assert_error(403, "Your account cannot be authenticated.");
 
     let response = sign_in(&app, &app.private_key).await;
-    let set_cookie = response
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .expect("set-cookie")
-        .to_owned();
+    let set_cookie = set_cookie_header(&response);
     for part in [
         "HttpOnly",
         "SameSite=Strict",
@@ -357,4 +362,30 @@ async fn a_console_switched_off_has_no_routes() {
     let refused = sign_in(&app, &app.private_key).await;
     assert!(cookie_of(&refused).is_none());
     assert_eq!(refused.status(), 405);
+}
+
+#[tokio::test]
+async fn behind_a_proxy_under_a_path_the_cookie_follows_the_public_url() {
+    let app = TestApp::builder()
+        .config(|c| c.public_url = "https://media.example/folio".to_owned())
+        .start()
+        .await;
+    let response = sign_in(&app, &app.private_key).await;
+    let set_cookie = set_cookie_header(&response);
+    assert!(set_cookie.contains("Path=/folio/console/"), "{set_cookie}");
+    assert!(set_cookie.contains("Secure"), "https: {set_cookie}");
+    let mut env = app.cli_env();
+    env.retain(|(k, _)| k != "FOLIO_PUBLIC_URL");
+    env.push((
+        "FOLIO_PUBLIC_URL".to_owned(),
+        "https://media.example/folio".to_owned(),
+    ));
+    let printed = run_folio(&["console", "link"], &env).await;
+    assert!(
+        printed
+            .stdout
+            .starts_with("https://media.example/folio/console/login?token="),
+        "{}",
+        printed.stdout
+    );
 }

@@ -778,8 +778,9 @@ async function tokenFor(fields) {
   return answer.token;
 }
 
-function upload(file) {
-  const folder = view.folder;
+// `subfolder`: where under the current folder the file goes (from a dropped or picked folder).
+function upload(file, subfolder = '') {
+  const folder = subfolder ? `${view.folder}${subfolder}`.replace(/\/+$/, '') : view.folder;
   const name = file.name || `pasted-${Date.now()}.png`;
   const bar = el('progress', { max: '100', value: '0', 'aria-label': `Upload of ${name}` });
   const state = el('span', { class: 'state' }, 'waiting');
@@ -870,17 +871,53 @@ function uploadAll(files) {
   for (const file of files) upload(file);
 }
 
+// The folder a file of a picked folder goes to, under the current one: `trip/day2/b.txt` ->
+// `trip/day2`.
+function folderOfRelative(relative) {
+  const cut = relative.lastIndexOf('/');
+  return cut > 0 ? relative.slice(0, cut) : '';
+}
+
 $('file-input').addEventListener('change', (event) => {
   uploadAll([...event.target.files]);
   event.target.value = '';
 });
 
+$('folder-input').addEventListener('change', (event) => {
+  for (const file of event.target.files) upload(file, folderOfRelative(file.webkitRelativePath || ''));
+  event.target.value = '';
+});
+
+// The files of a dropped folder, with the folder path each goes to.
+async function filesOfEntry(entry, prefix) {
+  if (entry.isFile) {
+    const file = await new Promise((resolve, reject) => entry.file(resolve, reject));
+    return [{ file, subfolder: prefix }];
+  }
+  const reader = entry.createReader();
+  const children = [];
+  for (;;) {
+    const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+    if (!batch.length) break;
+    children.push(...batch);
+  }
+  const path = prefix ? `${prefix}/${entry.name}` : entry.name;
+  return (await Promise.all(children.map((child) => filesOfEntry(child, path)))).flat();
+}
+
 const drop = $('drop');
 drop.addEventListener('dragover', (event) => { event.preventDefault(); drop.classList.add('over'); });
 drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-drop.addEventListener('drop', (event) => {
+drop.addEventListener('drop', async (event) => {
   event.preventDefault();
   drop.classList.remove('over');
+  const entries = [...(event.dataTransfer.items || [])]
+    .map((item) => (item.webkitGetAsEntry ? item.webkitGetAsEntry() : null));
+  if (entries.length && entries.every(Boolean) && entries.some((e) => e.isDirectory)) {
+    const found = (await Promise.all(entries.map((e) => filesOfEntry(e, '')))).flat();
+    for (const { file, subfolder } of found) upload(file, subfolder);
+    return;
+  }
   uploadAll([...event.dataTransfer.files]);
 });
 document.addEventListener('paste', (event) => {
