@@ -30,6 +30,11 @@ try {
   page.on('dialog', (dialog) => dialog.accept(dialog.type() === 'prompt' ? promptAnswer : undefined));
   const pageErrors = [];
   page.on('pageerror', (e) => pageErrors.push(String(e)));
+  // Everything the page does must fit its Content-Security-Policy.
+  await page.addInitScript(() => {
+    window.cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
 
   // ---- sign in
   await page.goto(consoleUrl);
@@ -93,6 +98,18 @@ try {
   await page.waitForFunction(() => [...document.querySelectorAll('#uploads .state')].filter((s) => s.textContent === 'done').length === 9);
   fs.rmSync(album, { recursive: true, force: true });
   log('a folder uploaded with its sub-folder');
+
+  // ---- a PDF, previewed in a frame
+  const pdf = '%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n'
+    + '3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n';
+  await page.setInputFiles('#file-input', { name: 'golf.pdf', mimeType: 'application/pdf', buffer: Buffer.from(pdf) });
+  await page.waitForFunction(() => [...document.querySelectorAll('#uploads .state')].filter((s) => s.textContent === 'done').length === 10);
+  await page.locator('#grid li[data-file-id]', { hasText: 'golf.pdf' }).locator('.open').click();
+  await page.locator('#details iframe.pdf').waitFor();
+  result.pdfFrame = await page.getAttribute('#details iframe.pdf', 'src');
+  await page.locator('#details button', { hasText: 'Delete' }).last().click();
+  await page.locator('#status', { hasText: 'golf.pdf deleted.' }).waitFor();
+  log('a PDF previewed in a frame, then deleted');
 
   // ---- search
   await page.fill('#search', 'name : "charlie.txt"');
@@ -214,6 +231,8 @@ try {
 
   // At the root with four files: no folder to delete, no further page.
   result.rootControlsHidden = await page.isHidden('#delete-folder') && await page.isHidden('#more');
+
+  result.cspViolations = await page.evaluate(() => window.cspViolations);
 
   // ---- screenshots, desktop
   await page.locator('#grid li[data-file-id] .open').first().click();

@@ -92,9 +92,10 @@ async fn same_origin(request: Request, next: Next) -> Response {
     response
 }
 
-/// The page's policy: its own scripts and styles only; images, media and reads also from the
-/// delivery origin (thumbnails, previews, the transformation playground); no frames, no forms
-/// posting elsewhere.
+/// The page's policy: its own scripts and styles only; images, media, frames (PDF previews:
+/// served without a CSP sandbox, which Chromium's viewer refuses) and reads also from the
+/// delivery origin (thumbnails, previews, the transformation playground); the page itself in
+/// no frame; no forms posting elsewhere.
 fn content_security_policy(delivery_url: &str) -> HeaderValue {
     let delivery = crate::web::origin_of(delivery_url)
         .map(|origin| format!(" {origin}"))
@@ -102,8 +103,8 @@ fn content_security_policy(delivery_url: &str) -> HeaderValue {
     let policy = format!(
         "default-src 'none'; script-src 'self'; style-src 'self'; \
          img-src 'self' blob: data:{delivery}; media-src 'self' blob:{delivery}; \
-         connect-src 'self'{delivery}; base-uri 'none'; form-action 'self'; \
-         frame-ancestors 'none'"
+         connect-src 'self'{delivery}; frame-src 'self'{delivery}; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
     );
     HeaderValue::from_str(&policy).unwrap_or_else(|_| {
         HeaderValue::from_static(

@@ -195,6 +195,7 @@ async fn the_console_signs_in_uploads_searches_edits_shares_deletes_and_fits_a_p
     )
     .await;
     assert_eq!(result["pageErrors"], serde_json::json!([]), "{result}");
+    assert_eq!(result["cspViolations"], serde_json::json!([]), "{result}");
     assert_eq!(
         result["storageAfterSignIn"], "{}{}",
         "the page keeps nothing (no key) in web storage"
@@ -228,6 +229,12 @@ async fn the_console_signs_in_uploads_searches_edits_shares_deletes_and_fits_a_p
         )
         .await;
     assert_eq!(foxtrot.assert_ok()[0]["size"], 9 * 1024 * 1024);
+    assert!(
+        result["pdfFrame"]
+            .as_str()
+            .is_some_and(|src| src.ends_with("/default/golf.pdf")),
+        "{result}"
+    );
     // The picked folder, its sub-folder kept.
     for (name, path) in [
         ("cover.txt", "/album/cover.txt"),

@@ -436,6 +436,7 @@ async function showDetails(fileId) {
   viewable(file.url, file).then((src) => {
     if (file.fileType === 'image') preview.append(el('img', { src, alt: file.name }));
     else if ((file.mime || '').startsWith('video/')) preview.append(el('video', { src, controls: true }));
+    else if (file.mime === 'application/pdf') preview.append(el('iframe', { src, class: 'pdf', title: `${file.name} (PDF)` }));
     else if (/^text\/|json|xml/.test(file.mime || '')) {
       // The first 64 KiB, as text: the page never runs or renders what a file holds.
       fetch(src, { headers: { Range: 'bytes=0-65535' } })
