@@ -99,6 +99,21 @@ try {
   fs.rmSync(album, { recursive: true, force: true });
   log('a folder uploaded with its sub-folder');
 
+  // ---- a refused upload (a name over 1024 bytes): the server's message on its row, and
+  //      Retry (refused again)
+  const longName = `${'n'.repeat(1030)}.txt`;
+  await page.evaluate((name) => {
+    const data = new DataTransfer();
+    data.items.add(new File(['refused'], name, { type: 'text/plain' }));
+    document.getElementById('drop').dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+  }, longName);
+  await page.locator('#uploads .failed').waitFor();
+  result.refusal = await page.textContent('#uploads .failed');
+  await page.locator('#uploads li', { hasText: 'nnnn' }).locator('button', { hasText: 'Retry' }).click();
+  await page.locator('#uploads li', { hasText: 'nnnn' }).locator('.failed').waitFor();
+  result.refusalsAfterRetry = await page.locator('#uploads .failed').count();
+  log('a refused upload shows:', result.refusal);
+
   // ---- a PDF, previewed in a frame
   const pdf = '%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n'
     + '3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n';

@@ -229,6 +229,15 @@ async fn the_console_signs_in_uploads_searches_edits_shares_deletes_and_fits_a_p
         )
         .await;
     assert_eq!(foxtrot.assert_ok()[0]["size"], 9 * 1024 * 1024);
+    // The server's own message for a name it refuses, once per attempt.
+    assert_eq!(
+        result["refusal"],
+        folio::error::AppError::Param(folio_contract::ParamError::Invalid("fileName"))
+            .wire()
+            .message,
+        "{result}"
+    );
+    assert_eq!(result["refusalsAfterRetry"], 1, "{result}");
     assert!(
         result["pdfFrame"]
             .as_str()
