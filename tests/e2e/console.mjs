@@ -6,17 +6,19 @@
 // the sign-in, and fit a phone's width. Prints `RESULT {json}` for the Rust side.
 //
 // Environment: FOLIO_CONSOLE_URL (…/console/), FOLIO_PRIVATE_KEY, FOLIO_OTHER_ORIGIN (the same
-// server under another host name, i.e. another site), FOLIO_SCREENSHOT_DIR, CHROMIUM_PATH.
+// server under another host name, i.e. another site), FOLIO_FIXTURES (the media fixtures),
+// FOLIO_SCREENSHOT_DIR, CHROMIUM_PATH.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { STEP_MS, get, launchChromium, log, required } from './lib.mjs';
+import { STEP_MS, get, launchChromium, log, required, uploadThrottle } from './lib.mjs';
 
 const consoleUrl = required('FOLIO_CONSOLE_URL');
 const privateKey = required('FOLIO_PRIVATE_KEY');
 const otherOrigin = required('FOLIO_OTHER_ORIGIN');
 const shots = required('FOLIO_SCREENSHOT_DIR');
+const fixtures = required('FOLIO_FIXTURES');
 fs.mkdirSync(shots, { recursive: true });
 
 const browser = await launchChromium();
@@ -114,11 +116,40 @@ try {
   result.refusalsAfterRetry = await page.locator('#uploads .failed').count();
   log('a refused upload shows:', result.refusal);
 
+  // ---- a cancelled upload: a 12 MiB one (resumable) on a slow link, cancelled while its first
+  //      chunk is on the way; Folio is told to drop it, and nothing is kept
+  const throttle = uploadThrottle(context, page);
+  await throttle.on(256 * 1024);
+  await page.setInputFiles('#file-input', { name: 'hotel.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(12 * 1024 * 1024, 3) });
+  const hotel = page.locator('#uploads li', { hasText: 'hotel.bin' });
+  await hotel.locator('.state', { hasText: 'sending' }).waitFor();
+  await hotel.locator('button', { hasText: 'Cancel' }).click();
+  await throttle.off();
+  result.cancelledRowGone = (await hotel.count()) === 0;
+  log('an upload cancelled while sending');
+
+  // ---- a photo's EXIF summary and a video's player
+  await page.setInputFiles('#file-input', [path.join(fixtures, 'photo-exif.jpg'), path.join(fixtures, 'video.mp4')]);
+  await page.waitForFunction(() => [...document.querySelectorAll('#uploads .state')].filter((s) => s.textContent === 'done').length === 11);
+  await page.locator('#grid li[data-file-id]', { hasText: 'photo-exif.jpg' }).locator('.open').click();
+  await page.locator('#details h2', { hasText: 'photo-exif.jpg' }).waitFor();
+  await page.locator('#details dt', { hasText: 'Camera make' }).waitFor();
+  result.exif = await page.$$eval('#details dl dt', (dts) => dts.map((dt) => `${dt.textContent}: ${dt.nextElementSibling.textContent}`));
+  await page.locator('#grid li[data-file-id]', { hasText: 'video.mp4' }).locator('.open').click();
+  await page.locator('#details video').waitFor();
+  result.videoSrc = await page.getAttribute('#details video', 'src');
+  for (const name of ['photo-exif.jpg', 'video.mp4']) {
+    await page.locator('#grid li[data-file-id]', { hasText: name }).locator('.pick').check();
+  }
+  await page.click('#bulk-delete');
+  await page.waitForFunction(() => ![...document.querySelectorAll('#grid li .label')].some((l) => /photo-exif|video\.mp4/.test(l.textContent)));
+  log('EXIF summary and video player shown:', result.exif.filter((f) => /Camera|Taken/.test(f)).join('; '));
+
   // ---- a PDF, previewed in a frame
   const pdf = '%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n'
     + '3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n';
   await page.setInputFiles('#file-input', { name: 'golf.pdf', mimeType: 'application/pdf', buffer: Buffer.from(pdf) });
-  await page.waitForFunction(() => [...document.querySelectorAll('#uploads .state')].filter((s) => s.textContent === 'done').length === 10);
+  await page.waitForFunction(() => [...document.querySelectorAll('#uploads .state')].filter((s) => s.textContent === 'done').length === 12);
   await page.locator('#grid li[data-file-id]', { hasText: 'golf.pdf' }).locator('.open').click();
   await page.locator('#details iframe.pdf').waitFor();
   result.pdfFrame = await page.getAttribute('#details iframe.pdf', 'src');

@@ -191,6 +191,7 @@ async fn the_console_signs_in_uploads_searches_edits_shares_deletes_and_fits_a_p
             ("FOLIO_PRIVATE_KEY", app.private_key.clone()),
             // The same server under another host name: another site for the browser.
             ("FOLIO_OTHER_ORIGIN", format!("http://localhost:{port}")),
+            ("FOLIO_FIXTURES", crate::harness::FIXTURES.to_owned()),
         ],
     )
     .await;
@@ -238,6 +239,24 @@ async fn the_console_signs_in_uploads_searches_edits_shares_deletes_and_fits_a_p
         "{result}"
     );
     assert_eq!(result["refusalsAfterRetry"], 1, "{result}");
+    // A cancelled upload leaves no file.
+    assert_eq!(result["cancelledRowGone"], true, "{result}");
+    let hotel = app
+        .api(
+            reqwest::Method::GET,
+            "/v1/files?searchQuery=name%20%3D%20%22hotel.bin%22",
+            None,
+        )
+        .await;
+    assert_eq!(hotel.assert_ok(), &serde_json::json!([]));
+    let exif = result["exif"].to_string();
+    assert!(exif.contains("Camera make: "), "{exif}");
+    assert!(
+        result["videoSrc"]
+            .as_str()
+            .is_some_and(|src| src.ends_with("/default/video.mp4")),
+        "{result}"
+    );
     assert!(
         result["pdfFrame"]
             .as_str()

@@ -202,7 +202,12 @@ async function openFolder(path) {
   await reload();
 }
 
+// Bumped by every reload: a page that arrives for an older one is dropped (two uploads ending
+// at once reload twice; their answers must not both fill the grid).
+let generation = 0;
+
 async function reload() {
+  generation += 1;
   view.skip = 0;
   view.selected.clear();
   updateBulk();
@@ -230,14 +235,17 @@ async function loadPage() {
   if (!view.query) query.set('path', view.folder);
   if ($('sort').value) query.set('sort', $('sort').value);
   if ($('file-type').value !== 'all') query.set('fileType', $('file-type').value);
+  const asked = generation;
   let items;
   try {
     items = await api('GET', `api/v1/files?${query}`);
   } catch (e) {
+    if (asked !== generation) return;
     if (view.query && e.status === 400) $('search-error').textContent = e.message;
     else say(e.message);
     return;
   }
+  if (asked !== generation) return;
   view.skip += items.length;
   for (const item of items) $('grid').append(tile(item));
   $('more').hidden = items.length < PAGE;
