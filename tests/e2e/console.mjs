@@ -217,6 +217,15 @@ try {
   await page.selectOption('#field-type', 'Number');
   await page.locator('#details button', { hasText: 'Create field' }).click();
   await page.locator('#details .fields-list li', { hasText: 'Rating (rating, Number)' }).waitFor();
+  await page.fill('#field-name', 'mood');
+  await page.fill('#field-label', 'Mood');
+  await page.selectOption('#field-type', 'SingleSelect');
+  await page.fill('#field-options', 'happy, calm');
+  await page.locator('#details button', { hasText: 'Create field' }).click();
+  promptAnswer = 'happy, calm, sad';
+  await page.locator('#details .fields-list li', { hasText: 'Mood (mood' }).locator('button', { hasText: 'Edit options' }).click();
+  await page.locator('#details .fields-list li', { hasText: 'Mood (mood, SingleSelect: happy, calm, sad)' }).waitFor();
+  promptAnswer = 'holiday';
   await page.locator('#grid li[data-file-id]', { hasText: 'alpha.png' }).locator('.open').click();
   await page.locator('#details h2', { hasText: 'alpha.png' }).waitFor();
   await page.locator('#details .custom input[data-field="rating"]').fill('4');

@@ -350,6 +350,19 @@ async fn the_console_signs_in_uploads_searches_edits_shares_deletes_and_fits_a_p
         .await;
     let alpha = renamed.assert_ok()[0].clone();
     assert_eq!(alpha["customMetadata"]["rating"], 4, "{alpha}");
+    let fields = app
+        .api(reqwest::Method::GET, "/v1/customMetadataFields", None)
+        .await;
+    let mood = fields
+        .assert_ok()
+        .as_array()
+        .and_then(|all| all.iter().find(|f| f["name"] == "mood"))
+        .cloned()
+        .expect("the mood field");
+    assert_eq!(
+        mood["schema"]["selectOptions"],
+        serde_json::json!(["happy", "calm", "sad"])
+    );
 
     if std::env::var("FOLIO_UPDATE_CONSOLE_PNG").is_ok_and(|v| v == "1") {
         let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e");

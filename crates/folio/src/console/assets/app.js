@@ -721,7 +721,20 @@ async function showFields() {
   panel.hidden = false;
   const list = el('ul', { class: 'fields-list', 'aria-label': 'Custom metadata fields' },
     fields.map((field) => el('li', {},
-      el('span', {}, `${field.label} (${field.name}, ${field.schema.type})`),
+      el('span', {}, `${field.label} (${field.name}, ${field.schema.type}${
+        field.schema.selectOptions ? `: ${field.schema.selectOptions.join(', ')}` : ''})`),
+      field.schema.selectOptions ? el('button', { type: 'button', onclick: async () => {
+        const answer = prompt(`Options of ${field.name}, comma-separated`, field.schema.selectOptions.join(', '));
+        if (!answer) return;
+        const selectOptions = answer.split(',').map((o) => o.trim()).filter(Boolean);
+        try {
+          await api('PATCH', `api/v1/customMetadataFields/${encodeURIComponent(field.id)}`, { schema: { ...field.schema, selectOptions } });
+          say('Options saved.');
+          await showFields();
+        } catch (e) {
+          say(e.message);
+        }
+      } }, 'Edit options') : null,
       el('button', { type: 'button', onclick: async () => {
         const label = prompt(`New label for ${field.name}`, field.label);
         if (!label) return;
