@@ -35,7 +35,7 @@ use serde_json::json;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::{ConsoleSession, ConsoleSessionKind, KeyWithAccount};
-use crate::upload::auth::{key_for_private, key_for_public};
+use crate::upload::auth::{key_for_private, key_for_public, Principal};
 use crate::web::SameOriginOnly;
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
@@ -128,15 +128,11 @@ async fn page(State(state): State<AppState>) -> Response {
 }
 
 async fn app_js() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        APP_JS,
-    )
-        .into_response()
+    crate::web::asset("text/javascript; charset=utf-8", APP_JS)
 }
 
 async fn app_css() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], APP_CSS).into_response()
+    crate::web::asset("text/css; charset=utf-8", APP_CSS)
 }
 
 /// The path the session cookie is scoped to: the console's, under the public URL's path.
@@ -321,12 +317,9 @@ pub async fn create_link(state: &AppState, public_key: &str) -> anyhow::Result<S
     ))
 }
 
-/// The key a console API call acts with, put in the request by [`signed_in`].
-#[derive(Clone)]
-struct Caller(KeyWithAccount);
-
 /// Console API calls: a live session and its CSRF token, then the session key's Basic
-/// credentials in place of whatever the request carried.
+/// credentials in place of whatever the request carried (the handlers, the console's own
+/// helpers included, authenticate with them like any API call).
 async fn signed_in(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let (found, key) = match session_of(&state, request.headers()).await {
         Ok(found) => found,
@@ -343,16 +336,12 @@ async fn signed_in(State(state): State<AppState>, mut request: Request, next: Ne
         }
         Err(_) => return AppError::ConsoleSignIn.into_response(),
     }
-    request.extensions_mut().insert(Caller(key));
     next.run(request).await
 }
 
 /// `POST /console/api/token`: an upload token for the page's upload, the same request and
 /// answer as `/demo/auth` (spec §10.1), signed with the session's key pair.
-async fn upload_token(
-    axum::Extension(Caller(key)): axum::Extension<Caller>,
-    body: Bytes,
-) -> Response {
+async fn upload_token(Principal(key): Principal, body: Bytes) -> Response {
     match TokenRequest::from_json(&body)
         .and_then(|request| request.sign(&key.key.public_key, &key.key.private_key))
     {
@@ -378,7 +367,7 @@ struct SignRequest {
 /// (media-api §4).
 async fn sign_url(
     State(state): State<AppState>,
-    axum::Extension(Caller(key)): axum::Extension<Caller>,
+    Principal(key): Principal,
     body: Bytes,
 ) -> Response {
     let Ok(request) = serde_json::from_slice::<SignRequest>(&body) else {

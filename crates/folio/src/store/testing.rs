@@ -167,6 +167,20 @@ impl TestS3 {
         )
     }
 
+    /// The credentials as the environment variables of a `folio` process.
+    pub fn credential_vars(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "FOLIO_S3__ACCESS_KEY_ID".to_owned(),
+                self.access_key_id.clone(),
+            ),
+            (
+                "FOLIO_S3__SECRET_ACCESS_KEY".to_owned(),
+                self.secret_access_key.clone(),
+            ),
+        ]
+    }
+
     /// Sets the credentials in a configuration.
     pub fn configure(&self, config: &mut crate::config::Config) {
         config.s3.access_key_id = self.access_key_id.clone();

@@ -532,18 +532,18 @@ impl RawCatalog {
         }
         let n: i64 = match self {
             RawCatalog::Sqlite(pool) => {
-                let mut query = sqlx::query_scalar(&sql);
+                let mut query = sqlx::query(&sql);
                 for (cell, kind) in binds {
-                    query = bind_sqlite_scalar(query, cell, kind);
+                    query = bind_sqlite(query, cell, kind);
                 }
-                query.fetch_one(pool).await?
+                query.fetch_one(pool).await?.try_get(0)?
             }
             RawCatalog::Postgres(pool) => {
-                let mut query = sqlx::query_scalar(&sql);
+                let mut query = sqlx::query(&sql);
                 for (cell, kind) in binds {
-                    query = bind_pg_scalar(query, cell, kind);
+                    query = bind_pg(query, cell, kind);
                 }
-                query.fetch_one(pool).await?
+                query.fetch_one(pool).await?.try_get(0)?
             }
         };
         Ok(u64::try_from(n).unwrap_or_default())
@@ -695,9 +695,6 @@ fn bind_kinds(table: &Table, filter: Option<&Filter>, after: bool) -> Vec<Kind> 
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
-type SqliteScalar<'q> =
-    sqlx::query::QueryScalar<'q, sqlx::Sqlite, i64, sqlx::sqlite::SqliteArguments<'q>>;
-type PgScalar<'q> = sqlx::query::QueryScalar<'q, sqlx::Postgres, i64, sqlx::postgres::PgArguments>;
 
 fn bind_sqlite(query: SqliteQuery<'_>, cell: Cell, kind: Kind) -> SqliteQuery<'_> {
     match (cell, kind) {
@@ -707,15 +704,6 @@ fn bind_sqlite(query: SqliteQuery<'_>, cell: Cell, kind: Kind) -> SqliteQuery<'_
         (Cell::Null, Int | Flag) => query.bind(None::<i64>),
         (Cell::Null, Text) => query.bind(None::<String>),
         (Cell::Null, Bytes) => query.bind(None::<Vec<u8>>),
-    }
-}
-
-fn bind_sqlite_scalar(query: SqliteScalar<'_>, cell: Cell, kind: Kind) -> SqliteScalar<'_> {
-    match (cell, kind) {
-        (Cell::Int(n), _) => query.bind(n),
-        (Cell::Text(s), _) => query.bind(s),
-        (Cell::Bytes(b), _) => query.bind(b),
-        (Cell::Null, _) => query.bind(None::<i64>),
     }
 }
 
@@ -731,16 +719,6 @@ fn bind_pg(query: PgQuery<'_>, cell: Cell, kind: Kind) -> PgQuery<'_> {
         (Cell::Null, Flag) => query.bind(None::<bool>),
         (Cell::Null, Text) => query.bind(None::<String>),
         (Cell::Null, Bytes) => query.bind(None::<Vec<u8>>),
-    }
-}
-
-fn bind_pg_scalar(query: PgScalar<'_>, cell: Cell, kind: Kind) -> PgScalar<'_> {
-    match (cell, kind) {
-        (Cell::Int(n), Flag) => query.bind(n != 0),
-        (Cell::Int(n), _) => query.bind(n),
-        (Cell::Text(s), _) => query.bind(s),
-        (Cell::Bytes(b), _) => query.bind(b),
-        (Cell::Null, _) => query.bind(None::<String>),
     }
 }
 

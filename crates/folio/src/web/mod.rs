@@ -218,33 +218,26 @@ async fn page(State(web): State<WebState>) -> Response {
     response
 }
 
+/// A file of a page, embedded in the binary.
+pub(crate) fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
 async fn app_js() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        APP_JS,
-    )
-        .into_response()
+    asset("text/javascript; charset=utf-8", APP_JS)
 }
 
 /// `tus-client.js`, served beside each page that uses it.
 pub(crate) async fn tus_client_js() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        TUS_CLIENT_JS,
-    )
-        .into_response()
+    asset("text/javascript; charset=utf-8", TUS_CLIENT_JS)
 }
 
 async fn style_css() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
-        STYLE_CSS,
-    )
-        .into_response()
+    asset("text/css; charset=utf-8", STYLE_CSS)
 }
 
 async fn favicon() -> Response {
-    ([(header::CONTENT_TYPE, "image/svg+xml")], FAVICON_SVG).into_response()
+    asset("image/svg+xml", FAVICON_SVG)
 }
 
 /// The same contract as `examples/backend`'s `POST /auth` (spec §10.1), guarded by the run's

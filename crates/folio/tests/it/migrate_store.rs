@@ -43,14 +43,7 @@ impl Destination {
         let mut env = Vec::new();
         let blobs = if crate::harness::backend() == Backend::PostgresS3 {
             let s3 = test_s3();
-            env.push((
-                "FOLIO_S3__ACCESS_KEY_ID".to_owned(),
-                s3.access_key_id.clone(),
-            ));
-            env.push((
-                "FOLIO_S3__SECRET_ACCESS_KEY".to_owned(),
-                s3.secret_access_key.clone(),
-            ));
+            env.extend(s3.credential_vars());
             s3.fresh_url()
         } else {
             format!("file://{}", dir.join("moved-blobs").display())

@@ -121,14 +121,7 @@ impl Cluster {
             ("FOLIO_S3__PART_SIZE_BYTES".to_owned(), "5242880".to_owned()),
         ];
         if let Some(s3) = s3 {
-            env.push((
-                "FOLIO_S3__ACCESS_KEY_ID".to_owned(),
-                s3.access_key_id.clone(),
-            ));
-            env.push((
-                "FOLIO_S3__SECRET_ACCESS_KEY".to_owned(),
-                s3.secret_access_key.clone(),
-            ));
+            env.extend(s3.credential_vars());
         }
         env
     }
