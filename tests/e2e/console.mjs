@@ -318,7 +318,7 @@ try {
   }, { target: consoleUrl, ids: await page.$$eval('#grid li[data-file-id]', (items) => items.map((i) => i.dataset.fileId)) });
   await evil.close();
   await page.click('#search-form button[type=submit]');
-  await page.waitForTimeout(500);
+  await page.locator('#grid:not([aria-busy])').waitFor();
   result.gridAfterCrossSite = await page.locator('#grid li[data-file-id] .label').allTextContents();
   log('another site could not act:', JSON.stringify(result.crossSite));
 

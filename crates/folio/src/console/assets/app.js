@@ -27,6 +27,9 @@ const el = (tag, attrs = {}, ...children) => {
 
 let session = null; // {publicKey, account, urlEndpoint, csrfToken, expiresAt}
 let limits = null;
+// Settles once the limits are known (or known to be unavailable): an upload waits for it, since
+// its size check and its route (resumable or not) depend on them.
+let limitsLoaded = Promise.resolve();
 const view = { folder: '/', query: null, skip: 0, selected: new Set(), current: null };
 
 class ApiError extends Error {
@@ -37,6 +40,8 @@ class ApiError extends Error {
   }
 }
 
+// The status line. Handlers call it last, once the view shows the change: a reader (and the
+// browser tests) take the message as "done, and on screen".
 function say(text) {
   $('status').textContent = text;
   clearTimeout(say.timer);
@@ -104,7 +109,7 @@ async function signedIn(data) {
   $('app').hidden = false;
   $('account').textContent = `${data.account} · ${data.publicKey}`;
   history.replaceState(null, '', location.pathname);
-  loadLimits();
+  limitsLoaded = loadLimits();
   await loadTree();
   await openFolder('/');
 }
@@ -215,6 +220,13 @@ async function reload() {
   await loadPage();
 }
 
+// `aria-busy` while a page of the grid is on its way: screen readers wait for it, and so can
+// a test that must tell "nothing yet" from "nothing there".
+function gridBusy(busy) {
+  if (busy) $('grid').setAttribute('aria-busy', 'true');
+  else $('grid').removeAttribute('aria-busy');
+}
+
 // The filters as a searchQuery condition (ANDed with a typed query), or null.
 function filterQuery() {
   const parts = [];
@@ -237,15 +249,18 @@ async function loadPage() {
   if ($('file-type').value !== 'all') query.set('fileType', $('file-type').value);
   const asked = generation;
   let items;
+  gridBusy(true);
   try {
     items = await api('GET', `api/v1/files?${query}`);
   } catch (e) {
     if (asked !== generation) return;
+    gridBusy(false);
     if (view.query && e.status === 400) $('search-error').textContent = e.message;
     else say(e.message);
     return;
   }
   if (asked !== generation) return;
+  gridBusy(false);
   view.skip += items.length;
   for (const item of items) $('grid').append(tile(item));
   $('more').hidden = items.length < PAGE;
@@ -308,9 +323,9 @@ $('bulk-delete').addEventListener('click', async () => {
   if (!ids.length || !confirm(`Delete ${ids.length} file(s) with all their versions?`)) return;
   try {
     await api('POST', 'api/v1/files/batch/deleteByFileIds', { fileIds: ids });
-    say(`Deleted ${ids.length} file(s).`);
     if (view.current && ids.includes(view.current)) closeDetails();
     await reload();
+    say(`Deleted ${ids.length} file(s).`);
   } catch (e) {
     say(e.message);
   }
@@ -322,8 +337,8 @@ $('bulk-tag').addEventListener('click', async () => {
   if (!tag || !tag.trim()) return;
   try {
     await api('POST', 'api/v1/files/addTags', { fileIds: ids, tags: [tag.trim()] });
-    say(`Tagged ${ids.length} file(s) ${tag.trim()}.`);
     if (view.current && ids.includes(view.current)) await showDetails(view.current);
+    say(`Tagged ${ids.length} file(s) ${tag.trim()}.`);
   } catch (e) {
     say(e.message);
   }
@@ -334,9 +349,9 @@ $('new-folder').addEventListener('click', async () => {
   if (!name) return;
   try {
     await api('POST', 'api/v1/folder', { folderName: name, parentFolderPath: view.folder });
-    say(`Folder ${name} created.`);
     await loadTree();
     await reload();
+    say(`Folder ${name} created.`);
   } catch (e) {
     say(e.message);
   }
@@ -347,9 +362,9 @@ $('delete-folder').addEventListener('click', async () => {
   if (path === '/' || !confirm(`Delete the folder ${path} with every file in it?`)) return;
   try {
     await api('DELETE', 'api/v1/folder', { folderPath: path });
-    say(`Folder ${path} deleted.`);
     await loadTree();
     await openFolder('/');
+    say(`Folder ${path} deleted.`);
   } catch (e) {
     say(e.message);
   }
@@ -365,9 +380,9 @@ async function followJob(label, jobId) {
       const job = await api('GET', `api/v1/bulkJobs/${encodeURIComponent(jobId)}`);
       state.textContent = job.status;
       if (job.status === 'Completed') {
-        say(`${label}: completed.`);
         await loadTree();
         await reload();
+        say(`${label}: completed.`);
         return;
       }
     } catch (e) {
@@ -502,8 +517,8 @@ async function showDetails(fileId) {
             if (!confirm(`Delete ${v.versionInfo.name} of ${file.name}?`)) return;
             try {
               await api('DELETE', `api/v1/files/${encodeURIComponent(fileId)}/versions/${encodeURIComponent(v.versionInfo.id)}`);
-              say(`${v.versionInfo.name} deleted.`);
               await showDetails(fileId);
+              say(`${v.versionInfo.name} deleted.`);
             } catch (e) {
               say(e.message);
             }
@@ -514,9 +529,9 @@ async function showDetails(fileId) {
           onclick: async () => {
             try {
               await api('PUT', `api/v1/files/${encodeURIComponent(fileId)}/versions/${encodeURIComponent(v.versionInfo.id)}/restore`);
-              say(`${v.versionInfo.name} is current again.`);
               await showDetails(fileId);
               await reload();
+              say(`${v.versionInfo.name} is current again.`);
             } catch (e) {
               say(e.message);
             }
@@ -547,9 +562,9 @@ async function showDetails(fileId) {
     if (!confirm(`Delete ${file.name} with all its versions?`)) return;
     try {
       await api('DELETE', `api/v1/files/${encodeURIComponent(fileId)}`);
-      say(`${file.name} deleted.`);
       closeDetails();
       await reload();
+      say(`${file.name} deleted.`);
     } catch (e) {
       say(e.message);
     }
@@ -558,8 +573,8 @@ async function showDetails(fileId) {
   const patch = async (body, done) => {
     try {
       await api('PATCH', `api/v1/files/${encodeURIComponent(fileId)}/details`, body);
-      say(done);
       await showDetails(fileId);
+      say(done);
     } catch (e) {
       say(e.message);
     }
@@ -637,18 +652,20 @@ async function showDetails(fileId) {
   const move = (kind) => async () => {
     const destination = target.value.trim() || '/';
     try {
+      let done;
       if (kind === 'rename') {
         await api('PUT', 'api/v1/files/rename', { filePath: file.filePath, newFileName: newName.value.trim() });
-        say(`Renamed to ${newName.value.trim()}.`);
+        done = `Renamed to ${newName.value.trim()}.`;
       } else if (kind === 'move') {
         await api('POST', 'api/v1/files/move', { sourceFilePath: file.filePath, destinationPath: destination });
-        say(`Moved to ${destination}.`);
+        done = `Moved to ${destination}.`;
       } else {
         await api('POST', 'api/v1/files/copy', { sourceFilePath: file.filePath, destinationPath: destination, includeFileVersions: false });
-        say(`Copied to ${destination}.`);
+        done = `Copied to ${destination}.`;
       }
       await showDetails(fileId);
       await reload();
+      say(done);
     } catch (e) {
       say(e.message);
     }
@@ -729,8 +746,8 @@ async function showFields() {
         const selectOptions = answer.split(',').map((o) => o.trim()).filter(Boolean);
         try {
           await api('PATCH', `api/v1/customMetadataFields/${encodeURIComponent(field.id)}`, { schema: { ...field.schema, selectOptions } });
-          say('Options saved.');
           await showFields();
+          say('Options saved.');
         } catch (e) {
           say(e.message);
         }
@@ -740,8 +757,8 @@ async function showFields() {
         if (!label) return;
         try {
           await api('PATCH', `api/v1/customMetadataFields/${encodeURIComponent(field.id)}`, { label });
-          say('Field renamed.');
           await showFields();
+          say('Field renamed.');
         } catch (e) {
           say(e.message);
         }
@@ -750,8 +767,8 @@ async function showFields() {
         if (!confirm(`Delete the field ${field.name}? Its name stays reserved.`)) return;
         try {
           await api('DELETE', `api/v1/customMetadataFields/${encodeURIComponent(field.id)}`);
-          say('Field deleted.');
           await showFields();
+          say('Field deleted.');
         } catch (e) {
           say(e.message);
         }
@@ -769,8 +786,8 @@ async function showFields() {
     if (type.value.endsWith('Select')) schema.selectOptions = options.value.split(',').map((o) => o.trim()).filter(Boolean);
     try {
       await api('POST', 'api/v1/customMetadataFields', { name: name.value.trim(), label: label.value.trim(), schema });
-      say(`Field ${name.value.trim()} created.`);
       await showFields();
+      say(`Field ${name.value.trim()} created.`);
     } catch (e) {
       error.textContent = e.message;
     }
@@ -801,7 +818,7 @@ async function tokenFor(fields) {
 }
 
 // `subfolder`: where under the current folder the file goes (from a dropped or picked folder).
-function upload(file, subfolder = '') {
+async function upload(file, subfolder = '') {
   const folder = subfolder ? `${view.folder}${subfolder}`.replace(/\/+$/, '') : view.folder;
   const name = file.name || `pasted-${Date.now()}.png`;
   const bar = el('progress', { max: '100', value: '0', 'aria-label': `Upload of ${name}` });
@@ -814,12 +831,14 @@ function upload(file, subfolder = '') {
     state.textContent = 'failed';
     row.append(el('span', { class: 'failed' }, message));
     cancel.textContent = 'Retry';
-    cancel.onclick = () => { row.remove(); upload(file); };
+    cancel.onclick = () => { row.remove(); upload(file, subfolder); };
   };
   cancel.onclick = () => {
     if (request) request.abort();
     row.remove();
   };
+  await limitsLoaded;
+  if (!row.isConnected) return; // cancelled while waiting
   const problem = sizeProblem(file);
   if (problem) {
     fail(problem);
