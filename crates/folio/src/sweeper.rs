@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use tracing::Instrument;
 
 use crate::ids;
 use crate::state::AppState;
@@ -97,27 +98,31 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<SweepReport> {
 
 /// Runs [`sweep_once`] now and then every `storage.sweep_interval_secs`.
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let period = Duration::from_secs(state.config.storage.sweep_interval_secs.max(1));
-        let mut ticker = tokio::time::interval(period);
-        loop {
-            ticker.tick().await;
-            match sweep_once(&state).await {
-                Ok(report) if report != SweepReport::default() => {
-                    tracing::info!(
-                        sweep.orphan_blobs = report.orphan_blobs,
-                        sweep.orphan_renditions = report.orphan_renditions,
-                        sweep.staging_files = report.staging_files,
-                        sweep.expired_tokens = report.expired_tokens,
-                        sweep.old_deliveries = report.old_deliveries,
-                        sweep.expired_uploads = report.expired_uploads,
-                        sweep.old_rate_counts = report.old_rate_counts,
-                        "swept"
-                    );
+    tokio::spawn(
+        async move {
+            let period = Duration::from_secs(state.config.storage.sweep_interval_secs.max(1));
+            let mut ticker = tokio::time::interval(period);
+            loop {
+                ticker.tick().await;
+                match sweep_once(&state).await {
+                    Ok(report) if report != SweepReport::default() => {
+                        tracing::info!(
+                            sweep.orphan_blobs = report.orphan_blobs,
+                            sweep.orphan_renditions = report.orphan_renditions,
+                            sweep.staging_files = report.staging_files,
+                            sweep.expired_tokens = report.expired_tokens,
+                            sweep.old_deliveries = report.old_deliveries,
+                            sweep.expired_uploads = report.expired_uploads,
+                            sweep.old_rate_counts = report.old_rate_counts,
+                            "swept"
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = ?e, "sweep failed; will retry"),
                 }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = ?e, "sweep failed; will retry"),
             }
         }
-    })
+        // Not a request's work: the sweeper's own span names its log lines.
+        .instrument(tracing::info_span!("sweeper")),
+    )
 }

@@ -9,6 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
+use tracing::Instrument;
+
 use super::append::{AppendSettings, Appender};
 
 /// The staging file of a blob: hidden from listings (object_store skips names with `#`).
@@ -82,12 +84,15 @@ impl Drop for LocalWriter {
         let staging = file.path().to_owned();
         let in_flight = file.take_write_in_flight();
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move {
-                if let Some(task) = in_flight {
-                    let _ = task.await;
+            handle.spawn(
+                async move {
+                    if let Some(task) = in_flight {
+                        let _ = task.await;
+                    }
+                    remove_staging(staging).await;
                 }
-                remove_staging(staging).await;
-            });
+                .in_current_span(),
+            );
         }
     }
 }

@@ -29,6 +29,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
 use object_store::{BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectStore, RetryConfig};
 use tokio::io::AsyncWriteExt;
+use tracing::Instrument;
 
 use crate::config::{Config, S3Config};
 
@@ -659,11 +660,14 @@ impl Drop for BlobWriter {
         };
         let key = std::mem::take(&mut self.key);
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move {
-                if let Err(e) = inner.abort().await {
-                    tracing::debug!(blob.key = %key, error = %e, "aborting a blob upload");
+            handle.spawn(
+                async move {
+                    if let Err(e) = inner.abort().await {
+                        tracing::debug!(blob.key = %key, error = %e, "aborting a blob upload");
+                    }
                 }
-            });
+                .in_current_span(),
+            );
         }
     }
 }
