@@ -5,12 +5,19 @@
 //! copied into a buffer of ours) until a buffer's worth has arrived; then one blocking task
 //! writes them with one vectored write, while the next buffer fills.
 //!
-//! With fsync on, the file is also flushed while it grows: once `early_sync_bytes` have been
-//! written since the last flush started (and that one has ended), a background `fdatasync`
-//! takes what the page cache holds so far to the disk. When the bytes must be durable (the end
-//! of a blob, a checkpoint of a resumable upload) only what came since is left to flush, so
+//! With fsync on, the file is also flushed while it grows, so that when the bytes must be
+//! durable (the end of a blob, a checkpoint of a resumable upload) little is left to flush and
 //! making a file durable takes about as long as receiving it instead of receiving, then
-//! flushing it all.
+//! flushing it all. Two ways, chosen by the caller:
+//!
+//! * background flushes: once `early_sync_bytes` have been written since the last flush started
+//!   (and that one has ended), a background `fdatasync` takes what the page cache holds so far
+//!   to the disk. New blobs use these: they become durable once.
+//! * write-behind: each write starts its own write-back at once ([`folio_sys::start_writeback`]),
+//!   without the metadata write and the disk-cache flush an `fdatasync` adds. A file made
+//!   durable often uses this (a resumable upload's partial file, at every PATCH): with
+//!   background flushes, each round's fixed cost let megabytes pile up behind it, and every
+//!   checkpoint waited for them (measured in docs/benchmarks.md, "Resumable uploads").
 
 use std::fs::File;
 use std::io::{IoSlice, Write};
@@ -24,6 +31,7 @@ use tokio::task::JoinHandle;
 pub(super) struct Appender {
     path: PathBuf,
     fsync: bool,
+    write_behind: bool,
     buffer_bytes: usize,
     early_sync_bytes: u64,
     pending: Vec<Bytes>,
@@ -54,8 +62,11 @@ pub(super) struct AppendSettings {
     pub fsync: bool,
     /// Bytes collected before a write.
     pub buffer_bytes: usize,
-    /// Bytes written between two background flushes (with `fsync`).
+    /// Bytes written between two background flushes (with `fsync`, without `write_behind`).
     pub early_sync_bytes: u64,
+    /// Start each write's write-back at once instead of flushing in the background (with
+    /// `fsync`).
+    pub write_behind: bool,
 }
 
 impl Appender {
@@ -74,6 +85,7 @@ impl Appender {
         Appender {
             path,
             fsync: settings.fsync,
+            write_behind: settings.fsync && settings.write_behind,
             buffer_bytes: settings.buffer_bytes,
             early_sync_bytes: settings.early_sync_bytes,
             pending: Vec::new(),
@@ -103,10 +115,13 @@ impl Appender {
             self.unsynced += self.pending_bytes as u64;
             let chunks = std::mem::take(&mut self.pending);
             self.pending_bytes = 0;
-            let path = self.path.clone();
+            let (path, write_behind) = (self.path.clone(), self.write_behind);
             self.file = FileState::Writing(tokio::task::spawn_blocking(move || {
                 let mut file = open_or_create(file, &path)?;
                 write_all(&mut file, &chunks)?;
+                if write_behind {
+                    folio_sys::start_writeback(&file)?;
+                }
                 Ok(file)
             }));
         }
@@ -116,7 +131,7 @@ impl Appender {
     /// With fsync on, starts a background flush of what was written so far once enough has
     /// been since the last one (and that one is done: one at a time).
     async fn flush_early(&mut self, file: &File) -> anyhow::Result<()> {
-        if !self.fsync || self.unsynced < self.early_sync_bytes {
+        if !self.fsync || self.write_behind || self.unsynced < self.early_sync_bytes {
             return Ok(());
         }
         if self.early_sync.as_ref().is_some_and(|s| !s.is_finished()) {

@@ -36,6 +36,9 @@ impl LocalWriter {
             fsync,
             buffer_bytes,
             early_sync_bytes: EARLY_SYNC_BYTES,
+            // A blob becomes durable once, at its end: background flushes keep the most of the
+            // disk's rate for it (write-behind measured 6 % slower for 256 MiB uploads).
+            write_behind: false,
         };
         LocalWriter {
             file: Some(Appender::create(staging_path(&path), settings)),

@@ -33,13 +33,6 @@ use serde::{Deserialize, Serialize};
 use super::append::{AppendSettings, Appender};
 use super::BlobStore;
 
-/// Bytes written between two background flushes of a local partial file: none, a new flush
-/// starts with the first write after the last one ended. Every checkpoint (the end of each
-/// PATCH, at least) waits for what is not flushed yet, so that is kept as short as the disk
-/// allows (measured in `bench/resumable.sh`: 1 MiB here gave 0.81 of the multipart rate,
-/// none 0.85 to 0.93).
-const EARLY_SYNC_BYTES: u64 = 0;
-
 /// Folder (local) or key prefix (S3) of the partial data.
 pub(super) const PARTIAL_PREFIX: &str = "r";
 
@@ -142,10 +135,13 @@ impl BlobStore {
             .await
             .context("partial file task")?
             .context("opening a partial file")?;
+            // Every checkpoint (the end of each PATCH, at least) waits for what is not on the
+            // disk yet: write-behind keeps that to the last write or two.
             let settings = AppendSettings {
                 fsync: self.fsync,
                 buffer_bytes: self.write_buffer,
-                early_sync_bytes: EARLY_SYNC_BYTES,
+                early_sync_bytes: 0,
+                write_behind: true,
             };
             Inner::Local(Appender::open(path, file, settings))
         } else {
