@@ -759,7 +759,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("file://{}", dir.path().display());
         let store = BlobStore::open_local(&url, true, 64 * 1024).expect("open");
-        partial_suite(store, 64 * 1024).await;
+        // Steps of a partial file's write buffer (at least 1 MiB, whatever the blobs' is): full
+        // writes, each starting its write-back, and checkpoints in the middle of one.
+        partial_suite(store, 1 << 20).await;
     }
 
     /// A resumable upload's partial data: a checkpoint whose state the catalog never recorded

@@ -33,6 +33,12 @@ use serde::{Deserialize, Serialize};
 use super::append::{AppendSettings, Appender};
 use super::BlobStore;
 
+/// The least a local partial file collects before a write. Each write starts its own
+/// write-back (see `open_partial`), so larger writes mean fewer hops and larger requests to the
+/// disk; measured on a resumable upload of 256 MiB in 8 MiB PATCHes, 1 MiB was about 10 %
+/// faster than the 256 KiB blobs use (docs/benchmarks.md, "Resumable uploads").
+const PARTIAL_WRITE_BUFFER: usize = 1 << 20;
+
 /// Folder (local) or key prefix (S3) of the partial data.
 pub(super) const PARTIAL_PREFIX: &str = "r";
 
@@ -139,7 +145,7 @@ impl BlobStore {
             // disk yet: write-behind keeps that to the last write or two.
             let settings = AppendSettings {
                 fsync: self.fsync,
-                buffer_bytes: self.write_buffer,
+                buffer_bytes: self.write_buffer.max(PARTIAL_WRITE_BUFFER),
                 early_sync_bytes: 0,
                 write_behind: true,
             };
