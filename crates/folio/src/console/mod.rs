@@ -36,7 +36,6 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::{ConsoleSession, ConsoleSessionKind, KeyWithAccount};
 use crate::upload::auth::{key_for_private, key_for_public, Principal};
-use crate::web::SameOriginOnly;
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
@@ -77,18 +76,7 @@ pub fn routes(state: &AppState, api: Router<AppState>) -> Router<AppState> {
 /// Every console response stays unreadable from other origins and out of caches and frames.
 async fn same_origin(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
-    response.extensions_mut().insert(SameOriginOnly);
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    crate::web::harden_page(&mut response, "same-origin");
     response
 }
 

@@ -1122,13 +1122,7 @@ impl Catalog for PgCatalog {
     }
 
     async fn create_console_session(&self, session: &super::ConsoleSession) -> anyhow::Result<()> {
-        sqlx::query(super::rows::INSERT_CONSOLE_SESSION)
-            .bind(&session.id_hash)
-            .bind(session.kind.as_str())
-            .bind(&session.public_key)
-            .bind(&session.csrf)
-            .bind(session.created_at)
-            .bind(session.expires_at)
+        super::rows::bind_console_session!(session)
             .execute(&self.pool)
             .await?;
         Ok(())

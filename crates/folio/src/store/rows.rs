@@ -629,6 +629,20 @@ where
 pub(super) const INSERT_CONSOLE_SESSION: &str = "INSERT INTO console_sessions \
      (id_hash, kind, public_key, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)";
 const CONSOLE_SESSION_COLUMNS: &str = "id_hash, kind, public_key, csrf, created_at, expires_at";
+/// Binds [`INSERT_CONSOLE_SESSION`] for one session (sqlx).
+macro_rules! bind_console_session {
+    ($session:expr) => {{
+        let session: &$crate::store::ConsoleSession = $session;
+        sqlx::query($crate::store::rows::INSERT_CONSOLE_SESSION)
+            .bind(&session.id_hash)
+            .bind(session.kind.as_str())
+            .bind(&session.public_key)
+            .bind(&session.csrf)
+            .bind(session.created_at)
+            .bind(session.expires_at)
+    }};
+}
+pub(super) use bind_console_session;
 pub(super) fn select_console_session() -> String {
     format!("SELECT {CONSOLE_SESSION_COLUMNS} FROM console_sessions WHERE id_hash = $1")
 }

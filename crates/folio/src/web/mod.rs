@@ -51,7 +51,8 @@ const PAGE_TOKEN_EXPIRE_SECS: i64 = 300;
 const MAX_AUTH_BODY_BYTES: usize = 64 * 1024;
 
 /// Marks a response that must not carry the API's `Access-Control-Allow-Origin: *` (the edge
-/// middleware in `http` honours it): the demo page holds the run's bearer token.
+/// middleware in `http` honours it): the demo page holds the run's bearer token, the console a
+/// signed-in session.
 #[derive(Debug, Clone, Copy)]
 pub struct SameOriginOnly;
 
@@ -173,19 +174,23 @@ async fn guard(request: Request, next: Next) -> Response {
             "The demo answers only on a loopback address, e.g. http://127.0.0.1:8080/demo/.",
         )
     };
+    harden_page(&mut response, "no-referrer");
+    response
+}
+
+/// What every response of a page of ours (the demo, the console) carries: readable from its
+/// own origin only (no CORS), never cached, framed or sniffed; `referrer` is its
+/// `Referrer-Policy`.
+pub(crate) fn harden_page(response: &mut Response, referrer: &'static str) {
     response.extensions_mut().insert(SameOriginOnly);
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static(referrer));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 /// `127.0.0.1`, any `127.x.y.z`, `[::1]` or `localhost`, with or without a port.

@@ -222,14 +222,10 @@ async fn the_console_signs_in_uploads_searches_edits_shares_deletes_and_fits_a_p
     );
     // The 9 MiB file went through the resumable endpoint, whole.
     assert_eq!(result["resumable"], serde_json::json!(["foxtrot.bin"]));
-    let foxtrot = app
-        .api(
-            reqwest::Method::GET,
-            "/v1/files?searchQuery=name%20%3D%20%22foxtrot.bin%22",
-            None,
-        )
-        .await;
-    assert_eq!(foxtrot.assert_ok()[0]["size"], 9 * 1024 * 1024);
+    assert_eq!(
+        files_named(&app, "foxtrot.bin").await[0]["size"],
+        9 * 1024 * 1024
+    );
     // The server's own message for a name it refuses, once per attempt.
     assert_eq!(
         result["refusal"],
@@ -241,14 +237,7 @@ async fn the_console_signs_in_uploads_searches_edits_shares_deletes_and_fits_a_p
     assert_eq!(result["refusalsAfterRetry"], 1, "{result}");
     // A cancelled upload leaves no file.
     assert_eq!(result["cancelledRowGone"], true, "{result}");
-    let hotel = app
-        .api(
-            reqwest::Method::GET,
-            "/v1/files?searchQuery=name%20%3D%20%22hotel.bin%22",
-            None,
-        )
-        .await;
-    assert_eq!(hotel.assert_ok(), &serde_json::json!([]));
+    assert_eq!(files_named(&app, "hotel.bin").await, serde_json::json!([]));
     let exif = result["exif"].to_string();
     assert!(exif.contains("Camera make: "), "{exif}");
     assert!(
@@ -268,9 +257,7 @@ async fn the_console_signs_in_uploads_searches_edits_shares_deletes_and_fits_a_p
         ("cover.txt", "/album/cover.txt"),
         ("note.txt", "/album/day2/note.txt"),
     ] {
-        let query = format!("/v1/files?searchQuery=name%20%3D%20%22{name}%22");
-        let found = app.api(reqwest::Method::GET, &query, None).await;
-        assert_eq!(found.assert_ok()[0]["filePath"], path, "{path}");
+        assert_eq!(files_named(&app, name).await[0]["filePath"], path, "{path}");
     }
     assert!(
         result["searchError"]
@@ -341,14 +328,7 @@ async fn the_console_signs_in_uploads_searches_edits_shares_deletes_and_fits_a_p
         serde_json::json!(["delta.txt", "charlie.txt"]),
         "{result}"
     );
-    let renamed = app
-        .api(
-            reqwest::Method::GET,
-            "/v1/files?searchQuery=name%20%3D%20%22alpha-red.png%22",
-            None,
-        )
-        .await;
-    let alpha = renamed.assert_ok()[0].clone();
+    let alpha = files_named(&app, "alpha-red.png").await[0].clone();
     assert_eq!(alpha["customMetadata"]["rating"], 4, "{alpha}");
     let fields = app
         .api(reqwest::Method::GET, "/v1/customMetadataFields", None)
@@ -371,6 +351,16 @@ async fn the_console_signs_in_uploads_searches_edits_shares_deletes_and_fits_a_p
                 .expect("update the console screenshots");
         }
     }
+}
+
+/// The library's files named `name` (a plain name: it goes into the query unescaped), as the
+/// list API answers.
+async fn files_named(app: &TestApp, name: &str) -> Value {
+    let query = format!("/v1/files?searchQuery=name%20%3D%20%22{name}%22");
+    app.api(reqwest::Method::GET, &query, None)
+        .await
+        .assert_ok()
+        .clone()
 }
 
 /// Rows `folder_of(i)`/`g<i>.txt` for i in 1..=count, copied from the template file `file_id`

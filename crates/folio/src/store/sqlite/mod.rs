@@ -930,13 +930,7 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn create_console_session(&self, session: &super::ConsoleSession) -> anyhow::Result<()> {
-        sqlx::query(crate::store::rows::INSERT_CONSOLE_SESSION)
-            .bind(&session.id_hash)
-            .bind(session.kind.as_str())
-            .bind(&session.public_key)
-            .bind(&session.csrf)
-            .bind(session.created_at)
-            .bind(session.expires_at)
+        crate::store::rows::bind_console_session!(session)
             .execute(&self.writer)
             .await?;
         Ok(())
