@@ -81,6 +81,14 @@ pub struct Metrics {
     renders_waiting: Gauge,
     render_memory_free: Gauge,
     webhook_backlog: Gauge<i64, AtomicI64>,
+    streamed_parts: Family<PartLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PartLabels {
+    /// `in` (S3 took it as it was streamed) or `resent` (its request failed; sent again from
+    /// memory).
+    outcome: &'static str,
 }
 
 impl Default for Metrics {
@@ -156,6 +164,12 @@ impl Default for Metrics {
             "Outbound deliveries (events, callbacks, extension jobs) not done yet, all instances",
             webhook_backlog.clone(),
         );
+        let streamed_parts = Family::<PartLabels, Counter>::default();
+        registry.register(
+            "s3_streamed_parts",
+            "Parts of resumable uploads streamed to S3 while their bytes arrived, by outcome",
+            streamed_parts.clone(),
+        );
         Metrics {
             registry,
             uploads,
@@ -169,6 +183,7 @@ impl Default for Metrics {
             renders_waiting,
             render_memory_free,
             webhook_backlog,
+            streamed_parts,
         }
     }
 }
@@ -269,6 +284,15 @@ impl Metrics {
             }
             Ok(Err(e)) => tracing::warn!(error = %e, "metrics: cannot count the webhook backlog"),
             Err(_) => tracing::warn!("metrics: counting the webhook backlog timed out"),
+        }
+        // Counted by the blob store; copied here as they are now.
+        if let Some((taken, resent)) = state.blobs.streamed_parts() {
+            for (outcome, n) in [("in", taken), ("resent", resent)] {
+                self.streamed_parts
+                    .get_or_create(&PartLabels { outcome })
+                    .inner()
+                    .store(n, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         let mut text = String::new();
         if let Err(e) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {

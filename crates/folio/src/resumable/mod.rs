@@ -662,18 +662,23 @@ async fn patch_leased(
     let checksum = header(headers, tus::UPLOAD_CHECKSUM)
         .map(tus::Checksum::parse)
         .transpose()?;
-    if let Some(declared) =
-        header(headers, http::header::CONTENT_LENGTH.as_str()).and_then(tus::parse_size)
-    {
-        if upload.offset.saturating_add(declared) > upload.length {
-            return Err(AppError::TusPastLength);
-        }
+    let declared = header(headers, http::header::CONTENT_LENGTH.as_str()).and_then(tus::parse_size);
+    if declared.is_some_and(|declared| upload.offset.saturating_add(declared) > upload.length) {
+        return Err(AppError::TusPastLength);
     }
     let guard = take_lease(state, &upload).await?;
     let lease = guard.lease.clone();
+    let body = ChunkBody { body, declared };
     let result = leased_chunk(state, request, upload, lease, checksum, body, location).await;
     guard.release().await;
     result
+}
+
+/// A PATCH's body, and its length when the request said it (`Content-Length`, checked to stay
+/// within the upload).
+struct ChunkBody {
+    body: Body,
+    declared: Option<u64>,
 }
 
 /// The chunk's bytes into the upload, `lease` held.
@@ -683,13 +688,13 @@ async fn leased_chunk(
     upload: ResumableUpload,
     lease: Lease,
     checksum: Option<tus::Checksum>,
-    body: Body,
+    body: ChunkBody,
     location: &str,
 ) -> Result<Response, AppError> {
     let progress: Progress = serde_json::from_str(&upload.storage).map_err(AppError::internal)?;
     let fields: Vec<(String, String)> =
         serde_json::from_str(&upload.fields).map_err(AppError::internal)?;
-    let writer = state
+    let mut writer = state
         .blobs
         .open_partial(
             &partial_name(&upload),
@@ -699,6 +704,9 @@ async fn leased_chunk(
         )
         .await
         .map_err(AppError::internal)?;
+    if let Some(declared) = body.declared {
+        writer.expect(declared, upload.offset + declared == upload.length);
+    }
     let head = if progress.classified {
         Vec::new()
     } else {
@@ -722,7 +730,7 @@ async fn leased_chunk(
         checksum,
         unrecorded: 0,
     };
-    match chunk.receive(body).await {
+    match chunk.receive(body.body).await {
         Ok(true) => chunk.complete(request, fields, location).await,
         Ok(false) => {
             let mut response = StatusCode::NO_CONTENT.into_response();

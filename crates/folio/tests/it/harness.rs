@@ -177,6 +177,29 @@ pub fn with_tr(body: &Value, tr: &str) -> String {
     format!("{base}/tr:{tr}{path}")
 }
 
+/// The samples of the OpenMetrics exposition at `addr` (a metrics listener): `name{labels}` →
+/// value. Panics on a line that is not a comment, a sample or the final `# EOF`.
+pub async fn scrape_metrics(addr: &str) -> std::collections::BTreeMap<String, f64> {
+    let response = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("scrape");
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .expect("ascii")
+        .starts_with("application/openmetrics-text"));
+    let text = response.text().await.expect("text");
+    assert!(text.ends_with("# EOF\n"), "not OpenMetrics: {text}");
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .map(|line| {
+            let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line}"));
+            let value = value.parse().unwrap_or_else(|_| panic!("{line}"));
+            (series.to_owned(), value)
+        })
+        .collect()
+}
+
 pub struct TestApp {
     pub server: Option<RunningServer>,
     pub base: String,
@@ -1098,6 +1121,18 @@ pub struct Tus {
 
 /// Where resumable uploads are created.
 pub const TUS_PATH: &str = "/api/v2/files/upload/resumable";
+
+impl TestApp {
+    /// The samples of the server's metrics listener ([`scrape_metrics`]).
+    pub async fn metrics(&self) -> std::collections::BTreeMap<String, f64> {
+        let addr = self
+            .server
+            .as_ref()
+            .and_then(|s| s.metrics_addr)
+            .expect("a metrics listener");
+        scrape_metrics(&addr.to_string()).await
+    }
+}
 
 impl TestApp {
     pub fn tus(&self) -> Tus {

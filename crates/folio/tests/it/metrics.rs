@@ -1,36 +1,8 @@
 //! `/metrics`: scraped from its own listener and parsed, after uploads that succeed and fail.
 
-use std::collections::BTreeMap;
-
-use crate::harness::{fixture, form_with_file, Backing, FolioProcess, TestApp};
+use crate::harness::{fixture, form_with_file, scrape_metrics, Backing, FolioProcess, TestApp};
 
 const UPLOAD: &str = "/api/v2/files/upload";
-
-/// The samples of an OpenMetrics text exposition: `name{labels}` → value. Panics on a line
-/// that is not a comment, a sample or the final `# EOF`.
-fn parse(text: &str) -> BTreeMap<String, f64> {
-    assert!(text.ends_with("# EOF\n"), "not OpenMetrics: {text}");
-    text.lines()
-        .filter(|line| !line.starts_with('#'))
-        .map(|line| {
-            let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line}"));
-            let value = value.parse().unwrap_or_else(|_| panic!("{line}"));
-            (series.to_owned(), value)
-        })
-        .collect()
-}
-
-async fn scrape(addr: &str) -> BTreeMap<String, f64> {
-    let response = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .expect("scrape");
-    assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"]
-        .to_str()
-        .expect("ascii")
-        .starts_with("application/openmetrics-text"),);
-    parse(&response.text().await.expect("text"))
-}
 
 #[tokio::test]
 async fn uploads_refusals_and_shared_state_are_counted() {
@@ -49,13 +21,7 @@ async fn uploads_refusals_and_shared_state_are_counted() {
         .assert_code("TOKEN_USED");
     assert_eq!(app.get(&app.url("/no-such-route")).await.status(), 404);
 
-    let addr = app
-        .server
-        .as_ref()
-        .and_then(|s| s.metrics_addr)
-        .expect("a metrics listener")
-        .to_string();
-    let samples = scrape(&addr).await;
+    let samples = app.metrics().await;
     let value = |series: &str| {
         *samples
             .get(series)
@@ -107,6 +73,6 @@ async fn folio_serve_announces_its_metrics_listener() {
     let process = FolioProcess::start(data.path(), &[], &backing.env());
     let addr = process.metrics_addr.clone().expect("a Metrics line");
     assert!(addr.starts_with("127.0.0.1:"), "{addr}");
-    let samples = scrape(&addr).await;
+    let samples = scrape_metrics(&addr).await;
     assert_eq!(samples.get("folio_uploads_in_flight"), Some(&0.0));
 }

@@ -122,6 +122,19 @@ async fn a_large_upload_in_small_chunks_is_byte_identical() {
         "{:?}",
         app.stored_blobs()
     );
+    if backend() == Backend::PostgresS3 {
+        // Chunks of 3 MiB, parts of 8: the third and the sixth chunk each stream a part of
+        // 9 MiB (two chunks' tail first), the last chunk a part of its own.
+        let samples = app.metrics().await;
+        let parts = |outcome: &str| {
+            samples
+                .get(&format!(
+                    r#"folio_s3_streamed_parts_total{{outcome="{outcome}"}}"#
+                ))
+                .copied()
+        };
+        assert_eq!((parts("in"), parts("resent")), (Some(3.0), Some(0.0)));
+    }
 }
 
 /// A client sends its next chunk the moment it has the 204: the lease of the chunk before must

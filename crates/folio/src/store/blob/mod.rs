@@ -36,6 +36,7 @@ use crate::config::{Config, S3Config};
 mod append;
 mod local;
 mod partial;
+mod s3_part;
 
 pub use partial::{PartialState, PartialWriter};
 
@@ -216,14 +217,22 @@ impl BlobStore {
                 .with_access_key_id(&settings.access_key_id)
                 .with_secret_access_key(&settings.secret_access_key);
         }
+        let settings_of_parts = builder.clone();
         let s3 = Arc::new(builder.build().context("configuring the S3 blob store")?);
         let plain: Arc<dyn ObjectStore> = s3.clone();
         let store: Arc<dyn ObjectStore> = match &target.prefix {
             Some(prefix) => Arc::new(PrefixStore::new(plain, prefix.as_str())),
             None => plain,
         };
+        let streamer = s3_part::PartStreamer::for_builder(
+            &settings_of_parts,
+            s3.credentials().clone(),
+            std::time::Duration::from_secs(settings.connect_timeout_secs.max(1)),
+            std::time::Duration::from_secs(settings.request_timeout_secs.max(1)),
+        )?;
         let multipart = partial::Multipart {
             store: s3,
+            streamer: streamer.map(Arc::new),
             prefix: target.prefix.clone(),
         };
         Ok(BlobStore {
@@ -234,6 +243,14 @@ impl BlobStore {
             write_buffer: settings.part_size_bytes,
             multipart: Some(multipart),
         })
+    }
+
+    /// S3: resumable uploads' parts streamed while their bytes arrived, since the start: those
+    /// S3 took as they came, and those sent again from memory (their request failed). `None` where
+    /// parts are not streamed (the local disk, or an S3 configuration `s3_part` leaves alone).
+    pub fn streamed_parts(&self) -> Option<(u64, u64)> {
+        let streamer = self.multipart.as_ref()?.streamer.as_ref()?;
+        Some(streamer.counts())
     }
 
     /// Whether the store answers (health checks): a HEAD of a key that is never written.
@@ -780,17 +797,13 @@ mod tests {
             .open_partial(name, &key, begun, 0)
             .await
             .expect("open");
-        for chunk in data[..recorded_at].chunks(10_000) {
-            w.write(Bytes::copy_from_slice(chunk)).await.expect("write");
-        }
+        append(&mut w, &data[..recorded_at]).await;
         let recorded = w.checkpoint().await.expect("checkpoint");
         w.recorded().await;
         assert_eq!(w.offset(), recorded_at as u64);
 
         // The second: past another part and checkpointed, but its state is never recorded.
-        for chunk in data[recorded_at..recorded_at + part + 500].chunks(10_000) {
-            w.write(Bytes::copy_from_slice(chunk)).await.expect("write");
-        }
+        append(&mut w, &data[recorded_at..recorded_at + part + 500]).await;
         w.checkpoint().await.expect("checkpoint");
         drop(w);
 
@@ -799,9 +812,7 @@ mod tests {
             .open_partial(name, &key, recorded, recorded_at as u64)
             .await
             .expect("reopen");
-        for chunk in data[recorded_at..].chunks(10_000) {
-            w.write(Bytes::copy_from_slice(chunk)).await.expect("write");
-        }
+        append(&mut w, &data[recorded_at..]).await;
         w.complete(&key).await.expect("complete");
         let got = store.read_all(&key).await.expect("read").expect("the blob");
         assert!(got[..] == data[..], "the blob is the bytes sent");
@@ -813,9 +824,7 @@ mod tests {
             .open_partial(name, &key, begun, 0)
             .await
             .expect("open");
-        for chunk in data[..part + 10].chunks(10_000) {
-            w.write(Bytes::copy_from_slice(chunk)).await.expect("write");
-        }
+        append(&mut w, &data[..part + 10]).await;
         let state = w.checkpoint().await.expect("checkpoint");
         drop(w);
         store
@@ -826,6 +835,48 @@ mod tests {
             !partial_data_left(&store).await,
             "nothing is left of a discarded upload"
         );
+    }
+
+    /// Requests that say their length (S3 streams their parts), one of them cut short.
+    async fn streamed_partial_suite(store: BlobStore, part: usize) {
+        let data: Vec<u8> = (0..(part * 3 + 7_777) as u32)
+            .map(|i| (i % 241) as u8)
+            .collect();
+        let (name, key) = ("fedcba9876543210", blob_key("streamedsuite0bb"));
+        let begun = store.begin_partial(name, &key).await.expect("begin");
+
+        // A request of a part and a bit: one part, no tail.
+        let first = part + 1_000;
+        let mut w = store
+            .open_partial(name, &key, begun, 0)
+            .await
+            .expect("open");
+        w.expect(first as u64, false);
+        append(&mut w, &data[..first]).await;
+        let state = w.checkpoint().await.expect("checkpoint");
+        w.recorded().await;
+        assert_eq!((state.parts.len(), state.parts_bytes), (1, first as u64));
+
+        // A request cut half-way through its part: what arrived is the tail.
+        let cut = first + part / 2;
+        w.expect((part + 5_000) as u64, false);
+        append(&mut w, &data[first..cut]).await;
+        let state = w.checkpoint().await.expect("checkpoint");
+        w.recorded().await;
+        drop(w);
+        assert_eq!((state.parts.len(), state.parts_bytes), (1, first as u64));
+
+        // The last request: the tail and its bytes as parts.
+        let mut w = store
+            .open_partial(name, &key, state, cut as u64)
+            .await
+            .expect("reopen");
+        w.expect((data.len() - cut) as u64, true);
+        append(&mut w, &data[cut..]).await;
+        w.complete(&key).await.expect("complete");
+        let got = store.read_all(&key).await.expect("read").expect("the blob");
+        assert!(got[..] == data[..], "the blob is the bytes sent");
+        assert!(!partial_data_left(&store).await, "no partial data is left");
     }
 
     async fn partial_data_left(store: &BlobStore) -> bool {
@@ -989,19 +1040,60 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn s3_store_passes_the_blob_suite() {
-        // The S3 server of `scripts/s3-server.sh`; `scripts/test.sh` always starts one.
+    /// The S3 server of `scripts/s3-server.sh` (`scripts/test.sh` always starts one), and a
+    /// configuration for it with the smallest parts.
+    pub(super) fn test_s3() -> Option<(crate::store::testing::TestS3, Config)> {
         let Some(s3) = crate::store::testing::TestS3::from_env() else {
             eprintln!("FOLIO_TEST_S3_ENDPOINT is not set: run scripts/s3-server.sh start");
-            return;
+            return None;
         };
         let mut config = Config::default();
         s3.configure(&mut config);
         config.s3.part_size_bytes = crate::config::S3_MIN_PART_SIZE;
+        Some((s3, config))
+    }
+
+    /// Appends `bytes` in requests' worth of small writes.
+    async fn append(w: &mut PartialWriter, bytes: &[u8]) {
+        for chunk in bytes.chunks(10_000) {
+            w.write(Bytes::copy_from_slice(chunk)).await.expect("write");
+        }
+    }
+
+    #[tokio::test]
+    async fn s3_store_passes_the_blob_suite() {
+        let Some((s3, config)) = test_s3() else {
+            return;
+        };
         let store = BlobStore::open_s3(&s3.fresh_url(), &config.s3).expect("open");
         blob_suite(store.clone(), crate::config::S3_MIN_PART_SIZE).await;
-        partial_suite(store, crate::config::S3_MIN_PART_SIZE).await;
+        partial_suite(store.clone(), crate::config::S3_MIN_PART_SIZE).await;
+        let before = store.streamed_parts().expect("s3s-fs takes streamed parts");
+        streamed_partial_suite(store.clone(), crate::config::S3_MIN_PART_SIZE).await;
+        let after = store.streamed_parts().expect("streamed parts");
+        // The first request's part, and the last request's two; the cut one is not counted.
+        assert_eq!((after.0 - before.0, after.1 - before.1), (3, 0));
+    }
+
+    #[tokio::test]
+    async fn parts_whose_stream_fails_are_sent_again_from_memory() {
+        let Some((s3, config)) = test_s3() else {
+            return;
+        };
+        let mut store = BlobStore::open_s3(&s3.fresh_url(), &config.s3).expect("open");
+        // Streamed parts signed with a wrong secret: S3 refuses every one.
+        let mut wrong = config.s3.clone();
+        wrong.secret_access_key = "not-the-secret".into();
+        let refused = BlobStore::open_s3(&s3.fresh_url(), &wrong)
+            .expect("open")
+            .multipart
+            .and_then(|m| m.streamer);
+        assert!(refused.is_some(), "s3s-fs gets streamed parts");
+        if let Some(multipart) = store.multipart.as_mut() {
+            multipart.streamer = refused;
+        }
+        streamed_partial_suite(store.clone(), crate::config::S3_MIN_PART_SIZE).await;
+        assert_eq!(store.streamed_parts(), Some((0, 3)), "all three sent again");
     }
 
     #[tokio::test]
