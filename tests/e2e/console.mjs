@@ -31,9 +31,25 @@ try {
   let promptAnswer = 'holiday';
   // Chromium may report a dialog that is already gone (seen now and then right after a
   // confirm); the step that wanted it fails on its own outcome, so the rejection is not fatal.
-  page.on('dialog', (dialog) => dialog.accept(dialog.type() === 'prompt' ? promptAnswer : undefined).catch(() => {}));
+  const dialogs = [];
+  page.on('dialog', (dialog) => {
+    dialogs.push(`${dialog.type()}: ${dialog.message()}`);
+    dialog.accept(dialog.type() === 'prompt' ? promptAnswer : undefined)
+      .catch((e) => dialogs.push(`  not accepted: ${e.message.split('\n')[0]}`));
+  });
   const pageErrors = [];
   page.on('pageerror', (e) => pageErrors.push(String(e)));
+  // The status line says `text`; if it does not in time, the failure says what it said
+  // instead, and the last dialogs and page errors.
+  const statusSays = async (text) => {
+    try {
+      await page.locator('#status', { hasText: text }).waitFor();
+    } catch (e) {
+      const said = await page.locator('#status').textContent().catch(() => '<unreadable>');
+      throw new Error(`the status line never said ${JSON.stringify(text)}; it says ${JSON.stringify(said)}; `
+        + `last dialogs: ${JSON.stringify(dialogs.slice(-4))}; page errors: ${JSON.stringify(pageErrors)}`, { cause: e });
+    }
+  };
   // Everything the page does must fit its Content-Security-Policy.
   await page.addInitScript(() => {
     window.cspViolations = [];
@@ -156,7 +172,7 @@ try {
   await page.locator('#details iframe.pdf').waitFor();
   result.pdfFrame = await page.getAttribute('#details iframe.pdf', 'src');
   await page.locator('#details button', { hasText: 'Delete' }).last().click();
-  await page.locator('#status', { hasText: 'golf.pdf deleted.' }).waitFor();
+  await statusSays('golf.pdf deleted.');
   log('a PDF previewed in a frame, then deleted');
 
   // ---- search
@@ -180,7 +196,7 @@ try {
   await page.locator('#details h2', { hasText: 'delta.txt' }).waitFor();
   result.focusOnDetails = await page.evaluate(() => document.activeElement.textContent);
   await page.locator('#details .versions button', { hasText: 'Restore Version 1' }).click();
-  await page.locator('#status', { hasText: 'Version 1 is current again.' }).waitFor();
+  await statusSays('Version 1 is current again.');
   await page.locator('#details .versions button', { hasText: 'Restore Version 2' }).waitFor();
   log('version 1 restored');
   await page.fill('#tag-input', 'reviewed');
@@ -189,7 +205,7 @@ try {
   log('tag added');
   await page.fill('#description', 'checked by QA');
   await page.locator('#details button', { hasText: 'Save description' }).click();
-  await page.locator('#status', { hasText: 'Description saved.' }).waitFor();
+  await statusSays('Description saved.');
   await page.selectOption('#details select', '3600');
   await page.locator('#details button', { hasText: 'Copy signed URL' }).click();
   await page.waitForFunction(() => document.querySelector('#details .signed').value.includes('ik-s='));
@@ -232,7 +248,7 @@ try {
   await page.locator('#details h2', { hasText: 'alpha.png' }).waitFor();
   await page.locator('#details .custom input[data-field="rating"]').fill('4');
   await page.locator('#details button', { hasText: 'Save custom metadata' }).click();
-  await page.locator('#status', { hasText: 'Custom metadata saved.' }).waitFor();
+  await statusSays('Custom metadata saved.');
   log('field created and set');
 
   // ---- the transformation playground: a rendition, then a refused transformation's message
@@ -252,13 +268,13 @@ try {
   // ---- rename alpha.png
   await page.fill('#details input[aria-label="New name"]', 'alpha-red.png');
   await page.locator('#details button', { hasText: 'Rename' }).click();
-  await page.locator('#status', { hasText: 'Renamed to alpha-red.png.' }).waitFor();
+  await statusSays('Renamed to alpha-red.png.');
 
   // ---- bulk tag (the prompt answers "holiday"), then filter by it and sort by name
   await page.locator('#grid li[data-file-id]', { hasText: 'charlie.txt' }).locator('.pick').check();
   await page.locator('#grid li[data-file-id]', { hasText: 'delta.txt' }).locator('.pick').check();
   await page.click('#bulk-tag');
-  await page.locator('#status', { hasText: 'Tagged 2 file(s) holiday.' }).waitFor();
+  await statusSays('Tagged 2 file(s) holiday.');
   await page.fill('#filter-tag', 'holiday');
   await page.selectOption('#sort', 'DESC_NAME');
   await page.locator('#filters button[type=submit]').click();
@@ -282,7 +298,7 @@ try {
   await page.locator('#tree button', { hasText: 'trip' }).click();
   await page.locator('#where', { hasText: '/trip/' }).waitFor();
   await page.click('#delete-folder');
-  await page.locator('#status', { hasText: 'Folder /trip/ deleted.' }).waitFor();
+  await statusSays('Folder /trip/ deleted.');
   result.treeAfterFolderDelete = await page.locator('#tree button').allTextContents();
   log('folder created and deleted');
 
