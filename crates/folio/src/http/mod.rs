@@ -149,11 +149,12 @@ async fn edge(State(state): State<AppState>, mut request: Request, next: Next) -
     // Every log line of the request, and of the tasks it spawns, carries its id.
     let span = tracing::info_span!("request", request_id = %request_id);
 
-    let mut response = if method == Method::OPTIONS && is_console_path(request.uri().path()) {
-        // The console is same-origin only: a preflight from elsewhere is not granted.
-        let mut response = StatusCode::NO_CONTENT.into_response();
-        response.extensions_mut().insert(SameOriginOnly);
-        response
+    // The console is same-origin only, whatever answers under its path (a refusal here, a 404)
+    // and not just its own routes (which harden their pages themselves).
+    let console = is_console_path(request.uri().path());
+    let mut response = if method == Method::OPTIONS && console {
+        // A preflight from elsewhere is not granted.
+        StatusCode::NO_CONTENT.into_response()
     } else if method == Method::OPTIONS {
         let mut response = preflight();
         // tus discovery is an OPTIONS of the creation URL.
@@ -189,6 +190,9 @@ async fn edge(State(state): State<AppState>, mut request: Request, next: Next) -
         }
     }
 
+    if console {
+        crate::web::harden_page(&mut response, "same-origin");
+    }
     let status = response.status();
     advise_retry(status, response.headers_mut());
     let headers = response.headers_mut();

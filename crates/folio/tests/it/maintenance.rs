@@ -64,6 +64,27 @@ async fn a_read_only_server_serves_reads_and_refuses_changes() {
             .assert_code("READ_ONLY");
         assert_eq!(reply.headers["retry-after"], "60");
     }
+    // The console's sign-in is refused the same way, and stays unreadable from other origins
+    // like every console response.
+    let sign_in = client
+        .post(format!("{base}/console/session"))
+        .header("Origin", &base)
+        .json(&serde_json::json!({ "privateKey": app.private_key }))
+        .send()
+        .await
+        .expect("sign in");
+    assert!(
+        !sign_in
+            .headers()
+            .contains_key("access-control-allow-origin"),
+        "{:?}",
+        sign_in.headers()
+    );
+    assert_eq!(sign_in.headers()["x-frame-options"], "DENY");
+    TestApp::reply(sign_in)
+        .await
+        .assert_error(503, MAINTENANCE)
+        .assert_code("READ_ONLY");
     // Nothing changed.
     assert_eq!(
         app.get(body["url"].as_str().expect("url")).await.status(),
