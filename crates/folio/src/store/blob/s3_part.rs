@@ -66,8 +66,9 @@ impl PartStreamer {
     /// The streamer for the bucket `builder` is configured for (its settings, those from the
     /// environment included, are readable only on the builder), signing with `credentials`
     /// (the built store's). `None` where the configuration is one it does not handle (S3
-    /// Express zonal endpoints, anonymous access, requester pays, customer-provided keys, which
-    /// every part would have to repeat): parts then go through `object_store` alone.
+    /// Express zonal endpoints, anonymous access, requester pays, customer-provided keys or a
+    /// checksum algorithm, which every part would have to repeat): parts then go through
+    /// `object_store` alone.
     pub(super) fn for_builder(
         builder: &AmazonS3Builder,
         credentials: AwsCredentialProvider,
@@ -83,6 +84,9 @@ impl PartStreamer {
             .and_then(setting)
             .is_some_and(|v| v.eq_ignore_ascii_case("sse-c"));
         if customer_key
+            // Parts of an upload created with a checksum algorithm must each carry theirs,
+            // which needs the bytes before the request.
+            || setting(AmazonS3ConfigKey::Checksum).is_some()
             || enabled(AmazonS3ConfigKey::S3Express)
             || enabled(AmazonS3ConfigKey::SkipSignature)
             || enabled(AmazonS3ConfigKey::RequestPayer)
@@ -323,6 +327,42 @@ mod tests {
             .expect("read")
             .expect("the object");
         assert!(stored[..] == data[..], "the object is the bytes streamed");
+    }
+
+    #[test]
+    fn configurations_the_signer_does_not_cover_keep_whole_parts() {
+        let base = || {
+            AmazonS3Builder::new()
+                .with_bucket_name("media")
+                .with_region("eu-west-1")
+                .with_access_key_id("k")
+                .with_secret_access_key("s")
+        };
+        let streamer = |builder: AmazonS3Builder| {
+            let credentials = base().build().expect("a store").credentials().clone();
+            let timeout = Duration::from_secs(1);
+            PartStreamer::for_builder(&builder, credentials, timeout, timeout).expect("settings")
+        };
+        let plain = streamer(base()).expect("a plain bucket streams");
+        assert_eq!(
+            plain.bucket_endpoint,
+            "https://s3.eu-west-1.amazonaws.com/media"
+        );
+        let custom = streamer(base().with_endpoint("http://127.0.0.1:9000/")).expect("streams");
+        assert_eq!(custom.bucket_endpoint, "http://127.0.0.1:9000/media");
+        let sse = "aws_server_side_encryption"
+            .parse::<AmazonS3ConfigKey>()
+            .expect("a config key");
+        for (key, value) in [
+            (AmazonS3ConfigKey::Checksum, "sha256"),
+            (AmazonS3ConfigKey::S3Express, "true"),
+            (AmazonS3ConfigKey::SkipSignature, "true"),
+            (AmazonS3ConfigKey::RequestPayer, "true"),
+            (sse, "sse-c"),
+        ] {
+            let refused = streamer(base().with_config(key, value));
+            assert!(refused.is_none(), "{key:?} = {value} still streams");
+        }
     }
 
     #[test]
