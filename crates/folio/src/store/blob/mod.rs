@@ -1094,6 +1094,13 @@ mod tests {
         }
         streamed_partial_suite(store.clone(), crate::config::S3_MIN_PART_SIZE).await;
         assert_eq!(store.streamed_parts(), Some((0, 3)), "all three sent again");
+        // Three failures in a row pause streaming: the next upload's parts go whole.
+        streamed_partial_suite(store.clone(), crate::config::S3_MIN_PART_SIZE).await;
+        assert_eq!(
+            store.streamed_parts(),
+            Some((0, 3)),
+            "none streamed while paused"
+        );
     }
 
     #[tokio::test]

@@ -436,6 +436,9 @@ impl S3Partial {
         let (Some(streamer), Some(id)) = (&self.multipart.streamer, &self.state.multipart) else {
             return;
         };
+        if !streamer.active() {
+            return;
+        }
         let Some(length) = next_part_len(
             self.buffered,
             self.coming,

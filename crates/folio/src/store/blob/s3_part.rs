@@ -41,6 +41,14 @@ const KEY_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 /// kept by the caller anyway, and a store slower than the client should slow the client.
 const CHANNEL_CHUNKS: usize = 8;
 
+/// Streamed parts that failed in a row after which streaming pauses: a store that refuses them
+/// all (one that takes no unsigned payload) would otherwise get every part twice.
+const PAUSE_AFTER_FAILURES: u64 = 3;
+
+/// How long streaming pauses then, before parts are streamed again (the failures may have been
+/// a passing trouble of the store's).
+const PAUSE: Duration = Duration::from_secs(600);
+
 /// Streamed parts since the start (see [`super::BlobStore::streamed_parts`]).
 #[derive(Debug, Default)]
 struct PartCounts {
@@ -48,11 +56,15 @@ struct PartCounts {
     taken: AtomicU64,
     /// Sent again from memory after their request failed.
     resent: AtomicU64,
+    /// Failed since the last one taken.
+    failed_in_a_row: AtomicU64,
 }
 
 /// Sends streamed parts to one bucket.
 pub(super) struct PartStreamer {
     counts: PartCounts,
+    /// Until when streaming pauses, after [`PAUSE_AFTER_FAILURES`] failures in a row.
+    paused_until: std::sync::Mutex<Option<tokio::time::Instant>>,
     http: reqwest::Client,
     credentials: AwsCredentialProvider,
     region: String,
@@ -106,6 +118,7 @@ impl PartStreamer {
             .context("building the S3 part client")?;
         Ok(Some(PartStreamer {
             counts: PartCounts::default(),
+            paused_until: std::sync::Mutex::new(None),
             http,
             credentials,
             region,
@@ -117,11 +130,40 @@ impl PartStreamer {
     /// Counts a streamed part: in, or `resent` from the caller's copy after its request
     /// failed.
     pub(super) fn count(&self, resent: bool) {
-        let counter = match resent {
-            false => &self.counts.taken,
-            true => &self.counts.resent,
+        if !resent {
+            self.counts.taken.fetch_add(1, Ordering::Relaxed);
+            self.counts.failed_in_a_row.store(0, Ordering::Relaxed);
+            return;
+        }
+        self.counts.resent.fetch_add(1, Ordering::Relaxed);
+        let failed = self.counts.failed_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+        if failed == PAUSE_AFTER_FAILURES {
+            tracing::warn!(
+                failed,
+                pause_secs = PAUSE.as_secs(),
+                "S3 took none of the last streamed parts: parts go whole for a while"
+            );
+            if let Ok(mut until) = self.paused_until.lock() {
+                *until = Some(tokio::time::Instant::now() + PAUSE);
+            }
+        }
+    }
+
+    /// Whether parts may be streamed now (not during a pause after failures).
+    pub(super) fn active(&self) -> bool {
+        let Ok(mut until) = self.paused_until.lock() else {
+            return true;
         };
-        counter.fetch_add(1, Ordering::Relaxed);
+        match *until {
+            Some(at) if tokio::time::Instant::now() < at => false,
+            Some(_) => {
+                // The pause is over: a new round of attempts.
+                *until = None;
+                self.counts.failed_in_a_row.store(0, Ordering::Relaxed);
+                true
+            }
+            None => true,
+        }
     }
 
     /// Streamed parts S3 took as they came, and those sent again.
@@ -329,20 +371,41 @@ mod tests {
         assert!(stored[..] == data[..], "the object is the bytes streamed");
     }
 
+    fn bucket() -> AmazonS3Builder {
+        AmazonS3Builder::new()
+            .with_bucket_name("media")
+            .with_region("eu-west-1")
+            .with_access_key_id("k")
+            .with_secret_access_key("s")
+    }
+
+    fn streamer(builder: AmazonS3Builder) -> Option<PartStreamer> {
+        let credentials = bucket().build().expect("a store").credentials().clone();
+        let timeout = Duration::from_secs(1);
+        PartStreamer::for_builder(&builder, credentials, timeout, timeout).expect("settings")
+    }
+
+    #[test]
+    fn failures_in_a_row_pause_streaming_and_a_part_taken_resets_the_run() {
+        let s = streamer(bucket()).expect("a plain bucket streams");
+        for resent in [true, true, false, true, true] {
+            s.count(resent);
+        }
+        assert!(s.active(), "two in a row since the last part taken");
+        s.count(true);
+        assert!(!s.active(), "three in a row pause streaming");
+        if let Ok(mut until) = s.paused_until.lock() {
+            *until = Some(tokio::time::Instant::now());
+        }
+        assert!(s.active(), "the pause is over");
+        s.count(true);
+        assert!(s.active(), "a new run of attempts");
+        assert_eq!(s.counts(), (1, 6));
+    }
+
     #[test]
     fn configurations_the_signer_does_not_cover_keep_whole_parts() {
-        let base = || {
-            AmazonS3Builder::new()
-                .with_bucket_name("media")
-                .with_region("eu-west-1")
-                .with_access_key_id("k")
-                .with_secret_access_key("s")
-        };
-        let streamer = |builder: AmazonS3Builder| {
-            let credentials = base().build().expect("a store").credentials().clone();
-            let timeout = Duration::from_secs(1);
-            PartStreamer::for_builder(&builder, credentials, timeout, timeout).expect("settings")
-        };
+        let base = bucket;
         let plain = streamer(base()).expect("a plain bucket streams");
         assert_eq!(
             plain.bucket_endpoint,
