@@ -69,15 +69,9 @@ pub fn routes(state: &AppState, api: Router<AppState>) -> Router<AppState> {
         )
         .route("/console/login", get(login_link))
         .nest("/console/api", api)
+        // Every response under /console is hardened at the edge (`http::edge`): unreadable
+        // from other origins, out of caches and frames.
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(same_origin))
-}
-
-/// Every console response stays unreadable from other origins and out of caches and frames.
-async fn same_origin(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    crate::web::harden_page(&mut response, "same-origin");
-    response
 }
 
 /// The page's policy: its own scripts and styles only; images, media, frames (PDF previews:

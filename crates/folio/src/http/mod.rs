@@ -149,8 +149,8 @@ async fn edge(State(state): State<AppState>, mut request: Request, next: Next) -
     // Every log line of the request, and of the tasks it spawns, carries its id.
     let span = tracing::info_span!("request", request_id = %request_id);
 
-    // The console is same-origin only, whatever answers under its path (a refusal here, a 404)
-    // and not just its own routes (which harden their pages themselves).
+    // The console is same-origin only, whatever answers under its path: its routes, a refusal
+    // here, a 404. This is the one place its responses are hardened.
     let console = is_console_path(request.uri().path());
     let mut response = if method == Method::OPTIONS && console {
         // A preflight from elsewhere is not granted.
