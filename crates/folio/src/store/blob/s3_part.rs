@@ -15,7 +15,7 @@
 //! is only ever a faster first attempt.
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -49,22 +49,23 @@ const PAUSE_AFTER_FAILURES: u64 = 3;
 /// a passing trouble of the store's).
 const PAUSE: Duration = Duration::from_secs(600);
 
-/// Streamed parts since the start (see [`super::BlobStore::streamed_parts`]).
+/// How streamed parts fared since the start (see [`super::BlobStore::streamed_parts`]).
 #[derive(Debug, Default)]
-struct PartCounts {
+struct PartHealth {
     /// Taken by S3 as they were streamed.
-    taken: AtomicU64,
+    taken: u64,
     /// Sent again from memory after their request failed.
-    resent: AtomicU64,
-    /// Failed since the last one taken.
-    failed_in_a_row: AtomicU64,
+    resent: u64,
+    /// Failed since the last one taken (or the last pause's end).
+    failed_in_a_row: u64,
+    /// Until when streaming pauses, after [`PAUSE_AFTER_FAILURES`] failures in a row.
+    paused_until: Option<tokio::time::Instant>,
 }
 
 /// Sends streamed parts to one bucket.
 pub(super) struct PartStreamer {
-    counts: PartCounts,
-    /// Until when streaming pauses, after [`PAUSE_AFTER_FAILURES`] failures in a row.
-    paused_until: std::sync::Mutex<Option<tokio::time::Instant>>,
+    /// Touched once per part (megabytes apart): a plain lock.
+    health: Mutex<PartHealth>,
     http: reqwest::Client,
     credentials: AwsCredentialProvider,
     region: String,
@@ -117,8 +118,7 @@ impl PartStreamer {
             .build()
             .context("building the S3 part client")?;
         Ok(Some(PartStreamer {
-            counts: PartCounts::default(),
-            paused_until: std::sync::Mutex::new(None),
+            health: Mutex::default(),
             http,
             credentials,
             region,
@@ -130,36 +130,37 @@ impl PartStreamer {
     /// Counts a streamed part: in, or `resent` from the caller's copy after its request
     /// failed.
     pub(super) fn count(&self, resent: bool) {
+        let Ok(mut health) = self.health.lock() else {
+            return;
+        };
         if !resent {
-            self.counts.taken.fetch_add(1, Ordering::Relaxed);
-            self.counts.failed_in_a_row.store(0, Ordering::Relaxed);
+            health.taken += 1;
+            health.failed_in_a_row = 0;
             return;
         }
-        self.counts.resent.fetch_add(1, Ordering::Relaxed);
-        let failed = self.counts.failed_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
-        if failed == PAUSE_AFTER_FAILURES {
+        health.resent += 1;
+        health.failed_in_a_row += 1;
+        if health.failed_in_a_row == PAUSE_AFTER_FAILURES {
             tracing::warn!(
-                failed,
+                failed = health.failed_in_a_row,
                 pause_secs = PAUSE.as_secs(),
                 "S3 took none of the last streamed parts: parts go whole for a while"
             );
-            if let Ok(mut until) = self.paused_until.lock() {
-                *until = Some(tokio::time::Instant::now() + PAUSE);
-            }
+            health.paused_until = Some(tokio::time::Instant::now() + PAUSE);
         }
     }
 
     /// Whether parts may be streamed now (not during a pause after failures).
     pub(super) fn active(&self) -> bool {
-        let Ok(mut until) = self.paused_until.lock() else {
+        let Ok(mut health) = self.health.lock() else {
             return true;
         };
-        match *until {
+        match health.paused_until {
             Some(at) if tokio::time::Instant::now() < at => false,
             Some(_) => {
                 // The pause is over: a new round of attempts.
-                *until = None;
-                self.counts.failed_in_a_row.store(0, Ordering::Relaxed);
+                health.paused_until = None;
+                health.failed_in_a_row = 0;
                 true
             }
             None => true,
@@ -168,10 +169,10 @@ impl PartStreamer {
 
     /// Streamed parts S3 took as they came, and those sent again.
     pub(super) fn counts(&self) -> (u64, u64) {
-        (
-            self.counts.taken.load(Ordering::Relaxed),
-            self.counts.resent.load(Ordering::Relaxed),
-        )
+        self.health
+            .lock()
+            .map(|health| (health.taken, health.resent))
+            .unwrap_or_default()
     }
 
     /// Starts part `part_index` (0-based) of the multipart upload `upload_id` at `path`,
@@ -394,8 +395,8 @@ mod tests {
         assert!(s.active(), "two in a row since the last part taken");
         s.count(true);
         assert!(!s.active(), "three in a row pause streaming");
-        if let Ok(mut until) = s.paused_until.lock() {
-            *until = Some(tokio::time::Instant::now());
+        if let Ok(mut health) = s.health.lock() {
+            health.paused_until = Some(tokio::time::Instant::now());
         }
         assert!(s.active(), "the pause is over");
         s.count(true);
